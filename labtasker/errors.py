@@ -1,0 +1,66 @@
+"""The whole exception hierarchy of labtasker.
+
+Every error a user can cause derives from ``LabtaskerError`` and also from the
+closest builtin, so ``except ValueError`` keeps working for callers that do not
+know about labtasker. The CLI turns these into one line and an exit code.
+"""
+
+from __future__ import annotations
+
+
+class LabtaskerError(Exception):
+    """Base of every error labtasker raises on purpose."""
+
+    exit_code = 1
+
+
+class UsageError(LabtaskerError, ValueError):
+    """Bad input from the user: a flag, a value, a key, an expression."""
+
+    exit_code = 2
+
+
+class FilterError(UsageError):
+    """A filter or sort expression that cannot be compiled."""
+
+
+class ConfigError(UsageError):
+    """A config file or queue directory that is missing or invalid."""
+
+
+class QueueNotFound(LabtaskerError, FileNotFoundError):
+    """The queue directory does not exist."""
+
+
+class QueueExists(LabtaskerError, FileExistsError):
+    """A queue of that name already exists."""
+
+
+class TaskNotFound(LabtaskerError, KeyError):
+    """No task with that id in any state directory."""
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return str(self.args[0]) if self.args else "task not found"
+
+
+class WorkerNotFound(LabtaskerError, KeyError):
+    """No worker with that id."""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else "worker not found"
+
+
+class InvalidTransition(LabtaskerError, ValueError):
+    """A status change the task state machine does not allow."""
+
+
+class LostRace(LabtaskerError):
+    """Another process changed the task first; the caller's change was not made."""
+
+
+class LeaseLost(LabtaskerError):
+    """This worker no longer holds the task (cancelled, reclaimed or deleted)."""
+
+
+class WorkerCrashed(LabtaskerError):
+    """The worker failed too many times and was marked crashed."""
