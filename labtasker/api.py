@@ -1,0 +1,360 @@
+"""The Python API of the usage document, thin over ``labtasker.fsqueue``.
+
+Each call finds the queue in use (``$LABTASKER_QUEUE_DIR``, the nearest
+``.labtasker/``, or one created on the first write) and works on its files.
+"""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from labtasker import config, runner
+from labtasker.api_models import (
+    Queue, Task, TaskLsResponse, TaskSubmitResponse, TaskUpdateRequest, Worker,
+    WorkerCreateResponse, WorkerLsResponse,
+)  # fmt: skip
+from labtasker.errors import QueueExists, QueueNotFound
+from labtasker.fsqueue import claim, durations, layout, tasks, transitions, workers
+from labtasker.fsqueue import required as req
+from labtasker.fsqueue.layout import STATE_DIRS, TaskStatus
+from labtasker.fsqueue.queue import FsQueue
+
+_queues: dict[tuple[Path, str], FsQueue] = {}
+
+
+@dataclass(frozen=True)
+class Context:
+    """The root, config and queue a call works on."""
+
+    root: Path | None
+    cfg: config.Config | None
+    queue: FsQueue
+
+    @property
+    def logs_dir(self) -> Path:
+        return (self.root or self.queue.path) / "logs"
+
+
+def context(*, create: bool = False, queue_name: str | None = None) -> Context:
+    """Resolve the queue in use; with ``create`` make the root and queue if missing."""
+    root = config.ensure_root() if create else config.find_root()
+    if root is not None and not (root / "config.toml").is_file():
+        root = None
+    cfg = config.load(root) if root is not None else None
+    if cfg is not None:
+        path = cfg.resolved_queue_dir(queue_name)
+        node = config.node_id(root)  # type: ignore[arg-type]
+        name = queue_name or cfg.queue_name
+    else:
+        import os
+
+        env = os.environ.get("LABTASKER_QUEUE_DIR")
+        path = Path(env).absolute() if env else Path.cwd() / ".labtasker" / "queues" / "default"
+        node = os.environ.get("LABTASKER_NODE_ID", "local")
+        name = queue_name or config.DEFAULT_QUEUE
+    key = (path, node)
+    queue = _queues.get(key)
+    if queue is None:
+        queue = _queues[key] = FsQueue(path, node=node)
+    if create and not queue.exists():
+        FsQueue.create(path, name, node=node)
+    return Context(root, cfg, queue)
+
+
+def _reader() -> FsQueue | None:
+    """The queue to read from, or None when there is none yet (nothing to list)."""
+    queue = context().queue
+    return queue if queue.exists() else None
+
+
+# ------------------------------------------------------------------- tasks
+def submit_task(
+    task_name: str | None = None,
+    args: dict[str, Any] | None = None,
+    metadata: dict[str, Any] | None = None,
+    cmd: Any = None,
+    heartbeat_timeout: float | None = None,
+    task_timeout: float | str | None = None,
+    max_retries: int = 3,
+    priority: int = 0,
+) -> TaskSubmitResponse:
+    """Add one pending task; dotted keys in args/metadata nest (``{"a.b": 1}``)."""
+    fields = dict(
+        task_name=task_name, args=args, metadata=metadata, cmd=cmd, priority=priority,
+        max_retries=max_retries, heartbeat_timeout=heartbeat_timeout,
+        task_timeout=durations.parse(task_timeout),
+    )
+    from labtasker.fsqueue import model
+
+    model.new_task(task_id="check", now=_now(), node="check", **fields)  # validate before any write
+    doc = tasks.submit(context(create=True).queue, **fields)
+    return TaskSubmitResponse(task_id=doc["task_id"])
+
+
+def submit_tasks(batch: list[dict[str, Any]]) -> list[str]:
+    """Submit many tasks at once (each a dict of ``submit_task`` arguments); returns ids."""
+    return tasks.submit_many(context(create=True).queue, batch)
+
+
+def ls_tasks(
+    task_id: str | None = None,
+    task_name: str | None = None,
+    status: str | None = None,
+    extra_filter: str | dict[str, Any] | None = None,
+    limit: int = 100,
+    offset: int = 0,
+    sort: list[Any] | None = None,
+) -> TaskLsResponse:
+    """Tasks matching every given condition, in claim order unless ``sort`` says otherwise."""
+    predicate = _compile(extra_filter)
+    spec = None
+    if sort:
+        from labtasker.fsqueue import sorting
+
+        spec = sorting.parse_sort(sort)
+    dirnames = [layout.parse_status(status).dirname] if status else list(STATE_DIRS.values())
+    queue = _reader()
+    if queue is None:
+        return TaskLsResponse([])
+    docs = []
+    for located in queue.iter_docs(dirnames):
+        doc = located.doc
+        if task_id is not None and doc["task_id"] != task_id:
+            continue
+        if task_name is not None and doc.get("task_name") != task_name:
+            continue
+        if predicate is not None and not predicate(doc):
+            continue
+        docs.append(doc)
+    if spec is not None:
+        docs = sorting.sort_docs(docs, spec)
+    else:
+        docs.sort(key=_claim_order)
+    window = docs[offset: offset + limit] if limit is not None else docs[offset:]
+    name = queue.info().get("queue_name") if window else None
+    return TaskLsResponse([Task.from_doc(d, name) for d in window])
+
+
+def _claim_order(doc: dict[str, Any]) -> tuple[Any, ...]:
+    return (-int(doc.get("priority") or 0), _ts(doc.get("last_modified")), _ts(doc.get("created_at")),
+            doc["task_id"])
+
+
+def _ts(value: Any) -> float:
+    try:
+        return value.timestamp()
+    except AttributeError:
+        return float("inf")
+
+
+def get_task(task_id: str) -> Task:
+    """One task by id (raises TaskNotFound)."""
+    queue = context().queue
+    return Task.from_doc(tasks.locate(queue, task_id).doc)
+
+
+def update_tasks(task_updates: list[TaskUpdateRequest], reset_pending: bool = False) -> TaskLsResponse:
+    """Apply edits; dict fields merge unless named in ``replace_fields``."""
+    queue = context().queue
+    now = _now()
+    out = []
+    for request in task_updates:
+        doc = tasks.update(queue, request.task_id, request.updates,
+                           replace_fields=request.replace_fields, reset_pending=reset_pending, now=now)
+        out.append(Task.from_doc(doc))
+    return TaskLsResponse(out)
+
+
+def delete_task(task_id: str) -> None:
+    """Delete a task (a tombstone keeps replicas from bringing it back)."""
+    tasks.delete(context().queue, task_id)
+
+
+def report_task_status(task_id: str, status: str, summary: dict[str, Any] | None = None,
+                       worker_id: str | None = None) -> None:
+    """Record a status and merge ``summary`` into the task's summary.
+
+    Inside the loop, for the task being run: ``running`` writes metrics,
+    ``cancelled``/``success``/``failed`` end the run (the loop keeps that status).
+    Elsewhere: the task's current status only merges the summary; another
+    status is a change through the state machine.
+    """
+    from labtasker.loop import current_run
+
+    new = layout.parse_status(status)
+    run = current_run()
+    if run is not None and run.task_id == task_id:
+        located = tasks.finish(run.queue, run.running_name, new, summary=summary,
+                               error="reported failed by the job" if new == TaskStatus.FAILED else None)
+        run.task = Task.from_doc(located.doc)
+        run.ended = new != TaskStatus.RUNNING
+        return
+    queue = context().queue
+    now = _now()
+
+    def change(doc: dict[str, Any]) -> tuple[TaskStatus, dict[str, Any]]:
+        old = layout.parse_status(doc["status"])
+        if old == TaskStatus.RUNNING and new == TaskStatus.FAILED:
+            return transitions.fail(doc, "reported failed", now, summary)
+        transitions.merge_summary(doc, summary)
+        if new != old:
+            transitions.check_transition(task_id, old, new)
+        doc["last_modified"] = now
+        doc["gen"] = int(doc.get("gen") or 0) + 1
+        return new, doc
+
+    tasks.change_task(queue, task_id, change)
+
+
+def finish(status: str = "success", summary: dict[str, Any] | None = None) -> None:
+    """End the current loop task with ``status`` (inside ``@labtasker.loop()`` only)."""
+    from labtasker.loop import task_info
+
+    report_task_status(task_info().task_id, status, summary)
+
+
+# ------------------------------------------------------------------- workers
+def create_worker(worker_name: str | None = None, metadata: dict[str, Any] | None = None,
+                  max_retries: int = 3) -> WorkerCreateResponse:
+    doc = workers.create(context(create=True).queue, worker_name=worker_name, metadata=metadata,
+                         max_retries=max_retries)
+    return WorkerCreateResponse(worker_id=doc["worker_id"])
+
+
+def ls_workers(worker_id: str | None = None, worker_name: str | None = None, status: str | None = None,
+               limit: int = 100, offset: int = 0) -> WorkerLsResponse:
+    queue = _reader()
+    if queue is None:
+        return WorkerLsResponse([])
+    found = []
+    for located in queue.iter_docs(["workers"]):
+        d = located.doc
+        if worker_id and d.get("worker_id") != worker_id:
+            continue
+        if worker_name and d.get("worker_name") != worker_name:
+            continue
+        if status and d.get("status") != status:
+            continue
+        found.append(Worker.from_doc(d))
+    found.sort(key=lambda w: (_ts(w.created_at), w.worker_id))
+    return WorkerLsResponse(found[offset: offset + limit])
+
+
+def report_worker_status(worker_id: str, status: str) -> None:
+    workers.set_status(context().queue, worker_id, status)
+
+
+def delete_worker(worker_id: str) -> None:
+    workers.delete(context().queue, worker_id)
+
+
+# ------------------------------------------------------------------- queues
+def create_queue(queue_name: str | None = None, password: str | None = None,
+                 metadata: dict[str, Any] | None = None) -> Queue:
+    """Create a queue (``password`` is accepted for compatibility; files need none)."""
+    ctx = context(create=True)
+    name = queue_name or (ctx.cfg.queue_name if ctx.cfg else config.DEFAULT_QUEUE)
+    path = ctx.cfg.resolved_queue_dir(name) if ctx.cfg and queue_name else ctx.queue.path
+    if (path / "queue.yaml").exists() and queue_name is not None and ctx.queue.path != path:
+        raise QueueExists(f"queue {name!r} already exists at {path}")
+    queue = FsQueue.create(path, name, node=ctx.queue.node, metadata=metadata)
+    return _queue_model(queue)
+
+
+def get_queue(queue_name: str | None = None) -> Queue:
+    queue = context(queue_name=queue_name).queue
+    if not queue.exists():
+        raise QueueNotFound(f"no queue at {queue.path}; create it with `labtasker queue create`")
+    return _queue_model(queue)
+
+
+def update_queue(new_queue_name: str | None = None, new_password: str | None = None,
+                 metadata_update: dict[str, Any] | None = None) -> Queue:
+    queue = context().queue
+    if not queue.exists():
+        raise QueueNotFound(f"no queue at {queue.path}")
+    info = queue.info()
+    if new_queue_name:
+        info["queue_name"] = new_queue_name
+    if metadata_update:
+        info["metadata"] = {**(info.get("metadata") or {}), **metadata_update}
+    queue.write_info(info)
+    return _queue_model(queue)
+
+
+def delete_queue(queue_name: str | None = None, cascade_delete: bool = True) -> None:
+    """Delete a queue directory and everything in it."""
+    queue = context(queue_name=queue_name).queue
+    if not queue.exists():
+        raise QueueNotFound(f"no queue at {queue.path}")
+    shutil.rmtree(queue.path)
+
+
+def ls_queues() -> list[Queue]:
+    """The queues under the root's ``queues/`` (and the configured one)."""
+    ctx = context()
+    seen = {}
+    if ctx.root is not None:
+        for path in sorted((ctx.root / "queues").glob("*/queue.yaml")):
+            seen[path.parent] = FsQueue(path.parent, node=ctx.queue.node)
+    if ctx.queue.exists():
+        seen[ctx.queue.path] = ctx.queue
+    return [_queue_model(q) for q in seen.values()]
+
+
+def _queue_model(queue: FsQueue) -> Queue:
+    info = queue.info()
+    return Queue(queue_name=info.get("queue_name", queue.path.name), path=str(queue.path),
+                 created_at=info.get("created_at"), metadata=info.get("metadata") or {},
+                 counts=queue.count())
+
+
+# ------------------------------------------------------------------- loop
+def run_loop(job: runner.Job, tree: req.Tree, *, allow_extra: bool = False,
+             extra_filter: str | dict[str, Any] | None = None, eta_max: Any = None,
+             heartbeat_timeout: float | None = None, worker_id: str | None = None,
+             create_worker_kwargs: dict[str, Any] | None = None, max_tasks: int | None = None,
+             notify: runner.Notify | None = None) -> runner.Tally:
+    """Run ``job`` over matching pending tasks of the queue in use."""
+    ctx = context(create=True)
+    predicate = _compile(extra_filter)
+
+    def accept(doc: dict[str, Any]) -> bool:
+        return req.matches(doc.get("args"), tree, allow_extra=allow_extra) and (
+            predicate is None or predicate(doc)
+        )
+
+    interval = ctx.cfg.setting("heartbeat_interval") if ctx.cfg else 30.0
+    timeout = heartbeat_timeout or (ctx.cfg.setting("heartbeat_timeout") if ctx.cfg else None)
+    opts = runner.LoopOptions(
+        accept=accept, worker_id=worker_id, create_worker_kwargs=create_worker_kwargs or {},
+        eta_max=durations.parse(eta_max), heartbeat_interval=float(interval),
+        heartbeat_timeout=timeout, max_tasks=max_tasks, logs_dir=ctx.logs_dir,
+    )
+    return runner.run_loop(ctx.queue, job, opts, notify)
+
+
+def _compile(extra_filter: str | dict[str, Any] | None) -> Any:
+    """A predicate for a filter expression, or None for no filter."""
+    if not extra_filter:
+        return None
+    from labtasker.fsqueue import filter as flt
+
+    return flt.compile(extra_filter, now=_now())
+
+
+def _now() -> Any:
+    from labtasker.fsqueue import clock
+
+    return clock.now()
+
+
+__all__ = [
+    "Task", "TaskUpdateRequest", "create_queue", "create_worker", "delete_queue",
+    "delete_task", "delete_worker", "finish", "get_queue", "get_task", "ls_queues", "ls_tasks",
+    "ls_workers", "report_task_status", "report_worker_status", "submit_task", "submit_tasks",
+    "update_queue", "update_tasks",
+]

@@ -1,0 +1,153 @@
+"""Plain data returned and accepted by the Python API (no I/O)."""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import asdict, dataclass, field, fields
+from datetime import datetime
+from typing import Any
+
+from labtasker.fsqueue.transitions import UPDATABLE
+
+
+@dataclass
+class Task:
+    """One task as the usage document describes it; ``summary`` is always a dict."""
+
+    task_id: str
+    task_name: str | None = None
+    status: str = "pending"
+    args: dict[str, Any] = field(default_factory=dict)
+    metadata: dict[str, Any] = field(default_factory=dict)
+    summary: dict[str, Any] = field(default_factory=dict)
+    priority: int = 0
+    max_retries: int = 3
+    retries: int = 0
+    created_at: datetime | None = None
+    last_modified: datetime | None = None
+    start_time: datetime | None = None
+    last_heartbeat: datetime | None = None
+    worker_id: str | None = None
+    cmd: Any = None
+    heartbeat_timeout: float | None = None
+    task_timeout: float | None = None
+    last_error: str | None = None
+    queue_name: str | None = None
+
+    @classmethod
+    def from_doc(cls, doc: dict[str, Any], queue_name: str | None = None) -> Task:
+        """A Task from a task file's document (copied: the task owns its dicts)."""
+        known = {f.name for f in fields(cls)}
+        values = {k: copy.deepcopy(v) for k, v in doc.items() if k in known}
+        for name in ("args", "metadata", "summary"):
+            if not isinstance(values.get(name), dict):
+                values[name] = {}
+        values["queue_name"] = queue_name
+        return cls(**values)
+
+    @property
+    def _id(self) -> str:  # the original's alias for task_id
+        return self.task_id
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class Worker:
+    worker_id: str
+    worker_name: str | None = None
+    status: str = "active"
+    retries: int = 0
+    max_retries: int = 3
+    metadata: dict[str, Any] = field(default_factory=dict)
+    node: str | None = None
+    pid: int | None = None
+    created_at: datetime | None = None
+    last_modified: datetime | None = None
+
+    @classmethod
+    def from_doc(cls, doc: dict[str, Any]) -> Worker:
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: copy.deepcopy(v) for k, v in doc.items() if k in known})
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class Queue:
+    queue_name: str
+    path: str
+    created_at: datetime | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)
+    counts: dict[str, int] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class TaskUpdateRequest:
+    """An edit of one task: dict fields merge unless named in ``replace_fields``.
+
+    Accepts the id as ``task_id=...`` or as ``**{"_id": ...}``.
+    """
+
+    def __init__(
+        self, _id: str | None = None, *, task_id: str | None = None,
+        replace_fields: list[str] | tuple[str, ...] | None = None, **updates: Any,
+    ) -> None:
+        if _id is not None and task_id is not None and _id != task_id:
+            raise ValueError("TaskUpdateRequest got two different ids (_id and task_id)")
+        tid = task_id if task_id is not None else _id
+        if not isinstance(tid, str) or not tid:
+            raise ValueError("TaskUpdateRequest needs the task id: _id=... or task_id=...")
+        unknown = sorted(set(updates) - set(UPDATABLE))
+        if unknown:
+            raise ValueError(
+                f"TaskUpdateRequest cannot set {', '.join(unknown)}; updatable fields: {', '.join(UPDATABLE)}"
+            )
+        self.task_id = tid
+        self.replace_fields = tuple(replace_fields or ())
+        self.updates = {k: v for k, v in updates.items() if v is not None}
+
+    @property
+    def _id(self) -> str:
+        return self.task_id
+
+    def __repr__(self) -> str:
+        return f"TaskUpdateRequest(task_id={self.task_id!r}, {self.updates!r}, replace_fields={list(self.replace_fields)!r})"
+
+
+@dataclass
+class TaskSubmitResponse:
+    task_id: str
+    found: bool = True
+
+
+@dataclass
+class TaskLsResponse:
+    content: list[Task] = field(default_factory=list)
+
+    @property
+    def found(self) -> bool:
+        return bool(self.content)
+
+
+@dataclass
+class WorkerCreateResponse:
+    worker_id: str
+
+
+@dataclass
+class WorkerLsResponse:
+    content: list[Worker] = field(default_factory=list)
+
+    @property
+    def found(self) -> bool:
+        return bool(self.content)
+
+
+@dataclass
+class QueueGetResponse(Queue):
+    pass

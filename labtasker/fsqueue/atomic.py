@@ -1,0 +1,56 @@
+"""The only module that writes bytes to the queue: whole files, never partial.
+
+A file is written to ``tmp/`` on the same filesystem, fsynced, then renamed
+into place, so no reader ever sees half a file.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from labtasker.fsqueue import ids
+
+
+def write_atomic(dest: Path, data: bytes, tmp_dir: Path, *, durable: bool = True) -> None:
+    """Write ``data`` to ``dest`` whole: temp file, fsync, rename over ``dest``."""
+    tmp = tmp_dir / f"w.{ids.nonce(6)}.tmp"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+    try:
+        view = memoryview(data)
+        while view:
+            written = os.write(fd, view)
+            view = view[written:]
+        if durable:
+            os.fsync(fd)
+    except BaseException:
+        os.close(fd)
+        _unlink_quietly(tmp)
+        raise
+    os.close(fd)  # NFS reports deferred write errors here, so let it raise
+    try:
+        os.replace(tmp, dest)
+    except BaseException:
+        _unlink_quietly(tmp)
+        raise
+
+
+def fsync_dir(path: Path) -> None:
+    """Make renames into ``path`` durable (a no-op where directories cannot be opened)."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass  # some filesystems refuse fsync on directories; the rename still happened
+    finally:
+        os.close(fd)
+
+
+def _unlink_quietly(path: Path) -> None:
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass

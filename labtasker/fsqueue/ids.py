@@ -1,0 +1,38 @@
+"""Ids made without coordination: time-ordered with a random tail, so nodes never collide."""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+import time
+import uuid
+
+SAFE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
+
+
+def new_task_id() -> str:
+    """A UUIDv7 string: sorts by creation time, 74 random bits keep it unique."""
+    ms = time.time_ns() // 1_000_000
+    rand = int.from_bytes(os.urandom(10), "big")
+    value = (ms & ((1 << 48) - 1)) << 80
+    value |= 0x7 << 76  # version 7
+    value |= ((rand >> 62) & 0xFFF) << 64
+    value |= 0b10 << 62  # RFC 4122 variant
+    value |= rand & ((1 << 62) - 1)
+    return str(uuid.UUID(int=value))
+
+
+def nonce(nbytes: int = 4) -> str:
+    """A short random hex string for names that must be unique."""
+    return secrets.token_hex(nbytes)
+
+
+def check_id(value: str, what: str) -> str:
+    """Refuse ids that would break file names (``--`` separates name parts)."""
+    if not isinstance(value, str) or not SAFE_ID.match(value) or "--" in value:
+        raise ValueError(
+            f"invalid {what} {value!r}: use letters, digits, '.', '_' and '-' "
+            "(no '--', at most 100 characters)"
+        )
+    return value

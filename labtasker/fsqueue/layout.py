@@ -1,0 +1,128 @@
+"""Names of directories and files in a queue; pure, no I/O.
+
+The directory a task file sits in is its status. File names carry what a
+reader needs without opening the file: the claim order in ``pending/``, the
+owner in ``running/``, the writing node in terminal states (so two nodes that
+finish the same task offline never write the same path).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from enum import Enum
+
+SEP = "--"
+SUFFIX = ".yaml"
+PRIORITY_MIN = -99_999_999
+PRIORITY_MAX = 99_999_999
+_PRIORITY_OFFSET = 100_000_000  # inverted, zero padded: higher priority sorts first
+
+
+class TaskStatus(str, Enum):
+    """A task's status; each maps to one state directory."""
+
+    PENDING = "pending"
+    RUNNING = "running"
+    SUCCESS = "success"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+    @property
+    def dirname(self) -> str:
+        return STATE_DIRS[self]
+
+
+STATE_DIRS = {
+    TaskStatus.PENDING: "pending",
+    TaskStatus.RUNNING: "running",
+    TaskStatus.SUCCESS: "done",
+    TaskStatus.FAILED: "failed",
+    TaskStatus.CANCELLED: "cancelled",
+}
+TERMINAL = (TaskStatus.SUCCESS, TaskStatus.FAILED, TaskStatus.CANCELLED)
+OTHER_DIRS = ("attempts", "workers", "deleted", "tmp", "quarantine")
+ALL_DIRS = tuple(STATE_DIRS.values()) + OTHER_DIRS
+
+
+def parse_status(value: str | TaskStatus) -> TaskStatus:
+    """Accept a status name (or ``done``, the directory of ``success``)."""
+    if isinstance(value, TaskStatus):
+        return value
+    text = str(value).strip().lower()
+    if text == "done":
+        return TaskStatus.SUCCESS
+    try:
+        return TaskStatus(text)
+    except ValueError:
+        names = ", ".join(s.value for s in TaskStatus)
+        raise ValueError(f"unknown status {value!r}: use one of {names}") from None
+
+
+def is_task_file(name: str) -> bool:
+    """True for names readers consider; skips temp files, dotfiles, sync leftovers."""
+    return (
+        name.endswith(SUFFIX)
+        and not name.startswith(".")
+        and ".sync-conflict-" not in name
+        and "(conflicted copy" not in name
+        and not name.endswith("~")
+    )
+
+
+def stamp(ts: datetime) -> str:
+    """A fixed-width, sortable, file-name-safe UTC timestamp."""
+    return ts.astimezone(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
+
+
+def sortkey(priority: int, last_modified: datetime) -> str:
+    """Priority descending, then least recently modified first."""
+    priority = max(PRIORITY_MIN, min(PRIORITY_MAX, int(priority)))
+    return f"{_PRIORITY_OFFSET - priority:09d}.{stamp(last_modified)}"
+
+
+def pending_name(priority: int, last_modified: datetime, task_id: str) -> str:
+    return f"{sortkey(priority, last_modified)}{SEP}{task_id}{SUFFIX}"
+
+
+def running_name(task_id: str, worker_id: str) -> str:
+    return f"{task_id}{SEP}{worker_id}{SUFFIX}"
+
+
+def terminal_name(task_id: str, node: str) -> str:
+    return f"{task_id}{SEP}{node}{SUFFIX}"
+
+
+def attempt_name(task_id: str, worker_id: str, nonce: str) -> str:
+    return f"{task_id}{SEP}{worker_id}{SEP}{nonce}{SUFFIX}"
+
+
+def task_id_of(dirname: str, name: str) -> str:
+    """The task id encoded in a file name of a state directory."""
+    parts = name[: -len(SUFFIX)].split(SEP)
+    if dirname == "pending":
+        return parts[-1]
+    return parts[0]
+
+
+def worker_of_running(name: str) -> str:
+    """The worker id encoded in a ``running/`` file name."""
+    parts = name[: -len(SUFFIX)].split(SEP)
+    return parts[1] if len(parts) > 1 else ""
+
+
+def held_name(dirname: str, name: str, taken_at: datetime, owner: str) -> str:
+    """Name of a file taken into ``tmp/``: where it came from, when, and by whom."""
+    return f"held.{dirname}.{stamp(taken_at)}.{owner}.{name}"
+
+
+def parse_held(name: str) -> tuple[str, str, str] | None:
+    """(origin directory, time stamp, original name) of a held file, or None."""
+    parts = name.split(".", 4)
+    if len(parts) != 5 or parts[0] != "held":
+        return None
+    return parts[1], parts[2], parts[4]
+
+
+def status_value(dirname: str) -> str:
+    """The status name of a state directory (``done`` -> ``success``)."""
+    return {d: s.value for s, d in STATE_DIRS.items()}[dirname]

@@ -1,0 +1,198 @@
+"""Task and worker documents: plain dicts as written to YAML; pure, no I/O.
+
+A document is what a person sees with ``cat``. Besides the fields of the usage
+document it carries ``rev`` (bumped on every write), ``gen`` (bumped on every
+explicit user change: edit, cancel, re-queue) and ``node`` (the last writer),
+which the merge rules of replicated queues need.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import re
+from datetime import datetime
+from typing import Any
+
+from labtasker.fsqueue import codec
+from labtasker.fsqueue.layout import TaskStatus
+
+KEY = re.compile(r"^[A-Za-z0-9_-]+$")
+
+# The order fields appear in a task file; unknown fields follow.
+TASK_FIELDS = (
+    "task_id", "task_name", "status", "priority", "retries", "max_retries",
+    "args", "metadata", "summary", "cmd", "created_at", "last_modified",
+    "start_time", "last_heartbeat", "worker_id", "heartbeat_timeout",
+    "task_timeout", "last_error", "gen", "rev", "node",
+)  # fmt: skip
+DICT_FIELDS = ("args", "metadata", "summary")
+
+
+def check_key(key: Any, where: str) -> str:
+    """A key in args/metadata/summary: letters, digits, ``_`` and ``-``."""
+    if not isinstance(key, str) or not KEY.match(key):
+        raise ValueError(
+            f"invalid key {key!r} in {where}: keys may use letters, digits, '_' and '-' "
+            "(a '.' nests: 'a.b' means {'a': {'b': ...}})"
+        )
+    return key
+
+
+def expand(mapping: Any, where: str) -> dict[str, Any]:
+    """Validate a dict field and turn dotted keys into nested dicts."""
+    if mapping is None:
+        return {}
+    if not isinstance(mapping, dict):
+        raise ValueError(f"{where} must be a dict, not {type(mapping).__name__}")
+    out: dict[str, Any] = {}
+    for raw_key, value in mapping.items():
+        if not isinstance(raw_key, str):
+            check_key(raw_key, where)
+        parts = raw_key.split(".")
+        path = ".".join(check_key(p, where) for p in parts)
+        value = _plain(value, f"{where}.{path}")
+        node = out
+        for part in parts[:-1]:
+            child = node.setdefault(part, {})
+            if not isinstance(child, dict):
+                raise ValueError(f"key {raw_key!r} in {where} clashes with a non-dict value")
+            node = child
+        leaf = parts[-1]
+        if isinstance(value, dict) and isinstance(node.get(leaf), dict):
+            deep_merge(node[leaf], value)
+        else:
+            node[leaf] = value
+    return out
+
+
+def _plain(value: Any, where: str) -> Any:
+    """Check a value can be stored as YAML, recursing into containers."""
+    if isinstance(value, dict):
+        return expand(value, where)
+    if isinstance(value, (list, tuple)):
+        return [_plain(v, f"{where}[{i}]") for i, v in enumerate(value)]
+    if isinstance(value, float) and math.isnan(value):
+        return value
+    if value is None or isinstance(value, (str, int, float, bool, datetime)):
+        return value
+    if codec.yaml_safe(value):
+        return value
+    raise ValueError(
+        f"value of {where} is a {type(value).__name__}, which cannot be stored: "
+        "use str, int, float, bool, None, list or dict"
+    )
+
+
+def deep_merge(dst: dict[str, Any], src: dict[str, Any]) -> dict[str, Any]:
+    """Merge ``src`` into ``dst`` key by key, recursing into dicts on both sides."""
+    for key, value in src.items():
+        if isinstance(value, dict) and isinstance(dst.get(key), dict):
+            deep_merge(dst[key], value)
+        else:
+            dst[key] = copy.deepcopy(value)
+    return dst
+
+
+def new_task(
+    *,
+    task_id: str,
+    now: datetime,
+    node: str,
+    task_name: str | None = None,
+    args: dict[str, Any] | None = None,
+    metadata: dict[str, Any] | None = None,
+    priority: int = 0,
+    max_retries: int = 3,
+    cmd: Any = None,
+    heartbeat_timeout: float | None = None,
+    task_timeout: float | None = None,
+) -> dict[str, Any]:
+    """A fresh pending task document; raises ValueError naming any bad input."""
+    if task_name is not None and not isinstance(task_name, str):
+        raise ValueError(f"task_name must be a string, not {type(task_name).__name__}")
+    doc = {
+        "task_id": task_id,
+        "task_name": task_name,
+        "status": TaskStatus.PENDING.value,
+        "priority": check_int(priority, "priority"),
+        "retries": 0,
+        "max_retries": check_int(max_retries, "max_retries", minimum=0),
+        "args": expand(args, "args"),
+        "metadata": expand(metadata, "metadata"),
+        "summary": {},
+        "cmd": _plain(cmd, "cmd"),
+        "created_at": now,
+        "last_modified": now,
+        "start_time": None,
+        "last_heartbeat": None,
+        "worker_id": None,
+        "heartbeat_timeout": heartbeat_timeout,
+        "task_timeout": task_timeout,
+        "last_error": None,
+        "gen": 0,
+        "rev": 0,
+        "node": node,
+    }
+    return doc
+
+
+def check_int(value: Any, name: str, minimum: int | None = None) -> int:
+    """An int field; bools and floats with a fraction are refused."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != int(value):
+        raise ValueError(f"{name} must be an integer, not {value!r}")
+    if minimum is not None and value < minimum:
+        raise ValueError(f"{name} must be at least {minimum}, not {value!r}")
+    from labtasker.fsqueue.layout import PRIORITY_MAX, PRIORITY_MIN
+
+    if name == "priority" and not PRIORITY_MIN <= value <= PRIORITY_MAX:
+        raise ValueError(f"priority must be between {PRIORITY_MIN} and {PRIORITY_MAX}")
+    return int(value)
+
+
+def ordered(doc: dict[str, Any]) -> dict[str, Any]:
+    """The document with its keys in file order, for a readable file."""
+    out = {k: doc[k] for k in TASK_FIELDS if k in doc}
+    out.update((k, v) for k, v in doc.items() if k not in out)
+    for field in DICT_FIELDS:
+        if out.get(field) is None and field in out:
+            out[field] = {}
+    return out
+
+
+def normalise(doc: dict[str, Any]) -> dict[str, Any]:
+    """Fill what a hand-edited or older file may lack, so readers can rely on it."""
+    for field in DICT_FIELDS:
+        if not isinstance(doc.get(field), dict):
+            doc[field] = {}
+    doc.setdefault("task_name", None)
+    doc.setdefault("priority", 0)
+    doc.setdefault("retries", 0)
+    doc.setdefault("max_retries", 3)
+    doc.setdefault("gen", 0)
+    doc.setdefault("rev", 0)
+    for field in ("start_time", "last_heartbeat", "worker_id", "last_error"):
+        doc.setdefault(field, None)
+    return doc
+
+
+def get_path(doc: dict[str, Any], path: str, default: Any = None) -> Any:
+    """Value at a dotted path, or ``default``."""
+    node: Any = doc
+    for part in path.split("."):
+        if not isinstance(node, dict) or part not in node:
+            return default
+        node = node[part]
+    return node
+
+
+def set_path(doc: dict[str, Any], path: str, value: Any) -> None:
+    """Set a dotted path, creating dicts on the way."""
+    parts = path.split(".")
+    node = doc
+    for part in parts[:-1]:
+        child = node.get(part)
+        if not isinstance(child, dict):
+            child = node[part] = {}
+        node = child
+    node[parts[-1]] = value

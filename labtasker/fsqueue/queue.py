@@ -1,0 +1,260 @@
+"""FsQueue: every change to a queue directory, as take, change, put.
+
+To change a file, rename it into ``tmp/`` under a name that is ours (every
+rival now gets ``FileNotFoundError``), compute the new document, write it whole
+into its new state directory, then drop the held copy. A process that dies
+holding a file leaves it in ``tmp/``; ``recover_held`` puts it back.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from labtasker.fsqueue import atomic, clock, codec, ids, layout
+from labtasker.fsqueue.layout import STATE_DIRS, TaskStatus
+from labtasker.fsqueue.model import normalise, ordered
+
+log = logging.getLogger("labtasker")
+
+FORMAT_VERSION = 1
+Doc = dict[str, Any]
+Change = Callable[[Doc], "tuple[str, Doc] | None"]
+"""Given the held document, return (new directory, new document), or None to delete."""
+
+
+@dataclass(frozen=True)
+class Located:
+    """Where a document sits: its directory and file name."""
+
+    dirname: str
+    name: str
+    doc: Doc
+
+
+class FsQueue:
+    """One queue directory. Safe to use from many processes at once."""
+
+    def __init__(self, path: str | os.PathLike[str], *, node: str = "local") -> None:
+        self.path = Path(path)
+        self.node = ids.check_id(node, "node id")
+        self.tmp = self.path / "tmp"
+        self._cache: dict[tuple[str, str], tuple[tuple[int, int, int], Doc]] = {}
+        self._owner = f"{os.getpid()}x{ids.nonce(3)}"
+
+    # ------------------------------------------------------------------ set-up
+    @classmethod
+    def create(
+        cls, path: str | os.PathLike[str], name: str, *, node: str = "local",
+        metadata: dict[str, Any] | None = None, now: datetime | None = None,
+    ) -> FsQueue:
+        """Make the directories and ``queue.yaml``; keeps an existing queue as it is."""
+        queue = cls(path, node=node)
+        queue.path.mkdir(parents=True, exist_ok=True)
+        for dirname in layout.ALL_DIRS:
+            (queue.path / dirname).mkdir(exist_ok=True)
+        if not (queue.path / "queue.yaml").exists():
+            meta = {
+                "queue_name": name, "format": FORMAT_VERSION,
+                "created_at": now or clock.now(), "metadata": metadata or {},
+            }
+            atomic.write_atomic(queue.path / "queue.yaml", codec.dump(meta), queue.tmp)
+        return queue
+
+    def exists(self) -> bool:
+        return (self.path / "queue.yaml").is_file()
+
+    def info(self) -> Doc:
+        """The contents of ``queue.yaml``."""
+        return codec.load((self.path / "queue.yaml").read_bytes())
+
+    def write_info(self, info: Doc) -> None:
+        atomic.write_atomic(self.path / "queue.yaml", codec.dump(info), self.tmp)
+
+    # ----------------------------------------------------------------- reading
+    def names(self, dirname: str) -> list[str]:
+        """Sorted names of the documents in a directory (junk skipped)."""
+        try:
+            return sorted(n for n in os.listdir(self.path / dirname) if layout.is_task_file(n))
+        except FileNotFoundError:
+            return []
+
+    def read(self, dirname: str, name: str) -> Doc | None:
+        """A document, from the cache when the file is unchanged; None if it vanished."""
+        path = self.path / dirname / name
+        try:
+            st = os.stat(path)
+        except FileNotFoundError:
+            return None
+        key = (st.st_ino, st.st_size, st.st_mtime_ns)
+        hit = self._cache.get((dirname, name))
+        if hit is not None and hit[0] == key:
+            return hit[1]
+        try:
+            data = path.read_bytes()
+        except FileNotFoundError:
+            return None
+        try:
+            doc = codec.load(data, required_key=_id_key(dirname))
+        except codec.Unreadable as exc:
+            self.quarantine(dirname, name, str(exc))
+            return None
+        if dirname in _STATE_DIRNAMES:
+            normalise(doc)
+        self._cache[(dirname, name)] = (key, doc)
+        return doc
+
+    def iter_docs(self, dirnames: Iterable[str]) -> Iterator[Located]:
+        """Every readable document in the given directories (read-only dicts)."""
+        for dirname in dirnames:
+            for name in self.names(dirname):
+                doc = self.read(dirname, name)
+                if doc is not None:
+                    yield Located(dirname, name, doc)
+
+    def find(self, task_id: str) -> Located | None:
+        """Where a task is now, searching every state directory."""
+        for dirname in _STATE_DIRNAMES:
+            for name in self.names(dirname):
+                if layout.task_id_of(dirname, name) == task_id:
+                    doc = self.read(dirname, name)
+                    if doc is not None:
+                        return Located(dirname, name, doc)
+        return None
+
+    def count(self) -> dict[str, int]:
+        """Number of tasks per status, from directory listings alone."""
+        return {status.value: len(self.names(status.dirname)) for status in TaskStatus}
+
+    def quarantine(self, dirname: str, name: str, why: str) -> None:
+        """Move an unreadable file aside, never delete it, and say so."""
+        dest = self.path / "quarantine" / f"{dirname}{layout.SEP}{ids.nonce(3)}{layout.SEP}{name}"
+        try:
+            os.rename(self.path / dirname / name, dest)
+        except FileNotFoundError:
+            return
+        log.warning("quarantined %s/%s (%s): now %s", dirname, name, why, dest)
+
+    # ------------------------------------------------------------ take/put
+    def transact(self, dirname: str, name: str, change: Change) -> Located | None:
+        """Take a file, apply ``change`` to its document, put the result.
+
+        Raises FileNotFoundError when another process took the file first; the
+        file is put back unchanged if ``change`` raises.
+        """
+        held = self._take(dirname, name)
+        try:
+            doc = self._load_held(held, dirname, name)
+            result = change(doc)
+        except BaseException:
+            _rename_quietly(held, self.path / dirname / name)
+            raise
+        if result is None:
+            os.unlink(held)
+            return None
+        new_dirname, new_doc = result
+        new_name = self.put(new_dirname, new_doc)
+        os.unlink(held)
+        return Located(new_dirname, new_name, new_doc)
+
+    def _take(self, dirname: str, name: str) -> Path:
+        held = self.tmp / layout.held_name(dirname, name, clock.now(), self._owner)
+        os.rename(self.path / dirname / name, held)
+        return held
+
+    def _load_held(self, held: Path, dirname: str, name: str) -> Doc:
+        try:
+            doc = codec.load(held.read_bytes(), required_key=_id_key(dirname))
+        except codec.Unreadable as exc:
+            _rename_quietly(held, self.path / dirname / name)
+            self.quarantine(dirname, name, str(exc))
+            raise FileNotFoundError(f"{dirname}/{name} was unreadable and is quarantined") from None
+        return normalise(doc) if dirname in _STATE_DIRNAMES else doc
+
+    def put(self, dirname: str, doc: Doc, *, durable_dir: bool = False) -> str:
+        """Write a document whole into a directory; return its file name."""
+        if dirname in _STATE_DIRNAMES:
+            doc["status"] = _STATUS_OF_DIR[dirname].value
+            doc["rev"] = int(doc.get("rev") or 0) + 1
+            doc["node"] = self.node
+            doc = ordered(doc)
+        name = self.name_for(dirname, doc)
+        atomic.write_atomic(self.path / dirname / name, codec.dump(doc), self.tmp)
+        if durable_dir:
+            atomic.fsync_dir(self.path / dirname)
+        return name
+
+    def name_for(self, dirname: str, doc: Doc) -> str:
+        """The file name a document gets in a directory."""
+        if dirname == "pending":
+            return layout.pending_name(doc["priority"], doc["last_modified"], doc["task_id"])
+        if dirname == "running":
+            return layout.running_name(doc["task_id"], doc["worker_id"])
+        if dirname == "workers":
+            return f"{doc['worker_id']}{layout.SUFFIX}"
+        if dirname == "attempts":
+            return layout.attempt_name(doc["task_id"], doc.get("worker_id") or "none", ids.nonce())
+        return layout.terminal_name(doc["task_id"], self.node)
+
+    # ------------------------------------------------------------- recovery
+    def recover_held(self, now: datetime, older_than: float = 300.0) -> list[str]:
+        """Put back files a dead process left in ``tmp/``; remove stale temp files.
+
+        A held file is older than ``older_than`` seconds only if its taker died
+        (a take lasts milliseconds). If the task reappeared elsewhere (the taker
+        died after publishing), the held copy is a duplicate and is dropped.
+        """
+        done = []
+        cutoff = layout.stamp(now.fromtimestamp(now.timestamp() - older_than, now.tzinfo))
+        for name in sorted(os.listdir(self.tmp)):
+            path = self.tmp / name
+            parsed = layout.parse_held(name)
+            if parsed is None:
+                if name.endswith(".tmp") and _age(path, now) > older_than:
+                    path.unlink(missing_ok=True)
+                    done.append(name)
+                continue
+            origin, stamp, original = parsed
+            if stamp > cutoff:
+                continue
+            if origin in _STATE_DIRNAMES and self.find(layout.task_id_of(origin, original)):
+                path.unlink(missing_ok=True)
+            else:
+                _rename_quietly(path, self.path / origin / original)
+            done.append(name)
+        return done
+
+
+_STATE_DIRNAMES = tuple(STATE_DIRS.values())
+_STATUS_OF_DIR = {d: s for s, d in STATE_DIRS.items()}
+
+
+def status_of_dir(dirname: str) -> TaskStatus:
+    return _STATUS_OF_DIR[dirname]
+
+
+def _id_key(dirname: str) -> str | None:
+    if dirname in _STATE_DIRNAMES or dirname in ("attempts", "deleted"):
+        return "task_id"
+    if dirname == "workers":
+        return "worker_id"
+    return None
+
+
+def _rename_quietly(src: Path, dest: Path) -> None:
+    try:
+        os.rename(src, dest)
+    except FileNotFoundError:
+        pass
+
+
+def _age(path: Path, now: datetime) -> float:
+    try:
+        return now.timestamp() - path.stat().st_mtime
+    except FileNotFoundError:
+        return 0.0

@@ -1,0 +1,195 @@
+"""``@labtasker.loop()``, ``Required`` and ``task_info()``.
+
+The decorated function declares the args it needs as parameters whose default
+is ``Required()`` (or ``Annotated[T, Required(...)]``); the loop takes only
+tasks whose args have exactly those keys ("no more, no less"), casts values to
+the annotated type, and calls the function once per task.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import os
+import sys
+import typing
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from labtasker import runner
+from labtasker.api_models import Task
+from labtasker.fsqueue import required as req
+
+_current: runner.Run | None = None
+
+
+class Required:
+    """Marks a parameter as filled from the task's args (``alias`` names another key)."""
+
+    def __init__(self, alias: str | None = None, resolver: Callable[[Any], Any] | None = None) -> None:
+        self.alias = alias
+        self.resolver = resolver
+
+    def __repr__(self) -> str:
+        return f"Required(alias={self.alias!r}, resolver={self.resolver!r})"
+
+
+class _Param:
+    def __init__(self, name: str, key: str, annotation: Any, resolver: Callable[[Any], Any] | None) -> None:
+        self.name, self.key, self.annotation, self.resolver = name, key, annotation, resolver
+
+    def value(self, args: dict[str, Any]) -> Any:
+        raw = args[self.key]
+        if self.resolver is not None:
+            return self.resolver(raw)
+        return _cast(raw, self.annotation)
+
+
+def params_of(fn: Callable[..., Any]) -> list[_Param]:
+    """The Required parameters of a function, in order."""
+    try:
+        hints = typing.get_type_hints(fn, include_extras=True)
+    except Exception:  # unresolvable forward references: fall back to raw annotations
+        hints = {}
+    out = []
+    for name, p in inspect.signature(fn).parameters.items():
+        annotation = hints.get(name, p.annotation)
+        marker, base = _marker(annotation)
+        if isinstance(p.default, Required):
+            marker = p.default
+        if marker is None:
+            continue
+        out.append(_Param(name, marker.alias or name, base, marker.resolver))
+    return out
+
+
+def _marker(annotation: Any) -> tuple[Required | None, Any]:
+    if typing.get_origin(annotation) is typing.Annotated:
+        base, *extras = typing.get_args(annotation)
+        for extra in extras:
+            if isinstance(extra, Required):
+                return extra, base
+        return None, base
+    return None, annotation
+
+
+def _cast(value: Any, annotation: Any) -> Any:
+    """Cast to a plain annotated type (int, float, str, bool); leave others alone."""
+    if annotation in (int, float, str) and not isinstance(value, annotation):
+        if annotation is int and isinstance(value, float) and not value.is_integer():
+            raise TypeError(f"cannot cast {value!r} to int without losing its fraction")
+        return annotation(value)
+    if annotation is bool and not isinstance(value, bool):
+        if isinstance(value, str) and value.lower() in ("true", "false", "1", "0", "yes", "no"):
+            return value.lower() in ("true", "1", "yes")
+        return bool(value)
+    return value
+
+
+def loop(
+    required_fields: list[str] | Callable[..., Any] | None = None,
+    extra_filter: str | dict[str, Any] | None = None,
+    pass_args_dict: bool = False,
+    eta_max: str | float | None = None,
+    heartbeat_timeout: float | None = None,
+    worker_id: str | None = None,
+    create_worker_kwargs: dict[str, Any] | None = None,
+    max_tasks: int | None = None,
+) -> Any:
+    """Decorate a function to run it on every matching pending task, then return."""
+    if callable(required_fields):  # used bare: @labtasker.loop
+        return loop()(required_fields)
+
+    def decorate(fn: Callable[..., Any]) -> Callable[..., Any]:
+        params = params_of(fn)
+        fields = list(required_fields) if required_fields else [p.key for p in params]
+        if not fields:
+            raise ValueError(
+                f"{fn.__name__} declares no Required() parameters and no required_fields; "
+                "say which args the loop needs"
+            )
+        tree = req.build_tree(fields)
+
+        @functools.wraps(fn)
+        def wrapper(*a: Any, **kw: Any) -> runner.Tally:
+            from labtasker import api
+
+            def job(run: runner.Run) -> None:
+                _call(fn, params, run, pass_args_dict, a, kw)
+
+            return api.run_loop(
+                job, tree, allow_extra=pass_args_dict, extra_filter=extra_filter, eta_max=eta_max,
+                heartbeat_timeout=heartbeat_timeout, worker_id=worker_id,
+                create_worker_kwargs=create_worker_kwargs, max_tasks=max_tasks,
+            )
+
+        return wrapper
+
+    return decorate
+
+
+def _call(fn: Callable[..., Any], params: list[_Param], run: runner.Run, pass_args_dict: bool,
+          a: tuple[Any, ...], kw: dict[str, Any]) -> None:
+    global _current
+    args = run.task.args
+    call_kw = dict(kw)
+    for p in params:
+        call_kw[p.name] = p.value(args)
+    _current = run
+    try:
+        with _Tee(run.log_dir / "run.log"):
+            if pass_args_dict:
+                fn(dict(args), *a, **call_kw)
+            else:
+                fn(*a, **call_kw)
+    finally:
+        _current = None
+
+
+def current_run() -> runner.Run | None:
+    return _current
+
+
+def task_info() -> Task:
+    """The task being run: inside ``@labtasker.loop()`` or a job started by ``labtasker loop``."""
+    if _current is not None:
+        return _current.task
+    log_dir = os.environ.get("LABTASKER_LOG_DIR")
+    if log_dir and (Path(log_dir) / "task_info.json").exists():
+        return runner.read_task_info(log_dir)
+    raise RuntimeError("task_info() is only available inside @labtasker.loop() or a job of `labtasker loop`")
+
+
+class _Tee:
+    """Copy what the function prints to the run's ``run.log`` while still showing it."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def __enter__(self) -> _Tee:
+        self.file = open(self.path, "a", encoding="utf-8")  # noqa: SIM115 - closed in __exit__
+        self.saved = sys.stdout, sys.stderr
+        sys.stdout = _Both(sys.stdout, self.file)  # type: ignore[assignment]
+        sys.stderr = _Both(sys.stderr, self.file)  # type: ignore[assignment]
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        sys.stdout, sys.stderr = self.saved
+        self.file.close()
+
+
+class _Both:
+    def __init__(self, stream: Any, file: Any) -> None:
+        self.stream, self.file = stream, file
+
+    def write(self, text: str) -> int:
+        self.file.write(text)
+        return self.stream.write(text)
+
+    def flush(self) -> None:
+        self.file.flush()
+        self.stream.flush()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.stream, name)
