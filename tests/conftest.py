@@ -1,0 +1,53 @@
+"""Shared fixtures: every test runs in its own project folder with its own queue."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from labtasker import api, config
+from labtasker.fsqueue.queue import FsQueue
+
+_ENV = (
+    "LABTASKER_ROOT", "LABTASKER_QUEUE_DIR", "LABTASKER_QUEUE_NAME", "LABTASKER_NODE_ID",
+    "LABTASKER_TASK_ID", "LABTASKER_WORKER_ID", "LABTASKER_LOG_DIR", "LABTASKER_DEBUG",
+)  # fmt: skip
+
+
+@pytest.fixture(autouse=True)
+def _isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """No labtasker variable of the developer's shell leaks in; caches start empty."""
+    for name in _ENV:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("NO_COLOR", "1")
+    api._queues.clear()
+    yield
+    api._queues.clear()
+
+
+@pytest.fixture
+def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A project folder (the cwd) with ``.labtasker/`` and its default queue."""
+    folder = tmp_path / "project"
+    folder.mkdir()
+    monkeypatch.chdir(folder)
+    root = config.init_root(folder)
+    cfg = config.load(root)
+    FsQueue.create(cfg.resolved_queue_dir(), cfg.queue_name, node=config.node_id(root))
+    return folder
+
+
+@pytest.fixture
+def queue(project: Path) -> FsQueue:
+    """The default queue of ``project``."""
+    return api.context().queue
+
+
+def queue_env(project: Path) -> dict[str, str]:
+    """Environment for a child process working on ``project``'s queue."""
+    env = {k: v for k, v in os.environ.items() if k not in _ENV}
+    env["LABTASKER_ROOT"] = str(project / ".labtasker")
+    return env
