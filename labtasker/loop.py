@@ -55,6 +55,11 @@ def params_of(fn: Callable[..., Any]) -> list[_Param]:
     out = []
     for name, p in inspect.signature(fn).parameters.items():
         annotation = hints.get(name, p.annotation)
+        if isinstance(annotation, str) and "Required(" in annotation:
+            raise TypeError(
+                f"cannot evaluate the annotation of {name!r} ({annotation}): import what it names "
+                "at module level, or use the form `param=Required(...)`"
+            )
         marker, base = _marker(annotation)
         if isinstance(p.default, Required):
             marker = p.default
