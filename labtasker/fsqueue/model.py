@@ -76,6 +76,8 @@ def _plain(value: Any, where: str) -> Any:
         return value
     if value is None or isinstance(value, (str, int, float, bool, datetime)):
         return value
+    if type(value).__module__ == "numpy" and hasattr(value, "tolist"):
+        return _plain(value.tolist(), where)  # np.linspace values are common in sweeps
     if codec.yaml_safe(value):
         return value
     raise ValueError(

@@ -100,7 +100,7 @@ class FsQueue:
         except FileNotFoundError:
             return None
         try:
-            doc = codec.load(data, required_key=_id_key(dirname))
+            doc = _load(data, dirname, name)
         except codec.Unreadable as exc:
             self.quarantine(dirname, name, str(exc))
             return None
@@ -169,7 +169,7 @@ class FsQueue:
 
     def _load_held(self, held: Path, dirname: str, name: str) -> Doc:
         try:
-            doc = codec.load(held.read_bytes(), required_key=_id_key(dirname))
+            doc = _load(held.read_bytes(), dirname, name)
         except codec.Unreadable as exc:
             _rename_quietly(held, self.path / dirname / name)
             self.quarantine(dirname, name, str(exc))
@@ -236,6 +236,14 @@ _STATUS_OF_DIR = {d: s for s, d in STATE_DIRS.items()}
 
 def status_of_dir(dirname: str) -> TaskStatus:
     return _STATUS_OF_DIR[dirname]
+
+
+def _load(data: bytes, dirname: str, name: str) -> Doc:
+    """Parse a file; a task file whose id differs from its name's is damaged (cut short)."""
+    doc = codec.load(data, required_key=_id_key(dirname))
+    if dirname in _STATE_DIRNAMES and doc["task_id"] != layout.task_id_of(dirname, name):
+        raise codec.Unreadable(f"task_id {doc['task_id']!r} does not match the file name")
+    return doc
 
 
 def _id_key(dirname: str) -> str | None:
