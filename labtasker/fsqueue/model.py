@@ -9,7 +9,6 @@ which the merge rules of replicated queues need.
 from __future__ import annotations
 
 import copy
-import math
 import re
 from datetime import datetime
 from typing import Any
@@ -72,12 +71,13 @@ def _plain(value: Any, where: str) -> Any:
         return expand(value, where)
     if isinstance(value, (list, tuple)):
         return [_plain(v, f"{where}[{i}]") for i, v in enumerate(value)]
-    if isinstance(value, float) and math.isnan(value):
-        return value
-    if value is None or isinstance(value, (str, int, float, bool, datetime)):
-        return value
     if type(value).__module__ == "numpy" and hasattr(value, "tolist"):
         return _plain(value.tolist(), where)  # np.linspace values are common in sweeps
+    if value is None or type(value) in (str, int, float, bool, datetime):
+        return value
+    for base in (bool, int, float, str):  # subclasses (str enums...) are stored as their base
+        if isinstance(value, base):
+            return base(value)
     if codec.yaml_safe(value):
         return value
     raise ValueError(
