@@ -399,7 +399,7 @@ def _absolute(text: str, now: datetime) -> datetime:
     try:
         parsed: Any = pendulum.parse(text, tz=zone, now=local_now.naive())
     except ValueError:  # "Nov 20 11:25" and friends: the missing parts come from now
-        default = local_now.naive().replace(hour=0, minute=0, second=0, microsecond=0)
+        default = datetime(local_now.year, local_now.month, local_now.day)  # stdlib, not pendulum
         parsed = dateutil_parser.parse(text, default=default)
     if not isinstance(parsed, datetime):
         raise ValueError(f"{text!r} is not a point in time")

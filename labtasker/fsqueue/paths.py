@@ -124,6 +124,8 @@ def closest(name: str, choices: Iterable[str]) -> str | None:
 def check_path(path: Path, what: str = "field") -> str | None:
     """None if ``path`` starts at a known field, else the problem in words."""
     head = path[0] if path else ""
+    if head == "":
+        return f"empty {what}"
     if not isinstance(head, str) or head not in FIELDS:
         hint = closest(str(head), FIELDS)
         tail = f" (did you mean {hint}?)" if hint else f"; task fields are {', '.join(sorted(FIELDS))}"
