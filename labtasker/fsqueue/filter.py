@@ -145,6 +145,8 @@ def _syntax_refusal(text: str, exc: SyntaxError) -> _Refused:
         if found:
             return _Refused(problem, (found.start(), found.end()))
     message = (exc.msg or "invalid syntax").split(". ")[0].replace(" (detected at line 1)", "")
+    if message.startswith("Exceeds the limit"):  # an integer literal of thousands of digits
+        message = "number too large"
     start = (exc.offset or len(text) + 1) - 1
     if exc.offset in (None, 0) or "never closed" in message and start >= len(text):
         start = len(text)
@@ -666,7 +668,7 @@ class _Compiler:
 
     def _Call(self, node: ast.Call) -> _Node:  # noqa: N802
         if not isinstance(node.func, ast.Name):
-            raise self.refuse(f"only these functions can be called: {', '.join(_ALL_FUNCTIONS)}", node.func)
+            raise self.refuse(f"calling methods is not allowed; the functions are {', '.join(_ALL_FUNCTIONS)}", node.func)
         name = node.func.id
         if name not in _FUNCTIONS and name not in _SPECIAL:
             hint = closest(name, _ALL_FUNCTIONS)
