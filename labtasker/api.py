@@ -6,6 +6,7 @@ Each call finds the queue in use (``$LABTASKER_QUEUE_DIR``, the nearest
 
 from __future__ import annotations
 
+import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,7 +17,7 @@ from labtasker.api_models import (
     Queue, Task, TaskLsResponse, TaskSubmitResponse, TaskUpdateRequest, Worker,
     WorkerCreateResponse, WorkerLsResponse,
 )  # fmt: skip
-from labtasker.errors import QueueExists, QueueNotFound
+from labtasker.errors import LeaseLost, QueueExists, QueueNotFound
 from labtasker.fsqueue import claim, durations, layout, tasks, transitions, workers
 from labtasker.fsqueue import required as req
 from labtasker.fsqueue.layout import STATE_DIRS, TaskStatus
@@ -49,8 +50,6 @@ def context(*, create: bool = False, queue_name: str | None = None) -> Context:
         node = config.node_id(root)  # type: ignore[arg-type]
         name = queue_name or cfg.queue_name
     else:
-        import os
-
         env = os.environ.get("LABTASKER_QUEUE_DIR")
         path = Path(env).absolute() if env else Path.cwd() / ".labtasker" / "queues" / "default"
         node = os.environ.get("LABTASKER_NODE_ID", "local")
@@ -192,6 +191,15 @@ def report_task_status(task_id: str, status: str, summary: dict[str, Any] | None
         run.task = Task.from_doc(located.doc)
         run.ended = new != TaskStatus.RUNNING
         return
+    if _is_own_job(task_id):  # a job started by `labtasker loop` reports on its own run
+        queue = FsQueue(os.environ["LABTASKER_QUEUE_DIR"], node=context().queue.node)
+        name = layout.running_name(task_id, os.environ["LABTASKER_WORKER_ID"])
+        try:
+            tasks.request_status(queue, name, new, summary)
+        except FileNotFoundError:
+            raise LeaseLost(f"task {task_id} is no longer run by this job's loop "
+                            "(cancelled, reclaimed or deleted); nothing was written") from None
+        return
     queue = context().queue
     now = _now()
 
@@ -207,6 +215,11 @@ def report_task_status(task_id: str, status: str, summary: dict[str, Any] | None
         return new, doc
 
     tasks.change_task(queue, task_id, change)
+
+
+def _is_own_job(task_id: str) -> bool:
+    return (os.environ.get("LABTASKER_TASK_ID") == task_id and bool(os.environ.get("LABTASKER_WORKER_ID"))
+            and bool(os.environ.get("LABTASKER_QUEUE_DIR")))
 
 
 def finish(status: str = "success", summary: dict[str, Any] | None = None) -> None:

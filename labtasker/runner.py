@@ -150,11 +150,13 @@ def _run_one(run: Run, job: Job, timeout: float, interval: float) -> str:
 
 def _end(run: Run, status: str, *, error: str | None = None, summary: dict[str, Any] | None = None) -> str:
     try:
-        tasks.finish(run.queue, run.running_name, status, summary=summary, error=error)
+        located = tasks.finish(run.queue, run.running_name, status, summary=summary, error=error)
     except LeaseLost as exc:
         log.warning("%s", exc)
         return "lost"
-    if status == "failed":
+    if located.dirname == "cancelled":  # the job asked for it
+        return "cancelled"
+    if located.dirname in ("failed", "pending"):
         workers.record_failure(run.queue, run.worker_id)
         return "failed"
     workers.record_success(run.queue, run.worker_id)

@@ -131,19 +131,25 @@ def finish(
     stamp = now or clock.now()
 
     def change(doc: Doc) -> tuple[str, Doc]:
-        if status == TaskStatus.SUCCESS:
+        final = _requested(doc, status)
+        if final == TaskStatus.FAILED and status != TaskStatus.FAILED:
+            new_status, new_doc = transitions.fail(doc, "the job reported failed", stamp, summary)
+            return STATE_DIRS[new_status], new_doc
+        return _end_as(final, doc)
+
+    def _end_as(final: TaskStatus, doc: Doc) -> tuple[str, Doc]:
+        if final == TaskStatus.SUCCESS:
             return "done", transitions.succeed(doc, summary, stamp)
-        if status == TaskStatus.FAILED:
+        if final == TaskStatus.FAILED:
             new_status, new_doc = transitions.fail(doc, error, stamp, summary)
             return STATE_DIRS[new_status], new_doc
-        if status == TaskStatus.CANCELLED:
-            transitions.merge_summary(doc, summary)
+        transitions.merge_summary(doc, summary)
+        if final == TaskStatus.CANCELLED:
             doc["last_modified"] = stamp
             return "cancelled", doc
-        if status == TaskStatus.RUNNING:
-            transitions.merge_summary(doc, summary)
+        if final == TaskStatus.RUNNING:
             return "running", doc
-        raise ValueError(f"a run cannot end as {status.value}")
+        raise ValueError(f"a run cannot end as {final.value}")
 
     for wait in (0.0, 0.05, 0.2, 0.5):  # an edit may hold the file for a moment
         if wait:
@@ -161,6 +167,34 @@ def finish(
         f"task {layout.task_id_of('running', running_name)} is no longer held by this worker "
         "(cancelled, reclaimed or deleted); this run's result was kept in attempts/"
     )
+
+
+def request_status(queue: FsQueue, running_name: str, status: TaskStatus,
+                   summary: dict[str, Any] | None) -> None:
+    """A job (a subprocess of the loop) asks for its run to end with ``status``.
+
+    Only the running file changes; the loop applies the status when the job
+    exits, so the owner alone ever moves its task out of ``running/``.
+    """
+    def change(doc: Doc) -> tuple[str, Doc]:
+        transitions.merge_summary(doc, summary)
+        if status != TaskStatus.RUNNING:
+            doc["requested_status"] = status.value
+        return "running", doc
+
+    if queue.transact("running", running_name, change) is None:  # pragma: no cover
+        raise LeaseLost(running_name)
+
+
+def _requested(doc: Doc, status: TaskStatus) -> TaskStatus:
+    """The status a run ends with: a cancel its job asked for always wins, and any
+    status it asked for wins over a plain successful exit."""
+    if status == TaskStatus.RUNNING:
+        return status
+    asked = doc.pop("requested_status", None)
+    if asked == TaskStatus.CANCELLED.value or (asked and status == TaskStatus.SUCCESS):
+        return layout.parse_status(asked)
+    return status
 
 
 def _record_attempt(
