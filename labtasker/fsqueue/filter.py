@@ -52,7 +52,7 @@ MAX_INT_BITS = 10_000  # largest integer arithmetic may produce (about 3000 digi
 _LITERALS = {"true": True, "false": False, "null": None}
 
 
-def compile(expr: str | Mapping[str, Any] | None, *, now: datetime | None = None) -> Predicate:  # noqa: A001
+def compile(expr: str | Mapping[str, Any] | None, *, now: datetime | None = None) -> Predicate:
     """Compile a filter expression, or a dict query, into a predicate over task documents."""
     if expr is None or (isinstance(expr, str) and not expr.strip()):
         return _accept_all
@@ -71,7 +71,9 @@ def compile(expr: str | Mapping[str, Any] | None, *, now: datetime | None = None
     return node.fn if node.boolean else _truthy(node.fn)
 
 
-def time_filter(expr: str | Mapping[str, Any], docs: list[Doc], *, now: datetime | None = None) -> tuple[int, float]:
+def time_filter(
+    expr: str | Mapping[str, Any], docs: list[Doc], *, now: datetime | None = None
+) -> tuple[int, float]:
     """Compile ``expr`` once, run it over ``docs``: (matches, seconds spent evaluating only)."""
     predicate = compile(expr, now=now)
     start = time.perf_counter()  # a monotonic timer for benchmarks, not the wall clock
@@ -112,7 +114,11 @@ def _error(problem: str, text: str, start: int, end: int) -> FilterError:
     shown, offset = text, 0
     if len(text) > 100:  # show a window around the problem, not the whole text
         offset = max(0, start - 40)
-        shown = ("..." if offset else "") + text[offset : offset + 80] + ("..." if offset + 80 < len(text) else "")
+        shown = (
+            ("..." if offset else "")
+            + text[offset : offset + 80]
+            + ("..." if offset + 80 < len(text) else "")
+        )
         offset -= 3 if offset else 0
     caret = " " * (start - offset) + "^" * min(end - start, 80)
     err = FilterError(f"invalid filter: {problem}\n  {shown}\n  {caret}")
@@ -148,7 +154,7 @@ def _syntax_refusal(text: str, exc: SyntaxError) -> _Refused:
     if message.startswith("Exceeds the limit"):  # an integer literal of thousands of digits
         message = "number too large"
     start = (exc.offset or len(text) + 1) - 1
-    if exc.offset in (None, 0) or "never closed" in message and start >= len(text):
+    if exc.offset in (None, 0) or ("never closed" in message and start >= len(text)):
         start = len(text)
     return _Refused(message, (start, start + 1))
 
@@ -161,7 +167,15 @@ class _Node:
 
     __slots__ = ("boolean", "const", "fn", "path", "value")
 
-    def __init__(self, fn: _Fn, *, const: bool = False, value: Any = None, path: Path | None = None, boolean: bool = False) -> None:
+    def __init__(
+        self,
+        fn: _Fn,
+        *,
+        const: bool = False,
+        value: Any = None,
+        path: Path | None = None,
+        boolean: bool = False,
+    ) -> None:
         self.fn, self.const, self.value, self.path, self.boolean = fn, const, value, path, boolean
 
 
@@ -171,29 +185,28 @@ def _constant(value: Any) -> _Node:
 
 def _field(path: Path) -> _Node:
     """A closure reading ``path``; the common shapes get a shortcut."""
-    head = path[0]
-    if len(path) == 1 and head in TIMESTAMP_FIELDS:
-        fn: _Fn = lambda doc: resolve(doc, path)  # noqa: E731
-    elif len(path) == 1:
-        fn = lambda doc: doc.get(head, MISSING)  # noqa: E731
-    elif len(path) == 2:
-        key = path[1]
+    head, rest = path[0], path[1:]
 
-        def fn(doc: Doc) -> Any:
-            value = doc.get(head)
-            found = value.get(key, MISSING) if type(value) is dict else MISSING
-            return found if found is not MISSING else step(value, key)
+    def timestamp(doc: Doc) -> Any:
+        return resolve(doc, path)
 
-    else:
-        rest = path[1:]
+    def top(doc: Doc) -> Any:
+        return doc.get(head, MISSING)
 
-        def fn(doc: Doc) -> Any:
-            value = doc.get(head, MISSING)
-            for key in rest:
-                value = step(value, key)
-            return value
+    def nested(doc: Doc) -> Any:  # args.lr: one dict lookup when it is there
+        value = doc.get(head)
+        found = value.get(rest[0], MISSING) if type(value) is dict else MISSING
+        return found if found is not MISSING else step(value, rest[0])
 
-    return _Node(fn, path=path)
+    def deep(doc: Doc) -> Any:
+        value = doc.get(head, MISSING)
+        for key in rest:
+            value = step(value, key)
+        return value
+
+    if not rest:
+        return _Node(timestamp if head in TIMESTAMP_FIELDS else top, path=path)
+    return _Node(nested if len(rest) == 1 else deep, path=path)
 
 
 # --- comparison and arithmetic: never raise, false or MISSING instead -------------
@@ -266,7 +279,12 @@ def _mul(a: Any, b: Any) -> Any:
 
 
 def _pow(a: Any, b: Any) -> Any:
-    if isinstance(a, int) and isinstance(b, int) and b > 0 and a.bit_length() * b > MAX_INT_BITS + b:
+    if (
+        isinstance(a, int)
+        and isinstance(b, int)
+        and b > 0
+        and a.bit_length() * b > MAX_INT_BITS + b
+    ):
         raise simpleeval.NumberTooHigh("power too large")
     return a**b  # floats overflow quickly with OverflowError
 
@@ -363,7 +381,7 @@ _AMOUNT = re.compile(r"(\d+(?:\.\d+)?|an?|one)\s*([a-z]+)[\s,]*(?:and\s+)?")
 
 
 def parse_date(text: str, now: datetime) -> datetime:
-    """``date(text)``: "3 hours ago", "in 2 days", "yesterday", or an absolute time (local unless zoned)."""
+    """``date(text)``: "3 hours ago", "yesterday", or an absolute time (local unless zoned)."""
     words = " ".join(text.lower().split())
     if words in ("now", "today", "yesterday", "tomorrow"):
         if words == "now":
@@ -401,7 +419,8 @@ def _absolute(text: str, now: datetime) -> datetime:
     try:
         parsed: Any = pendulum.parse(text, tz=zone, now=local_now.naive())
     except ValueError:  # "Nov 20 11:25" and friends: the missing parts come from now
-        default = datetime(local_now.year, local_now.month, local_now.day)  # stdlib, not pendulum
+        # A stdlib default (a pendulum one would come back naive and stay so).
+        default = datetime(local_now.year, local_now.month, local_now.day)  # noqa: DTZ001
         parsed = dateutil_parser.parse(text, default=default)
     if not isinstance(parsed, datetime):
         raise ValueError(f"{text!r} is not a point in time")
@@ -418,7 +437,9 @@ def _local_zone() -> Any:
 def _utc(moment: datetime) -> datetime:
     """A plain stdlib datetime in UTC, which compares fastest."""
     u = moment.astimezone(timezone.utc)
-    return datetime(u.year, u.month, u.day, u.hour, u.minute, u.second, u.microsecond, tzinfo=timezone.utc)
+    return datetime(
+        u.year, u.month, u.day, u.hour, u.minute, u.second, u.microsecond, tzinfo=timezone.utc
+    )
 
 
 def _date_of(now: datetime) -> Callable[[Any], Any]:
@@ -457,7 +478,11 @@ _OPERATOR_HINTS = {
 
 
 class _Compiler:
-    """Turns one parsed expression into a tree of closures, refusing anything unknown."""
+    """Turns one parsed expression into a tree of closures, refusing anything unknown.
+
+    ``build`` dispatches on the node's class name: ``_Name`` compiles ``ast.Name``
+    and so on; a class without a method here is refused.
+    """
 
     def __init__(self, text: str, now: datetime | None) -> None:
         self.text = text
@@ -465,7 +490,9 @@ class _Compiler:
 
     def run(self) -> _Node:
         if len(self.text) > MAX_LENGTH:
-            raise _Refused(f"expression too long ({len(self.text)} characters, limit {MAX_LENGTH})", (0, 1))
+            raise _Refused(
+                f"expression too long ({len(self.text)} characters, limit {MAX_LENGTH})", (0, 1)
+            )
         try:
             tree = ast.parse(self.text, mode="eval")
         except SyntaxError as exc:
@@ -505,7 +532,7 @@ class _Compiler:
 
     # Leaves: literals, names, paths.
 
-    def _Constant(self, node: ast.Constant) -> _Node:  # noqa: N802 - named after the ast class
+    def _Constant(self, node: ast.Constant) -> _Node:
         value = node.value
         if value is not None and type(value) not in (str, int, float, bool):
             raise self.refuse(f"{type(value).__name__} literals are not supported", node)
@@ -513,7 +540,7 @@ class _Compiler:
             raise self.refuse("number too large", node)
         return _constant(value)
 
-    def _Name(self, node: ast.Name) -> _Node:  # noqa: N802
+    def _Name(self, node: ast.Name) -> _Node:
         name = node.id
         if name in _LITERALS:
             return _constant(_LITERALS[name])
@@ -526,18 +553,22 @@ class _Compiler:
         hint = closest(name, FIELDS) or f"args.{name}"
         raise self.refuse(f"unknown name {name!r} (did you mean {hint}?)", node)
 
-    def _Attribute(self, node: ast.Attribute) -> _Node:  # noqa: N802
-        start, end = _span(self.text, node)
-        where = (_span(self.text, node.value)[1], end)  # the ".attr" part
+    def _Attribute(self, node: ast.Attribute) -> _Node:
+        where = (_span(self.text, node.value)[1], _span(self.text, node)[1])  # the ".attr" part
         base = self.build(node.value)
         if base.path is None or node.attr.startswith("__"):
-            raise _Refused("attribute access is not allowed (dots only go into fields, as in args.lr)", where)
+            raise _Refused(
+                "attribute access is not allowed (dots only go into fields, as in args.lr)", where
+            )
         return _field((*base.path, node.attr))
 
-    def _Subscript(self, node: ast.Subscript) -> _Node:  # noqa: N802
+    def _Subscript(self, node: ast.Subscript) -> _Node:
         key = self.build(node.slice)
         if not key.const or type(key.value) not in (str, int):
-            raise self.refuse("an index must be a string or integer literal, as in args['lr'] or tags[0]", node.slice)
+            raise self.refuse(
+                "an index must be a string or integer literal, as in args['lr'] or tags[0]",
+                node.slice,
+            )
         if isinstance(key.value, str) and (not key.value or key.value.startswith("__")):
             raise self.refuse("empty and '__' keys are not allowed", node.slice)
         base, index = self.build(node.value), key.value
@@ -548,7 +579,7 @@ class _Compiler:
         get = base.fn
         return _Node(lambda doc: step(get(doc), index))
 
-    def _List(self, node: ast.List | ast.Tuple | ast.Set) -> _Node:  # noqa: N802
+    def _List(self, node: ast.List | ast.Tuple | ast.Set) -> _Node:
         items = [self.build(item) for item in node.elts]
         if all(item.const for item in items):  # tuples and sets become lists, like YAML's
             return _constant([item.value for item in items])
@@ -558,23 +589,33 @@ class _Compiler:
     _Tuple = _List
     _Set = _List
 
-    def _Dict(self, node: ast.Dict) -> _Node:  # noqa: N802
+    def _Dict(self, node: ast.Dict) -> _Node:
         keys = [None if key is None else self.build(key) for key in node.keys]
-        if any(key is None or not key.const or type(key.value) not in (str, int, float, bool) for key in keys):
-            raise self.refuse("dict keys must be string or number literals ('**' is not allowed)", node)
-        pairs = [(key.value, self.build(value).fn) for key, value in zip(keys, node.values)]  # type: ignore[union-attr]
+        if any(
+            key is None or not key.const or type(key.value) not in (str, int, float, bool)
+            for key in keys
+        ):
+            raise self.refuse(
+                "dict keys must be string or number literals ('**' is not allowed)", node
+            )
+        values = [self.build(value).fn for value in node.values]
+        pairs = [(key.value, fn) for key, fn in zip(keys, values, strict=True)]  # type: ignore[union-attr]
         return _Node(lambda doc: {k: fn(doc) for k, fn in pairs})
 
     # Operators.
 
-    def _BoolOp(self, node: ast.BoolOp) -> _Node:  # noqa: N802
+    def _BoolOp(self, node: ast.BoolOp) -> _Node:
         parts = [self.build(value) for value in node.values]
         fns, boolean = [part.fn for part in parts], all(part.boolean for part in parts)
         if len(fns) == 2:
             a, b = fns
-            fn = (lambda doc: a(doc) and b(doc)) if isinstance(node.op, ast.And) else (lambda doc: a(doc) or b(doc))
+            fn = (
+                (lambda doc: a(doc) and b(doc))
+                if isinstance(node.op, ast.And)
+                else (lambda doc: a(doc) or b(doc))
+            )
             return _Node(fn, boolean=boolean)
-        stop_on = False if isinstance(node.op, ast.And) else True
+        stop_on = not isinstance(node.op, ast.And)
 
         def chain(doc: Doc) -> Any:  # Python's and/or: the deciding operand
             value: Any = not stop_on
@@ -586,7 +627,7 @@ class _Compiler:
 
         return _Node(chain, boolean=boolean)
 
-    def _UnaryOp(self, node: ast.UnaryOp) -> _Node:  # noqa: N802
+    def _UnaryOp(self, node: ast.UnaryOp) -> _Node:
         if type(node.op) in _OPERATOR_HINTS:
             raise self.refuse(_OPERATOR_HINTS[type(node.op)], node)
         operand = self.build(node.operand)
@@ -598,7 +639,7 @@ class _Compiler:
         op = operator.neg if isinstance(node.op, ast.USub) else operator.pos
         return self._arithmetic(op, [operand], node)
 
-    def _BinOp(self, node: ast.BinOp) -> _Node:  # noqa: N802
+    def _BinOp(self, node: ast.BinOp) -> _Node:
         op = _ARITHMETIC.get(type(node.op))
         if op is None:
             problem = _OPERATOR_HINTS.get(type(node.op), "this operator is not supported")  # type: ignore[call-overload]
@@ -627,9 +668,9 @@ class _Compiler:
         a, b = fns
         return _Node(lambda doc: run(a(doc), b(doc)))
 
-    def _Compare(self, node: ast.Compare) -> _Node:  # noqa: N802
+    def _Compare(self, node: ast.Compare) -> _Node:
         left, tests = self.build(node.left), []
-        for op, right_node in zip(node.ops, node.comparators):
+        for op, right_node in zip(node.ops, node.comparators, strict=True):
             right = self.build(right_node)
             tests.append(self._comparison(op, left, right, node))
             left = right
@@ -666,26 +707,43 @@ class _Compiler:
 
     # Function calls.
 
-    def _Call(self, node: ast.Call) -> _Node:  # noqa: N802
+    def _Call(self, node: ast.Call) -> _Node:
         if not isinstance(node.func, ast.Name):
-            raise self.refuse(f"calling methods is not allowed; the functions are {', '.join(_ALL_FUNCTIONS)}", node.func)
+            raise self.refuse(
+                f"calling methods is not allowed; the functions are {', '.join(_ALL_FUNCTIONS)}",
+                node.func,
+            )
         name = node.func.id
         if name not in _FUNCTIONS and name not in _SPECIAL:
             hint = closest(name, _ALL_FUNCTIONS)
-            more = f" (did you mean {hint}?)" if hint else f"; functions are {', '.join(_ALL_FUNCTIONS)}"
-            problem = f"{name!r} is a field, not a function" if name in FIELDS else f"unknown function {name!r}"
+            more = (
+                f" (did you mean {hint}?)"
+                if hint
+                else f"; functions are {', '.join(_ALL_FUNCTIONS)}"
+            )
+            problem = (
+                f"{name!r} is a field, not a function"
+                if name in FIELDS
+                else f"unknown function {name!r}"
+            )
             raise self.refuse(problem + more, node.func)
         if node.keywords:
             raise self.refuse(f"{name}() takes positional arguments only", node.keywords[0])
         fewest, most = _FUNCTIONS[name][1:] if name in _FUNCTIONS else _SPECIAL[name]
         if not fewest <= len(node.args) <= most:
             count = str(fewest) if fewest == most else f"{fewest} to {most}"
-            raise self.refuse(f"{name}() takes {count} argument{'s' * (most > 1)}, not {len(node.args)}", node)
+            raise self.refuse(
+                f"{name}() takes {count} argument{'s' * (most > 1)}, not {len(node.args)}", node
+            )
         if name in _SPECIAL:
             special: Callable[[ast.Call], _Node] = getattr(self, f"_call_{name}")
             return special(node)
         args = [self.build(arg) for arg in node.args]
-        return self._arithmetic(_FUNCTIONS[name][0], args, node) if len(args) <= 2 else self._apply(name, args, node)
+        return (
+            self._arithmetic(_FUNCTIONS[name][0], args, node)
+            if len(args) <= 2
+            else self._apply(name, args, node)
+        )
 
     def _apply(self, name: str, args: list[_Node], node: ast.AST) -> _Node:
         """A plain function of three or more arguments (min, max)."""
@@ -718,11 +776,12 @@ class _Compiler:
             convert, get = _date_of(self.now()), arg.fn
             return _Node(lambda doc: convert(get(doc)))
         if not isinstance(arg.value, str):
-            raise self.refuse("date() takes a string, as in date(\"3 hours ago\")", node.args[0])
+            raise self.refuse('date() takes a string, as in date("3 hours ago")', node.args[0])
         try:
             return _constant(parse_date(arg.value, self.now()))
         except (ValueError, OverflowError):
-            problem = f"date() cannot read {arg.value!r}; write e.g. \"3 hours ago\", \"2026-11-20\" or \"Nov 20 11:25\""
+            examples = '"3 hours ago", "2026-11-20" or "Nov 20 11:25"'
+            problem = f"date() cannot read {arg.value!r}; write e.g. {examples}"
             raise self.refuse(problem, node.args[0]) from None
 
 
@@ -736,7 +795,19 @@ def _matches(search: Callable[[str], Any], value: Any) -> bool:
 
 # --- dict queries: {"args.lr": {"$gt": 0.1}}, with MongoDB's meaning -----------------
 
-_QUERY_OPERATORS = ("$eq", "$ne", "$gt", "$gte", "$lt", "$lte", "$in", "$nin", "$exists", "$regex", "$options")
+_QUERY_OPERATORS = (
+    "$eq",
+    "$ne",
+    "$gt",
+    "$gte",
+    "$lt",
+    "$lte",
+    "$in",
+    "$nin",
+    "$exists",
+    "$regex",
+    "$options",
+)
 _Test = Callable[[Any], bool]
 
 
@@ -774,7 +845,9 @@ def _query_item(key: Any, cond: Any) -> Predicate:
         return lambda doc: any(part(doc) for part in parts)
     if not isinstance(key, str) or key.startswith("$"):
         hint = closest(str(key), ("$and", "$or"))
-        raise _QueryRefused(f"unknown operator {key!r}" + (f" (did you mean {hint}?)" if hint else ""))
+        raise _QueryRefused(
+            f"unknown operator {key!r}" + (f" (did you mean {hint}?)" if hint else "")
+        )
     path = ("task_id", *split_path(key)[1:]) if split_path(key)[0] == "_id" else split_path(key)
     problem = check_path(path)
     if problem:
@@ -829,7 +902,9 @@ def _query_regex(pattern: Any, options: Any) -> Callable[[str], Any]:
         return pattern.search
     flags = {"i": re.IGNORECASE, "m": re.MULTILINE, "s": re.DOTALL, "x": re.VERBOSE}
     if not isinstance(pattern, str) or not isinstance(options, str) or set(options) - set(flags):
-        raise _QueryRefused(f"$regex takes a string pattern and $options from 'imsx', not {pattern!r}, {options!r}")
+        raise _QueryRefused(
+            f"$regex takes a string pattern and $options from 'imsx', not {pattern!r}, {options!r}"
+        )
     try:
         return re.compile(pattern, sum((flags[f] for f in set(options)), 0)).search  # type: ignore[return-value]
     except re.error as exc:

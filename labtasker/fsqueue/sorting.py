@@ -11,7 +11,7 @@ import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
-from typing import Any, Union
+from typing import Any
 
 from labtasker.errors import FilterError
 from labtasker.fsqueue.paths import Path, as_instant, check_path, is_absent, resolve, split_path
@@ -29,9 +29,16 @@ class SortKey:
 
 
 SortSpec = tuple[SortKey, ...]
-SortItem = Union[str, SortKey, tuple[str, Any]]
+SortItem = str | SortKey | tuple[str, Any]
 
-_DIRECTIONS = {"asc": False, "ascending": False, "1": False, "desc": True, "descending": True, "-1": True}
+_DIRECTIONS = {
+    "asc": False,
+    "ascending": False,
+    "1": False,
+    "desc": True,
+    "descending": True,
+    "-1": True,
+}
 
 
 def parse_sort(spec: str | SortItem | Iterable[SortItem] | None) -> SortSpec:
@@ -41,7 +48,9 @@ def parse_sort(spec: str | SortItem | Iterable[SortItem] | None) -> SortSpec:
     if isinstance(spec, (str, SortKey)) or _is_pair(spec):
         spec = [spec]  # type: ignore[list-item]
     if not isinstance(spec, Iterable):
-        raise FilterError(f"invalid sort: {spec!r}; write 'field:asc', 'field:desc' or ('field', 1 or -1)")
+        raise FilterError(
+            f"invalid sort: {spec!r}; write 'field:asc', 'field:desc' or ('field', 1 or -1)"
+        )
     keys: list[SortKey] = []
     for item in spec:
         if isinstance(item, SortKey):
@@ -51,7 +60,9 @@ def parse_sort(spec: str | SortItem | Iterable[SortItem] | None) -> SortSpec:
         elif _is_pair(tuple(item) if isinstance(item, list) else item):
             keys.append(_make_key(item[0], item[1], item))
         else:
-            raise FilterError(f"invalid sort: {item!r}; write 'field:asc', 'field:desc' or ('field', 1 or -1)")
+            raise FilterError(
+                f"invalid sort: {item!r}; write 'field:asc', 'field:desc' or ('field', 1 or -1)"
+            )
     return tuple(keys)
 
 
@@ -72,7 +83,8 @@ def _parse_text(text: str) -> SortKey:
 def _make_key(field: str, direction: Any, shown: Any) -> SortKey:
     word = str(direction).lower()
     if isinstance(direction, bool) or word not in _DIRECTIONS:
-        raise FilterError(f"invalid sort {shown!r}: the direction must be asc or desc (or 1 / -1), not {direction!r}")
+        problem = f"the direction must be asc or desc (or 1 / -1), not {direction!r}"
+        raise FilterError(f"invalid sort {shown!r}: {problem}")
     path = split_path(field)
     problem = check_path(path, "sort field")
     if problem:
@@ -115,7 +127,14 @@ def rank(value: Any) -> tuple[Any, ...]:
 def _stable_text(value: Any) -> str:
     """Containers and odd types order by a canonical text (dict keys sorted)."""
     if isinstance(value, Mapping):
-        return "{" + ", ".join(f"{k!r}: {_stable_text(v)}" for k, v in sorted(value.items(), key=lambda kv: str(kv[0]))) + "}"
+        return (
+            "{"
+            + ", ".join(
+                f"{k!r}: {_stable_text(v)}"
+                for k, v in sorted(value.items(), key=lambda kv: str(kv[0]))
+            )
+            + "}"
+        )
     if isinstance(value, Sequence) and not isinstance(value, str):
         return "[" + ", ".join(_stable_text(v) for v in value) + "]"
     return repr(value)

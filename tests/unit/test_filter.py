@@ -19,6 +19,13 @@ from labtasker.fsqueue import clock
 from labtasker.fsqueue import filter as flt
 
 UTC = timezone.utc
+
+
+def naive(*parts):
+    """A datetime without a zone, as a task file may hold (it means UTC)."""
+    return datetime(*parts)  # noqa: DTZ001
+
+
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 
 # Timestamps come in every form a task file may hold: aware, naive (UTC), ISO strings, None.
@@ -35,13 +42,14 @@ TASKS = [
         "task_id": "t2", "task_name": "grid-2", "status": "running",
         "args": {"lr": 0.01, "model": "vit"}, "metadata": {"tags": ["v1"], "group": "B"},
         "summary": {"acc": 0.5, "base": 0.45}, "priority": 0, "retries": 0, "max_retries": 3,
-        "created_at": "2026-11-20T10:30:00+00:00", "start_time": datetime(2026, 11, 20, 11, 0),
+        "created_at": "2026-11-20T10:30:00+00:00", "start_time": naive(2026, 11, 20, 11, 0),
         "worker_id": "w1", "last_error": None,
     },
     {
         "task_id": "t3", "task_name": "grid_search", "status": "success",
         "args": {"lr": 0.1, "model": "resnet"}, "metadata": {"tags": ["v1", "urgent"]},
-        "summary": {"acc": 0.95, "base": 0.8, "loss": 0.1}, "priority": 0, "retries": 1, "max_retries": 3,
+        "summary": {"acc": 0.95, "base": 0.8, "loss": 0.1},
+        "priority": 0, "retries": 1, "max_retries": 3,
         "created_at": "2026-11-20T05:00:00Z", "start_time": "2026-11-20T05:30:00Z",
         "worker_id": "w2", "last_error": None,
     },
@@ -49,7 +57,7 @@ TASKS = [
         "task_id": "t4", "task_name": "debug-run", "status": "failed",
         "args": {"lr": "0.5", "model": "resnet"}, "metadata": {"tags": "v1"},
         "summary": {"acc": 0.91, "base": 0.9}, "priority": 0, "retries": 3, "max_retries": 3,
-        "created_at": datetime(2026, 11, 18, 12, 0), "start_time": datetime(2026, 11, 18, 12, 5),
+        "created_at": naive(2026, 11, 18, 12, 0), "start_time": naive(2026, 11, 18, 12, 5),
         "worker_id": "w1", "last_error": "RuntimeError: CUDA out of memory",
     },
     {
@@ -221,7 +229,7 @@ DICT_FILTERS = [
     ({"$and": [{"args.model": "vit"}, {"status": "pending"}]}, "t6"),
     ({"worker_id": None}, "t1 t5 t6"),
     ({"created_at": {"$gte": datetime(2026, 11, 20, 9, tzinfo=UTC)}}, "t1 t2 t6"),
-    ({"created_at": {"$lt": datetime(2026, 11, 15)}}, "t5"),
+    ({"created_at": {"$lt": naive(2026, 11, 15)}}, "t5"),
     ({"_id": "t2"}, "t2"),
     ({"task_id": {"$in": ["t2", "t5"]}}, "t2 t5"),
     ({"metadata.tags": {"$in": ["urgent", "v2"]}}, "t3 t6"),
@@ -292,7 +300,9 @@ ERRORS = [
 
 
 @pytest.mark.parametrize(("expr", "problem", "column"), ERRORS)
-def test_bad_expression_is_three_lines_naming_problem_expression_and_position(expr, problem, column):
+def test_bad_expression_is_three_lines_naming_problem_expression_and_position(
+    expr, problem, column
+):
     with pytest.raises(FilterError) as caught:
         flt.compile(expr, now=NOW)
     lines = str(caught.value).split("\n")
@@ -406,7 +416,10 @@ def test_unreadable_date_is_refused_at_compile_time(text):
 
 
 def test_date_of_a_field_reads_it_per_task():
-    docs = [{"task_id": "a", "args": {"when": "2026-11-19"}}, {"task_id": "b", "args": {"when": "junk"}}]
+    docs = [
+        {"task_id": "a", "args": {"when": "2026-11-19"}},
+        {"task_id": "b", "args": {"when": "junk"}},
+    ]
     assert matching('date(args.when) < date("2026-11-20T00:00:00Z")', docs) == "a"
 
 
@@ -454,7 +467,10 @@ def test_one_compiled_filter_over_100000_tasks_parses_once(monkeypatch):
     monkeypatch.setattr(pendulum, "parse", counting("pendulum", pendulum.parse))
     monkeypatch.setattr(simpleeval.SimpleEval, "eval", walked)
     monkeypatch.setattr(simpleeval.SimpleEval, "_eval", walked)
-    expr = 'args.lr > 0.01 and regex(task_name, "^grid") and created_at >= date("2026-11-01T00:00:00Z")'
+    expr = (
+        'args.lr > 0.01 and regex(task_name, "^grid") '
+        'and created_at >= date("2026-11-01T00:00:00Z")'
+    )
     predicate = flt.compile(expr, now=NOW)
     after_compile = dict(counts)
     assert after_compile["ast"] == 1
@@ -518,7 +534,8 @@ EXPRESSIONS_FOR_ANY_TASK = [
 values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=8)
     | st.datetimes(timezones=st.none() | st.just(UTC)) | st.dates(),
-    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=3), inner, max_size=3),
+    lambda inner: st.lists(inner, max_size=3)
+    | st.dictionaries(st.text(max_size=3), inner, max_size=3),
     max_leaves=6,
 )  # fmt: skip
 COMPILED = [flt.compile(e, now=NOW) for e in EXPRESSIONS_FOR_ANY_TASK]

@@ -84,4 +84,3 @@ def test_error_example(expr, first_line):
     with pytest.raises(FilterError) as caught:
         flt.compile(expr, now=NOW)
     assert str(caught.value).split("\n")[0] == first_line
-

@@ -15,6 +15,12 @@ from labtasker.fsqueue.sorting import SortKey, parse_sort, sort_docs
 
 UTC = timezone.utc
 
+
+def naive(*parts):
+    """A datetime without a zone, as a task file may hold (it means UTC)."""
+    return datetime(*parts)  # noqa: DTZ001
+
+
 # --- get_path ------------------------------------------------------------------
 
 DOC = {
@@ -109,10 +115,25 @@ def ids(docs):
 
 
 TASKS = [
-    {"task_id": "a", "summary": {"acc": 0.5}, "priority": 1, "created_at": "2026-11-20T10:00:00+05:00"},
-    {"task_id": "b", "summary": {"acc": 0.9}, "priority": 1, "created_at": datetime(2026, 11, 20, 6, 0)},
+    {
+        "task_id": "a",
+        "summary": {"acc": 0.5},
+        "priority": 1,
+        "created_at": "2026-11-20T10:00:00+05:00",
+    },
+    {
+        "task_id": "b",
+        "summary": {"acc": 0.9},
+        "priority": 1,
+        "created_at": naive(2026, 11, 20, 6, 0),
+    },
     {"task_id": "c", "summary": {}, "priority": 2, "created_at": None},
-    {"task_id": "d", "summary": {"acc": 0.7}, "priority": 2, "created_at": datetime(2026, 11, 20, 4, 0, tzinfo=UTC)},
+    {
+        "task_id": "d",
+        "summary": {"acc": 0.7},
+        "priority": 2,
+        "created_at": datetime(2026, 11, 20, 4, 0, tzinfo=UTC),
+    },
     {"task_id": "e", "summary": {"acc": None}, "priority": 1},
     {"task_id": "f", "summary": {"acc": 0.7}, "priority": 0, "created_at": "2026-11-20T05:30:00Z"},
 ]
@@ -150,7 +171,10 @@ MIXED = [
     {"task_id": "nan", "args": {"v": math.nan}},
     {"task_id": "bool", "args": {"v": True}},
     {"task_id": "date", "args": {"v": date(2026, 1, 1)}},
-    {"task_id": "aware", "args": {"v": datetime(2025, 12, 31, 23, tzinfo=timezone(timedelta(hours=-2)))}},
+    {
+        "task_id": "aware",
+        "args": {"v": datetime(2025, 12, 31, 23, tzinfo=timezone(timedelta(hours=-2)))},
+    },
     {"task_id": "none", "args": {"v": None}},
     {"task_id": "gone", "args": {}},
 ]
@@ -164,14 +188,24 @@ def test_mixed_types_sort_deterministically_without_raising():
     assert ids(sort_docs(list(reversed(MIXED)), "args.v")).split()[:-2] == asc.split()[:-2]
 
 
-scalars = st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=4) | st.datetimes()
-values = st.recursive(scalars, lambda inner: st.lists(inner, max_size=2) | st.dictionaries(st.text(max_size=2), inner, max_size=2), max_leaves=4)
+scalars = (
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=4) | st.datetimes()
+)
+values = st.recursive(
+    scalars,
+    lambda inner: (
+        st.lists(inner, max_size=2) | st.dictionaries(st.text(max_size=2), inner, max_size=2)
+    ),
+    max_leaves=4,
+)
 
 
 @settings(max_examples=100, deadline=None)
 @given(st.lists(st.one_of(st.just(MISSING), values), max_size=12), st.booleans())
 def test_any_values_sort_with_missing_last(vals, descending):
-    docs = [{"task_id": str(i), "args": {} if v is MISSING else {"v": v}} for i, v in enumerate(vals)]
+    docs = [
+        {"task_id": str(i), "args": {} if v is MISSING else {"v": v}} for i, v in enumerate(vals)
+    ]
     out = sort_docs(docs, [("args.v", -1 if descending else 1)])
     assert sorted(d["task_id"] for d in out) == sorted(d["task_id"] for d in docs)
     present = [get_path(d, "args.v") not in (None, MISSING) for d in out]
@@ -179,7 +213,9 @@ def test_any_values_sort_with_missing_last(vals, descending):
 
 
 def test_sorting_100000_tasks_is_quick():
-    docs = [{"task_id": str(i), "summary": {"acc": (i * 7919) % 1000 / 1000}} for i in range(100_000)]
+    docs = [
+        {"task_id": str(i), "summary": {"acc": (i * 7919) % 1000 / 1000}} for i in range(100_000)
+    ]
     out = sort_docs(docs, "summary.acc:desc")
     assert out[0]["summary"]["acc"] == 0.999
     assert out[-1]["summary"]["acc"] == 0.0
