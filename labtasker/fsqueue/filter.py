@@ -380,8 +380,19 @@ _UNITS = {
 _AMOUNT = re.compile(r"(\d+(?:\.\d+)?|an?|one)\s*([a-z]+)[\s,]*(?:and\s+)?")
 
 
+class _BadDate(ValueError):
+    """A date() text whose problem is worth telling the user as is."""
+
+
 def parse_date(text: str, now: datetime) -> datetime:
-    """``date(text)``: "3 hours ago", "yesterday", or an absolute time (local unless zoned)."""
+    """``date(text)``: "3 hours ago", "yesterday", or an absolute time; ValueError if unreadable."""
+    try:
+        return _read_date(text, now)
+    except (TypeError, ArithmeticError) as exc:  # the parsers' own stumbles
+        raise ValueError(f"cannot read {text!r}: {exc}") from None
+
+
+def _read_date(text: str, now: datetime) -> datetime:
     words = " ".join(text.lower().split())
     if words in ("now", "today", "yesterday", "tomorrow"):
         if words == "now":
@@ -403,7 +414,7 @@ def _relative(words: str, now: datetime, sign: int) -> datetime:
         amount = 1.0 if found[1] in ("a", "an", "one") else float(found[1])
         unit = _UNITS.get(found[2]) or _UNITS.get(found[2].removesuffix("s"))
         if unit is None:
-            raise ValueError(f"unknown unit {found[2]!r}")
+            raise _BadDate(f"unknown unit {found[2]!r}")
         if unit in ("months", "years"):  # calendar arithmetic, whole units only
             moved = moved.add(**{unit: sign * int(amount)})
         else:
@@ -421,12 +432,21 @@ def _absolute(text: str, now: datetime) -> datetime:
     except ValueError:  # "Nov 20 11:25" and friends: the missing parts come from now
         # A stdlib default (a pendulum one would come back naive and stay so).
         default = datetime(local_now.year, local_now.month, local_now.day)  # noqa: DTZ001
-        parsed = dateutil_parser.parse(text, default=default)
+        parsed = dateutil_parser.parse(text, default=default, tzinfos=_zone_named)
     if not isinstance(parsed, datetime):
         raise ValueError(f"{text!r} is not a point in time")
     if parsed.tzinfo is None:
         parsed = pendulum.instance(parsed, tz=zone)
     return _utc(parsed)
+
+
+def _zone_named(name: str | None, offset: int | None) -> int | None:
+    """Zones for dateutil: offsets and UTC; a zone name it cannot know is an error, not a guess."""
+    if offset is not None or name is None:
+        return offset
+    if name.upper() in ("UTC", "GMT", "Z"):
+        return 0
+    raise _BadDate(f"unknown time zone {name!r}; write an offset such as +01:00")
 
 
 def _local_zone() -> Any:
@@ -449,7 +469,7 @@ def _date_of(now: datetime) -> Callable[[Any], Any]:
         if isinstance(value, str):
             try:
                 return parse_date(value, now)
-            except (ValueError, OverflowError):
+            except ValueError:
                 return MISSING
         return as_instant(value) or MISSING
 
@@ -779,9 +799,10 @@ class _Compiler:
             raise self.refuse('date() takes a string, as in date("3 hours ago")', node.args[0])
         try:
             return _constant(parse_date(arg.value, self.now()))
-        except (ValueError, OverflowError):
+        except ValueError as exc:
             examples = '"3 hours ago", "2026-11-20" or "Nov 20 11:25"'
-            problem = f"date() cannot read {arg.value!r}; write e.g. {examples}"
+            why = str(exc) if isinstance(exc, _BadDate) else f"write e.g. {examples}"
+            problem = f"date() cannot read {arg.value!r}: {why}"
             raise self.refuse(problem, node.args[0]) from None
 
 

@@ -415,6 +415,21 @@ def test_unreadable_date_is_refused_at_compile_time(text):
         flt.compile(f'created_at > date("{text}")', now=NOW)
 
 
+def test_zone_names_are_utc_or_an_error_never_a_guess(paris):
+    assert flt.parse_date("Nov 20 11:25 UTC", NOW) == datetime(2026, 11, 20, 11, 25, tzinfo=UTC)
+    with pytest.raises(FilterError, match="unknown time zone 'PST'"):
+        flt.compile('created_at > date("Nov 20 11:25 PST")', now=NOW)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=25) | st.from_regex(r"[0-9a-zA-Z :+\-.,T]{0,20}", fullmatch=True))
+def test_parse_date_fails_only_with_value_error(text):
+    try:
+        assert flt.parse_date(text, NOW).tzinfo is UTC
+    except ValueError:
+        pass
+
+
 def test_date_of_a_field_reads_it_per_task():
     docs = [
         {"task_id": "a", "args": {"when": "2026-11-19"}},
