@@ -9,6 +9,7 @@ random distance into the next few names, so rivals spread out.
 
 from __future__ import annotations
 
+import copy
 import random
 import time
 from collections.abc import Callable
@@ -36,6 +37,7 @@ class Claimer:
         self._names: list[str] = []
         self._listed_at = float("-inf")
         self._rejected: set[str] = set()  # a pending file's content changes only with its name
+        self.fields: Doc = {}  # written into each claimed task (the loop's lease terms)
 
     def claim(self, now: datetime | None = None) -> Located | None:
         """Take the first acceptable pending task, or None if there is none."""
@@ -95,7 +97,9 @@ class Claimer:
         def change(doc: Doc) -> tuple[str, Doc]:
             if self.accept is not None and not self.accept(doc):
                 raise _Rejected
-            return "running", transitions.claim(doc, self.worker_id, now or clock.now())
+            claimed = transitions.claim(doc, self.worker_id, now or clock.now())
+            claimed.update(copy.deepcopy(self.fields))
+            return "running", claimed
 
         return change
 

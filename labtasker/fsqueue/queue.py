@@ -141,14 +141,19 @@ class FsQueue:
         log.warning("quarantined %s/%s (%s): now %s", dirname, name, why, dest)
 
     # ------------------------------------------------------------ take/put
-    def transact(self, dirname: str, name: str, change: Change) -> Located | None:
+    def transact(
+        self, dirname: str, name: str, change: Change, *, on_take: Callable[[Path], None] | None = None,
+    ) -> Located | None:
         """Take a file, apply ``change`` to its document, put the result.
 
         Raises FileNotFoundError when another process took the file first; the
-        file is put back unchanged if ``change`` raises.
+        file is put back unchanged if ``change`` (or ``on_take``, given the held
+        file's path to check it) raises.
         """
         held = self._take(dirname, name)
         try:
+            if on_take is not None:
+                on_take(held)
             doc = self._load_held(held, dirname, name)
             result = change(doc)
         except BaseException:

@@ -136,3 +136,4 @@ def _to_pending(doc: dict[str, Any]) -> None:
     doc["worker_id"] = None
     doc["start_time"] = None
     doc["last_heartbeat"] = None
+    doc.pop("lease", None)  # the terms of a run that is over
