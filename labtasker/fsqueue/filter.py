@@ -185,7 +185,7 @@ def _constant(value: Any) -> _Node:
 
 def _field(path: Path) -> _Node:
     """A closure reading ``path``; the common shapes get a shortcut."""
-    head, rest = path[0], path[1:]
+    head, rest = str(path[0]), path[1:]  # the head is always a field name
 
     def timestamp(doc: Doc) -> Any:
         return resolve(doc, path)
@@ -662,7 +662,7 @@ class _Compiler:
     def _BinOp(self, node: ast.BinOp) -> _Node:
         op = _ARITHMETIC.get(type(node.op))
         if op is None:
-            problem = _OPERATOR_HINTS.get(type(node.op), "this operator is not supported")  # type: ignore[call-overload]
+            problem = _OPERATOR_HINTS.get(type(node.op), "this operator is not supported")
             raise self.refuse(problem, node)
         left, right = self.build(node.left), self.build(node.right)
         if op is _mod and left.const and isinstance(left.value, str):
@@ -927,6 +927,6 @@ def _query_regex(pattern: Any, options: Any) -> Callable[[str], Any]:
             f"$regex takes a string pattern and $options from 'imsx', not {pattern!r}, {options!r}"
         )
     try:
-        return re.compile(pattern, sum((flags[f] for f in set(options)), 0)).search  # type: ignore[return-value]
+        return re.compile(pattern, sum((flags[f] for f in set(options)), 0)).search
     except re.error as exc:
         raise _QueryRefused(f"bad regular expression {pattern!r}: {exc}") from None

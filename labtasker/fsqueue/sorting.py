@@ -83,8 +83,8 @@ def _parse_text(text: str) -> SortKey:
 def _make_key(field: str, direction: Any, shown: Any) -> SortKey:
     word = str(direction).lower()
     if isinstance(direction, bool) or word not in _DIRECTIONS:
-        problem = f"the direction must be asc or desc (or 1 / -1), not {direction!r}"
-        raise FilterError(f"invalid sort {shown!r}: {problem}")
+        wrong = f"the direction must be asc or desc (or 1 / -1), not {direction!r}"
+        raise FilterError(f"invalid sort {shown!r}: {wrong}")
     path = split_path(field)
     problem = check_path(path, "sort field")
     if problem:
