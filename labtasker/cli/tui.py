@@ -1,0 +1,96 @@
+"""``labtasker tui [QUEUE_DIR]``: browse and triage a queue in the terminal.
+
+Textual is imported only in ``main``, after the arguments were checked, so
+``labtasker --help`` and every other command start without it.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+from plumbum import cli
+
+from labtasker import api, config
+from labtasker.cli.base import Command
+from labtasker.errors import QueueNotFound, UsageError
+from labtasker.fsqueue.queue import FsQueue
+
+STATES = ("pending", "running", "success", "failed", "cancelled", "attempts", "quarantine")
+
+
+def state_arg(text: str) -> str:
+    """A state of the tree (``done`` is accepted for ``success``)."""
+    value = text.strip().lower()
+    value = "success" if value == "done" else value
+    if value not in STATES:
+        raise ValueError(f"use one of {', '.join(STATES)}")
+    return value
+
+
+class Tui(Command):
+    """Browse and triage a queue in the terminal: states, tasks, errors, logs; cancel, re-queue, edit"""
+
+    PROGNAME = "labtasker tui"
+    USAGE = "    labtasker tui [QUEUE_DIR] [--read-only] [-s STATE] [-f EXPR] [-m METRICS]\n"
+
+    read_only = cli.Flag(["--read-only"], help="Look only: no action changes a file (for a copy from elsewhere)")
+    state = cli.SwitchAttr(["-s", "--status"], state_arg, argname="STATE", default="pending",
+                           help="The state shown first: " + ", ".join(STATES))
+    extra_filter = cli.SwitchAttr(["-f", "--extra-filter"], str, argname="EXPR", default="",
+                                  help="A filter to start with, as in `labtasker task ls -f`")
+    metrics = cli.SwitchAttr(["-m", "--metrics"], str, argname="NAMES", default=None,
+                             help="Summary metrics to show as columns, e.g. acc,loss (default: the numeric ones)")
+    poll = cli.Flag(["--poll"], help="Watch for changes by polling (NFS, SMB, sshfs: native events miss them)")
+    log_dirs = cli.SwitchAttr(["--log-dir"], str, argname="DIR", list=True,
+                              help="Where to look for run logs besides <queue>/logs and <root>/logs")
+
+    def main(self, queue_dir: str = "") -> int:
+        queue = open_queue(queue_dir or None, read_only=self.read_only)
+        if self.extra_filter:
+            from labtasker.fsqueue import filter as flt
+
+            flt.compile(self.extra_filter)  # a bad filter is a usage error before the screen opens
+        if not (sys.stdin.isatty() and sys.stdout.isatty()):
+            raise UsageError("labtasker tui needs a terminal; to list tasks in a script use `labtasker task ls`")
+        from labtasker.tui.app import QueueApp
+
+        metrics = [m.strip() for m in self.metrics.split(",") if m.strip()] if self.metrics is not None else None
+        app = QueueApp(queue, read_only=self.read_only, state=self.state, expr=self.extra_filter,
+                       metrics=metrics, polling=self.poll, log_dirs=[Path(d) for d in self.log_dirs])
+        app.run()
+        return 0
+
+
+def open_queue(queue_dir: str | None, *, read_only: bool = False) -> FsQueue:
+    """The queue to show: QUEUE_DIR (a queue, or a project holding ``.labtasker/``), else the one in use."""
+    cls: type[FsQueue] = FsQueue
+    if read_only:
+        from labtasker.tui.readonly import ReadOnlyQueue
+
+        cls = ReadOnlyQueue
+    if queue_dir is None:
+        found = api.context().queue
+        if not found.exists():
+            raise QueueNotFound(f"no queue at {found.path}: pass a QUEUE_DIR, or submit a task to create it")
+        return cls(found.path, node=found.node)
+    path = Path(queue_dir).expanduser().absolute()
+    project = path / config.ROOT_NAME / "config.toml"
+    if project.is_file():
+        cfg = config.load(project.parent)
+        return cls(cfg.resolved_queue_dir(), node=config.node_id(project.parent))
+    if not path.is_dir():
+        raise UsageError(f"{queue_dir} is not a directory: pass a queue folder, e.g. .labtasker/queues/default")
+    if not (path / "queue.yaml").is_file():
+        raise UsageError(f"{queue_dir} is not a queue (it has no queue.yaml): pass the folder that holds "
+                          "pending/ and running/, e.g. .labtasker/queues/default")
+    return cls(path, node=_local_node())
+
+
+def _local_node() -> str:
+    """This machine's node id (from the project in use, if any): it names the files we write."""
+    root = config.find_root()
+    if root is not None and (root / "config.toml").is_file():
+        return config.node_id(root)
+    return os.environ.get("LABTASKER_NODE_ID") or "local"

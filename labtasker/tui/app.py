@@ -1,0 +1,446 @@
+"""``QueueApp``: browse and triage one queue directory in the terminal.
+
+The app is given its queue (an ``FsQueue``) and its clock; it never finds
+them itself. Scans and actions run in worker threads and come back as
+messages, so a big queue never freezes the screen. Watchdog events wake a
+rescan early; a timer rescans anyway, because events are hints.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import subprocess
+import tempfile
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from textual import on, work
+from textual.app import App, ComposeResult, SuspendNotSupported
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.widgets import DataTable, Footer, Header, Input, Static, Tree
+
+from labtasker.errors import FilterError, LabtaskerError
+from labtasker.fsqueue import clock
+from labtasker.fsqueue.queue import FsQueue
+from labtasker.tui import actions, detail, scan
+from labtasker.tui.actions import Outcome
+from labtasker.tui.columns import short_id
+from labtasker.tui.messages import ActionDone, DetailLoaded, QueueChanged, Scanned
+from labtasker.tui.scan import STATES, TASK_STATES, View
+from labtasker.tui.watch import QueueWatcher
+from labtasker.tui.widgets.detail import DetailPane
+from labtasker.tui.widgets.dialogs import ConfirmScreen, HelpScreen, PromptScreen
+from labtasker.tui.widgets.filter_box import FilterBox
+from labtasker.tui.widgets.states import StateTree
+from labtasker.tui.widgets.table import TaskTable
+
+WRITE_ACTIONS = ("cancel", "requeue", "priority", "edit", "delete")
+FOLLOW_EVERY = 1.0  # seconds between re-reads of a running task's log
+
+
+class QueueApp(App[None]):
+    """The queue as a tree of states, a table of tasks, and a detail pane."""
+
+    CSS_PATH = "app.tcss"
+    TITLE = "labtasker"
+    ENABLE_COMMAND_PALETTE = False
+    BINDINGS = [
+        Binding("q", "quit", "quit"),
+        Binding("question_mark", "help", "help", key_display="?"),
+        Binding("slash", "focus_filter", "filter", key_display="/"),
+        Binding("space", "mark", "mark"),
+        Binding("c", "cancel", "cancel"),
+        Binding("r", "requeue", "re-queue"),
+        Binding("p", "priority", "priority"),
+        Binding("e", "edit", "edit"),
+        Binding("d,delete", "delete", "delete"),
+        Binding("s", "sort_next", "sort"),
+        Binding("right_square_bracket", "detail_tab(1)", "next tab", key_display="]"),
+        Binding("left_square_bracket", "detail_tab(-1)", "previous tab", key_display="[", show=False),
+        Binding("S", "sort_reverse", "reverse sort", show=False),
+        Binding("a", "mark_all", "mark all shown / none", show=False),
+        Binding("m", "metrics", "choose metric columns", show=False),
+        Binding("ctrl+r", "rescan", "rescan now", show=False),
+        *[Binding(str(i + 1), f"state('{s}')", f"show {s}", show=False) for i, s in enumerate(STATES)],
+    ]
+
+    def __init__(
+        self, queue: FsQueue, *, read_only: bool = False, now: Callable[[], datetime] = clock.now,
+        state: str = "pending", expr: str = "", metrics: Sequence[str] | None = None,
+        watch: bool = True, polling: bool = False, rescan_every: float | None = 2.0,
+        log_dirs: Sequence[Path] = (),
+    ) -> None:
+        super().__init__()
+        self.queue = queue
+        self.read_only = read_only
+        self.now = now
+        self.view = View(state=state, expr=expr, metrics=tuple(metrics) if metrics is not None else None)
+        self.marks: set[str] = set()
+        self.snapshot: scan.Snapshot | None = None
+        self.log_dirs = detail.log_dirs_for(queue.path, list(log_dirs))
+        self.rescan_every = rescan_every
+        self.watcher = QueueWatcher(queue.path, self._changed, polling=polling) if watch else None
+        self._scanning = False
+        self._dirty = False
+        self.scans = 0  # finished scans, for tests and the curious
+
+    # ------------------------------------------------------------ layout
+    def compose(self) -> ComposeResult:
+        yield Header()
+        with Horizontal(id="main"):
+            yield StateTree(self._queue_name(), id="states")
+            with Vertical(id="right"):
+                yield FilterBox(id="filter")
+                yield TaskTable(id="tasks")
+                yield Static("", id="status", markup=False)
+                yield DetailPane(id="detail")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.sub_title = self.queue.path.name + ("  [read-only]" if self.read_only else "")
+        self.query_one(FilterBox).input.value = self.view.expr
+        self.query_one(StateTree).select_state(self.view.state)
+        self.query_one(TaskTable).focus()
+        if self.watcher is not None:
+            self.watcher.start()
+        if self.rescan_every:
+            self.set_interval(self.rescan_every, self.rescan)
+        self.set_interval(FOLLOW_EVERY, self._follow)
+        self.rescan()
+
+    def on_unmount(self) -> None:
+        if self.watcher is not None:
+            self.watcher.stop()
+
+    def _queue_name(self) -> str:
+        try:
+            return str(self.queue.info().get("queue_name") or self.queue.path.name)
+        except (OSError, ValueError):
+            return self.queue.path.name
+
+    # ------------------------------------------------------------ scanning
+    def rescan(self) -> None:
+        """Scan now, or right after the scan under way (bursts collapse into one)."""
+        if self._scanning:
+            self._dirty = True
+            return
+        self._scanning, self._dirty = True, False
+        self._scan(self.view)
+
+    @work(thread=True, group="scan")
+    def _scan(self, view: View) -> None:
+        self.post_message(Scanned(scan.scan(self.queue, view, self.now())))
+
+    def _changed(self) -> None:  # a watchdog thread
+        self.post_message(QueueChanged())
+
+    def on_queue_changed(self, message: QueueChanged) -> None:
+        self.rescan()
+
+    def on_scanned(self, message: Scanned) -> None:
+        self._scanning = False
+        self.scans += 1
+        snap = message.snapshot
+        self.query_one(StateTree).update_counts(snap.counts)
+        if snap.view != self.view or self._dirty:
+            self.rescan()
+            if snap.view != self.view:
+                return
+        self.snapshot = snap
+        self.query_one(FilterBox).show_error(snap.error)
+        if snap.error is None:
+            table = self.query_one(TaskTable)
+            table.show(snap, self.marks, self.view.sort, self.view.reverse)
+            self._load_detail()
+        self._show_status()
+
+    def _show_status(self) -> None:
+        snap = self.snapshot
+        if snap is None:
+            return
+        parts = [f"{snap.view.state}: {snap.shown} of {snap.total} shown"]
+        if self.marks:
+            parts.append(f"{len(self.marks)} marked")
+        if self.view.sort:
+            parts.append(f"sorted by {self.view.sort} {'▼' if self.view.reverse else '▲'}")
+        if self.read_only:
+            parts.append("read-only")
+        self.query_one("#status", Static).update("  ·  ".join(parts))
+
+    # ------------------------------------------------------------ detail
+    def _load_detail(self) -> None:
+        row = self.query_one(TaskTable).current
+        if row is None:
+            self.query_one(DetailPane).show(None)
+            return
+        self._read_detail(self.view.state, row.key)
+
+    @work(thread=True, exclusive=True, group="detail")
+    def _read_detail(self, state: str, name: str) -> None:
+        self.post_message(DetailLoaded(detail.load(self.queue, state, name, self.log_dirs)))
+
+    def on_detail_loaded(self, message: DetailLoaded) -> None:
+        row = self.query_one(TaskTable).current
+        if row is not None and row.key == message.detail.name:
+            self.query_one(DetailPane).show(message.detail)
+
+    def _follow(self) -> None:
+        shown = self.query_one(DetailPane).detail
+        if shown is not None and shown.running:
+            self._load_detail()
+
+    @on(DataTable.RowHighlighted, "#tasks")
+    def _row_highlighted(self) -> None:
+        self._load_detail()
+
+    # ------------------------------------------------------------ view
+    @on(Tree.NodeHighlighted, "#states")
+    def _state_highlighted(self, event: Tree.NodeHighlighted[str]) -> None:
+        state = event.node.data
+        if state in STATES and state != self.view.state:
+            self.marks.clear()
+            self.view = replace(self.view, state=state, sort=None, reverse=False)
+            self.refresh_bindings()
+            self.rescan()
+
+    @on(Tree.NodeSelected, "#states")
+    def _state_selected(self) -> None:
+        self.query_one(TaskTable).focus()
+
+    def action_state(self, state: str) -> None:
+        """Show one state (keys 1-7)."""
+        self.query_one(StateTree).select_state(state)
+
+    @on(Input.Changed, "#filter-input")
+    def _filter_changed(self, event: Input.Changed) -> None:
+        try:
+            scan.compile_filter(event.value, self.now())
+        except FilterError as exc:
+            self.query_one(FilterBox).show_error(str(exc))
+            return
+        self.query_one(FilterBox).show_error(None)
+        if event.value != self.view.expr:
+            self.view = replace(self.view, expr=event.value)
+            self.rescan()
+
+    @on(Input.Submitted, "#filter-input")
+    def _filter_submitted(self) -> None:
+        self.query_one(TaskTable).focus()
+
+    def action_focus_filter(self) -> None:
+        """Jump to the filter box."""
+        self.query_one(FilterBox).input.focus()
+
+    @on(DataTable.HeaderSelected, "#tasks")
+    def _header_clicked(self, event: DataTable.HeaderSelected) -> None:
+        self._sort_by(str(event.column_key.value))
+
+    def _sort_by(self, key: str) -> None:
+        if key == "mark":
+            return
+        reverse = not self.view.reverse if key == self.view.sort else False
+        self.view = replace(self.view, sort=key, reverse=reverse)
+        self.rescan()
+
+    def action_sort_next(self) -> None:
+        """Sort by the next column."""
+        keys = [k for k, _, _ in (self.snapshot.columns if self.snapshot else [])]
+        if not keys:
+            return
+        at = keys.index(self.view.sort) + 1 if self.view.sort in keys else 0
+        self.view = replace(self.view, sort=keys[at % len(keys)], reverse=False)
+        self.rescan()
+
+    def action_sort_reverse(self) -> None:
+        """Reverse the sort order."""
+        if self.view.sort:
+            self.view = replace(self.view, reverse=not self.view.reverse)
+            self.rescan()
+
+    def action_metrics(self) -> None:
+        """Choose the summary metrics shown as columns."""
+        current = ", ".join(self.view.metrics or ())
+
+        def chosen(text: str | None) -> None:
+            if text is None:
+                return
+            names = tuple(n.strip() for n in text.split(",") if n.strip())
+            self.view = replace(self.view, metrics=names or None)
+            self.rescan()
+
+        self.push_screen(PromptScreen("Summary metrics to show as columns (comma separated; empty: automatic)",
+                                      current, "acc, loss"), chosen)
+
+    def action_detail_tab(self, step: int) -> None:
+        """Show the next (or previous) tab of the detail pane."""
+        self.query_one(DetailPane).cycle(step)
+
+    def action_rescan(self) -> None:
+        self.rescan()
+
+    # ------------------------------------------------------------ marks
+    def action_mark(self) -> None:
+        """Mark or unmark the task under the cursor, then move down."""
+        table = self.query_one(TaskTable)
+        row = table.current
+        if row is None or self.view.state == "quarantine":
+            return
+        self.marks.symmetric_difference_update({row.task_id})
+        table.set_marks(self.marks)
+        table.action_cursor_down()
+        self._show_status()
+
+    def action_mark_all(self) -> None:
+        """Mark every task shown, or clear the marks if there are any."""
+        table = self.query_one(TaskTable)
+        self.marks = set() if self.marks else set(table.task_ids())
+        table.set_marks(self.marks)
+        self._show_status()
+
+    def targets(self) -> list[str]:
+        """The marked tasks, or else the one under the cursor."""
+        if self.marks:
+            return [t for t in self.query_one(TaskTable).task_ids() if t in self.marks] or sorted(self.marks)
+        row = self.query_one(TaskTable).current
+        return [row.task_id] if row is not None else []
+
+    def _describe(self, ids: list[str]) -> str:
+        if len(ids) != 1:
+            return f"{len(ids)} marked tasks"
+        row = self.query_one(TaskTable).current
+        name = row.cells[0] if row is not None and row.task_id == ids[0] and row.cells[0] else "task"
+        return f"{name} ({short_id(ids[0])})"
+
+    # ------------------------------------------------------------ actions
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Writing actions exist only on task states, and never read-only."""
+        if action in WRITE_ACTIONS:
+            return not self.read_only and self.view.state in TASK_STATES
+        return True
+
+    def _confirm_then(self, question: str, run: Callable[[], Outcome]) -> None:
+        ids = self.targets()
+        if not ids:
+            self.notify("no task under the cursor", severity="warning")
+            return
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self._run_action(run)
+
+        self.push_screen(ConfirmScreen(question.format(self._describe(ids)), _id_list(ids)), answered)
+
+    def action_cancel(self) -> None:
+        """Cancel the marked tasks (or the one under the cursor)."""
+        ids = self.targets()
+        self._confirm_then("Cancel {}?", lambda: actions.cancel(self.queue, ids, self.now()))
+
+    def action_requeue(self) -> None:
+        """Back to pending with retries 0."""
+        ids = self.targets()
+        self._confirm_then("Re-queue {} (pending, retries 0)?", lambda: actions.requeue(self.queue, ids, self.now()))
+
+    def action_delete(self) -> None:
+        """Delete (tombstones are kept in deleted/)."""
+        ids = self.targets()
+        self._confirm_then("Delete {}? This cannot be undone.", lambda: actions.delete(self.queue, ids, self.now()))
+
+    def action_priority(self) -> None:
+        """Ask for a new priority."""
+        ids = self.targets()
+        if not ids:
+            self.notify("no task under the cursor", severity="warning")
+            return
+
+        def chosen(text: str | None) -> None:
+            if text is None:
+                return
+            try:
+                value = actions.parse_priority(text)
+            except LabtaskerError as exc:
+                self.notify(str(exc), severity="error")
+                return
+            self._run_action(lambda: actions.set_priority(self.queue, ids, value, self.now()))
+
+        self.push_screen(PromptScreen(f"New priority for {self._describe(ids)} (higher runs first)",
+                                      self._current_priority(ids)), chosen)
+
+    def _current_priority(self, ids: list[str]) -> str:
+        if len(ids) != 1:
+            return ""
+        found = self.queue.find(ids[0])
+        return str(found.doc.get("priority", 0)) if found else ""
+
+    def action_edit(self) -> None:
+        """Edit args and metadata in $EDITOR."""
+        ids = self.targets()
+        docs = [found.doc for found in map(self.queue.find, ids) if found is not None]
+        if not docs:
+            self.notify("no task under the cursor", severity="warning")
+            return
+        text = self.run_editor(actions.edit_text(docs))
+        try:
+            parsed = actions.parse_edit(text, docs) if text is not None else None
+        except LabtaskerError as exc:
+            self.notify(str(exc), severity="error")
+            return
+        if parsed is None or not parsed[0]:
+            self.notify("edit cancelled; nothing changed" if parsed is None else "nothing changed")
+            return
+        fields, replace_fields = parsed
+        ids = [d["task_id"] for d in docs]
+        self._run_action(lambda: actions.edit(self.queue, ids, fields, replace_fields, self.now()))
+
+    def run_editor(self, text: str) -> str | None:
+        """Open ``text`` in $VISUAL/$EDITOR; the edited text, or None if the editor failed."""
+        command = shlex.split(os.environ.get("VISUAL") or os.environ.get("EDITOR") or "vi")
+        with tempfile.TemporaryDirectory(prefix="labtasker-edit-") as folder:
+            path = Path(folder) / "task.yaml"
+            path.write_text(text, encoding="utf-8")
+            try:
+                with self.suspend():
+                    code = subprocess.call([*command, str(path)])
+            except SuspendNotSupported:  # headless (tests): the editor must not need the terminal
+                code = subprocess.call([*command, str(path)], stdin=subprocess.DEVNULL)
+            except OSError as exc:
+                self.notify(f"could not start the editor {command[0]!r}: {exc}; set $EDITOR", severity="error")
+                return None
+            if code != 0:
+                self.notify(f"the editor exited with status {code}; nothing changed", severity="warning")
+                return None
+            return path.read_text(encoding="utf-8")
+
+    @work(thread=True, group="action")
+    def _run_action(self, run: Callable[[], Outcome]) -> None:
+        self.post_message(ActionDone(run()))
+
+    def on_action_done(self, message: ActionDone) -> None:
+        outcome = message.outcome
+        self.marks.difference_update(outcome.done)
+        self.notify(outcome.message(), severity="warning" if outcome.failed else "information")
+        self.rescan()
+
+    def action_help(self) -> None:
+        """Show every key."""
+        self.push_screen(HelpScreen(help_text(self.BINDINGS)))
+
+
+def help_text(bindings: Sequence[Any]) -> str:
+    """The keys of the main screen, one per line."""
+    lines = []
+    for binding in bindings:
+        keys = binding.key_display or ", ".join(k.replace("question_mark", "?") for k in binding.key.split(","))
+        lines.append(f"  {keys:<12} {binding.description}")
+    lines += ["", "  Mouse: click a state, a row, a tab; click a column header to sort by it.",
+              "  Marks apply to every action; without marks an action applies to the task under the cursor."]
+    return "\n".join(lines)
+
+
+def _id_list(ids: list[str], limit: int = 8) -> str:
+    shown = "\n".join(ids[:limit])
+    return shown + (f"\n… and {len(ids) - limit} more" if len(ids) > limit else "")

@@ -1,0 +1,140 @@
+"""What the detail pane shows for one file: its YAML, error, attempts and run log.
+
+Runs in a worker thread. The YAML is the file's bytes as they are on disk, not
+a re-serialisation, so what you see is what ``cat`` shows.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from labtasker.fsqueue import layout
+from labtasker.fsqueue.queue import FsQueue
+from labtasker.tui.scan import DIRNAME
+
+MAX_FILE_BYTES = 256 * 1024
+TAIL_BYTES = 64 * 1024
+TAIL_LINES = 300
+
+
+@dataclass
+class Detail:
+    """Everything the detail pane needs about one file of a state."""
+
+    state: str
+    name: str
+    task_id: str = ""
+    text: str = ""
+    doc: dict[str, Any] = field(default_factory=dict)
+    attempts: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    log_path: Path | None = None
+    log: str = ""
+    log_label: str = ""
+    gone: bool = False
+
+    @property
+    def error(self) -> str:
+        return str(self.doc.get("last_error") or "")
+
+    @property
+    def running(self) -> bool:
+        return self.state == "running" and not self.gone
+
+
+def load(queue: FsQueue, state: str, name: str, log_dirs: list[Path]) -> Detail:
+    """Read one file of a state and what belongs to its task."""
+    dirname = DIRNAME[state]
+    detail = Detail(state, name)
+    path = queue.path / dirname / name
+    detail.text = read_text(path)
+    if not detail.text:
+        detail.gone = True
+        return detail
+    if state == "quarantine":
+        return detail
+    doc = queue.read(dirname, name)
+    if doc is None:
+        detail.gone = True
+        return detail
+    detail.doc = doc
+    detail.task_id = str(doc.get("task_id") or layout.task_id_of(dirname, name))
+    detail.attempts = attempts_of(queue, detail.task_id)
+    detail.log_path = find_run_log(log_dirs, detail.task_id)
+    if detail.log_path is not None:
+        detail.log = tail(detail.log_path)
+        detail.log_label = _shown_path(detail.log_path, queue.path.absolute().parent)
+    return detail
+
+
+def _shown_path(path: Path, base: Path) -> str:
+    """A path relative to the folder holding the queue, when it is inside it."""
+    try:
+        return str(path.absolute().relative_to(base))
+    except ValueError:
+        return str(path)
+
+
+def read_text(path: Path, limit: int = MAX_FILE_BYTES) -> str:
+    """A file's text as on disk (cut at ``limit`` bytes), or '' if it is gone."""
+    try:
+        with open(path, "rb") as fh:
+            data = fh.read(limit + 1)
+    except (FileNotFoundError, IsADirectoryError):
+        return ""
+    text = data[:limit].decode("utf-8", errors="replace")
+    return text + ("\n… (cut)" if len(data) > limit else "")
+
+
+def attempts_of(queue: FsQueue, task_id: str) -> list[tuple[str, dict[str, Any]]]:
+    """The recorded attempts (late or lost runs) of one task."""
+    out = []
+    prefix = f"{task_id}{layout.SEP}"
+    for name in queue.names("attempts"):
+        if name.startswith(prefix):
+            doc = queue.read("attempts", name)
+            if doc is not None:
+                out.append((name, doc))
+    return out
+
+
+def log_dirs_for(queue_path: Path, extra: list[Path] | None = None) -> list[Path]:
+    """Where run logs of this queue may be: given dirs, ``<queue>/logs``, ``<root>/logs``."""
+    dirs = list(extra or [])
+    dirs.append(queue_path / "logs")
+    if queue_path.parent.name == "queues":  # <root>/queues/<name>: the loop logs to <root>/logs
+        dirs.append(queue_path.parent.parent / "logs")
+    return dirs
+
+
+def find_run_log(log_dirs: list[Path], task_id: str) -> Path | None:
+    """The ``run.log`` of the latest run of a task (run dirs are ``<stamp>--<task_id>``)."""
+    suffix = f"{layout.SEP}{task_id}"
+    found: list[tuple[str, Path]] = []
+    for base in log_dirs:
+        runs = base / "run"
+        try:
+            names = os.listdir(runs)
+        except (FileNotFoundError, NotADirectoryError):
+            continue
+        found += [(n, runs / n / "run.log") for n in names if n.endswith(suffix)]
+    found = [(n, p) for n, p in found if p.is_file()]
+    return max(found)[1] if found else None
+
+
+def tail(path: Path, max_bytes: int = TAIL_BYTES, max_lines: int = TAIL_LINES) -> str:
+    """The last lines of a log file ('' if it is gone)."""
+    try:
+        with open(path, "rb") as fh:
+            fh.seek(0, os.SEEK_END)
+            size = fh.tell()
+            fh.seek(max(0, size - max_bytes))
+            data = fh.read()
+    except FileNotFoundError:
+        return ""
+    lines = data.decode("utf-8", errors="replace").splitlines()
+    if size > max_bytes and lines:
+        lines = lines[1:]  # the first line was cut in the middle
+    return "\n".join(lines[-max_lines:])

@@ -1,0 +1,1 @@
+"""The TUI's widgets: the state tree, the task table, the detail pane, the filter box, dialogs."""
