@@ -24,6 +24,7 @@ from typing import Any
 import pendulum
 import simpleeval
 from dateutil import parser as dateutil_parser  # pendulum's own fallback parser
+from pendulum.tz import get_local_timezone
 
 from labtasker.errors import FilterError
 from labtasker.fsqueue import clock
@@ -451,7 +452,7 @@ def _zone_named(name: str | None, offset: int | None) -> int | None:
 
 def _local_zone() -> Any:
     """The zone a date without one is read in (tests replace this)."""
-    return pendulum.local_timezone()
+    return get_local_timezone()
 
 
 def _utc(moment: datetime) -> datetime:
