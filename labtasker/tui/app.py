@@ -117,6 +117,15 @@ class QueueApp(App[None]):
         if self.watcher is not None:
             self.watcher.stop()
 
+    @property
+    def settled(self) -> bool:
+        """True when no scan, detail read or action is under way or due (tests wait for this)."""
+        if self._scanning or self._dirty or any(w.is_running for w in self.workers):
+            return False
+        row = self.query_one(TaskTable).current
+        shown = self.query_one(DetailPane).detail
+        return row is None or (shown is not None and shown.name == row.key)
+
     def _queue_name(self) -> str:
         try:
             return str(self.queue.info().get("queue_name") or self.queue.path.name)

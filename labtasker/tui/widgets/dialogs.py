@@ -54,6 +54,11 @@ class PromptScreen(ModalScreen["str | None"]):
             yield Static(self.question, classes="question", markup=False)
             yield Input(self.value, placeholder=self.placeholder, id="prompt-input")
 
+    def on_mount(self) -> None:
+        prompt = self.query_one("#prompt-input", Input)
+        prompt.focus()
+        prompt.select_all()  # typing replaces the current value
+
     def on_input_submitted(self, event: Input.Submitted) -> None:
         self.dismiss(event.value)
 
