@@ -1,0 +1,6 @@
+"""The ``labtasker`` command line: plumbum applications, one module per command group.
+
+``main.py`` holds the root application and registers every group lazily, so a
+command imports only the modules it runs (``labtasker task submit`` never
+loads the TUI or the file watcher).
+"""

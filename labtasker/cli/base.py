@@ -1,0 +1,145 @@
+"""What every labtasker command shares: ``-v``, one-line usage errors, optional subcommands."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from plumbum import cli
+from plumbum.cli.application import ShowCompletion, ShowHelp, ShowHelpAll, ShowVersion, Subcommand
+from plumbum.cli.switches import SwitchError
+
+from labtasker.cli import errors
+from labtasker.errors import LabtaskerError, UsageError
+
+
+class Command(cli.Application):
+    """Base of every labtasker command."""
+
+    SUBCOMMAND_HELPMSG = False
+    ALLOW_ABBREV = False
+
+    def __init__(self, executable: str | None = None) -> None:
+        super().__init__(executable)
+        for func, info in list(self._switches_by_func.items()):
+            if all(self._switches_by_name.get(n) is not info for n in info.names):
+                del self._switches_by_func[func]  # fully overridden (plumbum's -v/--version)
+        for name, sub in list(self._subcommands.items()):
+            if isinstance(sub, OptionalSubcommand) and not sub.installed():
+                del self._subcommands[name]  # not written yet: hidden, never an error
+
+    @cli.switch(["-v", "--verbose"], overridable=True, group="Meta-switches",
+                help="Show tracebacks of errors (also LABTASKER_DEBUG=1)")
+    def verbose(self) -> None:
+        errors.set_debug(True)
+
+    @cli.switch(["--version"], overridable=True, group="Meta-switches", help="Print the version and quit")
+    def version(self) -> None:
+        super().version()
+
+    # plumbum reports bad switches on stdout with the whole help text; ours is
+    # one line on stderr and exit code 2, like every other usage error.
+    def _parse_args(self, argv: list[str]) -> Any:
+        try:
+            return super()._parse_args(argv)
+        except SwitchError as exc:
+            raise self.usage_error(str(exc)) from None
+
+    def _validate_args(self, swfuncs: Any, tailargs: Sequence[str]) -> Any:
+        try:
+            return super()._validate_args(swfuncs, tailargs)
+        except (ShowHelp, ShowHelpAll, ShowVersion, ShowCompletion):
+            raise
+        except SwitchError as exc:
+            raise self.usage_error(str(exc)) from None
+
+    @staticmethod
+    def _handle_argument(val: str, argtype: Callable[[str], Any] | None, name: str) -> Any:
+        if argtype is None:
+            return NotImplemented
+        try:
+            return argtype(val)
+        except (TypeError, ValueError) as exc:
+            flag = f"-{name}" if len(name) == 1 else f"--{name}"
+            raise UsageError(f"invalid value {val!r} for {flag}: {exc}") from None
+
+    def usage_error(self, text: str) -> UsageError:
+        """A usage error naming this command and pointing at its help."""
+        text = " ".join(text.split())
+        if text:
+            text = text[0].lower() + text[1:]
+        return UsageError(f"{text} (see `{self.PROGNAME} --help`)")
+
+
+class Group(Command):
+    """A command made of subcommands (``labtasker task ...``)."""
+
+    def main(self, *args: str) -> int:
+        if self.nested_command:
+            return 0
+        if args:
+            names = ", ".join(sorted(self._subcommands))
+            raise UsageError(f"unknown command {args[0]!r} for `{self.PROGNAME}` (choose from: {names})")
+        self.help()
+        return 0
+
+
+class OptionalSubcommand(Subcommand):
+    """A subcommand whose module may not exist yet, or may fail to import.
+
+    A missing module hides the command; a broken one shows as unavailable and
+    says why when run. Neither breaks ``--help`` or any other command.
+    """
+
+    def installed(self) -> bool:
+        target = self.subapplication
+        if not isinstance(target, str):
+            return True
+        try:
+            return importlib.util.find_spec(target.rsplit(".", 1)[0]) is not None
+        except (ImportError, ValueError):
+            return False
+
+    def get(self) -> type[cli.Application]:
+        try:
+            return super().get()
+        except Exception as exc:  # a module being written by someone else
+            self.subapplication = _unavailable(self.name, exc)
+            return self.subapplication
+
+
+def add_optional(parent: type[cli.Application], name: str, target: str) -> None:
+    """Register ``target`` (``module.Class``) as an optional subcommand of ``parent``."""
+    setattr(parent, f"_subcommand_{name}", OptionalSubcommand(name, target))
+
+
+def _unavailable(name: str, exc: Exception) -> type[Command]:
+    why = " ".join(f"{type(exc).__name__}: {exc}".split())
+
+    class Unavailable(Command):
+        DESCRIPTION = f"(unavailable: {why})"
+
+        def main(self, *args: str) -> int:
+            raise LabtaskerError(f"`{name}` is unavailable in this installation: {why}")
+
+    return Unavailable
+
+
+def argtype(name: str) -> Callable[[Callable[[str], Any]], Callable[[str], Any]]:
+    """Name a plumbum argtype as help shows it (``--limit INT:int``)."""
+    def named(fn: Callable[[str], Any]) -> Callable[[str], Any]:
+        fn.__name__ = name
+        return fn
+
+    return named
+
+
+def read_ids_from_stdin() -> list[str]:
+    """Task or worker ids piped on stdin, one per line (blank lines and ``#`` comments skipped)."""
+    ids = []
+    for line in sys.stdin:
+        for word in line.split("#", 1)[0].split():
+            ids.append(word)
+    return ids

@@ -1,0 +1,175 @@
+"""Running a job's command: output shown live and copied to a log, stopped cleanly on request.
+
+On a terminal the command runs under a pseudo-terminal, so progress bars and
+colours render as they would without labtasker. The command gets its own
+process group: stopping it stops everything it started (data loader workers,
+the commands of a shell script).
+"""
+
+from __future__ import annotations
+
+import os
+import select
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, BinaryIO
+
+GRACE = 5.0  # seconds a stopped command gets before the next, harsher signal
+POLL = 0.2  # seconds between checks of the stop condition
+TAIL = 4000  # bytes of output kept for the error message of a failed run
+
+
+@dataclass
+class Result:
+    code: int
+    stopped: bool  # stopped because ``stop()`` became true
+    tail: bytes
+
+
+def run(argv: list[str], *, env: dict[str, str], log_path: Path, use_pty: bool,
+        stop: Callable[[], bool] = lambda: False) -> Result:
+    """Run ``argv`` to the end (or until ``stop()``); KeyboardInterrupt stops it and is re-raised."""
+    with open(log_path, "ab") as log:
+        proc, sources, closers = _spawn(argv, env, use_pty)
+        pump = _Pump(proc, sources, log)
+        try:
+            stopped = pump.until_exit(stop)
+        except KeyboardInterrupt:
+            pump.stop(signal.SIGINT)
+            raise
+        finally:
+            for close in closers:
+                close()
+    return Result(proc.returncode, stopped, bytes(pump.tail))
+
+
+def _spawn(argv: list[str], env: dict[str, str], use_pty: bool) -> tuple[Any, dict[int, Any], list[Any]]:
+    if use_pty:
+        import pty
+
+        master, slave = pty.openpty()
+        _prepare_pty(slave)
+        try:
+            proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=slave, stderr=slave, env=env,
+                                    start_new_session=True)
+        except BaseException:
+            os.close(master)
+            raise
+        finally:
+            os.close(slave)
+        return proc, {master: sys.stdout}, [lambda: os.close(master)]
+    env = {"PYTHONUNBUFFERED": "1", **env}  # show a Python job's output as it is printed
+    proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            env=env, start_new_session=True)
+    assert proc.stdout is not None and proc.stderr is not None
+    sources = {proc.stdout.fileno(): sys.stdout, proc.stderr.fileno(): sys.stderr}
+    return proc, sources, [proc.stdout.close, proc.stderr.close]
+
+
+def _prepare_pty(fd: int) -> None:
+    """Same size as our terminal; no CR added to each LF (the log stays plain text)."""
+    import fcntl
+    import termios
+
+    try:
+        size = fcntl.ioctl(sys.stdout.fileno(), termios.TIOCGWINSZ, b"\0" * 8)
+        fcntl.ioctl(fd, termios.TIOCSWINSZ, size)
+    except (OSError, ValueError, AttributeError):
+        pass
+    try:
+        attrs = termios.tcgetattr(fd)
+        attrs[1] &= ~termios.ONLCR
+        termios.tcsetattr(fd, termios.TCSANOW, attrs)
+    except termios.error:
+        pass
+
+
+class _Pump:
+    """Copies the command's output to our stdout/stderr and to the log as it comes."""
+
+    def __init__(self, proc: subprocess.Popen[bytes], sources: dict[int, Any], log: BinaryIO) -> None:
+        self.proc = proc
+        self.sources = sources
+        self.open = set(sources)
+        self.log = log
+        self.tail = bytearray()
+
+    def until_exit(self, stop: Callable[[], bool]) -> bool:
+        """Copy output until the command exits; True if ``stop()`` ended it."""
+        while self.proc.poll() is None:
+            if stop():
+                self.stop(signal.SIGTERM)
+                return True
+            self.step(POLL)
+        self.drain()
+        return False
+
+    def stop(self, first: int) -> None:
+        """Signal the command's group: ``first``, then SIGTERM, then SIGKILL, a grace period each."""
+        for sig in dict.fromkeys((first, signal.SIGTERM, signal.SIGKILL)):
+            if not _signal_group(self.proc.pid, sig):
+                break
+            deadline = time.monotonic() + GRACE
+            try:
+                while self.proc.poll() is None and time.monotonic() < deadline:
+                    self.step(0.1)
+            except KeyboardInterrupt:  # asked again: stop waiting
+                _signal_group(self.proc.pid, signal.SIGKILL)
+            if self.proc.poll() is not None:
+                break
+        self.proc.wait()
+        _signal_group(self.proc.pid, signal.SIGKILL)  # whatever the leader left behind
+        self.drain()
+
+    def step(self, timeout: float) -> bool:
+        """Copy what is ready within ``timeout``; False if nothing was."""
+        if not self.open:
+            time.sleep(timeout)
+            return False
+        ready, _, _ = select.select(list(self.open), [], [], timeout)
+        for fd in ready:
+            try:
+                data = os.read(fd, 65536)
+            except OSError:  # EIO: the pseudo-terminal's other side is closed
+                data = b""
+            if not data:
+                self.open.discard(fd)
+                continue
+            self._write(self.sources[fd], data)
+        return bool(ready)
+
+    def drain(self) -> None:
+        """Copy what is left after the command ended (not waiting for a grandchild that keeps it open)."""
+        while self.open and self.step(0.05):
+            pass
+
+    def _write(self, stream: Any, data: bytes) -> None:
+        self.log.write(data)
+        self.log.flush()
+        self.tail += data
+        del self.tail[:-TAIL]
+        try:
+            buffer = getattr(stream, "buffer", None)
+            if buffer is not None:
+                stream.flush()
+                buffer.write(data)
+                buffer.flush()
+            else:
+                stream.write(data.decode(errors="replace"))
+                stream.flush()
+        except (BrokenPipeError, ValueError):  # our own output is gone; the log still has it
+            pass
+
+
+def _signal_group(pgid: int, sig: int) -> bool:
+    """Send ``sig`` to a process group; False if the group is gone."""
+    try:
+        os.killpg(pgid, sig)
+    except (ProcessLookupError, PermissionError):
+        return False
+    return True

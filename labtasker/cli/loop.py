@@ -1,0 +1,286 @@
+"""``labtasker loop``: run a command once per pending task whose args fill its placeholders."""
+
+from __future__ import annotations
+
+import inspect
+import os
+import shutil
+import signal
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from plumbum import cli
+
+from labtasker import api, runner
+from labtasker.cli import child, errors, output
+from labtasker.cli.base import Command, argtype
+from labtasker.cli.task import positive
+from labtasker.cli.template import Template
+from labtasker.errors import LabtaskerError, LeaseLost, UsageError
+from labtasker.fsqueue import durations
+from labtasker.fsqueue import required as req
+
+
+class JobFailed(Exception):
+    """The command of a run exited with a non-zero code."""
+
+
+@argtype("duration")
+def duration_arg(text: str) -> float:
+    """A duration such as 90, 45m or 1h30m, in seconds."""
+    value = durations.parse(text)
+    assert value is not None
+    return value
+
+
+@argtype("float")
+def seconds_arg(text: str) -> float:
+    """A positive number of seconds."""
+    value = float(text)
+    if not value > 0:
+        raise ValueError("expected a positive number of seconds")
+    return value
+
+
+@dataclass(frozen=True)
+class JobSpec:
+    """What to run for a task: an argv of templates, or shell text, or a script."""
+
+    mode: str  # "argv", "cmd" or "script"
+    templates: tuple[Template, ...]
+    executable: str | None = None
+
+    @classmethod
+    def from_options(cls, command: tuple[str, ...], cmd: str | None, script_path: str | None,
+                     executable: str | None) -> JobSpec:
+        """Validate the command options; UsageError before any task is taken."""
+        given = [name for name, v in (("a command after --", command), ("--cmd", cmd),
+                                      ("--script-path", script_path)) if v]
+        if len(given) != 1:
+            raise UsageError("give the command to run in one way: after -- (run without a shell), "
+                             "--cmd 'STRING' (run by a shell) or --script-path FILE"
+                             + (f"; got {' and '.join(given)}" if given else ""))
+        if command:
+            if executable:
+                raise UsageError("--executable is the shell for --cmd and --script-path; "
+                                 "after -- the command runs without a shell")
+            spec = cls("argv", tuple(Template.parse(word) for word in command))
+            spec.check_program()
+            return spec
+        if cmd is not None:
+            return cls("cmd", (Template.parse(cmd, shell=True),), executable)
+        return cls("script", (Template.parse(_read_script(script_path or ""), shell=True),), executable)
+
+    @property
+    def fields(self) -> list[str]:
+        """Every placeholder: the args a task must have, no more, no less."""
+        return list(dict.fromkeys(f for t in self.templates for f in t.fields))
+
+    def check_program(self) -> None:
+        program = self.templates[0].parts
+        if len(program) == 1 and isinstance(program[0], str) and not _findable(program[0]):
+            raise UsageError(f"command not found: {program[0]!r} (check the command after --)")
+
+    def argv(self, args: dict[str, Any], log_dir: Path) -> list[str]:
+        """The command line for one task's args."""
+        if self.mode == "argv":
+            return [t.render(args) for t in self.templates]
+        text = self.templates[0].render(args, shell=True)
+        shell = self.executable or "/bin/sh"
+        if self.mode == "cmd":
+            return [shell, "-c", text]
+        script = log_dir / "script.sh"  # kept with the run's log, to see what ran
+        script.write_text(text if text.endswith("\n") else text + "\n", encoding="utf-8")
+        if self.executable is None and text.startswith("#!"):
+            script.chmod(0o755)
+            return [str(script)]
+        return [shell, str(script)]
+
+
+def _read_script(path: str) -> str:
+    try:
+        return Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise UsageError(f"cannot read --script-path {path}: {exc.strerror or exc}") from None
+
+
+def _findable(program: str) -> bool:
+    if os.sep in program:
+        return os.access(program, os.X_OK)
+    return shutil.which(program) is not None
+
+
+class Loop(Command):
+    """Run a command for each pending task whose args match its %(placeholders), until none is left.
+
+    Example: labtasker loop -- python train.py --lr '%(lr)' --model '%(model)'
+    """
+
+    cmd = cli.SwitchAttr(["-c", "--cmd"], str, argname="STRING",
+                         help="A command run by a shell; placeholder values are quoted for it")
+    script_path = cli.SwitchAttr(["--script-path"], str, argname="FILE",
+                                 help="A (multi-line) shell script with %(key) placeholders")
+    shell = cli.SwitchAttr(["--executable"], str, argname="SHELL",
+                                help="The shell for --cmd and --script-path (default /bin/sh)")
+    extra_filter = cli.SwitchAttr(["-f", "--extra-filter"], str, argname="EXPR",
+                                  help="Only run tasks matching this filter, e.g. '\"v1\" in list(metadata.tags)'")
+    eta_max = cli.SwitchAttr(["--eta-max"], duration_arg, argname="DURATION",
+                             help="A run taking longer than this (e.g. 1h30m) is stopped and retried")
+    heartbeat_timeout = cli.SwitchAttr(["--heartbeat-timeout"], seconds_arg, argname="SECONDS",
+                                       help="Reclaim a task whose worker was silent this long")
+    worker_id = cli.SwitchAttr(["--worker-id"], str, argname="ID", help="Run as this worker (created if new)")
+    max_tasks = cli.SwitchAttr(["--max-tasks"], positive, argname="N", help="Stop after N tasks")
+    wait = cli.Flag(["--wait"], help="When no task is left, keep waiting for new ones")
+    no_pty = cli.Flag(["--no-pty"], help="Never run the command under a pseudo-terminal")
+
+    def main(self, *command: str) -> int:
+        spec = JobSpec.from_options(command, self.cmd, self.script_path, self.shell)
+        tree = req.build_tree(spec.fields)
+        if self.extra_filter:  # a bad filter is an error before any task is taken
+            from labtasker.fsqueue import filter as flt
+
+            flt.compile(self.extra_filter)
+        job = _Job(spec, use_pty=not self.no_pty and output.is_tty(sys.stdout))
+        try:
+            with _signals_stop_the_loop():
+                tally = api.run_loop(job, tree, **self._loop_options(), notify=job.progress)
+        except runner.StopLoop:
+            output.info("stopped; the task that was running is back in pending")
+            return errors.INTERRUPTED
+        output.info(_tally_line(tally))
+        if tally.crashed:
+            raise LabtaskerError(tally.crashed)  # exit code 1
+        if tally.total == 0:
+            _explain_nothing_ran(tree, spec.fields, self.extra_filter)
+        return 0
+
+    def _loop_options(self) -> dict[str, Any]:
+        options: dict[str, Any] = {
+            "extra_filter": self.extra_filter, "eta_max": self.eta_max,
+            "heartbeat_timeout": self.heartbeat_timeout, "worker_id": self.worker_id,
+            "max_tasks": self.max_tasks,
+        }
+        if self.wait:
+            if "wait" not in inspect.signature(api.run_loop).parameters:
+                raise UsageError("--wait is not supported by this version of labtasker")
+            options["wait"] = True
+        return options
+
+
+class _Job:
+    """Runs the command for one task (called by the loop engine with a ``runner.Run``)."""
+
+    def __init__(self, spec: JobSpec, use_pty: bool) -> None:
+        self.spec = spec
+        self.use_pty = use_pty
+        self.started = 0.0
+
+    def __call__(self, run: runner.Run) -> None:
+        self.started = time.monotonic()
+        argv = self.spec.argv(run.task.args, run.log_dir)
+        env = {**os.environ, **run.env()}
+        log_path = run.log_dir / "run.log"
+        with open(log_path, "ab") as log:
+            log.write(f"# labtasker: task {run.task_id}: {_shown(argv)}\n".encode())
+        if errors.debug_enabled():
+            output.info(f"task {run.task_id}: {_shown(argv)}")
+        try:
+            result = child.run(argv, env=env, log_path=log_path, use_pty=self.use_pty,
+                               stop=lambda: run.lease_lost)
+        except KeyboardInterrupt:
+            raise runner.StopLoop from None
+        except OSError as exc:
+            raise JobFailed(f"cannot run {argv[0]!r}: {exc.strerror or exc}") from None
+        if result.stopped:
+            reason = run.keeper.reason if run.keeper is not None else ""
+            raise LeaseLost(f"task {run.task_id} was taken from this worker ({reason}); its command was stopped")
+        if result.code != 0:
+            raise JobFailed(_failure(result))
+
+    def progress(self, outcome: str, run: runner.Run, tally: runner.Tally) -> None:
+        """One line per finished task: what happened and how many are done, failed and left."""
+        left = len(run.queue.names("pending"))
+        took = time.monotonic() - self.started
+        style = {"done": "green", "failed": "red"}.get(outcome, "yellow")
+        word = output.paint(outcome, style, sys.stderr)
+        output.info(f"task {run.task_id} {word} in {took:.1f}s "
+                    f"({tally.done} done, {tally.failed} failed, {left} left)")
+
+
+def _failure(result: child.Result) -> str:
+    code = result.code
+    how = f"was killed by signal {-code}" if code < 0 else f"exited with code {code}"
+    tail = result.tail.decode(errors="replace").replace("\r", "\n").strip().splitlines()[-20:]
+    return f"the command {how}" + ("\n--- last output ---\n" + "\n".join(tail) if tail else "")
+
+
+def _shown(argv: list[str]) -> str:
+    import shlex
+
+    return " ".join(shlex.quote(a) for a in argv)
+
+
+def _tally_line(tally: runner.Tally) -> str:
+    parts = [f"{tally.done} done", f"{tally.failed} failed"]
+    parts += [f"{n} {name}" for name, n in (("cancelled", tally.cancelled), ("lost", tally.lost)) if n]
+    return "loop finished: " + ", ".join(parts)
+
+
+def _explain_nothing_ran(tree: req.Tree, fields: list[str], extra_filter: str | None) -> None:
+    """No task ran: if pending tasks exist but none has the command's args, say which keys differ."""
+    queue = api.context().queue
+    pending = [located.doc for _, located in zip(range(1000), queue.iter_docs(["pending"]))]
+    if not pending:
+        output.info("no pending task to run")
+        return
+    fitting = [d for d in pending if req.matches(d.get("args"), tree)]
+    if fitting:
+        output.info(f"no pending task matched the filter {extra_filter!r}" if extra_filter
+                    else "no pending task could be taken (others took them first)")
+        return
+    doc = pending[0]
+    missing = req.missing(doc.get("args"), tree)
+    extra = extra_paths(doc.get("args"), tree)
+    detail = "; ".join(p for p in (f"it lacks {', '.join(missing)}" if missing else "",
+                                   f"it has extra {', '.join(extra)}" if extra else "") if p)
+    wanted = ", ".join(fields) or "(none)"
+    raise UsageError(f"no pending task has exactly the args of the command's placeholders ({wanted}); "
+                     f"e.g. task {doc['task_id']}: {detail}. Placeholders and task args must match: "
+                     "no more, no less")
+
+
+def extra_paths(args: Any, tree: req.Tree, prefix: str = "") -> list[str]:
+    """Arg paths that the required tree does not name."""
+    if not isinstance(args, dict) or "*" in tree:
+        return []
+    out = []
+    for key, value in args.items():
+        if key not in tree:
+            out.append(prefix + key)
+        elif isinstance(tree[key], dict):
+            out += extra_paths(value, tree[key], f"{prefix}{key}.")
+    return out
+
+
+@contextmanager
+def _signals_stop_the_loop() -> Iterator[None]:
+    """SIGTERM and SIGHUP (a closed terminal, a batch system) stop the loop like Ctrl-C."""
+    def interrupt(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    saved = {}
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        try:
+            saved[sig] = signal.signal(sig, interrupt)
+        except ValueError:  # not the main thread
+            pass
+    try:
+        yield
+    finally:
+        for sig, handler in saved.items():
+            signal.signal(sig, handler)

@@ -1,0 +1,75 @@
+"""The root ``labtasker`` (and ``lt``) command and its entry point ``run()``."""
+
+from __future__ import annotations
+
+import sys
+from typing import NoReturn
+
+from labtasker import __version__
+from labtasker.cli import errors
+from labtasker.cli.base import Group, add_optional
+
+
+class Labtasker(Group):
+    """A task queue for ML experiments, kept as plain YAML files in .labtasker/"""
+
+    PROGNAME = "labtasker"
+    VERSION = __version__
+    USAGE = "    labtasker [-v] COMMAND [ARGS...]   (`labtasker COMMAND --help` for each command)\n"
+
+
+# Each group is imported only when it runs (or for --help), so start-up stays fast.
+Labtasker.subcommand("init", "labtasker.cli.init.Init")
+Labtasker.subcommand("config", "labtasker.cli.config_cmd.Config")
+Labtasker.subcommand("queue", "labtasker.cli.queue.QueueGroup")
+Labtasker.subcommand("task", "labtasker.cli.task.TaskGroup")
+Labtasker.subcommand("worker", "labtasker.cli.worker.WorkerGroup")
+Labtasker.subcommand("loop", "labtasker.cli.loop.Loop")
+# Commands owned by other modules; each appears once its module exists.
+add_optional(Labtasker, "sync", "labtasker.cli.sync.Sync")
+add_optional(Labtasker, "reconcile", "labtasker.cli.sync.Reconcile")
+add_optional(Labtasker, "fsck", "labtasker.cli.fsck.Fsck")
+add_optional(Labtasker, "tui", "labtasker.cli.tui.Tui")
+add_optional(Labtasker, "event", "labtasker.cli.event.Event")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command line ``argv`` (``sys.argv`` by default); return the exit code."""
+    argv = list(sys.argv if argv is None else argv)
+    if not argv:
+        argv = ["labtasker"]
+    try:
+        _, code = Labtasker.run(argv, exit=False)
+        sys.stdout.flush()
+    except SystemExit as exc:
+        return _code_of(exc)
+    except BrokenPipeError:  # `labtasker task ls | head`: the reader left, which is fine
+        _silence_stdout()
+        return errors.OK
+    except BaseException as exc:  # noqa: BLE001 - the one place every error becomes a line
+        return errors.report(exc)
+    return int(code or 0)
+
+
+def run() -> NoReturn:
+    """Console-script entry point of ``labtasker`` and ``lt``."""
+    sys.exit(main())
+
+
+def _code_of(exc: SystemExit) -> int:
+    if exc.code is None:
+        return 0
+    if isinstance(exc.code, int):
+        return exc.code
+    print(exc.code, file=sys.stderr)
+    return errors.FAILED
+
+
+def _silence_stdout() -> None:
+    import os
+
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass

@@ -1,0 +1,201 @@
+"""Rendering for the command line: tables, YAML, JSON lines, colour, pager, prompts.
+
+Colour only on a terminal and never with ``NO_COLOR`` set; a pager only on a
+terminal when the output would not fit; prompts only when stdin is a terminal
+(a command in a pipe never waits for an answer it cannot get).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any, TextIO
+
+_STYLES = {"bold": "1", "dim": "2", "red": "31", "green": "32", "yellow": "33", "blue": "34",
+           "magenta": "35", "cyan": "36"}  # fmt: skip
+STATUS_STYLE = {"pending": "yellow", "running": "blue", "success": "green", "failed": "red",
+                "cancelled": "dim", "active": "green", "suspended": "yellow", "crashed": "red"}  # fmt: skip
+
+
+def is_tty(stream: TextIO) -> bool:
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+def use_color(stream: TextIO | None = None) -> bool:
+    """Colour for a terminal, unless ``NO_COLOR`` is set (any value) or TERM is dumb."""
+    if "NO_COLOR" in os.environ or os.environ.get("TERM") == "dumb":
+        return False
+    return is_tty(stream or sys.stdout)
+
+
+def paint(text: str, style: str | None, stream: TextIO | None = None) -> str:
+    """``text`` in a colour when colour is on, else unchanged."""
+    if not style or not use_color(stream):
+        return text
+    return f"\x1b[{_STYLES[style]}m{text}\x1b[0m"
+
+
+def info(text: str) -> None:
+    """A note for the user on stderr (never mixed into piped stdout)."""
+    print(f"labtasker: {text}", file=sys.stderr, flush=True)
+
+
+def warn(text: str) -> None:
+    """A warning on stderr."""
+    print(f"labtasker: {paint('warning:', 'yellow', sys.stderr)} {text}", file=sys.stderr, flush=True)
+
+
+def can_prompt() -> bool:
+    """True when a question can be asked and answered (stdin and stderr are terminals)."""
+    return is_tty(sys.stdin) and is_tty(sys.stderr)
+
+
+def confirm(question: str, default: bool = False) -> bool:
+    """Ask a yes/no question on the terminal."""
+    choices = "[Y/n]" if default else "[y/N]"
+    while True:
+        print(f"{question} {choices} ", end="", file=sys.stderr, flush=True)
+        answer = sys.stdin.readline()
+        if not answer:  # end of input
+            return default
+        answer = answer.strip().lower()
+        if not answer:
+            return default
+        if answer in ("y", "yes"):
+            return True
+        if answer in ("n", "no"):
+            return False
+
+
+def ask(question: str, default: str = "") -> str:
+    """Ask for a line of text on the terminal; empty keeps the default."""
+    shown = f" [{default}]" if default else ""
+    print(f"{question}{shown}: ", end="", file=sys.stderr, flush=True)
+    answer = sys.stdin.readline().strip()
+    return answer or default
+
+
+# ----------------------------------------------------------------- values
+def plain(value: Any) -> Any:
+    """A value with datetimes as ISO strings, for JSON and YAML output."""
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, dict):
+        return {k: plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [plain(v) for v in value]
+    return value
+
+
+def compact(value: Any) -> str:
+    """A one-line rendering of a cell: JSON for containers, ``-`` for nothing."""
+    if value is None or value == {} or value == []:
+        return "-"
+    if isinstance(value, (dict, list)):
+        return json.dumps(plain(value), ensure_ascii=False, separators=(", ", ": "))
+    if isinstance(value, datetime):
+        return value.astimezone().strftime("%Y-%m-%d %H:%M:%S")
+    return str(value)
+
+
+def jsonl(records: Iterable[dict[str, Any]]) -> Iterable[str]:
+    """One JSON object per line."""
+    for record in records:
+        yield json.dumps(plain(record), ensure_ascii=False, default=str)
+
+
+def yaml_docs(records: Iterable[dict[str, Any]]) -> Iterable[str]:
+    """Each record as an item of one YAML list (the output is a valid YAML file)."""
+    import yaml
+
+    for record in records:
+        text = yaml.safe_dump([plain(record)], sort_keys=False, allow_unicode=True, width=100)
+        yield text.rstrip("\n")
+
+
+def table(rows: Sequence[Sequence[str]], headers: Sequence[str], *, width: int | None = None,
+          styles: Sequence[str | None] | None = None, stream: TextIO | None = None) -> Iterable[str]:
+    """Aligned columns; with ``width`` the last column is cut to fit the terminal."""
+    widths = [len(h) for h in headers]
+    for row in rows:
+        for i, cell in enumerate(row):
+            widths[i] = max(widths[i], len(cell))
+    yield _row(headers, widths, width, ["bold"] * len(headers), stream)
+    for row in rows:
+        yield _row(row, widths, width, styles_for(row, headers, styles), stream)
+
+
+def styles_for(row: Sequence[str], headers: Sequence[str], styles: Sequence[str | None] | None) -> list[str | None]:
+    out: list[str | None] = list(styles or [None] * len(headers))
+    for i, name in enumerate(headers):
+        if name == "STATUS" and i < len(row):
+            out[i] = STATUS_STYLE.get(row[i])
+    return out
+
+
+def _row(cells: Sequence[str], widths: list[int], width: int | None, styles: Sequence[str | None],
+         stream: TextIO | None) -> str:
+    parts = []
+    used = 0
+    for i, cell in enumerate(cells):
+        last = i == len(cells) - 1
+        if width is not None and last:
+            room = max(width - used, 8)
+            if len(cell) > room:
+                cell = cell[: room - 1] + "…"
+        text = cell if last else cell.ljust(widths[i])
+        used += len(text) + 2
+        parts.append(paint(text, styles[i], stream))
+    return "  ".join(parts).rstrip()
+
+
+def terminal_width(stream: TextIO | None = None) -> int | None:
+    """Columns of the terminal, or None when the output is not one (no cutting)."""
+    if not is_tty(stream or sys.stdout):
+        return None
+    return shutil.get_terminal_size().columns
+
+
+# ------------------------------------------------------------------ pager
+def emit(lines: Iterable[str], *, pager: bool = True) -> None:
+    """Print lines; on a terminal, through ``$PAGER`` when they do not fit."""
+    if not pager or not is_tty(sys.stdout) or not is_tty(sys.stdin):
+        for line in lines:
+            sys.stdout.write(line + "\n")
+        return
+    buffered = list(lines)
+    height = shutil.get_terminal_size().lines
+    if sum(line.count("\n") + 1 for line in buffered) < height - 1:
+        for line in buffered:
+            sys.stdout.write(line + "\n")
+        return
+    _page("\n".join(buffered) + "\n")
+
+
+def _page(text: str) -> None:
+    command = os.environ.get("PAGER") or "less"
+    env = dict(os.environ)
+    env.setdefault("LESS", "FRX")  # quit if one screen, keep colours, leave text on screen
+    import shlex
+
+    try:
+        proc = subprocess.Popen(shlex.split(command), stdin=subprocess.PIPE, env=env)
+    except OSError:  # no pager installed: just print
+        sys.stdout.write(text)
+        return
+    assert proc.stdin is not None
+    sys.stdout.flush()
+    try:
+        proc.stdin.write(text.encode())
+        proc.stdin.close()
+    except BrokenPipeError:  # the user quit the pager early
+        pass
+    proc.wait()

@@ -1,0 +1,317 @@
+"""``labtasker task``: submit, ls, count, update, delete (and reserve, from its own module)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from plumbum import cli
+
+from labtasker import api
+from labtasker.cli import output
+from labtasker.cli.args import parse_dict, parse_task_args
+from labtasker.cli.base import Command, Group, add_optional, argtype, read_ids_from_stdin
+from labtasker.errors import LabtaskerError, UsageError
+from labtasker.fsqueue import layout
+
+
+# ------------------------------------------------------------- value types
+@argtype("int")
+def whole(text: str) -> int:
+    """A whole number (plumbum argtype)."""
+    try:
+        return int(text)
+    except ValueError:
+        raise ValueError("expected a whole number") from None
+
+
+@argtype("int")
+def count_arg(text: str) -> int:
+    """A whole number >= 0."""
+    value = whole(text)
+    if value < 0:
+        raise ValueError("expected a number >= 0")
+    return value
+
+
+@argtype("int")
+def positive(text: str) -> int:
+    """A whole number >= 1."""
+    value = whole(text)
+    if value < 1:
+        raise ValueError("expected a number >= 1")
+    return value
+
+
+@argtype("status")
+def status_arg(text: str) -> str:
+    """A task status (``success`` and its directory name ``done`` both work)."""
+    return layout.parse_status(text).value
+
+
+class Selection(Command):
+    """Switches that pick tasks: shared by ls, count and update."""
+
+    task_id = cli.SwitchAttr(["--id", "--task-id"], str, argname="TASK_ID", help="Only the task with this id")
+    task_name = cli.SwitchAttr(["--name", "--task-name"], str, argname="NAME", help="Only tasks with this name")
+    status = cli.SwitchAttr(["-s", "--status"], status_arg, argname="STATUS",
+                            help="Only tasks in this status: pending, running, success, failed, cancelled")
+    extra_filter = cli.SwitchAttr(["-f", "--extra-filter"], str, argname="EXPR",
+                                  help="Only tasks matching a filter expression, e.g. 'args.lr > 0.01'")
+
+    def has_selector(self) -> bool:
+        return any(v is not None for v in (self.task_id, self.task_name, self.status, self.extra_filter))
+
+    def select(self, limit: int | None, offset: int = 0, sort: list[str] | None = None) -> list[api.Task]:
+        """The selected tasks (``limit=None``: all of them)."""
+        response = api.ls_tasks(task_id=self.task_id, task_name=self.task_name, status=self.status,
+                                extra_filter=self.extra_filter, limit=limit, offset=offset,  # type: ignore[arg-type]
+                                sort=sort or None)
+        return response.content
+
+
+class TaskGroup(Group):
+    """Submit, list, count, update and delete tasks"""
+
+
+# ------------------------------------------------------------------ submit
+@TaskGroup.subcommand("submit")
+class Submit(Command):
+    """Submit a task; its args come after --, e.g. `labtasker task submit -- --lr=0.01 --model=vit`"""
+
+    task_name = cli.SwitchAttr(["--name", "--task-name"], str, argname="NAME", help="A name for the task")
+    metadata = cli.SwitchAttr(["--metadata"], str, argname="JSON",
+                              help="""Metadata as a JSON object or Python dict, e.g. '{"tags": ["v1"]}'""")
+    priority = cli.SwitchAttr(["--priority"], whole, argname="INT", help="Higher runs first (default 0)")
+    max_retries = cli.SwitchAttr(["--max-retries"], count_arg, argname="INT",
+                                 help="Failed attempts before the task is failed for good (default 3)")
+    args_text = cli.SwitchAttr(["--args"], str, argname="JSON",
+                               help="""Args as a JSON object or Python dict instead of after --, e.g. '{"lr": 0.1}'""")
+    heartbeat_timeout = cli.SwitchAttr(["--heartbeat-timeout"], float, argname="SECONDS",
+                                       help="Reclaim the task if its worker is silent this long")
+    from_file = cli.SwitchAttr(["--from-file"], str, argname="FILE",
+                               help="Submit one task per line of a JSON-lines file ('-' reads stdin)")
+    quiet = cli.Flag(["-q", "--quiet"], help="Print nothing (the task id is printed otherwise)")
+
+    def main(self, *task_args: str) -> int:
+        if self.from_file is not None:
+            if task_args or self.args_text:
+                raise UsageError("--from-file takes the args from the file: drop the args after -- and --args")
+            ids = api.submit_tasks(self._batch(_read_lines(self.from_file)))
+        else:
+            if task_args and self.args_text:
+                raise UsageError("give the task args either after -- or with --args, not both")
+            args = parse_dict(self.args_text, "--args") if self.args_text else parse_task_args(list(task_args))
+            ids = [api.submit_task(args=args, **self._defaults()).task_id]
+        if not self.quiet:
+            for task_id in ids:
+                print(task_id)
+        return 0
+
+    def _defaults(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "task_name": self.task_name,
+            "metadata": parse_dict(self.metadata, "--metadata") if self.metadata else None,
+            "heartbeat_timeout": self.heartbeat_timeout,
+        }
+        if self.priority is not None:
+            out["priority"] = self.priority
+        if self.max_retries is not None:
+            out["max_retries"] = self.max_retries
+        return out
+
+    def _batch(self, lines: list[tuple[int, str]]) -> list[dict[str, Any]]:
+        defaults = {k: v for k, v in self._defaults().items() if v is not None}
+        return [_task_from_line(number, text, defaults) for number, text in lines]
+
+
+_LINE_KEYS = ("args", "task_name", "name", "metadata", "priority", "max_retries", "heartbeat_timeout",
+              "task_timeout", "cmd")
+
+
+def _read_lines(source: str) -> list[tuple[int, str]]:
+    """Numbered non-blank, non-comment lines of a file or of stdin."""
+    try:
+        text = sys.stdin.read() if source == "-" else Path(source).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise UsageError(f"cannot read --from-file {source}: {exc.strerror or exc}") from None
+    return [(n, line) for n, line in enumerate(text.splitlines(), 1)
+            if line.strip() and not line.lstrip().startswith("#")]
+
+
+def _task_from_line(number: int, text: str, defaults: dict[str, Any]) -> dict[str, Any]:
+    """One line of a sweep file: ``{"args": {...}, "task_name": ..., ...}``."""
+    where = f"line {number} of --from-file"
+    try:
+        record = json.loads(text)
+    except ValueError as exc:
+        raise UsageError(f"{where} is not JSON: {exc}") from None
+    if not isinstance(record, dict):
+        raise UsageError(f'{where} must be a JSON object like {{"args": {{"lr": 0.1}}}}')
+    unknown = sorted(set(record) - set(_LINE_KEYS))
+    if unknown:
+        raise UsageError(f"{where} has unknown keys {unknown}: put task args under \"args\" "
+                         f"(known keys: {', '.join(_LINE_KEYS)})")
+    if "name" in record:
+        record["task_name"] = record.pop("name")
+    task = dict(defaults)
+    if isinstance(defaults.get("metadata"), dict) and isinstance(record.get("metadata"), dict):
+        record["metadata"] = {**defaults["metadata"], **record["metadata"]}
+    task.update(record)
+    return task
+
+
+# ---------------------------------------------------------------------- ls
+_FORMATS = ("table", "yaml", "jsonl")
+
+
+@TaskGroup.subcommand("ls")
+class Ls(Selection):
+    """List tasks (`-q` prints only their ids, for pipes)"""
+
+    sort = cli.SwitchAttr(["-S", "--sort"], str, list=True, argname="FIELD:asc|desc",
+                          help="Sort by a field, e.g. -S created_at:desc -S summary.acc:desc (repeatable)")
+    limit = cli.SwitchAttr(["--limit"], positive, default=100, argname="INT", help="Show at most this many tasks")
+    offset = cli.SwitchAttr(["--offset"], count_arg, default=0, argname="INT", help="Skip this many tasks first")
+    quiet = cli.Flag(["-q", "--quiet"], help="Print only task ids, one per line")
+    no_pager = cli.Flag(["--no-pager"], help="Never page the output")
+    fmt = cli.SwitchAttr(["--fmt"], cli.Set(*_FORMATS), default="table", argname="FORMAT",
+                         help="table, yaml or jsonl (one JSON object per line)")
+
+    def main(self) -> int:
+        found = self.select(self.limit + 1, self.offset, self.sort)
+        shown = found[: self.limit]
+        if self.quiet:
+            lines: Any = (t.task_id for t in shown)
+        else:
+            lines = render_tasks(shown, self.fmt)
+        output.emit(lines, pager=not self.no_pager and not self.quiet)
+        if len(found) > self.limit:
+            output.info(f"showing {self.limit} tasks; more match: raise --limit (e.g. --limit 10000) "
+                        f"or continue with --offset {self.offset + self.limit}")
+        return 0
+
+
+def render_tasks(tasks: list[api.Task], fmt: str) -> Any:
+    """Lines of output for tasks in a format."""
+    records = (_record(t) for t in tasks)
+    if fmt == "jsonl":
+        return output.jsonl(records)
+    if fmt == "yaml":
+        return output.yaml_docs(records)
+    return task_table(tasks)
+
+
+def _record(task: api.Task) -> dict[str, Any]:
+    record = task.to_dict()
+    if record.get("queue_name") is None:
+        record.pop("queue_name", None)
+    return record
+
+
+def task_table(tasks: list[api.Task]) -> Any:
+    """A table of tasks; the summary column only when some task has one."""
+    if not tasks:
+        return iter(())
+    with_summary = any(t.summary for t in tasks)
+    headers = ["TASK_ID", "NAME", "STATUS", "PRIORITY", "RETRIES", "ARGS"]
+    if with_summary:
+        headers.insert(5, "SUMMARY")
+    rows = []
+    for t in tasks:
+        row = [t.task_id, t.task_name or "-", t.status, str(t.priority), f"{t.retries}/{t.max_retries}",
+               output.compact(t.args)]
+        if with_summary:
+            row.insert(5, output.compact(_short_summary(t.summary)))
+        rows.append(row)
+    return output.table(rows, headers, width=output.terminal_width())
+
+
+def _short_summary(summary: dict[str, Any]) -> dict[str, Any]:
+    """The summary without the traceback a failed run leaves (it is in `--fmt yaml`)."""
+    return {k: v for k, v in summary.items() if k != "labtasker_exception"} or (
+        {"error": summary["labtasker_exception"].get("message")} if "labtasker_exception" in summary else {}
+    )
+
+
+# ------------------------------------------------------------------- count
+@TaskGroup.subcommand("count")
+class Count(Selection):
+    """Count tasks per status"""
+
+    fmt = cli.SwitchAttr(["--fmt"], cli.Set("table", "json"), default="table", argname="FORMAT",
+                         help="table or json")
+
+    def main(self) -> int:
+        if self.has_selector():
+            counts = {s.value: 0 for s in layout.TaskStatus}
+            for task in self.select(None):
+                counts[task.status] += 1
+        else:
+            queue = api.context().queue
+            counts = queue.count() if queue.exists() else {s.value: 0 for s in layout.TaskStatus}
+        if self.fmt == "json":
+            print(json.dumps({**counts, "total": sum(counts.values())}))
+            return 0
+        width = max(len(k) for k in counts)
+        for status, n in counts.items():
+            print(f"{output.paint(status.ljust(width), output.STATUS_STYLE.get(status))}  {n}")
+        print(f"{'total'.ljust(width)}  {sum(counts.values())}")
+        return 0
+
+
+# ------------------------------------------------------------------ delete
+@TaskGroup.subcommand("delete")
+class Delete(Command):
+    """Delete tasks by id (ids as arguments or piped on stdin)"""
+
+    yes = cli.Flag(["-y", "--yes"], help="Do not ask for confirmation")
+
+    def main(self, *task_ids: str) -> int:
+        ids = list(task_ids)
+        if not ids:
+            if output.is_tty(sys.stdin):
+                raise UsageError("give task ids to delete, or pipe them: "
+                                 "labtasker task ls -s failed -q | labtasker task delete -y")
+            ids = read_ids_from_stdin()
+        if not ids:
+            output.info("no task ids given; nothing deleted")
+            return 0
+        confirm_destructive(f"Delete {_count(ids)}?", ids, self.yes)
+        return delete_each(ids)
+
+
+def confirm_destructive(question: str, ids: list[str], yes: bool) -> None:
+    """Ask on a terminal; without one, refuse unless ``-y`` was given."""
+    if yes:
+        return
+    if not output.can_prompt():
+        raise UsageError("refusing to delete without confirmation: add -y (--yes)")
+    preview = ", ".join(ids[:5]) + (f" and {len(ids) - 5} more" if len(ids) > 5 else "")
+    print(preview, file=sys.stderr)
+    if not output.confirm(question):
+        raise LabtaskerError("cancelled; nothing was deleted")
+
+
+def delete_each(ids: list[str]) -> int:
+    """Delete tasks one by one; one that cannot be deleted does not stop the others."""
+    done, failed = 0, 0
+    for task_id in dict.fromkeys(ids):
+        try:
+            api.delete_task(task_id)
+            done += 1
+        except (LabtaskerError, ValueError) as exc:
+            failed += 1
+            output.warn(str(exc))
+    print(f"deleted {_count([None] * done)}" + (f"; {failed} could not be deleted" if failed else ""))
+    return 1 if failed else 0
+
+
+def _count(items: list[Any]) -> str:
+    return f"{len(items)} task" + ("" if len(items) == 1 else "s")
+
+
+TaskGroup.subcommand("update", "labtasker.cli.task_update.Update")
+add_optional(TaskGroup, "reserve", "labtasker.cli.reserve.Reserve")

@@ -1,0 +1,219 @@
+"""`labtasker loop`: commands run per task, failures and retries, scripts, env, Ctrl-C, lost leases."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from labtasker import api, config
+from labtasker.cli import child
+from labtasker.fsqueue.queue import FsQueue
+from tests.cli.conftest import Lt, labtasker_bin
+from tests.conftest import queue_env
+
+PY = sys.executable
+SHOW = "import json, os, sys; print(json.dumps([sys.argv[1:], os.environ.get('CUDA_VISIBLE_DEVICES'), " \
+       "os.environ.get('LABTASKER_TASK_ID')]))"
+
+
+def shown(out: str) -> list[list]:
+    return [json.loads(line) for line in out.splitlines() if line.startswith("[")]
+
+
+@pytest.mark.usefixtures("project")
+def test_loop_runs_each_matching_task_with_its_args_and_env(lt: Lt, monkeypatch: pytest.MonkeyPatch) -> None:
+    ids = [api.submit_task(args={"lr": lr, "model": m}).task_id for lr, m in ((0.1, "vit"), (0.01, "resnet"))]
+    api.submit_task(args={"lr": 1, "model": "x", "seed": 1})  # an extra key: not this loop's task
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "1")
+    ran = lt("loop", "--", PY, "-c", SHOW, "--lr", "%(lr)", "--model", "%(model)")
+    assert ran.code == 0, ran.err
+    assert shown(ran.out) == [[["--lr", "0.1", "--model", "vit"], "1", ids[0]],
+                              [["--lr", "0.01", "--model", "resnet"], "1", ids[1]]]
+    assert [api.get_task(i).status for i in ids] == ["success", "success"]
+    assert "loop finished: 2 done, 0 failed" in ran.err
+    assert ran.err.count("done in") == 2 and "(2 done, 0 failed, 1 left)" in ran.err
+
+
+@pytest.mark.usefixtures("project")
+def test_output_is_teed_to_the_runs_log(lt: Lt, project: Path) -> None:
+    task_id = api.submit_task(args={"msg": "hello"}).task_id
+    ran = lt("loop", "--", PY, "-c", "import sys; print(sys.argv[1]); print('err', file=sys.stderr)", "%(msg)")
+    assert ran.code == 0 and "hello" in ran.out and "err" in ran.err
+    logs = list((project / ".labtasker" / "logs").rglob("run.log"))
+    assert len(logs) == 1 and task_id in str(logs[0])
+    text = logs[0].read_text()
+    assert "hello\n" in text and "err\n" in text
+
+
+@pytest.mark.usefixtures("project")
+def test_a_value_with_shell_syntax_is_one_argument_and_runs_nothing(lt: Lt, project: Path) -> None:
+    api.submit_task(args={"desc": "hello world; touch PWNED"})
+    ran = lt("loop", "--", PY, "-c", SHOW, "%(desc)")
+    assert shown(ran.out)[0][0] == ["hello world; touch PWNED"]
+    api.submit_task(args={"desc": "hello world; touch PWNED"})
+    ran = lt("loop", "--cmd", f"{PY} -c \"import sys; print(sys.argv[1:])\" %(desc) '%(desc)'")
+    assert "['hello world; touch PWNED', 'hello world; touch PWNED']" in ran.out
+    assert not (project / "PWNED").exists()
+
+
+@pytest.mark.usefixtures("project")
+def test_a_failing_command_is_retried_then_failed(lt: Lt) -> None:
+    task_id = api.submit_task(args={"x": 1}, max_retries=2).task_id
+    ran = lt("loop", "--", PY, "-c", "import sys; print('boom'); sys.exit(3)", "%(x)")
+    assert ran.code == 0
+    task = api.get_task(task_id)
+    assert (task.status, task.retries) == ("failed", 2)
+    assert "exited with code 3" in task.last_error and "boom" in task.last_error
+    assert "loop finished: 0 done, 2 failed" in ran.err
+
+
+@pytest.mark.usefixtures("project")
+def test_a_worker_failing_again_and_again_stops_with_exit_1(lt: Lt) -> None:
+    for i in range(4):
+        api.submit_task(args={"x": i}, max_retries=1)
+    ran = lt("loop", "--", PY, "-c", "raise SystemExit(1)", "%(x)")
+    assert ran.code == 1
+    assert "marked crashed" in ran.err
+    assert len(api.ls_tasks(status="failed").content) == 3
+    assert len(api.ls_tasks(status="pending").content) == 1
+
+
+@pytest.mark.usefixtures("project")
+def test_script_path_runs_a_multi_line_script(lt: Lt, tmp_path: Path) -> None:
+    api.submit_task(args={"dataset": "imagenet", "model": "vit b"})
+    script = tmp_path / "job.sh"
+    script.write_text("LOG_DIR=/logs/%(dataset)/%(model)\n"
+                      "echo \"dataset=%(dataset) model=%(model) log=$LOG_DIR\"\n"
+                      "echo \"second line runs too\"\n")
+    ran = lt("loop", "--script-path", str(script))
+    assert ran.code == 0, ran.err
+    assert "dataset=imagenet model=vit b log=/logs/imagenet/vit b" in ran.out
+    assert "second line runs too" in ran.out
+    api.submit_task(args={"dataset": "cifar", "model": "resnet"})
+    script.write_text('[[ "%(model)" == res* ]] && echo "bash ran %(dataset)"\n')  # bash-only syntax
+    ran = lt("loop", "--script-path", str(script), "--executable", "/bin/bash")
+    assert ran.code == 0 and "bash ran cifar" in ran.out
+
+
+@pytest.mark.usefixtures("project")
+def test_nested_placeholders_and_max_tasks(lt: Lt) -> None:
+    for lr in (0.1, 0.2):
+        api.submit_task(args={"optimizer": {"lr": lr, "momentum": 0.9}})
+    ran = lt("loop", "--max-tasks", "1", "--", PY, "-c", SHOW, "%(optimizer.lr)", "%(optimizer.momentum)")
+    assert ran.code == 0
+    assert [s[0] for s in shown(ran.out)] == [["0.1", "0.9"]]
+    assert len(api.ls_tasks(status="pending").content) == 1
+
+
+@pytest.mark.usefixtures("project")
+def test_extra_filter_picks_tasks(lt: Lt) -> None:
+    api.submit_task(args={"lr": 0.1}, metadata={"tags": ["v1"]})
+    api.submit_task(args={"lr": 0.2}, metadata={"tags": ["v2"]})
+    ran = lt("loop", "--extra-filter", '"v1" in list(metadata.tags)', "--", PY, "-c", SHOW, "%(lr)")
+    assert [s[0] for s in shown(ran.out)] == [["0.1"]]
+    ran = lt("loop", "-f", '"v3" in list(metadata.tags)', "--", PY, "-c", SHOW, "%(lr)")
+    assert ran.code == 0 and "matched the filter" in ran.err
+
+
+@pytest.mark.parametrize(("argv", "message"), [
+    (["--", "python", "%(lr"], "is not closed"),
+    ([], "give the command to run"),
+    (["--cmd", "echo", "--", "echo"], "got a command after -- and --cmd"),
+    (["--", "no-such-program-xyz", "%(lr)"], "command not found"),
+    (["--executable", "/bin/bash", "--", "echo", "%(lr)"], "--executable is the shell"),
+    (["--eta-max", "soon", "--", "echo", "%(lr)"], "not a duration"),
+    (["--heartbeat-timeout", "-5", "--", "echo", "%(lr)"], "positive"),
+    (["-f", "args.lr >", "--", "echo", "%(lr)"], "invalid filter"),
+    (["--script-path", "/no/such/file"], "cannot read --script-path"),
+])
+@pytest.mark.usefixtures("project")
+def test_bad_loop_input_is_exit_2_before_any_task_is_taken(lt: Lt, argv: list[str], message: str) -> None:
+    task_id = api.submit_task(args={"lr": 0.1}).task_id
+    ran = lt("loop", *argv)
+    assert ran.code == 2 and message in ran.err, ran.err
+    assert api.get_task(task_id).status == "pending"
+
+
+@pytest.mark.usefixtures("project")
+def test_placeholders_that_fit_no_task_are_a_clear_error(lt: Lt) -> None:
+    task_id = api.submit_task(args={"lr": 0.1, "model": "vit"}).task_id
+    ran = lt("loop", "--", "echo", "%(lr)", "%(batch)")
+    assert ran.code == 2
+    assert "it lacks batch" in ran.err and "it has extra model" in ran.err and "no more, no less" in ran.err
+    assert api.get_task(task_id).retries == 0 and api.get_task(task_id).status == "pending"
+
+
+@pytest.mark.usefixtures("project")
+def test_wait_is_passed_only_when_the_engine_supports_it(lt: Lt) -> None:
+    import inspect
+
+    if "wait" in inspect.signature(api.run_loop).parameters:
+        pytest.skip("the engine supports --wait; covered by the leases tests")
+    assert lt("loop", "--wait", "--", "echo", "%(lr)").code == 2
+
+
+def test_jobs_see_a_terminal_under_a_pty(tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> None:
+    code = "import sys; print('tty' if sys.stdout.isatty() else 'pipe', end='\\n')"
+    for use_pty, word in ((True, "tty"), (False, "pipe")):
+        result = child.run([PY, "-c", code], env=dict(os.environ), log_path=tmp_path / "run.log", use_pty=use_pty)
+        assert result.code == 0 and result.tail.strip() == word.encode()
+    assert capfd.readouterr().out == "tty\npipe\n"
+    assert (tmp_path / "run.log").read_text() == "tty\npipe\n"  # no CR from the terminal in the log
+
+
+def _wait_for(path: Path, timeout: float = 20) -> None:
+    deadline = time.monotonic() + timeout
+    while not path.exists():
+        assert time.monotonic() < deadline, f"{path} never appeared"
+        time.sleep(0.02)
+
+
+def test_a_cancelled_task_stops_its_command(lt: Lt, project: Path, tmp_path: Path) -> None:
+    cfg = project / ".labtasker" / "config.toml"
+    cfg.write_text(cfg.read_text().replace("[loop]", "[loop]\nheartbeat_interval = 0.1"))
+    task_id = api.submit_task(args={"x": 1}).task_id
+    started = tmp_path / "started"
+    job = f"import pathlib, time; pathlib.Path({str(started)!r}).touch(); time.sleep(60)"
+
+    def cancel() -> None:
+        _wait_for(started)
+        api.update_tasks([api.TaskUpdateRequest(task_id=task_id, status="cancelled")])
+
+    thread = threading.Thread(target=cancel)
+    thread.start()
+    begin = time.monotonic()
+    ran = lt("loop", "--", PY, "-c", job, "%(x)")
+    thread.join()
+    assert time.monotonic() - begin < 30  # stopped, not run to the end
+    assert ran.code == 0 and "1 lost" in ran.err
+    assert api.get_task(task_id).status == "cancelled"
+
+
+def test_ctrl_c_stops_the_job_and_the_loop_and_keeps_the_task(project: Path, tmp_path: Path) -> None:
+    task_id = api.submit_task(args={"x": 1}).task_id
+    started, child_pid = tmp_path / "started", tmp_path / "pid"
+    job = (f"import os, pathlib, time; pathlib.Path({str(child_pid)!r}).write_text(str(os.getpid())); "
+           f"pathlib.Path({str(started)!r}).touch(); time.sleep(60)")
+    exe = labtasker_bin(tmp_path) / "labtasker"
+    proc = subprocess.Popen([str(exe), "loop", "--", PY, "-c", job, "%(x)"], cwd=project, env=queue_env(project),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    _wait_for(started)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 130, err
+    assert "back in pending" in err
+    assert "labtasker/" not in err  # the job may print its KeyboardInterrupt; labtasker prints no traceback
+    task = api.get_task(task_id)
+    assert (task.status, task.retries) == ("pending", 0)
+    with pytest.raises(ProcessLookupError):
+        os.kill(int(child_pid.read_text()), 0)
+    assert FsQueue(api.context().queue.path).names("running") == []
+    assert config.find_root() is not None

@@ -1,0 +1,112 @@
+"""The root command: help, version, errors, optional commands, completion, start-up imports."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from labtasker import __version__
+from labtasker.cli.base import OptionalSubcommand
+from labtasker.cli.main import Labtasker
+from labtasker.cli.task import TaskGroup
+from tests.cli.conftest import Lt
+
+
+def test_version_and_help(lt: Lt) -> None:
+    assert lt("--version").out.strip() == f"labtasker {__version__}"
+    ran = lt("--help")
+    assert ran.code == 0
+    for name in ("init", "config", "queue", "task", "worker", "loop"):
+        assert f"\n    {name} " in ran.out
+    for argv in (["task", "--help"], ["task", "submit", "--help"], ["task", "ls", "-h"], ["loop", "--help"],
+                 ["queue", "--help"], ["worker", "ls", "--help"], ["init", "--help"], ["config", "--help"]):
+        assert lt(*argv).code == 0, argv
+    assert lt().code == 0  # no command: the help
+
+
+def test_unknown_commands_and_switches_are_one_line_usage_errors(lt: Lt) -> None:
+    for argv, text in ((["tsak"], "unknown command 'tsak'"), (["task", "sumbit"], "unknown command 'sumbit'"),
+                       (["task", "ls", "--bogus"], "unknown switch --bogus"),
+                       (["task", "ls", "--limit"], "requires an argument"),
+                       (["task", "ls", "--limit", "0"], "expected a number >= 1"),
+                       (["worker", "report", "w1"], "expected at least 2 positional arguments")):
+        ran = lt(*argv)
+        assert ran.code == 2, argv
+        assert ran.err.startswith("labtasker: error: ") and ran.err.count("\n") == 1, ran.err
+        assert text in ran.err
+        assert ran.out == ""
+
+
+@pytest.mark.usefixtures("project")
+def test_tracebacks_only_when_asked(lt: Lt, monkeypatch: pytest.MonkeyPatch) -> None:
+    assert "Traceback" not in lt("task", "update", "--id", "nope", "-u", "priority=1").err
+    ran = lt("-v", "task", "update", "--id", "nope", "-u", "priority=1")
+    assert ran.code == 1 and "Traceback" in ran.err and ran.err.rstrip().endswith(
+        "(hint: list task ids with `labtasker task ls -q`)")
+    assert "Traceback" in lt("task", "update", "-v", "--id", "nope", "-u", "priority=1").err
+    monkeypatch.setenv("LABTASKER_DEBUG", "1")
+    assert "Traceback" in lt("task", "update", "--id", "nope", "-u", "priority=1").err
+
+
+def test_missing_or_broken_optional_commands_break_nothing(lt: Lt, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(Labtasker, "_subcommand_ghost", OptionalSubcommand("ghost", "labtasker.cli.no_such.Ghost"),
+                        raising=False)
+    monkeypatch.setattr(Labtasker, "_subcommand_broken", OptionalSubcommand("broken", "labtasker.cli.args.Nope"),
+                        raising=False)
+    monkeypatch.setattr(TaskGroup, "_subcommand_ghost2", OptionalSubcommand("ghost2", "no_such_pkg.mod.App"),
+                        raising=False)
+    ran = lt("--help")
+    assert ran.code == 0 and "ghost" not in ran.out
+    assert "broken" in ran.out and "unavailable" in ran.out
+    assert lt("task", "--help").code == 0
+    assert lt("ghost").code == 2  # a missing command is just unknown
+    ran = lt("broken")
+    assert ran.code == 1 and "`broken` is unavailable" in ran.err
+    assert lt("task", "count").code == 0
+
+
+def test_shell_completion(lt: Lt, monkeypatch: pytest.MonkeyPatch) -> None:
+    ran = lt("--completions", "bash")
+    assert ran.code == 0 and "complete" in ran.out
+    monkeypatch.setenv("COMP_WORDS", "labtasker ta")
+    monkeypatch.setenv("COMP_CWORD", "1")
+    assert lt().out.split() == ["task"]
+    monkeypatch.setenv("COMP_WORDS", "labtasker task su")
+    monkeypatch.setenv("COMP_CWORD", "2")
+    assert lt().out.split() == ["submit"]
+
+
+@pytest.mark.usefixtures("project")
+def test_colour_only_on_a_terminal_and_never_with_no_color(monkeypatch: pytest.MonkeyPatch) -> None:
+    from labtasker.cli import output
+
+    class Tty:
+        def isatty(self) -> bool:
+            return True
+
+    monkeypatch.delenv("NO_COLOR", raising=False)
+    monkeypatch.delenv("TERM", raising=False)
+    assert output.paint("x", "red", Tty()) == "\x1b[31mx\x1b[0m"  # type: ignore[arg-type]
+    monkeypatch.setenv("NO_COLOR", "")
+    assert output.paint("x", "red", Tty()) == "x"  # type: ignore[arg-type]
+    monkeypatch.delenv("NO_COLOR")
+    assert output.paint("x", "red", sys.stdout) == "x"  # captured, not a terminal
+
+
+def test_python_m_labtasker_and_startup_imports(project: object, tmp_path: object) -> None:
+    """A submit loads neither Textual nor watchdog (nor the filter's libraries)."""
+    code = (
+        "import sys\n"
+        "from labtasker.cli.main import main\n"
+        "assert main(['labtasker', 'task', 'submit', '-q', '--', '--lr=0.1']) == 0\n"
+        "heavy = sorted({m.split('.')[0] for m in sys.modules} & {'textual', 'watchdog', 'simpleeval', 'pendulum'})\n"
+        "print(heavy)\n"
+    )
+    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
+    assert out.stdout.strip() == "[]", out.stderr
+    version = subprocess.run([sys.executable, "-m", "labtasker", "--version"], capture_output=True, text=True)
+    assert version.stdout.strip() == f"labtasker {__version__}"
