@@ -16,7 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from labtasker.errors import FilterError, UsageError
-from labtasker.fsqueue import clock
+from labtasker.fsqueue import clock, filter_dates
 from labtasker.fsqueue import filter as flt
 
 UTC = timezone.utc
@@ -375,7 +375,7 @@ def test_filter_of_another_type_is_refused(bad):
 @pytest.fixture
 def paris(monkeypatch):
     """Read dates without a zone as Paris time (UTC+1 in November)."""
-    monkeypatch.setattr(flt, "_local_zone", lambda: pendulum.timezone("Europe/Paris"))
+    monkeypatch.setattr(filter_dates, "_local_zone", lambda: pendulum.timezone("Europe/Paris"))
 
 
 DATES = [

@@ -18,6 +18,7 @@ import yaml
 
 from labtasker.errors import FilterError
 from labtasker.fsqueue import filter as flt
+from labtasker.fsqueue import filter_dates
 from labtasker.fsqueue.sorting import parse_sort, sort_docs
 
 PAGE = Path(__file__).resolve().parents[2] / "docs" / "filters.md"
@@ -46,7 +47,7 @@ TASKS = yaml.safe_load("\n".join(blocks("filter-tasks")))
 @pytest.fixture(autouse=True)
 def _utc_local_time(monkeypatch):
     """The page's examples assume local time is UTC."""
-    monkeypatch.setattr(flt, "_local_zone", lambda: pendulum.timezone("UTC"))
+    monkeypatch.setattr(filter_dates, "_local_zone", lambda: pendulum.timezone("UTC"))
 
 
 def ids(docs):
