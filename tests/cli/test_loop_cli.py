@@ -152,12 +152,26 @@ def test_placeholders_that_fit_no_task_are_a_clear_error(lt: Lt) -> None:
 
 
 @pytest.mark.usefixtures("project")
-def test_wait_is_passed_only_when_the_engine_supports_it(lt: Lt) -> None:
-    import inspect
+def test_wait_is_passed_only_when_the_engine_supports_it(lt: Lt, monkeypatch: pytest.MonkeyPatch) -> None:
+    from labtasker import runner
 
-    if "wait" in inspect.signature(api.run_loop).parameters:
-        pytest.skip("the engine supports --wait; covered by the leases tests")
-    assert lt("loop", "--wait", "--", "echo", "%(lr)").code == 2
+    calls: list[dict] = []
+
+    def with_wait(job: object, tree: object, *, wait: bool = False, **kw: object) -> runner.Tally:
+        calls.append({"wait": wait, **kw})
+        return runner.Tally()
+
+    def without_wait(job: object, tree: object, **kw: object) -> runner.Tally:
+        calls.append(kw)
+        return runner.Tally()
+
+    monkeypatch.setattr(api, "run_loop", with_wait)
+    assert lt("loop", "--wait", "--", "echo", "%(lr)").code == 0
+    assert lt("loop", "--", "echo", "%(lr)").code == 0
+    assert [c["wait"] for c in calls] == [True, False]
+    monkeypatch.setattr(api, "run_loop", without_wait)
+    ran = lt("loop", "--wait", "--", "echo", "%(lr)")
+    assert ran.code == 2 and "--wait is not supported" in ran.err
 
 
 def test_jobs_see_a_terminal_under_a_pty(tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> None:
