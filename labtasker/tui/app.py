@@ -91,21 +91,27 @@ class QueueApp(App[None]):
 
     # ------------------------------------------------------------ layout
     def compose(self) -> ComposeResult:
+        # Kept as attributes: messages that arrive while the app closes still find them.
+        self.states = StateTree(self._queue_name(), id="states")
+        self.filter_box = FilterBox(id="filter")
+        self.table = TaskTable(id="tasks")
+        self.status_line = Static("", id="status", markup=False)
+        self.detail_pane = DetailPane(id="detail")
         yield Header()
         with Horizontal(id="main"):
-            yield StateTree(self._queue_name(), id="states")
+            yield self.states
             with Vertical(id="right"):
-                yield FilterBox(id="filter")
-                yield TaskTable(id="tasks")
-                yield Static("", id="status", markup=False)
-                yield DetailPane(id="detail")
+                yield self.filter_box
+                yield self.table
+                yield self.status_line
+                yield self.detail_pane
         yield Footer()
 
     def on_mount(self) -> None:
         self.sub_title = self.queue.path.name + ("  [read-only]" if self.read_only else "")
-        self.query_one(FilterBox).input.value = self.view.expr
-        self.query_one(StateTree).select_state(self.view.state)
-        self.query_one(TaskTable).focus()
+        self.filter_box.input.value = self.view.expr
+        self.states.select_state(self.view.state)
+        self.table.focus()
         if self.watcher is not None:
             self.watcher.start()
         if self.rescan_every:
@@ -122,8 +128,8 @@ class QueueApp(App[None]):
         """True when no scan, detail read or action is under way or due (tests wait for this)."""
         if self._scanning or self._dirty or any(w.is_running for w in self.workers):
             return False
-        row = self.query_one(TaskTable).current
-        shown = self.query_one(DetailPane).detail
+        row = self.table.current
+        shown = self.detail_pane.detail
         return row is None or (shown is not None and shown.name == row.key)
 
     def _queue_name(self) -> str:
@@ -155,16 +161,15 @@ class QueueApp(App[None]):
         self._scanning = False
         self.scans += 1
         snap = message.snapshot
-        self.query_one(StateTree).update_counts(snap.counts)
+        self.states.update_counts(snap.counts)
         if snap.view != self.view or self._dirty:
             self.rescan()
             if snap.view != self.view:
                 return
         self.snapshot = snap
-        self.query_one(FilterBox).show_error(snap.error)
+        self.filter_box.show_error(snap.error)
         if snap.error is None:
-            table = self.query_one(TaskTable)
-            table.show(snap, self.marks, self.view.sort, self.view.reverse)
+            self.table.show(snap, self.marks, self.view.sort, self.view.reverse)
             self._load_detail()
         self._show_status()
 
@@ -179,13 +184,13 @@ class QueueApp(App[None]):
             parts.append(f"sorted by {self.view.sort} {'▼' if self.view.reverse else '▲'}")
         if self.read_only:
             parts.append("read-only")
-        self.query_one("#status", Static).update("  ·  ".join(parts))
+        self.status_line.update("  ·  ".join(parts))
 
     # ------------------------------------------------------------ detail
     def _load_detail(self) -> None:
-        row = self.query_one(TaskTable).current
+        row = self.table.current
         if row is None:
-            self.query_one(DetailPane).show(None)
+            self.detail_pane.show(None)
             return
         self._read_detail(self.view.state, row.key)
 
@@ -194,12 +199,12 @@ class QueueApp(App[None]):
         self.post_message(DetailLoaded(detail.load(self.queue, state, name, self.log_dirs)))
 
     def on_detail_loaded(self, message: DetailLoaded) -> None:
-        row = self.query_one(TaskTable).current
+        row = self.table.current
         if row is not None and row.key == message.detail.name:
-            self.query_one(DetailPane).show(message.detail)
+            self.detail_pane.show(message.detail)
 
     def _follow(self) -> None:
-        shown = self.query_one(DetailPane).detail
+        shown = self.detail_pane.detail
         if shown is not None and shown.running:
             self._load_detail()
 
@@ -219,31 +224,31 @@ class QueueApp(App[None]):
 
     @on(Tree.NodeSelected, "#states")
     def _state_selected(self) -> None:
-        self.query_one(TaskTable).focus()
+        self.table.focus()
 
     def action_state(self, state: str) -> None:
         """Show one state (keys 1-7)."""
-        self.query_one(StateTree).select_state(state)
+        self.states.select_state(state)
 
     @on(Input.Changed, "#filter-input")
     def _filter_changed(self, event: Input.Changed) -> None:
         try:
             scan.compile_filter(event.value, self.now())
         except FilterError as exc:
-            self.query_one(FilterBox).show_error(str(exc))
+            self.filter_box.show_error(str(exc))
             return
-        self.query_one(FilterBox).show_error(None)
+        self.filter_box.show_error(None)
         if event.value != self.view.expr:
             self.view = replace(self.view, expr=event.value)
             self.rescan()
 
     @on(Input.Submitted, "#filter-input")
     def _filter_submitted(self) -> None:
-        self.query_one(TaskTable).focus()
+        self.table.focus()
 
     def action_focus_filter(self) -> None:
         """Jump to the filter box."""
-        self.query_one(FilterBox).input.focus()
+        self.filter_box.input.focus()
 
     @on(DataTable.HeaderSelected, "#tasks")
     def _header_clicked(self, event: DataTable.HeaderSelected) -> None:
@@ -287,7 +292,7 @@ class QueueApp(App[None]):
 
     def action_detail_tab(self, step: int) -> None:
         """Show the next (or previous) tab of the detail pane."""
-        self.query_one(DetailPane).cycle(step)
+        self.detail_pane.cycle(step)
 
     def action_rescan(self) -> None:
         self.rescan()
@@ -295,7 +300,7 @@ class QueueApp(App[None]):
     # ------------------------------------------------------------ marks
     def action_mark(self) -> None:
         """Mark or unmark the task under the cursor, then move down."""
-        table = self.query_one(TaskTable)
+        table = self.table
         row = table.current
         if row is None or self.view.state == "quarantine":
             return
@@ -306,7 +311,7 @@ class QueueApp(App[None]):
 
     def action_mark_all(self) -> None:
         """Mark every task shown, or clear the marks if there are any."""
-        table = self.query_one(TaskTable)
+        table = self.table
         self.marks = set() if self.marks else set(table.task_ids())
         table.set_marks(self.marks)
         self._show_status()
@@ -314,14 +319,14 @@ class QueueApp(App[None]):
     def targets(self) -> list[str]:
         """The marked tasks, or else the one under the cursor."""
         if self.marks:
-            return [t for t in self.query_one(TaskTable).task_ids() if t in self.marks] or sorted(self.marks)
-        row = self.query_one(TaskTable).current
+            return [t for t in self.table.task_ids() if t in self.marks] or sorted(self.marks)
+        row = self.table.current
         return [row.task_id] if row is not None else []
 
     def _describe(self, ids: list[str]) -> str:
         if len(ids) != 1:
             return f"{len(ids)} marked tasks"
-        row = self.query_one(TaskTable).current
+        row = self.table.current
         name = row.cells[0] if row is not None and row.task_id == ids[0] and row.cells[0] else "task"
         return f"{name} ({short_id(ids[0])})"
 
