@@ -13,6 +13,8 @@ from collections.abc import Iterable, Mapping
 from datetime import date, datetime, timezone
 from typing import Any
 
+from labtasker.fsqueue.model import TASK_FIELDS
+
 Key = str | int
 Path = tuple[Key, ...]
 
@@ -34,14 +36,10 @@ class _Missing:
 
 MISSING: Any = _Missing()
 
-# Top-level names a filter or sort may use. Keep in step with the task model;
-# a name here that a document lacks is simply missing.
-FIELDS = frozenset({
-    "task_id", "task_name", "status", "args", "metadata", "summary",
-    "priority", "max_retries", "retries", "cmd", "created_at", "last_modified",
-    "start_time", "last_heartbeat", "worker_id", "heartbeat_timeout",
-    "task_timeout", "last_error", "node", "gen", "rev",
-})  # fmt: skip
+# Top-level names a filter or sort may use: the task model's fields, so a new
+# field is filterable without editing a second list. A name a document lacks
+# is simply missing. (model imports only codec and layout: no import cycle.)
+FIELDS = frozenset(TASK_FIELDS)
 
 # Top-level fields holding a timestamp; compared as instants, whatever their form.
 TIMESTAMP_FIELDS = frozenset({"created_at", "last_modified", "start_time", "last_heartbeat"})

@@ -19,6 +19,7 @@ import yaml
 from labtasker.errors import FilterError
 from labtasker.fsqueue import filter as flt
 from labtasker.fsqueue import filter_dates
+from labtasker.fsqueue.paths import FIELDS
 from labtasker.fsqueue.sorting import parse_sort, sort_docs
 
 PAGE = Path(__file__).resolve().parents[2] / "docs" / "filters.md"
@@ -85,3 +86,9 @@ def test_error_example(expr, first_line):
     with pytest.raises(FilterError) as caught:
         flt.compile(expr, now=NOW)
     assert str(caught.value).split("\n")[0] == first_line
+
+
+def test_page_names_exactly_the_task_fields():
+    text = PAGE.read_text(encoding="utf-8")
+    section = text.split("## Fields", 1)[1].split("\n\n", 2)[1]  # the paragraph after the heading
+    assert set(re.findall(r"`([a-z_]+)`", section)) == set(FIELDS)

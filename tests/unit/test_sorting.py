@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+import subprocess
+import sys
 from datetime import date, datetime, timedelta, timezone
 
 import pytest
@@ -10,6 +12,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from labtasker.errors import FilterError
+from labtasker.fsqueue import filter as flt
+from labtasker.fsqueue import model
 from labtasker.fsqueue.paths import MISSING, get_path
 from labtasker.fsqueue.sorting import SortKey, parse_sort, sort_docs
 
@@ -219,3 +223,22 @@ def test_sorting_100000_tasks_is_quick():
     out = sort_docs(docs, "summary.acc:desc")
     assert out[0]["summary"]["acc"] == 0.999
     assert out[-1]["summary"]["acc"] == 0.0
+
+
+# --- field names come from the task model ---------------------------------------------
+
+
+@pytest.mark.parametrize("name", model.TASK_FIELDS)
+def test_every_task_field_can_be_filtered_and_sorted_on(name):
+    doc = {"task_id": "t1", name: 1}
+    assert flt.compile(f"{name} == 1")(doc)
+    assert flt.compile({name: 1})(doc)
+    assert parse_sort(f"{name}:desc") == (SortKey((name,), descending=True),)
+
+
+@pytest.mark.parametrize("module", ["paths", "model", "filter", "sorting"])
+def test_field_paths_import_first_without_a_cycle(module):
+    """paths reads the model's field list; each side imports cleanly on its own."""
+    code = f"import labtasker.fsqueue.{module}"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
