@@ -15,6 +15,6 @@ done
 labtasker loop -- python "$here/train.py" --lr '%(lr)' --model '%(model)'
 
 echo "# best runs:"
-labtasker task ls -s success -S 'summary.acc:desc' --limit 3 --fmt jsonl --no-pager
+labtasker task ls -s success -S 'summary.acc:desc' --limit 3 --no-pager
 echo "# the queue is plain files:"
 ls "$(labtasker queue path)/done" | head -3
