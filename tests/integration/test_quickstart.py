@@ -14,10 +14,10 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def test_quickstart_runs_the_sweep(tmp_path: Path) -> None:
-    if shutil.which("labtasker") is None:
-        pytest.fail("the labtasker command is not on PATH: install the project first (pip install -e .)")
     env = {k: v for k, v in os.environ.items() if not k.startswith("LABTASKER_")}
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}"
+    if shutil.which("labtasker", path=env["PATH"]) is None:
+        pytest.fail("the labtasker command is not installed: run pip install -e . first")
     res = subprocess.run(["bash", str(REPO / "examples" / "quickstart.sh"), str(tmp_path)],
                          capture_output=True, text=True, env=env, timeout=120)
     assert res.returncode == 0, res.stderr
