@@ -116,9 +116,14 @@ def _findable(program: str) -> bool:
 
 
 class Loop(Command):
-    """Run a command for each pending task whose args match its %(placeholders), until none is left.
+    """Run a command for each pending task whose args fill its %(placeholders)"""
 
-    Example: labtasker loop -- python train.py --lr '%(lr)' --model '%(model)'
+    DESCRIPTION_MORE = """
+    Runs until no matching pending task is left. Examples:
+
+        labtasker loop -- python train.py --lr '%(lr)' --model '%(model)'
+        labtasker loop --cmd 'python train.py --lr %(lr) > out-%(lr).txt'
+        labtasker loop --script-path job.sh
     """
 
     cmd = cli.SwitchAttr(["-c", "--cmd"], str, argname="STRING",
@@ -181,6 +186,9 @@ class _Job:
         self.started = 0.0
 
     def __call__(self, run: runner.Run) -> None:
+        # Reading lease_lost tells the engine this job stops itself (it polls it
+        # below), so it never interrupts us mid-way with an exception.
+        run.lease_lost  # noqa: B018
         self.started = time.monotonic()
         argv = self.spec.argv(run.task.args, run.log_dir)
         env = {**os.environ, **run.env()}
@@ -197,8 +205,8 @@ class _Job:
         except OSError as exc:
             raise JobFailed(f"cannot run {argv[0]!r}: {exc.strerror or exc}") from None
         if result.stopped:
-            reason = run.keeper.reason if run.keeper is not None else ""
-            raise LeaseLost(f"task {run.task_id} was taken from this worker ({reason}); its command was stopped")
+            reason = getattr(run, "stop_reason", "") or "its lease was lost"
+            raise LeaseLost(f"task {run.task_id}: {reason}; its command was stopped")
         if result.code != 0:
             raise JobFailed(_failure(result))
 
@@ -243,9 +251,11 @@ def _explain_nothing_ran(tree: req.Tree, fields: list[str], extra_filter: str | 
         output.info(f"no pending task matched the filter {extra_filter!r}" if extra_filter
                     else "no pending task could be taken (others took them first)")
         return
-    doc = pending[0]
-    missing = req.missing(doc.get("args"), tree)
-    extra = extra_paths(doc.get("args"), tree)
+    def differences(doc: dict[str, Any]) -> tuple[list[str], list[str]]:
+        return req.missing(doc.get("args"), tree), extra_paths(doc.get("args"), tree)
+
+    doc = min(pending, key=lambda d: sum(map(len, differences(d))))  # the closest task explains best
+    missing, extra = differences(doc)
     detail = "; ".join(p for p in (f"it lacks {', '.join(missing)}" if missing else "",
                                    f"it has extra {', '.join(extra)}" if extra else "") if p)
     wanted = ", ".join(fields) or "(none)"

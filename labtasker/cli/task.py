@@ -189,7 +189,7 @@ class Ls(Selection):
             lines = render_tasks(shown, self.fmt)
         output.emit(lines, pager=not self.no_pager and not self.quiet)
         if len(found) > self.limit:
-            output.info(f"showing {self.limit} tasks; more match: raise --limit (e.g. --limit 10000) "
+            output.info(f"showing {_count([None] * self.limit)}; more match: raise --limit (e.g. --limit 10000) "
                         f"or continue with --offset {self.offset + self.limit}")
         return 0
 

@@ -211,6 +211,17 @@ def test_a_cancelled_task_stops_its_command(lt: Lt, project: Path, tmp_path: Pat
     assert api.get_task(task_id).status == "cancelled"
 
 
+@pytest.mark.usefixtures("project")
+def test_eta_max_stops_a_run_that_takes_too_long(lt: Lt) -> None:
+    task_id = api.submit_task(args={"x": 1}, max_retries=1).task_id
+    begin = time.monotonic()
+    ran = lt("loop", "--eta-max", "0.5s", "--", PY, "-c", "import time; time.sleep(60)", "%(x)")
+    assert time.monotonic() - begin < 20
+    assert ran.code == 0 and "1 failed" in ran.err
+    task = api.get_task(task_id)
+    assert task.status == "failed" and "eta_max" in (task.last_error or "")
+
+
 def test_ctrl_c_stops_the_job_and_the_loop_and_keeps_the_task(project: Path, tmp_path: Path) -> None:
     task_id = api.submit_task(args={"x": 1}).task_id
     started, child_pid = tmp_path / "started", tmp_path / "pid"
