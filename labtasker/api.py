@@ -330,8 +330,13 @@ def run_loop(job: runner.Job, tree: req.Tree, *, allow_extra: bool = False,
              extra_filter: str | dict[str, Any] | None = None, eta_max: Any = None,
              heartbeat_timeout: float | None = None, worker_id: str | None = None,
              create_worker_kwargs: dict[str, Any] | None = None, max_tasks: int | None = None,
-             notify: runner.Notify | None = None) -> runner.Tally:
-    """Run ``job`` over matching pending tasks of the queue in use."""
+             notify: runner.Notify | None = None, wait: bool = False,
+             heartbeat_interval: float | None = None) -> runner.Tally:
+    """Run ``job`` over matching pending tasks of the queue in use.
+
+    Lease settings not given here come from ``[loop]`` of ``config.toml``; with
+    ``wait`` the loop waits for new tasks instead of returning when none is left.
+    """
     ctx = context(create=True)
     predicate = _compile(extra_filter)
 
@@ -340,12 +345,13 @@ def run_loop(job: runner.Job, tree: req.Tree, *, allow_extra: bool = False,
             predicate is None or predicate(doc)
         )
 
-    interval = ctx.cfg.setting("heartbeat_interval") if ctx.cfg else 30.0
+    interval = heartbeat_interval or (ctx.cfg.setting("heartbeat_interval") if ctx.cfg else 30.0)
     timeout = heartbeat_timeout or (ctx.cfg.setting("heartbeat_timeout") if ctx.cfg else None)
+    eta = eta_max if eta_max is not None else (ctx.cfg.setting("eta_max") if ctx.cfg else None)
     opts = runner.LoopOptions(
         accept=accept, worker_id=worker_id, create_worker_kwargs=create_worker_kwargs or {},
-        eta_max=durations.parse(eta_max), heartbeat_interval=float(interval),
-        heartbeat_timeout=timeout, max_tasks=max_tasks, logs_dir=ctx.logs_dir,
+        eta_max=durations.parse(eta), heartbeat_interval=float(interval),
+        heartbeat_timeout=timeout, max_tasks=max_tasks, logs_dir=ctx.logs_dir, wait=wait,
     )
     return runner.run_loop(ctx.queue, job, opts, notify)
 

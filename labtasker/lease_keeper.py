@@ -1,32 +1,53 @@
-"""Renews a running task's lease from a background thread.
+"""Renews a running task's lease from a background thread, and says when to stop.
 
-The lease is the running file's mtime. If a renewal finds the file gone, the
-task was cancelled or reclaimed: ``lost`` is set and the job must stop. If the
-lease cannot be renewed for ``give_up_after`` seconds of our own monotonic
-clock (a hung filesystem), the keeper also gives up, before anyone else may
-reclaim the task.
+The lease is the running file's mtime. Each renewal runs in a short-lived
+thread of its own, so a filesystem call that hangs cannot keep the keeper from
+noticing its deadline: if no renewal succeeds for ``give_up_after`` seconds of
+our own monotonic clock, the keeper asks the job to stop, before anyone else
+may reclaim the task. A renewal that finds the file gone means the task was
+cancelled or reclaimed: the job must stop too. Past ``eta`` seconds the job is
+asked to stop as well, but the lease is still renewed until the loop has
+recorded the failure.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
+from collections.abc import Callable
 
 from labtasker.fsqueue import tasks
 from labtasker.fsqueue.queue import FsQueue
+
+log = logging.getLogger("labtasker")
+
+LOST, FENCED, ETA = "lost", "fenced", "eta"  # why a keeper stops a job
+OnStop = Callable[[str, str], None]  # (kind, reason)
 
 
 class LeaseKeeper:
     """Heartbeats ``running/<name>`` every ``interval`` seconds until stopped."""
 
-    def __init__(self, queue: FsQueue, running_name: str, interval: float, give_up_after: float) -> None:
+    def __init__(
+        self, queue: FsQueue, running_name: str, interval: float, give_up_after: float, *,
+        eta: float | None = None, on_stop: OnStop | None = None,
+        touch: Callable[[], bool] | None = None, started: float | None = None,
+    ) -> None:
         self.queue = queue
         self.running_name = running_name
         self.interval = interval
         self.give_up_after = give_up_after
-        self.lost = threading.Event()
+        self.eta = eta
+        self.on_stop = on_stop
+        self.touch = touch or (lambda: tasks.heartbeat(queue, running_name))
+        self.started = time.monotonic() if started is None else started
+        self.lost = threading.Event()  # the lease is gone (or could not be renewed)
+        self.kind = ""
         self.reason = ""
+        self.renewals = 0
         self._stop = threading.Event()
+        self._wake = threading.Event()
         self._thread = threading.Thread(target=self._run, name="labtasker-lease", daemon=True)
 
     def __enter__(self) -> LeaseKeeper:
@@ -34,24 +55,73 @@ class LeaseKeeper:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self._stop.set()
+        self.stop()
         self._thread.join(timeout=5)
 
-    def _run(self) -> None:
-        last_ok = time.monotonic()
-        while not self._stop.wait(self.interval):
-            try:
-                alive = tasks.heartbeat(self.queue, self.running_name)
-            except OSError as exc:  # storage trouble: retry until our own deadline
-                if time.monotonic() - last_ok > self.give_up_after:
-                    self._lose(f"could not renew the lease for {self.give_up_after:.0f}s: {exc}")
-                    return
-                continue
-            if not alive:
-                self._lose("the task was cancelled, reclaimed or deleted by someone else")
-                return
-            last_ok = time.monotonic()
+    def stop(self) -> None:
+        """Stop renewing (the run is over); safe from any thread."""
+        self._stop.set()
+        self._wake.set()
 
-    def _lose(self, reason: str) -> None:
-        self.reason = reason
-        self.lost.set()
+    def _run(self) -> None:
+        last_ok = self.started
+        next_beat = self.started + self.interval
+        eta_at = None if self.eta is None else self.started + self.eta
+        beat: _Beat | None = None
+        while not self._stop.is_set():
+            now = time.monotonic()
+            if beat is not None and beat.done.is_set():
+                outcome, beat = beat, None
+                if outcome.error is None and not outcome.alive:
+                    self._end(LOST, "the task was cancelled, reclaimed or deleted by someone else")
+                    return
+                if outcome.error is None:
+                    last_ok, self.renewals = outcome.started, self.renewals + 1
+                else:
+                    log.warning("could not renew the lease of %s: %s", self.running_name, outcome.error)
+                next_beat = outcome.started + self.interval
+            if now - last_ok >= self.give_up_after:
+                self._end(FENCED, f"the lease could not be renewed for {self.give_up_after:g}s")
+                return
+            if eta_at is not None and now >= eta_at:
+                eta_at = None
+                self._tell(ETA, f"the run exceeded eta_max ({self.eta:g}s)")
+            if beat is None and now >= next_beat:
+                beat = _Beat(self.touch, now, self._wake)
+                beat.start()
+            wake_at = min(t for t in (last_ok + self.give_up_after, eta_at,
+                                      None if beat else next_beat) if t is not None)
+            self._wake.wait(max(0.0, wake_at - time.monotonic()))
+            self._wake.clear()
+
+    def _end(self, kind: str, reason: str) -> None:
+        if not self._stop.is_set():
+            self.lost.set()
+            self._tell(kind, reason)
+
+    def _tell(self, kind: str, reason: str) -> None:
+        if self._stop.is_set():
+            return  # the run ended on its own meanwhile
+        self.kind, self.reason = kind, reason
+        if self.on_stop is not None:
+            self.on_stop(kind, reason)
+
+
+class _Beat(threading.Thread):
+    """One renewal, in its own thread so that a hung filesystem cannot block the keeper."""
+
+    def __init__(self, touch: Callable[[], bool], started: float, wake: threading.Event) -> None:
+        super().__init__(name="labtasker-renew", daemon=True)
+        self.touch, self.started, self.wake = touch, started, wake
+        self.done = threading.Event()
+        self.alive = False
+        self.error: OSError | None = None
+
+    def run(self) -> None:
+        try:
+            self.alive = self.touch()
+        except OSError as exc:
+            self.error = exc
+        finally:
+            self.done.set()
+            self.wake.set()

@@ -1,15 +1,26 @@
 """The worker loop shared by ``@labtasker.loop()`` and ``labtasker loop``.
 
 Claim a matching task, run the job with its lease renewed, record the outcome,
-repeat until no matching pending task is left. The job is a callable; the CLI
-passes one that runs a command, the decorator one that calls a function.
+repeat until no matching pending task is left (or, with ``wait``, until
+stopped). The job is a callable; the CLI passes one that runs a command, the
+decorator one that calls a function.
+
+While it runs, the loop holds a liveness lock and, whenever it looks for work,
+sweeps stale leases (at most every few seconds), so a task whose worker died
+comes back without any monitor. When the job must stop (its lease was lost,
+could not be renewed, or it ran past ``eta_max``), a job that watches
+``run.lease_lost`` (or registered ``run.on_stop``) stops itself; any other job
+gets ``JobStopped`` raised inside it.
 """
 
 from __future__ import annotations
 
+import ctypes
 import json
 import logging
 import os
+import threading
+import time
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -18,11 +29,19 @@ from typing import Any
 
 from labtasker.api_models import Task
 from labtasker.errors import LeaseLost, WorkerCrashed
-from labtasker.fsqueue import claim, clock, layout, tasks, workers
-from labtasker.fsqueue.queue import FsQueue
-from labtasker.lease_keeper import LeaseKeeper
+from labtasker.fsqueue import claim, clock, layout, lease, locking, tasks, workers
+from labtasker.fsqueue.queue import FsQueue, Located
+from labtasker.fsqueue.reaper import Reaper
+from labtasker.lease_keeper import ETA, FENCED, LOST, LeaseKeeper
 
 log = logging.getLogger("labtasker")
+
+
+class JobStopped(BaseException):
+    """Raised inside a job that must stop: its lease is gone or it ran past eta_max.
+
+    A BaseException, so that a job's own ``except Exception`` does not swallow it.
+    """
 
 
 @dataclass
@@ -36,15 +55,44 @@ class Run:
     log_dir: Path
     keeper: LeaseKeeper | None = None
     eta_max: float | None = None
-    ended: bool = False  # the job already reported a final status itself
+    stopping: threading.Event = field(default_factory=threading.Event, repr=False)
+    stop_kind: str = ""  # lost, fenced or eta (see lease_keeper)
+    stop_reason: str = ""
+    _ended: bool = field(default=False, repr=False)
+    _guard: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _job_thread: int | None = field(default=None, repr=False)
+    _stops_itself: bool = field(default=False, repr=False)
+    _on_stop: list[Callable[[], None]] = field(default_factory=list, repr=False)
 
     @property
     def task_id(self) -> str:
         return self.task.task_id
 
     @property
+    def ended(self) -> bool:
+        """The job already reported a final status itself (nothing left to renew)."""
+        return self._ended
+
+    @ended.setter
+    def ended(self, value: bool) -> None:
+        self._ended = value
+        if value and self.keeper is not None:
+            self.keeper.stop()
+
+    @property
     def lease_lost(self) -> bool:
-        return self.keeper is not None and self.keeper.lost.is_set()
+        """True once the job must stop; a job that checks this is left to stop itself."""
+        self._stops_itself = True
+        return self.stopping.is_set()
+
+    def on_stop(self, callback: Callable[[], None]) -> None:
+        """Call ``callback`` (from another thread) when the job must stop, instead of interrupting it."""
+        with self._guard:
+            self._on_stop.append(callback)
+            self._stops_itself = True
+            now = self.stopping.is_set()
+        if now:
+            callback()
 
     def env(self) -> dict[str, str]:
         """Variables a job's subprocess gets so ``task_info()`` works inside it."""
@@ -54,6 +102,39 @@ class Run:
             "LABTASKER_LOG_DIR": str(self.log_dir),
             "LABTASKER_QUEUE_DIR": str(self.queue.path),
         }
+
+    def _stop(self, kind: str, reason: str) -> None:
+        """Called by the lease keeper: the job must stop now."""
+        with self._guard:
+            if self._ended or self.stopping.is_set():
+                return
+            self.stop_kind, self.stop_reason = kind, reason
+            self.stopping.set()
+            callbacks = list(self._on_stop)
+            if not self._stops_itself and self._job_thread is not None:
+                _raise_in(self._job_thread, JobStopped)
+        log.warning("task %s: %s; stopping its job", self.task_id, reason)
+        for callback in callbacks:
+            callback()
+
+    def _arm(self) -> None:
+        with self._guard:
+            self._job_thread = threading.get_ident()
+
+    def _disarm(self) -> None:
+        with self._guard:
+            if self._job_thread is not None:
+                _raise_in(self._job_thread, None)  # drop an interruption the job never saw
+            self._job_thread = None
+
+
+def _raise_in(thread_id: int, exc: type[BaseException] | None) -> None:
+    """Raise ``exc`` in another thread at its next Python instruction (None: cancel that)."""
+    try:
+        setter = ctypes.pythonapi.PyThreadState_SetAsyncExc
+    except AttributeError:  # pragma: no cover - not CPython: the job runs to its end
+        return
+    setter(ctypes.c_ulong(thread_id), ctypes.py_object(exc) if exc is not None else None)
 
 
 @dataclass
@@ -90,33 +171,64 @@ class LoopOptions:
     heartbeat_timeout: float | None = None  # default: 3 intervals
     max_tasks: int | None = None
     logs_dir: Path | None = None
+    wait: bool = False  # when no task is left, wait for new ones instead of returning
+    sweep_every: float | None = None  # default: the heartbeat interval, at most 5 s
+    polling: bool | None = None  # how --wait watches pending/ (None: polling on network filesystems)
 
 
 def run_loop(queue: FsQueue, job: Job, opts: LoopOptions, notify: Notify | None = None) -> Tally:
-    """Run ``job`` on matching tasks until none is left; return the tally."""
+    """Run ``job`` on matching tasks until none is left (or forever with ``wait``); return the tally."""
+    terms = lease.make_terms(opts.heartbeat_interval, opts.heartbeat_timeout, opts.eta_max)
     worker_id = _register(queue, opts)
-    claimer = claim.Claimer(queue, worker_id, opts.accept)
     tally = Tally()
-    timeout = opts.heartbeat_timeout or 3 * opts.heartbeat_interval
-    while opts.max_tasks is None or tally.total < opts.max_tasks:
-        got = claimer.claim()
-        if got is None:
-            break
-        run = Run(queue, got.name, Task.from_doc(got.doc), worker_id,
-                  _log_dir(opts.logs_dir, got.doc["task_id"]), eta_max=opts.eta_max)
-        _write_task_info(run)
-        outcome = _run_one(run, job, timeout, opts.heartbeat_interval)
-        _count(tally, outcome, run)
-        if notify is not None:
-            notify(outcome, run, tally)
-        if outcome == "failed" and _worker_gave_up(queue, worker_id):
-            tally.crashed = (
-                f"worker {worker_id} failed {tally_failures(queue, worker_id)} tasks in a row and was "
-                "marked crashed, so this loop stops; fix the cause, then start a new loop"
-            )
-            log.error("%s", tally.crashed)
-            break
+    every = opts.sweep_every or min(5.0, terms.interval)
+    with locking.WorkerLock(queue, worker_id) as lock, Reaper(queue, terms, every=every) as sweeper, \
+            _Idle(queue, opts.polling) as idle:
+        claimer = claim.Claimer(queue, worker_id, opts.accept)
+        host = locking.host_key()
+        while opts.max_tasks is None or tally.total < opts.max_tasks:
+            found = _next_task(claimer, sweeper, idle, opts.wait, lambda: {
+                "lease": lease.lease_info(terms, host=host, lock=lock.name, skew=sweeper.skew)})
+            if found is None:
+                break
+            got, claimed_at = found
+            run = Run(queue, got.name, Task.from_doc(got.doc), worker_id,
+                      _log_dir(opts.logs_dir, got.doc["task_id"]))
+            _write_task_info(run)
+            outcome = _run_one(run, job, lease.terms_of(got.doc, terms), claimed_at)
+            _count(tally, outcome, run)
+            if notify is not None:
+                notify(outcome, run, tally)
+            if outcome == "failed" and _worker_gave_up(queue, worker_id):
+                tally.crashed = (
+                    f"worker {worker_id} failed {tally_failures(queue, worker_id)} tasks in a row and was "
+                    "marked crashed, so this loop stops; fix the cause, then start a new loop"
+                )
+                log.error("%s", tally.crashed)
+                break
     return tally
+
+
+def _next_task(claimer: claim.Claimer, sweeper: Reaper, idle: _Idle, wait: bool,
+               fields: Callable[[], dict[str, Any]]) -> tuple[Located, float] | None:
+    """The next task to run and when it was claimed (monotonic); None when there is none.
+
+    Stale leases are swept on the way, at most once per ``sweeper.every``.
+    """
+    while True:
+        sweeper.maybe_sweep()
+        claimer.fields = fields()
+        claimed_at = time.monotonic()  # no later than the lease's first mtime
+        got = claimer.claim()
+        if got is not None:
+            return got, claimed_at
+        pause = max(0.0, sweeper.next_due() - time.monotonic())
+        if wait:
+            idle.wait(max(0.05, pause))
+        elif sweeper.last.suspects:  # a lease that looks stale is not confirmed yet: look again
+            time.sleep(pause)
+        else:
+            return None
 
 
 def tally_failures(queue: FsQueue, worker_id: str) -> int:
@@ -126,33 +238,87 @@ def tally_failures(queue: FsQueue, worker_id: str) -> int:
         return 0
 
 
-def _run_one(run: Run, job: Job, timeout: float, interval: float) -> str:
-    keeper = LeaseKeeper(run.queue, run.running_name, interval, give_up_after=timeout * 2 / 3)
-    run.keeper = keeper
-    error: str | None = None
+def _run_one(run: Run, job: Job, terms: lease.Terms, claimed_at: float) -> str:
+    keeper = LeaseKeeper(run.queue, run.running_name, terms.interval, terms.give_up_after,
+                         eta=terms.eta, on_stop=run._stop, started=claimed_at)
+    run.keeper, run.eta_max = keeper, terms.eta
+    with keeper:
+        how, exc = _call(run, job)
+    if how == "lost":  # the job's own report found the task gone; finish() kept it in attempts/
+        _tell_lost(run)
+        return "lost"
+    if run.ended:
+        return _ended_outcome(run, how)
+    if how == "stopped":
+        outcome = _end(run, "failed", error=_stop_error(run))
+    elif how == "error":
+        assert exc is not None
+        error = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+        outcome = _end(run, "failed", error=error, summary=_exception_summary(exc, error))
+    else:
+        outcome = _end(run, "success")  # if the lease was lost, this keeps the result in attempts/
+    if outcome == "lost":
+        _tell_lost(run)
+    return outcome
+
+
+def _call(run: Run, job: Job) -> tuple[str, Exception | None]:
+    """Run the job: ("ok" | "error" | "stopped" | "lost", the job's exception)."""
     try:
-        with keeper:
+        try:
+            run._arm()
             job(run)
-    except StopLoop:
+        finally:
+            run._disarm()
+    except JobStopped:
+        return "stopped", None
+    except (StopLoop, KeyboardInterrupt):
         _release(run)
         raise
-    except LeaseLost:
-        return "lost"
     except Exception as exc:  # the job's failure is data, recorded on the task
-        error = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
-        if run.ended:
-            return "failed"
-        return _end(run, "failed", error=error, summary=_exception_summary(exc, error))
-    if run.ended:
-        return "cancelled" if _status_now(run) == "cancelled" else "done"
-    return _end(run, "success")  # if the lease was lost, this keeps the result in attempts/
+        if run.stopping.is_set():
+            return "stopped", exc  # most likely our stop made it fail
+        return ("lost" if isinstance(exc, LeaseLost) else "error"), exc
+    if run.stopping.is_set() and run.stop_kind == ETA:
+        return "stopped", None
+    return "ok", None
+
+
+def _ended_outcome(run: Run, how: str) -> str:
+    """The job reported its final status itself; the loop keeps it."""
+    status = _status_now(run)
+    if status == "cancelled":
+        return "cancelled"
+    if how == "error" or status in ("pending", "failed"):
+        return "failed"
+    return "done"
+
+
+def _stop_error(run: Run) -> str:
+    stamp = clock.now().isoformat(timespec="seconds")
+    what = {ETA: "eta_max exceeded", FENCED: "lease not renewed", LOST: "lease lost"}.get(run.stop_kind, "stopped")
+    return f"{what}: {run.stop_reason}; worker {run.worker_id} stopped the job at {stamp}"
+
+
+def _tell_lost(run: Run) -> None:
+    """Say where the task went, since this worker's run no longer counts."""
+    found = run.queue.find(run.task_id)
+    where = "it is gone (deleted)"
+    if found is not None:
+        doc = found.doc
+        where = f"it is now {layout.status_value(found.dirname)}"
+        if doc.get("worker_id") and doc.get("worker_id") != run.worker_id:
+            where += f" (worker {doc['worker_id']})"
+        if found.dirname in ("pending", "failed") and doc.get("last_error"):
+            where += f"; last error: {str(doc['last_error']).splitlines()[0]}"
+    log.warning("task %s was taken from worker %s; %s. This run's result is in attempts/",
+                run.task_id, run.worker_id, where)
 
 
 def _end(run: Run, status: str, *, error: str | None = None, summary: dict[str, Any] | None = None) -> str:
     try:
         located = tasks.finish(run.queue, run.running_name, status, summary=summary, error=error)
-    except LeaseLost as exc:
-        log.warning("%s", exc)
+    except LeaseLost:
         return "lost"
     if located.dirname == "cancelled":  # the job asked for it
         return "cancelled"
@@ -165,9 +331,12 @@ def _end(run: Run, status: str, *, error: str | None = None, summary: dict[str, 
 
 def _release(run: Run) -> None:
     """Ctrl-C: put the task back to pending without counting a retry."""
+    if run.keeper is not None:
+        run.keeper.stop()
     try:
         def change(doc: dict[str, Any]) -> tuple[str, dict[str, Any]]:
             doc.update(worker_id=None, start_time=None, last_heartbeat=None, last_modified=clock.now())
+            doc.pop("lease", None)
             return "pending", doc
 
         run.queue.transact("running", run.running_name, change)
@@ -178,6 +347,32 @@ def _release(run: Run) -> None:
 def _status_now(run: Run) -> str:
     found = run.queue.find(run.task_id)
     return layout.status_value(found.dirname) if found else "deleted"
+
+
+class _Idle:
+    """Waits for new pending tasks (``--wait``), woken by file events, not by polling."""
+
+    def __init__(self, queue: FsQueue, polling: bool | None) -> None:
+        self.queue, self.polling = queue, polling
+        self._watch: Any = None
+        self._woken = threading.Event()
+
+    def __enter__(self) -> _Idle:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._watch is not None:
+            self._watch.stop()
+
+    def wait(self, timeout: float) -> None:
+        """Return when something changed in pending/, or after ``timeout`` seconds."""
+        if self._watch is None:
+            from labtasker.events import Watch
+
+            self._watch = Watch(self.queue.path, lambda _path: self._woken.set(), polling=self.polling,
+                                subdirs=("pending",)).start()
+        self._woken.wait(timeout)
+        self._woken.clear()
 
 
 def _exception_summary(exc: BaseException, text: str) -> dict[str, Any]:

@@ -1,0 +1,136 @@
+"""Worker liveness locks; the only importer of fasteners.
+
+A loop holds an exclusive lock on ``<queue>/tmp/locks/<worker>--<nonce>.lock``
+for as long as it lives; the kernel drops it when the process dies, however it
+dies. Another process on the same host that can take the lock knows the
+worker is gone and may reclaim its task at once, without waiting for the lease
+to time out. ``tmp/`` is never synced, and a lock is only probed from the host
+that made it (``host_key``), since advisory locks do not cross NFS clients
+reliably.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+from pathlib import Path
+
+import fasteners
+
+from labtasker.fsqueue import ids, layout
+from labtasker.fsqueue.queue import FsQueue
+
+log = logging.getLogger("labtasker")
+
+SUFFIX = ".lock"
+_held: set[Path] = set()  # locks this process holds: probing them would drop them (POSIX)
+_guard = threading.Lock()
+_host: list[str] = []
+
+
+def host_key() -> str:
+    """This machine, as liveness locks know it: host name and boot id (Linux)."""
+    if not _host:
+        name = socket.gethostname() or "host"
+        try:
+            boot = Path("/proc/sys/kernel/random/boot_id").read_text(encoding="ascii").strip()[:8]
+        except OSError:
+            boot = ""
+        _host.append(f"{name}/{boot}" if boot else name)
+    return _host[0]
+
+
+def lock_dir(queue: FsQueue) -> Path:
+    return queue.tmp / "locks"
+
+
+class WorkerLock:
+    """Held while a worker's loop runs; ``name`` goes into each lease it takes."""
+
+    def __init__(self, queue: FsQueue, worker_id: str) -> None:
+        self.name = f"{worker_id}{layout.SEP}{ids.nonce(4)}"
+        self.path = lock_dir(queue) / f"{self.name}{SUFFIX}"
+        self._lock: fasteners.InterProcessLock | None = None
+
+    def __enter__(self) -> WorkerLock:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        # Locked under a temporary name, then published: nobody can see it unlocked.
+        staging = self.path.with_name(f".{self.path.name}.new")
+        lock = fasteners.InterProcessLock(str(staging))
+        if not lock.acquire(blocking=False):  # pragma: no cover - the name is ours alone
+            raise RuntimeError(f"could not lock {staging}")
+        os.rename(staging, self.path)
+        self._lock = lock
+        with _guard:
+            _held.add(self.path)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        with _guard:
+            _held.discard(self.path)
+        try:
+            os.unlink(self.path)  # while still held, so no prober mistakes us for dead
+        except FileNotFoundError:
+            pass
+        if self._lock is not None:
+            self._lock.release()
+            self._lock = None
+
+
+def probe(queue: FsQueue, name: str | None) -> bool | None:
+    """Is the worker holding lock ``name`` alive? None when that cannot be told."""
+    if not isinstance(name, str) or not ids.SAFE_ID.match(name):
+        return None
+    path = lock_dir(queue) / f"{name}{SUFFIX}"
+    with _guard:
+        if path in _held:
+            return True
+        if not path.exists():
+            return None
+        lock = fasteners.InterProcessLock(str(path))
+        try:
+            if not lock.acquire(blocking=False):
+                return True
+        except threading.ThreadError as exc:  # the lock itself failed (e.g. NFS without lockd)
+            log.debug("cannot probe %s: %s", path, exc)
+            return None
+        lock.release()
+        return False
+
+
+def clean(queue: FsQueue, keep: set[str]) -> list[str]:
+    """Remove lock files of workers that are gone, except those named in ``keep``."""
+    removed = []
+    folder = lock_dir(queue)
+    try:
+        names = sorted(os.listdir(folder))
+    except FileNotFoundError:
+        return removed
+    for entry in names:
+        if not entry.endswith(SUFFIX) or entry.startswith("."):
+            continue
+        name = entry[: -len(SUFFIX)]
+        if name in keep or probe(queue, name) is not False:
+            continue
+        _remove_if_free(folder / entry)
+        removed.append(name)
+    return removed
+
+
+def _remove_if_free(path: Path) -> None:
+    """Unlink a dead worker's lock file while holding it, so no probe sees it half-gone."""
+    with _guard:
+        lock = fasteners.InterProcessLock(str(path))
+        try:
+            if not lock.acquire(blocking=False):
+                return
+        except threading.ThreadError:
+            return
+        try:
+            os.unlink(path)
+        except FileNotFoundError:
+            pass
+        finally:
+            lock.release()
