@@ -19,7 +19,8 @@ Doc = dict[str, Any]
 MAX_KEY_ARGS = 4
 MAX_METRICS = 3
 HIDDEN_METRICS = ("labtasker_exception",)  # the runner's traceback record, not a metric
-MARK = "●"
+MARK = "✓"
+ARGS_WIDTH = 34
 
 
 @dataclass(frozen=True)
@@ -107,6 +108,11 @@ def since(doc: Doc) -> Any:
     return doc.get("last_modified") or doc.get("finished_at") or doc.get("created_at") or doc.get("mtime")
 
 
+def clip(text: str, width: int) -> str:
+    """Cut a cell to ``width`` characters, showing that it was cut."""
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
 def short_id(task_id: Any) -> str:
     """The random tail of a task id (the head is a time stamp shared by a batch)."""
     text = str(task_id or "")
@@ -158,9 +164,10 @@ _ABSENT = object()
 
 # ------------------------------------------------------------------ columns
 def field_column(key: str, label: str, path: str, *, numeric: bool = False,
-                 render: Callable[[Any], str] = fmt) -> Column:
-    """A column showing the value at a dotted path of the document."""
-    return Column(key, label, lambda d: render(lookup(d, path)), lambda d: sort_value(lookup(d, path)), numeric)
+                 render: Callable[[Any], str] = fmt, width: int = 40) -> Column:
+    """A column showing the value at a dotted path of the document (cut at ``width``)."""
+    return Column(key, label, lambda d: clip(render(lookup(d, path)), width),
+                  lambda d: sort_value(lookup(d, path)), numeric)
 
 
 def args_column(key_paths: set[str]) -> Column:
@@ -171,7 +178,7 @@ def args_column(key_paths: set[str]) -> Column:
         return (key or list(flat.items()))[:MAX_KEY_ARGS]
 
     def cell(doc: Doc) -> str:
-        return " ".join(f"{p}={fmt(v)}" for p, v in shown(doc))
+        return clip(" ".join(f"{p}={fmt(v)}" for p, v in shown(doc)), ARGS_WIDTH)
 
     def sort_key(doc: Doc) -> Any:
         return tuple((p, sort_value(v)) for p, v in shown(doc))
@@ -181,25 +188,30 @@ def args_column(key_paths: set[str]) -> Column:
 
 def task_columns(state: str, docs: Sequence[Doc], now: datetime,
                  metrics: Sequence[str] | None = None) -> list[Column]:
-    """The columns of a task state's table for these documents."""
-    cols = [
-        field_column("name", "name", "task_name"),
-        field_column("id", "id", "task_id", render=short_id),
-        args_column(key_args(docs)),
-        field_column("priority", "prio", "priority", numeric=True),
-        Column("retries", "retries", lambda d: f"{d.get('retries') or 0}/{d.get('max_retries') or 0}",
-               lambda d: sort_value(d.get("retries")), True),
-        field_column("worker", "worker", "worker_id"),
-        Column("age", "age", lambda d: age(since(d), now), lambda d: sort_value(since(d)), True),
-    ]
-    if state == "attempts":
-        cols[3:5] = [field_column("status", "status", "status"), field_column("reason", "reason", "reason")]
+    """The columns of a task state's table for these documents; what tells tasks apart first."""
     chosen = [metric_path(m) for m in metrics] if metrics is not None else [
         f"summary.{k}" for k in pick_metrics(docs)]
-    cols += [field_column(p, p.split(".", 1)[1], p, numeric=True) for p in chosen]
+    cols = [
+        field_column("name", "name", "task_name", width=20),
+        field_column("id", "id", "task_id", render=short_id),
+        args_column(key_args(docs)),
+        *(field_column(p, p.split(".", 1)[1], p, numeric=True) for p in chosen),
+    ]
     if any(d.get("last_error") for d in docs):
-        cols.append(Column("error", "error", lambda d: last_line(d.get("last_error"))[:80],
+        cols.append(Column("error", "error", lambda d: clip(last_line(d.get("last_error")), 48),
                            lambda d: sort_value(last_line(d.get("last_error")) or None)))
+    if state == "attempts":
+        cols += [field_column("status", "status", "status"), field_column("reason", "reason", "reason")]
+    else:
+        cols += [
+            field_column("priority", "prio", "priority", numeric=True),
+            Column("retries", "retries", lambda d: f"{d.get('retries') or 0}/{d.get('max_retries') or 0}",
+                   lambda d: sort_value(d.get("retries")), True),
+        ]
+    cols += [
+        field_column("worker", "worker", "worker_id", width=18),
+        Column("age", "age", lambda d: age(since(d), now), lambda d: sort_value(since(d)), True),
+    ]
     return cols
 
 

@@ -45,7 +45,7 @@ def run(name, args, log):
     lr, model, seed = args.get("lr", 0.01), args.get("model", "resnet18"), args.get("seed", 0)
     dropout = args.get("dropout", 0.0)
     loss = train(lr, model, seed, dropout, log)
-    acc = 0.97 - loss * 0.4 - abs(lr - 0.01) * 0.8 - dropout * 0.05 - 0.004 * seed
+    acc = 0.97 - loss * 0.4 - abs(lr - 0.01) * 0.8 - dropout * 0.07 - 0.006 * ((seed * 7) % 3)
     return {"acc": round(acc, 4), "loss": round(loss, 4), "epochs": 5}
 
 
@@ -64,7 +64,7 @@ def step(loss, lr, model, dropout):
         raise FloatingPointError("loss is nan after 120 steps (lr too high?)")
     if dropout >= 0.5:
         return float("nan")
-    return loss * (0.55 + lr)
+    return loss * (0.55 + lr + (0.04 if model == "vit_s" else 0.0))
 
 
 def allocate(batch):
@@ -104,6 +104,15 @@ class FixedWorld:
         clock.now = lambda: self.now  # type: ignore[assignment]
         ids.new_task_id = self.task_id  # type: ignore[assignment]
         ids.nonce = self.nonce  # type: ignore[assignment]
+        # A lease names the claiming host and the filesystem's clock skew: fix both, so the
+        # sample is the same everywhere and no real host mistakes itself for the owner.
+        try:
+            from labtasker.fsqueue import lease, locking
+        except ImportError:  # an older core without leases
+            return
+        locking.host_key = lambda: f"{NODE}/sample"  # type: ignore[assignment]
+        real_info = lease.lease_info
+        lease.lease_info = lambda terms, **kw: real_info(terms, **{**kw, "skew": 0.0})  # type: ignore[assignment]
 
 
 def train_module() -> dict[str, Any]:

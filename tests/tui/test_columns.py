@@ -69,8 +69,8 @@ def test_sorting_puts_missing_values_last_both_ways() -> None:
 def test_task_columns_follow_the_documents() -> None:
     docs = [{"task_id": "t1", "args": {"lr": 1}, "summary": {"acc": 1.0}, "last_error": "x\nValueError: bad\n"}]
     keys = [c.key for c in cols.task_columns("failed", docs, NOW)]
-    assert keys == ["name", "id", "args", "priority", "retries", "worker", "age", "summary.acc", "error"]
+    assert keys == ["name", "id", "args", "summary.acc", "error", "priority", "retries", "worker", "age"]
     chosen = [c.key for c in cols.task_columns("failed", docs, NOW, metrics=["loss"])]
-    assert chosen[-2:] == ["summary.loss", "error"]
-    error = cols.task_columns("failed", docs, NOW)[-1]
+    assert chosen[3:5] == ["summary.loss", "error"]
+    error = cols.task_columns("failed", docs, NOW)[4]
     assert error.cell(docs[0]) == "ValueError: bad"

@@ -66,7 +66,7 @@ class DetailPane(Vertical):
         attempts = len(detail.attempts) if detail else 0
         following = bool(detail and detail.running and detail.log_path)
         tabs = self.tabs
-        tabs.get_tab("tab-error").label = "error ●" if error else "error"
+        tabs.get_tab("tab-error").label = "error ✗" if error else "error"
         tabs.get_tab("tab-attempts").label = f"attempts ({attempts})" if attempts else "attempts"
         tabs.get_tab("tab-log").label = "log (following)" if following else "log"
 

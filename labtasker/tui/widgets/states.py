@@ -31,7 +31,7 @@ class StateTree(Tree[str]):
     def label_for(self, state: str, count: int | None) -> Text:
         shown = "…" if count is None else str(count)
         text = Text(f"{state:<11}", style=STYLE[state] if count else "dim")
-        text.append(f"{shown:>6}", style="bold" if count else "dim")
+        text.append(f"{shown:>5}", style="bold" if count else "dim")
         return text
 
     def update_counts(self, counts: dict[str, int]) -> None:

@@ -60,7 +60,7 @@ class TaskTable(DataTable[object]):
         for key in self._keys:
             want = self.shown[key].task_id in marks
             if want != (key in self._marked):
-                self._set_cell(key, MARK_COLUMN, MARK if want else "")
+                self.update_cell(key, MARK_COLUMN, MARK if want else "")  # the column keeps width 1
                 (self._marked.add if want else self._marked.discard)(key)
 
     def _set_columns(self, snap: Snapshot, sort: str | None, reverse: bool) -> None:
@@ -70,7 +70,8 @@ class TaskTable(DataTable[object]):
         self._numeric = {key for key, _, numeric in snap.columns if numeric}
         for key, label, _ in snap.columns:
             arrow = (" ▼" if reverse else " ▲") if key == sort else ""
-            self.add_column(label + arrow, key=key)
+            header = Text(label + arrow, justify="right" if key in self._numeric else "left")
+            self.add_column(header, key=key)
 
     def _rebuild(self, rows: list[Row], marks: set[str]) -> None:
         before = self.current
