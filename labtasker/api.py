@@ -18,7 +18,7 @@ from labtasker.api_models import (
     WorkerCreateResponse, WorkerLsResponse,
 )  # fmt: skip
 from labtasker.errors import LeaseLost, QueueExists, QueueNotFound
-from labtasker.fsqueue import claim, durations, layout, tasks, transitions, workers
+from labtasker.fsqueue import claim, durations, layout, reconcile, tasks, transitions, workers
 from labtasker.fsqueue import required as req
 from labtasker.fsqueue.layout import STATE_DIRS, TaskStatus
 from labtasker.fsqueue.queue import FsQueue
@@ -207,11 +207,16 @@ def report_task_status(task_id: str, status: str, summary: dict[str, Any] | None
         old = layout.parse_status(doc["status"])
         if old == TaskStatus.RUNNING and new == TaskStatus.FAILED:
             return transitions.fail(doc, "reported failed", now, summary)
+        before = dict(doc, summary=dict(doc.get("summary") or {}))
         transitions.merge_summary(doc, summary)
         if new != old:
             transitions.check_transition(task_id, old, new)
         doc["last_modified"] = now
         doc["gen"] = int(doc.get("gen") or 0) + 1
+        if new != old:
+            doc["sgen"] = doc["gen"]  # an explicit status change (merge rules: fsqueue/merge.py)
+            if old in layout.TERMINAL:
+                reconcile.keep_replaced(queue, before)
         return new, doc
 
     tasks.change_task(queue, task_id, change)

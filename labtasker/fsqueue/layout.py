@@ -8,11 +8,13 @@ finish the same task offline never write the same path).
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timezone
 from enum import Enum
 
 SEP = "--"
 SUFFIX = ".yaml"
+RESERVED = "r."  # prefix of pending names set aside for one node (``task reserve``)
 PRIORITY_MIN = -99_999_999
 PRIORITY_MAX = 99_999_999
 _PRIORITY_OFFSET = 100_000_000  # inverted, zero padded: higher priority sorts first
@@ -69,6 +71,23 @@ def is_task_file(name: str) -> bool:
     )
 
 
+_RESERVED_KEY = re.compile(r"^r\.(.+)\.(\d{9}\.\d{8}T\d{12}Z)$")
+
+
+def original_of_copy(name: str) -> str:
+    """The file name an alternate copy stands for (``x.yaml~`` -> ``x.yaml``)."""
+    name = _SYNCTHING.sub("", name)
+    name = _DROPBOX.sub("", name)
+    cut = name.find(SUFFIX + "~")
+    if cut < 0:
+        cut = name.find(SUFFIX + ".~")
+    return name[: cut + len(SUFFIX)] if cut >= 0 else name
+
+
+_SYNCTHING = re.compile(r"\.sync-conflict-[^.]*")
+_DROPBOX = re.compile(r" \([^)]*conflicted copy[^)]*\)")
+
+
 def stamp(ts: datetime) -> str:
     """A fixed-width, sortable, file-name-safe UTC timestamp."""
     return ts.astimezone(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
@@ -80,8 +99,30 @@ def sortkey(priority: int, last_modified: datetime) -> str:
     return f"{_PRIORITY_OFFSET - priority:09d}.{stamp(last_modified)}"
 
 
-def pending_name(priority: int, last_modified: datetime, task_id: str) -> str:
-    return f"{sortkey(priority, last_modified)}{SEP}{task_id}{SUFFIX}"
+def pending_name(priority: int, last_modified: datetime, task_id: str, reserved_for: str | None = None) -> str:
+    """``<sortkey>--<id>.yaml``; a task set aside for one node starts ``r.<node>.`` (sorts last)."""
+    key = sortkey(priority, last_modified)
+    if reserved_for:
+        key = f"{RESERVED}{reserved_for}.{key}"
+    return f"{key}{SEP}{task_id}{SUFFIX}"
+
+
+def reserved_for(name: str) -> str | None:
+    """The node a pending file name is reserved for, or None."""
+    if not name.startswith(RESERVED):
+        return None
+    match = _RESERVED_KEY.match(name.split(SEP, 1)[0])
+    return match.group(1) if match else None
+
+
+def is_alternate_copy(name: str) -> bool:
+    """A second copy of a file left by a sync tool or a backup: ``x.yaml~``, ``x.yaml.~2~``,
+    ``x.sync-conflict-<...>.yaml`` (Syncthing), ``x (conflicted copy ...).yaml`` (Dropbox)."""
+    if name.startswith(".") or name.endswith(".tmp"):
+        return False
+    if ".sync-conflict-" in name or "(conflicted copy" in name:
+        return name.endswith(SUFFIX)
+    return SUFFIX + "~" in name or SUFFIX + ".~" in name
 
 
 def running_name(task_id: str, worker_id: str) -> str:

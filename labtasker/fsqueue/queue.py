@@ -16,7 +16,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from labtasker.fsqueue import atomic, clock, codec, ids, layout
+from labtasker.fsqueue import atomic, clock, codec, ids, layout, merge
 from labtasker.fsqueue.layout import STATE_DIRS, TaskStatus
 from labtasker.fsqueue.model import normalise, ordered
 
@@ -187,6 +187,7 @@ class FsQueue:
             doc["status"] = _STATUS_OF_DIR[dirname].value
             doc["rev"] = int(doc.get("rev") or 0) + 1
             doc["node"] = self.node
+            merge.stamp_life(doc, doc["rev"], self.node)  # replicas merge by it (fsqueue/merge.py)
             doc = ordered(doc)
         name = self.name_for(dirname, doc)
         atomic.write_atomic(self.path / dirname / name, codec.dump(doc), self.tmp)
@@ -197,7 +198,8 @@ class FsQueue:
     def name_for(self, dirname: str, doc: Doc) -> str:
         """The file name a document gets in a directory."""
         if dirname == "pending":
-            return layout.pending_name(doc["priority"], doc["last_modified"], doc["task_id"])
+            return layout.pending_name(doc["priority"], doc["last_modified"], doc["task_id"],
+                                       reserved_for=doc.get("reserved_for"))
         if dirname == "running":
             return layout.running_name(doc["task_id"], doc["worker_id"])
         if dirname == "workers":

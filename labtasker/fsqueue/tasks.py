@@ -6,18 +6,20 @@ as ``LostRace`` or ``TaskNotFound``, never as a half-made change.
 
 from __future__ import annotations
 
+import copy
 import os
 from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
 from labtasker.errors import LeaseLost, LostRace, TaskNotFound
-from labtasker.fsqueue import atomic, clock, ids, layout, transitions
+from labtasker.fsqueue import atomic, clock, ids, layout, reconcile, transitions
 from labtasker.fsqueue.layout import STATE_DIRS, TaskStatus
 from labtasker.fsqueue.model import new_task
 from labtasker.fsqueue.queue import Doc, FsQueue, Located
 
 _RETRIES_ON_RACE = 5
+_TERMINAL = tuple(s.value for s in layout.TERMINAL)
 
 
 def submit(queue: FsQueue, *, now: datetime | None = None, **fields: Any) -> Doc:
@@ -74,10 +76,14 @@ def update(
 ) -> Doc:
     """A user's edit of one task (see ``transitions.apply_update``)."""
     def change(doc: Doc) -> tuple[TaskStatus, Doc]:
-        return transitions.apply_update(
+        before = copy.deepcopy(doc) if doc["status"] in _TERMINAL else None
+        status, new = transitions.apply_update(
             doc, fields, replace_fields=replace_fields, reset_pending=reset_pending,
-            now=now or clock.now(),
+            now=now or clock.now(), node=queue.node,
         )
+        if before is not None and status.value != before["status"]:
+            reconcile.keep_replaced(queue, before)  # a re-queue or cancel keeps the result it replaces
+        return status, new
 
     located = change_task(queue, task_id, change)
     assert located is not None

@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from labtasker.errors import InvalidTransition
+from labtasker.fsqueue import merge
 from labtasker.fsqueue.layout import TaskStatus, parse_status
 from labtasker.fsqueue.model import (
     DICT_FIELDS, check_int, check_key, deep_merge, expand,
@@ -44,16 +45,22 @@ def apply_update(
     replace_fields: tuple[str, ...] = (),
     reset_pending: bool = False,
     now: datetime,
+    node: str = "",
 ) -> tuple[TaskStatus, dict[str, Any]]:
-    """A user's edit: merge dict fields (or replace those named), set scalars, move status."""
+    """A user's edit: merge dict fields (or replace those named), set scalars, move status.
+
+    ``node`` (the editing replica) goes into the edit's clocks, which decide
+    concurrent edits when replicas merge (fsqueue/merge.py).
+    """
     for name in replace_fields:
         if name not in DICT_FIELDS and name not in SCALAR_FIELDS:
             raise ValueError(f"replace_fields names {name!r}, which is not an updatable field")
     old = parse_status(doc["status"])
     new = old
+    edited: dict[str, Any] = {}
     for name, value in fields.items():
         if name in DICT_FIELDS:
-            value = expand(value, name)
+            value = edited[name] = expand(value, name)
             doc[name] = value if name in replace_fields else deep_merge(doc.get(name) or {}, value)
         elif name in ("priority", "max_retries"):
             doc[name] = check_int(value, name, minimum=0 if name == "max_retries" else None)
@@ -61,7 +68,9 @@ def apply_update(
             new = parse_status(value)
         elif name in SCALAR_FIELDS:
             doc[name] = value
-        else:
+        if name in SCALAR_FIELDS:
+            edited[name] = doc[name]
+        elif name not in DICT_FIELDS and name != "status":
             raise ValueError(f"{name!r} is not a field a user may update")
     if reset_pending:
         new = P
@@ -71,6 +80,9 @@ def apply_update(
         _to_pending(doc)
     doc["last_modified"] = now
     doc["gen"] = int(doc.get("gen") or 0) + 1
+    merge.note_edit(doc, edited, replace_fields, doc["gen"], node)
+    if new != old or reset_pending:
+        doc["sgen"] = doc["gen"]  # an explicit status change: beats the history it replaces
     return new, doc
 
 
