@@ -20,6 +20,7 @@ class Command(cli.Application):
 
     SUBCOMMAND_HELPMSG = False
     ALLOW_ABBREV = False
+    SWITCH_HINT = ""  # added to "unknown switch" errors, e.g. where a command's own args go
 
     def __init__(self, executable: str | None = None) -> None:
         super().__init__(executable)
@@ -70,6 +71,8 @@ class Command(cli.Application):
         text = " ".join(text.split())
         if text:
             text = text[0].lower() + text[1:]
+        if self.SWITCH_HINT and text.startswith("unknown switch"):
+            return UsageError(f"{text}; {self.SWITCH_HINT}")
         return UsageError(f"{text} (see `{self.PROGNAME} --help`)")
 
 

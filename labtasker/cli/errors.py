@@ -45,8 +45,8 @@ def exit_code(exc: BaseException) -> int:
         return INTERRUPTED
     if isinstance(exc, LabtaskerError):
         return int(exc.exit_code)
-    if isinstance(exc, (ValueError, TypeError)) and not isinstance(exc, UnicodeError):
-        return USAGE  # the core raises these for input it refuses
+    if isinstance(exc, ValueError) and not isinstance(exc, UnicodeError):
+        return USAGE  # the core raises ValueError for input it refuses
     return FAILED
 
 
@@ -59,7 +59,7 @@ def message(exc: BaseException) -> str:
     text = _one_line(str(exc)) or type(exc).__name__
     if isinstance(exc, OSError) and exc.filename and str(exc.filename) not in text:
         text = f"{text}: {exc.filename}"
-    if not isinstance(exc, (LabtaskerError, ValueError, TypeError, OSError)):
+    if not isinstance(exc, (LabtaskerError, ValueError, OSError)):
         text = f"unexpected {type(exc).__name__}: {text} (run again with -v for the traceback)"
     for kind, hint in _HINTS:
         if isinstance(exc, kind) and "`" not in text:

@@ -118,6 +118,8 @@ def _findable(program: str) -> bool:
 class Loop(Command):
     """Run a command for each pending task whose args fill its %(placeholders)"""
 
+    SWITCH_HINT = "the command goes after --, e.g. `labtasker loop -- python train.py --lr '%(lr)'`"
+
     DESCRIPTION_MORE = """
     Runs until no matching pending task is left. Examples:
 

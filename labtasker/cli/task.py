@@ -81,6 +81,8 @@ class TaskGroup(Group):
 class Submit(Command):
     """Submit a task; its args come after --, e.g. `labtasker task submit -- --lr=0.01 --model=vit`"""
 
+    SWITCH_HINT = "task args go after --, e.g. `labtasker task submit -- --lr=0.01`"
+
     task_name = cli.SwitchAttr(["--name", "--task-name"], str, argname="NAME", help="A name for the task")
     metadata = cli.SwitchAttr(["--metadata"], str, argname="JSON",
                               help="""Metadata as a JSON object or Python dict, e.g. '{"tags": ["v1"]}'""")

@@ -32,7 +32,9 @@ def test_unknown_commands_and_switches_are_one_line_usage_errors(lt: Lt) -> None
                        (["task", "ls", "--bogus"], "unknown switch --bogus"),
                        (["task", "ls", "--limit"], "requires an argument"),
                        (["task", "ls", "--limit", "0"], "expected a number >= 1"),
-                       (["worker", "report", "w1"], "expected at least 2 positional arguments")):
+                       (["worker", "report", "w1"], "expected at least 2 positional arguments"),
+                       (["task", "submit", "--lr=1"], "unknown switch --lr; task args go after --"),
+                       (["loop", "python", "train.py", "--lr", "%(lr)"], "the command goes after --")):
         ran = lt(*argv)
         assert ran.code == 2, argv
         assert ran.err.startswith("labtasker: error: ") and ran.err.count("\n") == 1, ran.err
