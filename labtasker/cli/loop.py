@@ -156,7 +156,7 @@ class Loop(Command):
         try:
             with _signals_stop_the_loop():
                 tally = api.run_loop(job, tree, **self._loop_options(), notify=job.progress)
-        except runner.StopLoop:
+        except (runner.StopLoop, KeyboardInterrupt):
             output.info("stopped; the task that was running is back in pending")
             return errors.INTERRUPTED
         output.info(_tally_line(tally))

@@ -43,6 +43,9 @@ class Update(Selection):
             return 0
         if self.editor:
             changes = edit_tasks(tasks or [api.get_task(i) for i in ids], self.reset_pending)
+            if self.reset_pending:  # every selected task is re-queued, edited or not
+                edited = {c[0] for c in changes}
+                changes += [(i, {}, []) for i in ids if i not in edited]
         else:
             changes = [(task_id, fields, replace) for task_id in ids]
             self._confirm(len(ids))
@@ -138,7 +141,7 @@ def edit_tasks(tasks: list[Task], reset_pending: bool) -> list[Change]:
     fields = editable_fields(reset_pending)
     text = _HEADER + "\n".join(_task_yaml(t, fields) for t in tasks)
     _, changes = editor.edit_until_valid(text, lambda edited: diff_edited(tasks, edited, fields), ".yaml")
-    if not changes:
+    if not changes and not reset_pending:
         output.info("no changes")
     return changes
 

@@ -60,6 +60,17 @@ def test_editor_warns_about_read_only_changes(lt: Lt, edits: Path) -> None:
 
 
 @pytest.mark.usefixtures("project")
+def test_editor_with_reset_pending_requeues_every_selected_task(lt: Lt, edits: Path) -> None:
+    ids = [api.submit_task(args={"i": i}).task_id for i in range(2)]
+    api.update_tasks([api.TaskUpdateRequest(task_id=i, status="cancelled") for i in ids])
+    edits.write_text("    i: 0\n->\n    i: 10\n")
+    ran = lt("task", "update", "-s", "cancelled", "--editor", "--reset-pending")
+    assert ran.code == 0, ran.err
+    assert [(api.get_task(i).status, api.get_task(i).args["i"]) for i in ids] == [("pending", 10), ("pending", 1)]
+    assert "status" not in Path(str(edits) + ".seen").read_text().split("# read-only:")[0]
+
+
+@pytest.mark.usefixtures("project")
 def test_invalid_yaml_off_a_terminal_changes_nothing(lt: Lt, edits: Path) -> None:
     task_id = api.submit_task(args={"lr": 0.1}).task_id
     edits.write_text("    lr: 0.1\n->\n    lr: [unclosed\n")
