@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from labtasker import config, runner
+from labtasker import config
 from labtasker.api_models import (
     Queue, Task, TaskLsResponse, TaskSubmitResponse, TaskUpdateRequest, Worker,
     WorkerCreateResponse, WorkerLsResponse,
@@ -331,17 +331,19 @@ def _queue_model(queue: FsQueue) -> Queue:
 
 
 # ------------------------------------------------------------------- loop
-def run_loop(job: runner.Job, tree: req.Tree, *, allow_extra: bool = False,
+def run_loop(job: Any, tree: req.Tree, *, allow_extra: bool = False,
              extra_filter: str | dict[str, Any] | None = None, eta_max: Any = None,
              heartbeat_timeout: float | None = None, worker_id: str | None = None,
              create_worker_kwargs: dict[str, Any] | None = None, max_tasks: int | None = None,
-             notify: runner.Notify | None = None, wait: bool = False,
-             heartbeat_interval: float | None = None) -> runner.Tally:
+             notify: Any = None, wait: bool = False,
+             heartbeat_interval: float | None = None) -> Any:
     """Run ``job`` over matching pending tasks of the queue in use.
 
     Lease settings not given here come from ``[loop]`` of ``config.toml``; with
     ``wait`` the loop waits for new tasks instead of returning when none is left.
     """
+    from labtasker import runner  # the loop machinery loads only for loops
+
     ctx = context(create=True)
     predicate = _compile(extra_filter)
 
