@@ -22,6 +22,8 @@ from textual import on, work
 from textual.app import App, ComposeResult, SuspendNotSupported
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
+from textual.css.query import NoMatches
+from textual.timer import Timer
 from textual.widgets import DataTable, Footer, Header, Input, Static, Tree
 
 from labtasker.errors import FilterError, LabtaskerError
@@ -30,7 +32,7 @@ from labtasker.fsqueue.queue import FsQueue
 from labtasker.tui import actions, detail, scan
 from labtasker.tui.actions import Outcome
 from labtasker.tui.columns import short_id
-from labtasker.tui.messages import ActionDone, DetailLoaded, QueueChanged, Scanned
+from labtasker.tui.messages import ActionDone, Counted, DetailLoaded, QueueChanged, Scanned
 from labtasker.tui.scan import STATES, TASK_STATES, View
 from labtasker.tui.watch import QueueWatcher
 from labtasker.tui.widgets.detail import DetailPane
@@ -41,6 +43,7 @@ from labtasker.tui.widgets.table import TaskTable
 
 WRITE_ACTIONS = ("cancel", "requeue", "priority", "edit", "delete")
 FOLLOW_EVERY = 1.0  # seconds between re-reads of a running task's log
+FILTER_DELAY = 0.25  # seconds of no typing before a filter is applied
 
 
 class QueueApp(App[None]):
@@ -87,6 +90,7 @@ class QueueApp(App[None]):
         self.watcher = QueueWatcher(queue.path, self._changed, polling=polling) if watch else None
         self._scanning = False
         self._dirty = False
+        self._filter_timer: Timer | None = None
         self.scans = 0  # finished scans, for tests and the curious
 
     # ------------------------------------------------------------ layout
@@ -126,7 +130,7 @@ class QueueApp(App[None]):
     @property
     def settled(self) -> bool:
         """True when no scan, detail read or action is under way or due (tests wait for this)."""
-        if self._scanning or self._dirty or any(w.is_running for w in self.workers):
+        if self._scanning or self._dirty or self._filter_timer or any(w.is_running for w in self.workers):
             return False
         row = self.table.current
         shown = self.detail_pane.detail
@@ -149,13 +153,18 @@ class QueueApp(App[None]):
 
     @work(thread=True, group="scan")
     def _scan(self, view: View) -> None:
-        self.post_message(Scanned(scan.scan(self.queue, view, self.now())))
+        if self.snapshot is None:  # the first look at a big queue takes a while: counts first
+            self.post_message(Counted(scan.counts(self.queue)))
+        self.post_message(Scanned(scan.scan(self.queue, view, self.now(), previous=self.snapshot)))
 
     def _changed(self) -> None:  # a watchdog thread
         self.post_message(QueueChanged())
 
     def on_queue_changed(self, message: QueueChanged) -> None:
         self.rescan()
+
+    def on_counted(self, message: Counted) -> None:
+        self.states.update_counts(message.counts)
 
     def on_scanned(self, message: Scanned) -> None:
         self._scanning = False
@@ -178,6 +187,8 @@ class QueueApp(App[None]):
         if snap is None:
             return
         parts = [f"{snap.view.state}: {snap.shown} of {snap.total} shown"]
+        if snap.matched > snap.shown:
+            parts[0] = f"{snap.view.state}: first {snap.shown} of {snap.matched} shown (filter or sort to see others)"
         if self.marks:
             parts.append(f"{len(self.marks)} marked")
         if self.view.sort:
@@ -201,7 +212,10 @@ class QueueApp(App[None]):
     def on_detail_loaded(self, message: DetailLoaded) -> None:
         row = self.table.current
         if row is not None and row.key == message.detail.name:
-            self.detail_pane.show(message.detail)
+            try:
+                self.detail_pane.show(message.detail)
+            except NoMatches:  # the app is closing and the pane's tabs are already gone
+                pass
 
     def _follow(self) -> None:
         shown = self.detail_pane.detail
@@ -238,8 +252,15 @@ class QueueApp(App[None]):
             self.filter_box.show_error(str(exc))
             return
         self.filter_box.show_error(None)
-        if event.value != self.view.expr:
-            self.view = replace(self.view, expr=event.value)
+        if self._filter_timer is not None:
+            self._filter_timer.stop()
+        # Applied once typing pauses: every keystroke need not scan a big queue.
+        self._filter_timer = self.set_timer(FILTER_DELAY, lambda: self._apply_filter(event.value))
+
+    def _apply_filter(self, expr: str) -> None:
+        self._filter_timer = None
+        if expr != self.view.expr:
+            self.view = replace(self.view, expr=expr)
             self.rescan()
 
     @on(Input.Submitted, "#filter-input")

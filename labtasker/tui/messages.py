@@ -16,6 +16,14 @@ class QueueChanged(Message):
         return isinstance(message, QueueChanged)
 
 
+class Counted(Message):
+    """The state counts, sent ahead of a scan's rows (cheap: listings only)."""
+
+    def __init__(self, counts: dict[str, int]) -> None:
+        super().__init__()
+        self.counts = counts
+
+
 class Scanned(Message):
     """A scan finished."""
 

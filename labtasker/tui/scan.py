@@ -53,8 +53,11 @@ class Snapshot:
     columns: list[tuple[str, str, bool]] = field(default_factory=list)  # key, label, numeric
     rows: list[Row] = field(default_factory=list)
     shown: int = 0
+    matched: int = 0
     total: int = 0
     error: str | None = None
+    signature: tuple[int, int] = (0, 0)
+    built_at: datetime | None = None
 
 
 def counts(queue: FsQueue) -> dict[str, int]:
@@ -83,9 +86,19 @@ def compile_filter(expr: str, now: datetime) -> Callable[[dict[str, Any]], bool]
     return flt.compile(expr or None, now=now)
 
 
-def scan(queue: FsQueue, view: View, now: datetime, cancelled: Callable[[], bool] = lambda: False) -> Snapshot:
-    """Count every state and build the rows of ``view``."""
-    snap = Snapshot(view, counts(queue))
+MAX_ROWS = 1000  # rows put on screen; sorting and filtering see every task
+REBUILD_AFTER = 30.0  # seconds: an unchanged directory is re-read this often anyway (ages, coarse mtimes)
+
+
+def scan(queue: FsQueue, view: View, now: datetime, previous: Snapshot | None = None,
+         max_rows: int = MAX_ROWS) -> Snapshot:
+    """Count every state and build the rows of ``view`` (reusing ``previous`` if nothing changed)."""
+    signature = _signature(queue, view.state)
+    if _still_valid(previous, view, signature, now):
+        assert previous is not None
+        previous.counts = counts(queue)
+        return previous
+    snap = Snapshot(view, counts(queue), signature=signature, built_at=now)
     entries = load_docs(queue, view.state)
     snap.total = len(entries)
     if view.state != "quarantine" and view.expr.strip():
@@ -95,14 +108,29 @@ def scan(queue: FsQueue, view: View, now: datetime, cancelled: Callable[[], bool
             snap.error = str(exc)
             return snap
         entries = [(n, d) for n, d in entries if predicate(d)]
-    if cancelled():
-        return snap
-    build_rows(snap, entries, now)
+    build_rows(snap, entries, now, max_rows)
     return snap
 
 
-def build_rows(snap: Snapshot, entries: Sequence[tuple[str, dict[str, Any]]], now: datetime) -> None:
-    """Fill the columns and sorted rows of a snapshot from its documents."""
+def _signature(queue: FsQueue, state: str) -> tuple[int, int]:
+    """(mtime, size) of a state directory: any file put in or taken out changes it."""
+    try:
+        st = os.stat(queue.path / DIRNAME[state])
+    except FileNotFoundError:
+        return (0, 0)
+    return (st.st_mtime_ns, st.st_size)
+
+
+def _still_valid(previous: Snapshot | None, view: View, signature: tuple[int, int], now: datetime) -> bool:
+    if previous is None or previous.view != view or previous.signature != signature or previous.error:
+        return False
+    built = previous.built_at
+    return built is not None and 0 <= (now - built).total_seconds() < REBUILD_AFTER
+
+
+def build_rows(snap: Snapshot, entries: Sequence[tuple[str, dict[str, Any]]], now: datetime,
+               max_rows: int = MAX_ROWS) -> None:
+    """Fill the columns and sorted rows of a snapshot (the first ``max_rows``) from its documents."""
     view = snap.view
     docs = [d for _, d in entries]
     if view.state == "quarantine":
@@ -111,6 +139,8 @@ def build_rows(snap: Snapshot, entries: Sequence[tuple[str, dict[str, Any]]], no
         columns = cols.task_columns(view.state, docs, now, view.metrics)
     by_id = {id(d): n for n, d in entries}
     ordered = cols.sort_docs(default_order(view.state, docs), columns, view.sort, view.reverse)
+    snap.matched = len(ordered)
+    ordered = ordered[:max_rows]
     snap.columns = [(c.key, c.label, c.numeric) for c in columns]
     snap.rows = [
         Row(by_id[id(d)], str(d.get("task_id") or d.get("file") or ""), tuple(c.cell(d) for c in columns))

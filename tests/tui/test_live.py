@@ -55,3 +55,47 @@ async def test_the_rescan_timer_catches_what_events_miss(sample: FsQueue) -> Non
         await settle(pilot)
         tasks.update(sample, "019593e1-be80-700f-b896-32e653faa3c4", {"status": "cancelled"})
         await wait_for(pilot, lambda: app.query_one("#tasks").row_count == 6)
+
+
+def fill(queue: FsQueue, n: int) -> None:
+    """``n`` pending tasks written straight as files (as the core names and writes them, minus fsync)."""
+    from datetime import datetime, timedelta, timezone
+
+    from labtasker.fsqueue import codec, model
+
+    start = datetime(2025, 1, 1, tzinfo=timezone.utc)
+    for i in range(n):
+        doc = model.new_task(task_id=f"01950000-{i:04d}-7000-8000-000000000000", now=start + timedelta(seconds=i),
+                             node="bulk", task_name="bulk", args={"lr": i / n, "seed": i % 7})
+        doc.update(status="pending", rev=1)
+        (queue.path / "pending" / queue.name_for("pending", doc)).write_bytes(codec.dump(model.ordered(doc)))
+
+
+async def stall(seconds: float) -> float:
+    """The longest the event loop was blocked during ``seconds`` (a frozen screen shows up here)."""
+    import asyncio
+
+    worst, end = 0.0, time.monotonic() + seconds
+    while time.monotonic() < end:
+        t = time.monotonic()
+        await asyncio.sleep(0.01)
+        worst = max(worst, time.monotonic() - t - 0.01)
+    return worst
+
+
+async def test_a_big_queue_stays_responsive(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    queue = FsQueue.create(tmp_path / "big", "big", node="n1")
+    fill(queue, 3000)
+    app = make_app(queue, rescan_every=0.5)
+    async with app.run_test(size=SIZE) as pilot:
+        worst = 0.0
+        while app.snapshot is None:
+            worst = max(worst, await stall(0.1))
+        worst = max(worst, await stall(1.5))  # a few rescans of an unchanged queue
+        assert worst < 1.0, f"the screen froze for {worst:.2f} s"
+        await settle(pilot)
+        assert app.table.row_count == 1000
+        assert "first 1000 of 3000 shown" in str(app.status_line.render())
+        app.filter_box.input.value = "args.seed == 3"
+        await wait_for(pilot, lambda: app.snapshot.view.expr == "args.seed == 3")
+        assert app.snapshot.matched == 429 and app.table.row_count == 429

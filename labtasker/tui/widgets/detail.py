@@ -25,16 +25,20 @@ class DetailPane(Vertical):
     def __init__(self, **kwargs: object) -> None:
         super().__init__(**kwargs)  # type: ignore[arg-type]
         self.detail: Detail | None = None
+        # Kept here, not queried: a read that lands while the app closes still finds them.
+        self._bodies = {pane: Static(id=f"body-{pane}", markup=False) for pane in PANES}
+        self._scrolls = {pane: VerticalScroll(id=f"scroll-{pane}") for pane in PANES}
+        self._tabs = TabbedContent(id="detail-tabs")
 
     def compose(self) -> ComposeResult:
-        with TabbedContent(id="detail-tabs"):
+        with self._tabs:
             for pane in PANES:
-                with TabPane(pane, id=f"tab-{pane}"), VerticalScroll(id=f"scroll-{pane}"):
-                    yield Static(id=f"body-{pane}", markup=False)
+                with TabPane(pane, id=f"tab-{pane}"), self._scrolls[pane]:
+                    yield self._bodies[pane]
 
     @property
     def tabs(self) -> TabbedContent:
-        return self.query_one("#detail-tabs", TabbedContent)
+        return self._tabs
 
     def cycle(self, step: int) -> None:
         """Activate the tab ``step`` places to the right (wrapping)."""
@@ -56,10 +60,10 @@ class DetailPane(Vertical):
         self._body("log", self._log_of(detail))
         self._labels(detail)
         if detail.running and (before is None or before.name != detail.name or before.log != detail.log):
-            self.query_one("#scroll-log", VerticalScroll).scroll_end(animate=False)
+            self._scrolls["log"].scroll_end(animate=False)
 
     def _body(self, pane: str, content: RenderableType) -> None:
-        self.query_one(f"#body-{pane}", Static).update(content)
+        self._bodies[pane].update(content)
 
     def _labels(self, detail: Detail | None) -> None:
         error = bool(detail and detail.error)
