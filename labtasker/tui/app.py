@@ -176,8 +176,9 @@ class QueueApp(App[None]):
             if snap.view != self.view:
                 return
         self.snapshot = snap
-        self.filter_box.show_error(snap.error)
-        if snap.error is None:
+        if snap.error is not None:  # else the box shows what the text being typed is worth
+            self.filter_box.show_error(snap.error)
+        else:
             self.table.show(snap, self.marks, self.view.sort, self.view.reverse)
             self._load_detail()
         self._show_status()
@@ -246,14 +247,15 @@ class QueueApp(App[None]):
 
     @on(Input.Changed, "#filter-input")
     def _filter_changed(self, event: Input.Changed) -> None:
+        if self._filter_timer is not None:
+            self._filter_timer.stop()
+            self._filter_timer = None
         try:
             scan.compile_filter(event.value, self.now())
         except FilterError as exc:
             self.filter_box.show_error(str(exc))
             return
         self.filter_box.show_error(None)
-        if self._filter_timer is not None:
-            self._filter_timer.stop()
         # Applied once typing pauses: every keystroke need not scan a big queue.
         self._filter_timer = self.set_timer(FILTER_DELAY, lambda: self._apply_filter(event.value))
 
