@@ -24,6 +24,7 @@ import time
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -119,22 +120,31 @@ class Run:
 
     def _arm(self) -> None:
         with self._guard:
+            if self.stopping.is_set() and not self._stops_itself:
+                raise JobStopped  # told to stop before the job even began
             self._job_thread = threading.get_ident()
 
     def _disarm(self) -> None:
         with self._guard:
-            if self._job_thread is not None:
-                _raise_in(self._job_thread, None)  # drop an interruption the job never saw
-            self._job_thread = None
+            self._job_thread = None  # no interruption from now on
+        _checkpoint()  # one sent just before is raised here, still inside the job's try
 
 
-def _raise_in(thread_id: int, exc: type[BaseException] | None) -> None:
-    """Raise ``exc`` in another thread at its next Python instruction (None: cancel that)."""
+def _checkpoint() -> None:
+    """Entering a Python function is where a pending interruption is raised."""
+
+
+def _raise_in(thread_id: int, exc: type[BaseException]) -> None:
+    """Raise ``exc`` in another thread when it next enters Python code.
+
+    (Never "cancelled" with NULL: that leaves the interpreter checking for it on
+    every instruction from then on.)
+    """
     try:
         setter = ctypes.pythonapi.PyThreadState_SetAsyncExc
     except AttributeError:  # pragma: no cover - not CPython: the job runs to its end
         return
-    setter(ctypes.c_ulong(thread_id), ctypes.py_object(exc) if exc is not None else None)
+    setter(ctypes.c_ulong(thread_id), ctypes.py_object(exc))
 
 
 @dataclass
@@ -244,13 +254,15 @@ def _run_one(run: Run, job: Job, terms: lease.Terms, claimed_at: float) -> str:
     run.keeper, run.eta_max = keeper, terms.eta
     with keeper:
         how, exc = _call(run, job)
-    if how == "lost":  # the job's own report found the task gone; finish() kept it in attempts/
-        _tell_lost(run)
+    if how in ("lost", "stopped") and _attempt_recorded(run):
+        _tell_lost(run)  # the job's own report found the task gone and kept its result
         return "lost"
     if run.ended:
         return _ended_outcome(run, how)
     if how == "stopped":
         outcome = _end(run, "failed", error=_stop_error(run))
+    elif how == "lost":
+        outcome = _end(run, "failed", error=f"{type(exc).__name__}: {exc}")
     elif how == "error":
         assert exc is not None
         error = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
@@ -282,6 +294,18 @@ def _call(run: Run, job: Job) -> tuple[str, Exception | None]:
     if run.stopping.is_set() and run.stop_kind == ETA:
         return "stopped", None
     return "ok", None
+
+
+def _attempt_recorded(run: Run) -> bool:
+    """True if this run already left its result in attempts/ (its report found the task gone)."""
+    start = run.task.start_time
+    prefix = f"{run.task_id}{layout.SEP}{run.worker_id}{layout.SEP}"
+    for name in run.queue.names("attempts"):
+        doc = run.queue.read("attempts", name) if name.startswith(prefix) else None
+        if doc is not None and start is not None and isinstance(doc.get("finished_at"), datetime) \
+                and doc["finished_at"] >= start:
+            return True
+    return False
 
 
 def _ended_outcome(run: Run, how: str) -> str:

@@ -37,8 +37,9 @@ def main(x: int = Required()):
     if mode == "hang":
         while True:
             time.sleep(0.02)
-    for _ in range(int(task.metadata.get("steps", 0))):
-        time.sleep(0.02)
+    if mode == "slow":
+        for _ in range(int(task.metadata.get("steps", 100))):
+            time.sleep(0.02)
     if mode == "fail":
         raise RuntimeError("this task always fails")
     labtasker.report_task_status(task.task_id, "running", summary={"by": os.environ.get("WHO", "?")})

@@ -35,7 +35,7 @@ def test_sigkill_with_the_monitor_pending_again_within_seconds(fast: Path, queue
     assert task.retries == 1 and task.worker_id is None
     assert "worker gone" in task.last_error and worker_id in task.last_error
     assert took < TIMEOUT  # the liveness lock told, no need to wait for the lease to time out
-    assert workers.get(queue, worker_id)["retries"] == 1  # the dead worker's failure count rose
+    wait_for(lambda: workers.get(queue, worker_id)["retries"] == 1, "the dead worker's failure count to rise")
     assert "reclaimed task " + tid in wait_for(lambda: procs.text("monitor"), "the monitor's log")
 
 
