@@ -60,6 +60,11 @@ def context(*, create: bool = False, queue_name: str | None = None) -> Context:
         queue = _queues[key] = FsQueue(path, node=node)
     if create and not queue.exists():
         FsQueue.create(path, name, node=node)
+    elif queue.exists() and not queue.tmp.is_dir():  # a git clone: no tmp/, no empty state dirs
+        try:
+            FsQueue.create(path, name, node=node)
+        except OSError:
+            pass  # read-only: fine for reading
     return Context(root, cfg, queue)
 
 

@@ -9,6 +9,7 @@ random distance into the next few names, so rivals spread out.
 
 from __future__ import annotations
 
+import bisect
 import copy
 import random
 import time
@@ -16,7 +17,7 @@ from collections.abc import Callable
 from datetime import datetime
 
 
-from labtasker.fsqueue import clock, transitions
+from labtasker.fsqueue import clock, layout, transitions
 from labtasker.fsqueue.queue import Doc, FsQueue, Located
 
 Accept = Callable[[Doc], bool]
@@ -59,7 +60,7 @@ class Claimer:
     def _relist(self) -> None:
         names = self.queue.names("pending")
         self._rejected.intersection_update(names)
-        self._names = [n for n in names if n not in self._rejected]
+        self._names = [n for n in claim_order(names, self.queue.node) if n not in self._rejected]
         self._listed_at = time.monotonic()
 
     def _claim_listed(self, now: datetime | None) -> Located | None:
@@ -97,11 +98,22 @@ class Claimer:
         def change(doc: Doc) -> tuple[str, Doc]:
             if self.accept is not None and not self.accept(doc):
                 raise _Rejected
+            if doc.get("reserved_for") not in (None, self.queue.node):
+                raise _Rejected
             claimed = transitions.claim(doc, self.worker_id, now or clock.now())
             claimed.update(copy.deepcopy(self.fields))
             return "running", claimed
 
         return change
+
+
+def claim_order(names: list[str], node: str) -> list[str]:
+    """Sorted pending names as one node claims them: those reserved for it first, then the
+    unreserved; tasks reserved for other nodes are left alone (``labtasker task reserve``)."""
+    lo = bisect.bisect_left(names, layout.RESERVED)  # reserved names are one block of the sorted list
+    hi = bisect.bisect_left(names, layout.RESERVED[:-1] + chr(ord(layout.RESERVED[-1]) + 1), lo)
+    mine = [n for n in names[lo:hi] if layout.reserved_for(n) == node]
+    return mine + names[:lo] + names[hi:]
 
 
 class _Rejected(Exception):

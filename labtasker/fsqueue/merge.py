@@ -15,7 +15,8 @@ A document carries three kinds of state, each merged its own way:
   always beats the steps before it, even when an old replica sends them again;
 - **edited fields** (args, metadata, priority, ...): per dotted path, the
   newest user edit wins, by the ``clocks`` each edit records ([gen, node]);
-- **counters** (rev, gen, last_modified): the maximum.
+- **counters** (rev, gen, last_modified): the maximum; ``node``, the writer of
+  the highest rev.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from typing import Any
 
 from labtasker.fsqueue import ids, layout
 from labtasker.fsqueue.layout import STATE_DIRS
-from labtasker.fsqueue.model import ordered, set_path
+from labtasker.fsqueue.model import TASK_FIELDS, ordered, set_path
 
 Doc = dict[str, Any]
 Clock = tuple[int, str]
@@ -42,6 +43,7 @@ EDITED_DICTS = ("args", "metadata")
 BOOKKEEPING = ("rev", "gen", "node", "life", "clocks", "last_modified")
 ARCHIVE_REASON = "another version of this task took its place (a merge, a re-queue or a cancel)"
 
+_KNOWN = frozenset(TASK_FIELDS)
 _NOT_LIFE = frozenset((*EDITED_SCALARS, *EDITED_DICTS, *BOOKKEEPING))
 _RESULT_RANK = {"success": 3, "failed": 2, "cancelled": 1}
 _STATE_RANK = {"running": 2, "pending": 1}
@@ -103,8 +105,11 @@ def life_key(doc: Doc) -> tuple[Any, ...]:
 
 
 def run_id(doc: Doc) -> tuple[str, str]:
-    """Which run a document records: its worker and start time (empty for none)."""
-    return str(doc.get("worker_id") or ""), canonical(doc.get("start_time"))
+    """Which run a document records: its worker and start time; without a run (a cancel
+    before any claim), the status generation the user's change made."""
+    if doc.get("worker_id"):
+        return str(doc["worker_id"]), canonical(doc.get("start_time"))
+    return "", f"sgen {_int(doc.get('sgen'))}"
 
 
 # ---------------------------------------------------------------- edits
@@ -171,7 +176,7 @@ def join(docs: Sequence[Doc]) -> Doc:
     winner = min(range(len(docs)), key=lambda i: life_key(docs[i]))
     out = copy.deepcopy(docs[winner])
     out["life"] = list(life_of(docs[winner]))
-    out["rev"] = max(_int(d.get("rev")) for d in docs)
+    out["rev"], out["node"] = max((_int(d.get("rev")), str(d.get("node") or "")) for d in docs)
     out["gen"] = max(_int(d.get("gen")) for d in docs)
     stamps = [d["last_modified"] for d in docs if _aware(d.get("last_modified"))]
     if stamps:
@@ -237,7 +242,29 @@ def archive(doc: Doc) -> tuple[str, Doc]:
     name = layout.attempt_name(doc["task_id"], worker, "m" + digest([doc["task_id"], run_id(doc)])[:10])
     record = copy.deepcopy(life_fields(doc))
     record.update(life=[rev, node, stamp], node=node, reason=ARCHIVE_REASON)
-    return name, ordered(record)
+    return name, canonical_doc(record)
+
+
+def canonical_doc(doc: Doc) -> Doc:
+    """The document with a key order that depends on its content only (known fields first,
+    the rest sorted, nested mappings sorted), so equal merges are equal bytes everywhere."""
+    first = ordered(doc)
+    known = [k for k in first if k in _KNOWN]
+    return {k: _sorted(first[k]) for k in [*known, *sorted(k for k in first if k not in _KNOWN)]}
+
+
+def _sorted(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _sorted(value[k]) for k in sorted(value, key=str)}
+    if isinstance(value, list):
+        return [_sorted(v) for v in value]
+    return value
+
+
+def is_archive_name(name: str) -> bool:
+    """True for ``attempts/`` names written by ``archive`` (their nonce starts with ``m``)."""
+    parts = name[: -len(layout.SUFFIX)].split(layout.SEP) if name.endswith(layout.SUFFIX) else []
+    return len(parts) == 3 and parts[2].startswith("m")
 
 
 def join_archives(a: Doc, b: Doc) -> Doc:

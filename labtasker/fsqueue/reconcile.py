@@ -24,7 +24,7 @@ from typing import Any
 
 from labtasker.fsqueue import atomic, clock, codec, ids, layout, merge
 from labtasker.fsqueue.layout import STATE_DIRS
-from labtasker.fsqueue.model import normalise, ordered
+from labtasker.fsqueue.model import normalise
 from labtasker.fsqueue.queue import Doc, FsQueue
 
 log = logging.getLogger("labtasker")
@@ -41,13 +41,14 @@ class Report:
     merged: list[str] = field(default_factory=list)  # task ids whose files were rewritten
     deleted: list[str] = field(default_factory=list)  # task ids removed by a tombstone
     archived: list[str] = field(default_factory=list)  # attempts/ files written
+    dropped: list[str] = field(default_factory=list)  # attempts/ records of a winner or a deleted task
     folded: list[str] = field(default_factory=list)  # second copies merged in and removed
     skipped: list[str] = field(default_factory=list)  # tasks that changed while we looked
     imported: int = 0  # files brought in with ``import_from``
 
     @property
     def changed(self) -> bool:
-        return bool(self.merged or self.deleted or self.archived or self.folded)
+        return bool(self.merged or self.deleted or self.archived or self.dropped or self.folded)
 
     def describe(self) -> str:
         """One line for people."""
@@ -60,22 +61,36 @@ class Report:
         return ", ".join(parts)
 
 
+@dataclass(frozen=True)
+class _File:
+    """One file of a task as read: where, its parsed document and its bytes."""
+
+    dirname: str
+    name: str
+    doc: Doc
+    data: bytes
+
+
 @dataclass
 class _Scan:
     versions: dict[str, list[tuple[str, str]]] = field(default_factory=lambda: defaultdict(list))
-    copies: dict[str, list[tuple[str, str, Doc]]] = field(default_factory=lambda: defaultdict(list))
+    copies: dict[str, list[_File]] = field(default_factory=lambda: defaultdict(list))
     tombstones: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
+    archives: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))  # merge records
     other_copies: list[tuple[str, str]] = field(default_factory=list)
 
 
 def reconcile(queue: FsQueue, *, now: datetime | None = None) -> Report:
     """Merge every task found in more than one file; fold in second copies."""
     report = Report()
+    for dirname in layout.ALL_DIRS:  # a fresh clone lacks tmp/ and empty state directories
+        (queue.path / dirname).mkdir(exist_ok=True)
     scan = _scan(queue)
     for dirname, name in scan.other_copies:
         _fold_other(queue, dirname, name, report)
     tids = {t for t, v in scan.versions.items() if len(v) > 1 or t in scan.tombstones}
     tids.update(scan.copies)
+    tids.update(t for t in scan.archives if t in scan.versions or t in scan.tombstones)
     for tid in sorted(tids):
         _reconcile_task(queue, tid, scan, report, now or clock.now())
     return report
@@ -93,6 +108,8 @@ def _scan(queue: FsQueue) -> _Scan:
                 _scan_copy(queue, dirname, name, scan)
             elif dirname == "deleted" and layout.is_task_file(name):
                 scan.tombstones[layout.task_id_of(dirname, name)].append(name)
+            elif dirname == "attempts" and merge.is_archive_name(name):
+                scan.archives[layout.task_id_of(dirname, name)].append(name)
             elif dirname in STATE_DIRNAMES and layout.is_task_file(name):
                 scan.versions[layout.task_id_of(dirname, name)].append((dirname, name))
     for name in sorted(os.listdir(queue.path)):
@@ -105,37 +122,39 @@ def _scan_copy(queue: FsQueue, dirname: str, name: str, scan: _Scan) -> None:
     if dirname not in STATE_DIRNAMES:
         scan.other_copies.append((dirname, name))
         return
-    doc = _load(queue, dirname, name, "task_id")
-    if doc is not None:
-        scan.copies[doc["task_id"]].append((dirname, name, normalise(doc)))
+    found = _read(queue, dirname, name, "task_id")
+    if found is not None:
+        scan.copies[found.doc["task_id"]].append(found)
 
 
-def _load(queue: FsQueue, dirname: str, name: str, key: str | None) -> Doc | None:
-    """Parse a second copy; an unreadable one is quarantined like any unreadable file."""
+def _read(queue: FsQueue, dirname: str, name: str, key: str | None, check_name: bool = False) -> _File | None:
+    """Read and parse a file; an unreadable one is quarantined like any unreadable file."""
     try:
         data = (queue.path / dirname / name).read_bytes()
     except FileNotFoundError:
         return None
     try:
-        return codec.load(data, required_key=key)
+        doc = codec.load(data, required_key=key)
+        if check_name and doc["task_id"] != layout.task_id_of(dirname, name):
+            raise codec.Unreadable(f"task_id {doc['task_id']!r} does not match the file name")
     except codec.Unreadable as exc:
         queue.quarantine(dirname, name, str(exc))
         return None
+    if dirname in STATE_DIRNAMES:
+        normalise(doc)
+        doc["status"] = layout.status_value(dirname)
+    return _File(dirname, name, doc, data)
 
 
 # ------------------------------------------------------------------- tasks
 def _reconcile_task(queue: FsQueue, tid: str, scan: _Scan, report: Report, now: datetime) -> None:
-    primaries = []
-    versions = []
-    for dirname, name in scan.versions.get(tid, []):
-        doc = queue.read(dirname, name)
-        if doc is not None:
-            primaries.append((dirname, name))
-            versions.append(merge.Version(dirname, doc))
+    found = [_read(queue, d, n, "task_id", check_name=True) for d, n in scan.versions.get(tid, [])]
+    files = [f for f in found if f is not None]
+    primaries = [(f.dirname, f.name) for f in files]
     copies = scan.copies.get(tid, [])
-    versions += [merge.Version(dirname, doc) for dirname, _, doc in copies]
+    inputs = files + copies
     tombstones = [{"task_id": tid}] if scan.tombstones.get(tid) else []
-    plan = merge.resolve(versions, tombstones)
+    plan = merge.resolve([merge.Version(f.dirname, f.doc) for f in inputs], tombstones)
     for name, record in sorted(plan.archives.items()):
         if write_archive(queue, name, record):
             report.archived.append(name)
@@ -143,25 +162,45 @@ def _reconcile_task(queue: FsQueue, tid: str, scan: _Scan, report: Report, now: 
     if plan.keep is not None:
         dirname, name, doc = plan.keep
         keep = (dirname, name)
-        changed = _write_kept(queue, dirname, name, doc, (dirname, name) in primaries, now)
+        data = _bytes_of(dirname, doc, inputs)
+        changed = _write_kept(queue, dirname, name, data, (dirname, name) in primaries, now)
         if changed is None:
             report.skipped.append(tid)
             return
         if changed:
             report.merged.append(tid)
     removed = [_remove(queue, d, n, now) for d, n in primaries if (d, n) != keep]
+    for name in _stale_archives(plan, scan.archives.get(tid, [])):
+        _unlink(queue.path / "attempts" / name)  # the winning run's own record, or a deleted task's
+        report.dropped.append(name)
     if plan.keep is None and primaries:
         report.deleted.append(tid)
     elif any(removed) and tid not in report.merged:
         report.merged.append(tid)
-    for dirname, name, _ in copies:
-        _unlink(queue.path / dirname / name)
-        report.folded.append(f"{dirname}/{name}")
+    for copy in copies:
+        _unlink(queue.path / copy.dirname / copy.name)
+        report.folded.append(f"{copy.dirname}/{copy.name}")
 
 
-def _write_kept(queue: FsQueue, dirname: str, name: str, doc: Doc, exists: bool, now: datetime) -> bool | None:
+def _bytes_of(dirname: str, doc: Doc, inputs: list[_File]) -> bytes:
+    """The bytes of the merged document: an input's own when it is one of them (so a file
+    is rewritten only when the merge made something new), else its canonical form."""
+    for found in inputs:
+        if found.dirname == dirname and found.doc == doc:
+            return found.data
+    return codec.dump(merge.canonical_doc(doc))
+
+
+def _stale_archives(plan: merge.Plan, names: list[str]) -> list[str]:
+    """Merge records that must go: all of a deleted task's, and any of the run that won."""
+    if plan.keep is None:
+        return list(names)
+    own, _ = merge.archive(plan.keep[2])
+    return [own] if own in names and own not in plan.archives else []
+
+
+def _write_kept(queue: FsQueue, dirname: str, name: str, data: bytes, exists: bool, now: datetime) -> bool | None:
     """Write the merged document; False if already there, None if the file changed under us."""
-    data = codec.dump(ordered(doc))
     path = queue.path / dirname / name
     if _bytes(path) == data:
         return False
@@ -203,7 +242,7 @@ def write_archive(queue: FsQueue, name: str, record: Doc) -> bool:
             record = merge.join_archives(codec.load(old, required_key="task_id"), record)
         except codec.Unreadable:
             queue.quarantine("attempts", name, "unreadable")
-    data = codec.dump(ordered(record))
+    data = codec.dump(merge.canonical_doc(record))
     if data == old:
         return False
     atomic.write_atomic(path, data, queue.tmp)
@@ -219,7 +258,7 @@ def keep_replaced(queue: FsQueue, doc: Doc) -> None:
 def _fold_other(queue: FsQueue, dirname: str, name: str, report: Report) -> None:
     """A second copy of a tombstone, an attempt, a worker or queue.yaml: keep one, drop the other."""
     key = {"deleted": "task_id", "attempts": "task_id", "workers": "worker_id"}.get(dirname)
-    copy = _load(queue, dirname, name, key)
+    copy = _read(queue, dirname, name, key)
     if copy is None:
         return
     folder = queue.path / dirname
@@ -229,9 +268,10 @@ def _fold_other(queue: FsQueue, dirname: str, name: str, report: Report) -> None
         current = codec.load(data, required_key=key) if data is not None else None
     except codec.Unreadable:
         current = None
-    best = _better(dirname, current, copy)
+    best = _better(dirname, current, copy.doc)
     if best is not current:
-        atomic.write_atomic(original, codec.dump(best), queue.tmp)
+        out = copy.data if best is copy.doc else codec.dump(merge.canonical_doc(best))
+        atomic.write_atomic(original, out, queue.tmp)
     _unlink(folder / name)
     report.folded.append(f"{dirname}/{name}")
 
@@ -247,6 +287,32 @@ def _better(dirname: str, current: Doc | None, copy: Doc) -> Doc:
     if dirname == ".":  # queue.yaml: the first created, as every replica can tell
         return min((current, copy), key=lambda d: (_stamp(d.get("created_at")), merge.canonical(d)))
     return max((current, copy), key=merge.canonical)
+
+
+def merge_bytes(dirname: str, ours: bytes, theirs: bytes) -> bytes:
+    """Two versions of one queue file (``dirname`` its folder, ``.`` for queue.yaml) as one:
+    the same rules as ``reconcile``, for a tool that meets both at once (``labtasker sync``)."""
+    key = {"workers": "worker_id", ".": None}.get(dirname, "task_id")
+    docs = []
+    for data in (ours, theirs):
+        try:
+            docs.append(codec.load(data, required_key=key))
+        except codec.Unreadable:
+            docs.append(None)
+    if docs[0] is None or docs[1] is None:
+        return theirs if docs[0] is None and docs[1] is not None else ours
+    if dirname not in STATE_DIRNAMES:
+        best = _better(dirname, docs[0], docs[1])
+        return ours if best is docs[0] else theirs
+    files = [_File(dirname, "", _with_status(normalise(d), dirname), b) for d, b in zip(docs, (ours, theirs))]
+    plan = merge.resolve([merge.Version(dirname, f.doc) for f in files])
+    assert plan.keep is not None
+    return _bytes_of(dirname, plan.keep[2], files) if plan.keep[0] == dirname else ours
+
+
+def _with_status(doc: Doc, dirname: str) -> Doc:
+    doc["status"] = layout.status_value(dirname)
+    return doc
 
 
 def _stamp(value: Any) -> float:
