@@ -94,14 +94,20 @@ def life_key(doc: Doc) -> tuple[Any, ...]:
 
     A later status generation (an explicit re-queue or cancel) first; then
     terminal before not; success, failed, cancelled; then the later lifecycle
-    write; running before pending; then the smaller node id; then the content.
+    write; running before pending; then the node id that sorts last (as for
+    edits); then the content.
     """
     status = str(doc.get("status"))
     rev, node, _ = life_of(doc)
     return (
         -_int(doc.get("sgen")), -int(status in _RESULT_RANK), -_RESULT_RANK.get(status, 0),
-        -rev, -_STATE_RANK.get(status, 0), node, digest(life_fields(doc)),
+        -rev, -_STATE_RANK.get(status, 0), _descending(node), digest(life_fields(doc)),
     )
+
+
+def _descending(text: str) -> tuple[int, ...]:
+    """A sort key under which a string that sorts later comes first."""
+    return (*(-ord(c) for c in text), 1)
 
 
 def run_id(doc: Doc) -> tuple[str, str]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -49,7 +50,7 @@ def make_remote(tmp: Path) -> Path:
     return remote
 
 
-def first_clone(tmp: Path, remote: Path) -> Clone:
+def first_clone(tmp: Path, remote: Path, node: str | None = None, template: Path | None = None) -> Clone:
     """The experiment repo: code, a .labtasker/ folder, pushed to the remote."""
     repo = tmp / "a"
     repo.mkdir()
@@ -63,11 +64,17 @@ def first_clone(tmp: Path, remote: Path) -> Clone:
     git(repo, "commit", "-q", "-m", "experiment")
     git(repo, "remote", "add", "origin", str(remote))
     git(repo, "push", "-q", "-u", "origin", "main")
+    if node:
+        (repo / ".labtasker" / "node_id").write_text(node + "\n")
+    if template is not None:
+        shutil.copytree(template, repo / ".labtasker" / "queues" / "default", ignore=shutil.ignore_patterns("tmp"))
     return Clone(repo, create=True)
 
 
-def clone(tmp: Path, remote: Path, name: str) -> Clone:
+def clone(tmp: Path, remote: Path, name: str, node: str | None = None) -> Clone:
     git(tmp, "clone", "-q", str(remote), str(tmp / name))
+    if node:
+        (tmp / name / ".labtasker" / "node_id").write_text(node + "\n")
     for key, value in GIT_ENV.items():
         if key.startswith("GIT_AUTHOR_"):
             git(tmp / name, "config", f"user.{key.split('_')[-1].lower()}", value)
