@@ -107,6 +107,8 @@ class Tracker:
         """An event if ``state`` is new for this entity; None for no change or a stale sighting."""
         key = (entity, ident)
         prev = self.known.get(key)
+        if prev is not None and rev is None and doc is None:
+            return None  # a file gone before it was read tells only of a task we never saw
         if prev is not None and rev is not None and prev[1] is not None and rev <= prev[1]:
             return None  # older than (or the same as) what we know
         self.known[key] = (state, rev if rev is not None else (prev[1] if prev else None))
@@ -206,7 +208,11 @@ class EventStream:
     def _on_file(self, path: str) -> None:
         """Called by the watcher thread: read the file while it is still there."""
         where = Path(path)
-        found = sighting(self._reader, where.parent.name, where.name)
+        dirname, name = where.parent.name, where.name
+        found = sighting(self._reader, dirname, name)
+        if found is None and dirname in _STATE_OF_DIR and layout.is_task_file(name) and not where.exists():
+            # already moved on (submitted and claimed at once): at least its first state is known
+            found = (TASK, layout.task_id_of(dirname, name), _STATE_OF_DIR[dirname], None, None)
         if found is not None:
             self._inbox.put(found)
 
@@ -301,7 +307,7 @@ def _listdir(path: Path) -> list[str]:
 
 def listen(queue: FsQueue | None = None, *, polling: bool | None = None, rescan_every: float = 5.0,
            stop: threading.Event | None = None) -> Iterator[QueueEvent]:
-    """Yield task and worker transitions as they happen, until ``stop`` is set (or forever).
+    """Task and worker transitions from now on, as they happen, until ``stop`` is set (or forever).
 
     Example: ``for event in labtasker.events.listen(): print(event.line())``
     """
@@ -309,9 +315,16 @@ def listen(queue: FsQueue | None = None, *, polling: bool | None = None, rescan_
         from labtasker import api
 
         queue = api.context(create=True).queue
-    with EventStream(queue, polling=polling, rescan_every=rescan_every) as stream:
+    stream = EventStream(queue, polling=polling, rescan_every=rescan_every).__enter__()  # listening now
+    return _follow(stream, stop)
+
+
+def _follow(stream: EventStream, stop: threading.Event | None) -> Iterator[QueueEvent]:
+    try:
         while stop is None or not stop.is_set():
             yield from stream.poll(0.5)
+    finally:
+        stream.close()
 
 
 # ------------------------------------------------------------------ watching
@@ -332,7 +345,7 @@ class Watch:
         from watchdog.observers import Observer
         from watchdog.observers.polling import PollingObserver
 
-        observer = PollingObserver(timeout=self.poll_every) if self.polling else Observer()
+        observer = PollingObserver(timeout=self.poll_every) if self.polling else _arrivals_observer() or Observer()
         handler = _Handler(self.callback)
         kinds = [FileCreatedEvent, FileMovedEvent, FileDeletedEvent]
         for folder in [self.root / d for d in self.subdirs] or [self.root]:
@@ -348,6 +361,32 @@ class Watch:
             self._observer.stop()
             self._observer.join(timeout=5)
             self._observer = None
+
+
+def _arrivals_observer() -> Any:
+    """A Linux observer told only of files arriving, so that nothing waits behind a move-out.
+
+    watchdog holds back each "moved out" for half a second (to pair it with a
+    "moved in"), and every later event of that directory waits behind it: a
+    task that runs for less than that would never be seen running. We need
+    only arrivals (a take moves a file out; the rescan notices what left).
+    None where this is not possible; the caller then uses watchdog's default.
+    """
+    try:
+        from watchdog.observers.inotify import InotifyEmitter, InotifyObserver
+        from watchdog.observers.inotify_c import InotifyConstants as In
+    except ImportError:  # not Linux
+        return None
+
+    class ArrivalsEmitter(InotifyEmitter):  # type: ignore[misc]
+        def get_event_mask_from_filter(self) -> Any:
+            return In.IN_CREATE | In.IN_MOVED_TO | In.IN_DELETE_SELF
+
+    observer = InotifyObserver()
+    if not hasattr(observer, "_emitter_class") or not hasattr(InotifyEmitter, "get_event_mask_from_filter"):
+        return observer  # another watchdog version: its default behaviour
+    observer._emitter_class = ArrivalsEmitter
+    return observer
 
 
 class _Handler:

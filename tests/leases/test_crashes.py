@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 import labtasker
-from labtasker.fsqueue import locking, required, workers
+from labtasker.fsqueue import locking, required
 from labtasker.fsqueue.queue import FsQueue
 from tests.leases.conftest import TIMEOUT, Procs, finished, lease_age, state, wait_for
 
@@ -35,7 +35,8 @@ def test_sigkill_with_the_monitor_pending_again_within_seconds(fast: Path, queue
     assert task.retries == 1 and task.worker_id is None
     assert "worker gone" in task.last_error and worker_id in task.last_error
     assert took < TIMEOUT  # the liveness lock told, no need to wait for the lease to time out
-    wait_for(lambda: workers.get(queue, worker_id)["retries"] == 1, "the dead worker's failure count to rise")
+    worker_doc = lambda: queue.read("workers", f"{worker_id}.yaml") or {}  # noqa: E731 - None while held
+    wait_for(lambda: worker_doc().get("retries") == 1, "the dead worker's failure count to rise")
     assert "reclaimed task " + tid in wait_for(lambda: procs.text("monitor"), "the monitor's log")
 
 

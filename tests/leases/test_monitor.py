@@ -1,0 +1,65 @@
+"""labtasker-server serve: starts before the queue exists, puts back what dead processes held, stops cleanly."""
+
+from __future__ import annotations
+
+import os
+import signal
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+import labtasker
+from labtasker import config
+from labtasker.fsqueue import clock, layout
+from labtasker.fsqueue.queue import FsQueue
+from tests.leases.conftest import Procs, finished, state, wait_for
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_it_stops_cleanly_on_sigterm_and_sigint(fast: Path, queue: FsQueue, procs: Procs, sig: int) -> None:
+    monitor = procs.monitor(fast)
+    wait_for(lambda: "monitoring" in procs.text("monitor"), "the monitor to start")
+    wait_for(lambda: [n for n in os.listdir(queue.tmp) if n.startswith("clock.")], "its first sweep")
+    monitor.send_signal(sig)
+    assert finished(monitor, timeout=10) == 0
+    assert "monitor stopped after" in procs.text("monitor")
+    assert not [n for n in os.listdir(queue.tmp) if n.startswith("clock.")]  # it cleaned up after itself
+
+
+def test_a_task_left_in_hand_by_a_dead_process_goes_back(fast: Path, queue: FsQueue, procs: Procs) -> None:
+    tid = labtasker.submit_task(args={"x": 1}).task_id
+    name = queue.names("pending")[0]
+    # a process took the file to change it, then died: it sits in tmp/ (an hour ago)
+    held = layout.held_name("pending", name, clock.now() - timedelta(hours=1), "4242xdead")
+    os.rename(queue.path / "pending" / name, queue.tmp / held)
+    assert state(queue, tid) is None
+    procs.monitor(fast, "--tmp-age", "10m")
+    wait_for(lambda: state(queue, tid) == "pending", "the monitor to put the task back")
+    assert labtasker.get_task(tid).retries == 0
+    assert f"recovered tmp/{held}" in wait_for(lambda: procs.text("monitor"), "the monitor's log")
+
+
+def test_it_waits_for_the_queue_that_init_creates(tmp_path: Path, procs: Procs) -> None:
+    """The usage document starts `labtasker-server serve &` before `labtasker init`."""
+    folder = tmp_path / "empty"
+    folder.mkdir()
+    monitor = procs.monitor(folder)
+    wait_for(lambda: "waiting for it" in procs.text("monitor"), "the monitor to wait")
+    root = config.init_root(folder)
+    cfg = config.load(root)
+    FsQueue.create(cfg.resolved_queue_dir(), cfg.queue_name, node=config.node_id(root))
+    wait_for(lambda: "monitoring" in procs.text("monitor"), "the monitor to find the queue")
+    monitor.send_signal(signal.SIGTERM)
+    assert finished(monitor, timeout=10) == 0
+
+
+def test_bad_options_are_one_line(fast: Path, procs: Procs) -> None:
+    monitor = procs.monitor(fast, "--tmp-age", "soon")
+    assert finished(monitor) == 2
+    assert procs.text("monitor").strip().splitlines() == [
+        "labtasker: error: invalid value 'soon' for --tmp-age: not a duration: 'soon' "
+        "(write e.g. 90, 90s, 45m, 1h30m, 2d)"
+    ]
