@@ -137,7 +137,8 @@ def sighting(reader: FsQueue, dirname: str, name: str) -> Sighting | None:
         return TASK, str(doc.get("task_id")), DELETED, _FINAL, task
     if dirname in _STATE_OF_DIR:
         rev = doc.get("rev")
-        return TASK, str(doc["task_id"]), _STATE_OF_DIR[dirname], float(rev) if isinstance(rev, int) else None, doc
+        number = float(rev) if isinstance(rev, int) else None
+        return TASK, str(doc["task_id"]), _STATE_OF_DIR[dirname], number, doc
     return None
 
 
@@ -345,7 +346,10 @@ class Watch:
         from watchdog.observers import Observer
         from watchdog.observers.polling import PollingObserver
 
-        observer = PollingObserver(timeout=self.poll_every) if self.polling else _arrivals_observer() or Observer()
+        if self.polling:
+            observer = PollingObserver(timeout=self.poll_every)
+        else:
+            observer = _arrivals_observer() or Observer()
         handler = _Handler(self.callback)
         kinds = [FileCreatedEvent, FileMovedEvent, FileDeletedEvent]
         for folder in [self.root / d for d in self.subdirs] or [self.root]:

@@ -320,7 +320,8 @@ def _ended_outcome(run: Run, how: str) -> str:
 
 def _stop_error(run: Run) -> str:
     stamp = clock.now().isoformat(timespec="seconds")
-    what = {ETA: "eta_max exceeded", FENCED: "lease not renewed", LOST: "lease lost"}.get(run.stop_kind, "stopped")
+    names = {ETA: "eta_max exceeded", FENCED: "lease not renewed", LOST: "lease lost"}
+    what = names.get(run.stop_kind, "stopped")
     return f"{what}: {run.stop_reason}; worker {run.worker_id} stopped the job at {stamp}"
 
 
@@ -420,7 +421,7 @@ def _register(queue: FsQueue, opts: LoopOptions) -> str:
                 f"`labtasker worker report {opts.worker_id} active` or use another worker id"
             )
         return opts.worker_id
-    return workers.create(queue, **opts.create_worker_kwargs)["worker_id"]
+    return str(workers.create(queue, **opts.create_worker_kwargs)["worker_id"])
 
 
 def _worker_gave_up(queue: FsQueue, worker_id: str) -> bool:

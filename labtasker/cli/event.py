@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import signal
 import sys
 import threading
@@ -57,10 +58,8 @@ def _stop_on_signals(stop: threading.Event) -> Iterator[None]:
 
     saved = {}
     for sig in (signal.SIGINT, signal.SIGTERM):
-        try:
+        with contextlib.suppress(ValueError):  # not the main thread (an embedding program)
             saved[sig] = signal.signal(sig, handler)
-        except ValueError:  # not the main thread (an embedding program): leave signals alone
-            pass
     try:
         yield
     finally:

@@ -114,7 +114,7 @@ def main(argv: list[str] | None = None) -> int:
         _, code = Server.run(argv, exit=False)
     except SystemExit as exc:
         return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else errors.FAILED)
-    except BaseException as exc:  # noqa: BLE001 - every error becomes one line
+    except BaseException as exc:
         return errors.report(exc)
     return int(code or 0)
 

@@ -75,9 +75,15 @@ def lease_info(terms: Terms, *, host: str, lock: str | None, skew: float) -> dic
     }
 
 
+def info_of(doc: dict[str, Any]) -> dict[str, Any]:
+    """The ``lease`` mapping of a running task ({} if it has none)."""
+    info = doc.get("lease")
+    return info if isinstance(info, dict) else {}
+
+
 def terms_of(doc: dict[str, Any], default: Terms) -> Terms:
     """The terms a running task is held under: its loop's, then the task's own limits."""
-    info = doc.get("lease") if isinstance(doc.get("lease"), dict) else {}
+    info = info_of(doc)
     interval = _seconds(info.get("interval")) or default.interval
     timeout = _seconds(info.get("timeout")) or default.timeout
     eta = _seconds(info.get("eta")) if info else default.eta
@@ -98,8 +104,7 @@ def started_on_fs_clock(doc: dict[str, Any]) -> float | None:
     start = doc.get("start_time")
     if not isinstance(start, datetime) or start.tzinfo is None:
         return None
-    info = doc.get("lease") if isinstance(doc.get("lease"), dict) else {}
-    skew = info.get("skew")
+    skew = info_of(doc).get("skew")
     return start.timestamp() + (float(skew) if isinstance(skew, (int, float)) else 0.0)
 
 
@@ -141,7 +146,8 @@ def judge(
     if alive is False:
         return Verdict(True, "worker gone", "its liveness lock on this host was free")
     if terms.eta is not None and started is not None and fs_now - started > terms.eta + terms.timeout:
-        return Verdict(True, "eta exceeded", f"running for {_human(fs_now - started)}, eta_max {_human(terms.eta)}")
+        ran = f"running for {_human(fs_now - started)}, eta_max {_human(terms.eta)}"
+        return Verdict(True, "eta exceeded", ran)
     age = fs_now - mtime
     by_age = age >= terms.timeout
     by_watch = watched >= terms.timeout

@@ -11,6 +11,7 @@ reliably.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import socket
@@ -70,10 +71,8 @@ class WorkerLock:
     def __exit__(self, *exc: object) -> None:
         with _guard:
             _held.discard(self.path)
-        try:
+        with contextlib.suppress(FileNotFoundError):
             os.unlink(self.path)  # while still held, so no prober mistakes us for dead
-        except FileNotFoundError:
-            pass
         if self._lock is not None:
             self._lock.release()
             self._lock = None
@@ -102,7 +101,7 @@ def probe(queue: FsQueue, name: str | None) -> bool | None:
 
 def clean(queue: FsQueue, keep: set[str]) -> list[str]:
     """Remove lock files of workers that are gone, except those named in ``keep``."""
-    removed = []
+    removed: list[str] = []
     folder = lock_dir(queue)
     try:
         names = sorted(os.listdir(folder))

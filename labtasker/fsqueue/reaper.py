@@ -133,7 +133,7 @@ class Reaper:
             return
         st, doc = seen
         result.running += 1
-        info = doc.get("lease") if isinstance(doc.get("lease"), dict) else {}
+        info = lease.info_of(doc)
         if isinstance(info.get("lock"), str):
             locks_in_use.add(info["lock"])
         verdict = self._judge(name, st, doc, info, fs_now, mono)

@@ -9,7 +9,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import pytest
 
@@ -52,8 +52,8 @@ main()
 def fast(project: Path) -> Path:
     """``project`` with short leases in its config.toml."""
     cfg = project / ".labtasker" / "config.toml"
-    cfg.write_text(config.render("default", loop={"heartbeat_interval": INTERVAL, "heartbeat_timeout": TIMEOUT}),
-                   encoding="utf-8")
+    settings = {"heartbeat_interval": INTERVAL, "heartbeat_timeout": TIMEOUT}
+    cfg.write_text(config.render("default", loop=settings), encoding="utf-8")
     return project
 
 
@@ -74,10 +74,9 @@ class Procs:
     def start(self, project: Path, argv: list[str], *, name: str, env: dict[str, str] | None = None,
               stderr_pipe: bool = False) -> subprocess.Popen[bytes]:
         """Run ``argv`` in ``project`` (its output goes to out/<name>.out and .err)."""
-        stdout = open(self.out / f"{name}.out", "wb")  # noqa: SIM115 - the child owns it
-        stderr: Any = subprocess.PIPE if stderr_pipe else open(self.out / f"{name}.err", "wb")  # noqa: SIM115
-        proc = subprocess.Popen(argv, cwd=project, env={**queue_env(project), **(env or {})},
-                                stdout=stdout, stderr=stderr)
+        with open(self.out / f"{name}.out", "wb") as stdout, open(self.out / f"{name}.err", "wb") as err:
+            proc = subprocess.Popen(argv, cwd=project, env={**queue_env(project), **(env or {})},
+                                    stdout=stdout, stderr=subprocess.PIPE if stderr_pipe else err)
         self.all.append(proc)
         return proc
 
@@ -85,7 +84,8 @@ class Procs:
         return self.start(project, [sys.executable, "-c", WORKER], name=name, env=env)
 
     def monitor(self, project: Path, *args: str, name: str = "monitor") -> subprocess.Popen[bytes]:
-        return self.start(project, [str(BIN / "labtasker-server"), "serve", "--interval", "0.1", *args], name=name)
+        argv = [str(BIN / "labtasker-server"), "serve", "--interval", "0.1", *args]
+        return self.start(project, argv, name=name)
 
     def text(self, name: str, kind: str = "err") -> str:
         path = self.out / f"{name}.{kind}"
@@ -123,7 +123,8 @@ def state(queue: FsQueue, task_id: str) -> str | None:
 def lease_age(queue: FsQueue, task_id: str) -> float:
     """Seconds since the running file of a task was renewed (same host: one clock)."""
     found = queue.find(task_id)
-    assert found is not None and found.dirname == "running"
+    assert found is not None
+    assert found.dirname == "running"
     return time.time() - os.stat(queue.path / "running" / found.name).st_mtime
 
 

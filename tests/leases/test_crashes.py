@@ -21,7 +21,9 @@ def _running(queue: FsQueue, task_id: str) -> bool:
     return state(queue, task_id) == "running"
 
 
-def test_sigkill_with_the_monitor_pending_again_within_seconds(fast: Path, queue: FsQueue, procs: Procs) -> None:
+def test_sigkill_with_the_monitor_pending_again_within_seconds(
+    fast: Path, queue: FsQueue, procs: Procs
+) -> None:
     tid = labtasker.submit_task(args={"x": 1}).task_id
     procs.monitor(fast)
     worker = procs.worker(fast, MODE="hang")
@@ -32,11 +34,15 @@ def test_sigkill_with_the_monitor_pending_again_within_seconds(fast: Path, queue
     wait_for(lambda: state(queue, tid) == "pending", "the monitor to reclaim the task", timeout=10)
     took = time.monotonic() - killed
     task = labtasker.get_task(tid)
-    assert task.retries == 1 and task.worker_id is None
-    assert "worker gone" in task.last_error and worker_id in task.last_error
+    assert task.retries == 1
+    assert task.worker_id is None
+    assert "worker gone" in task.last_error
+    assert worker_id in task.last_error
     assert took < TIMEOUT  # the liveness lock told, no need to wait for the lease to time out
-    worker_doc = lambda: queue.read("workers", f"{worker_id}.yaml") or {}  # noqa: E731 - None while held
-    wait_for(lambda: worker_doc().get("retries") == 1, "the dead worker's failure count to rise")
+    def failures() -> int:  # the document is briefly in hand while it changes
+        return int((queue.read("workers", f"{worker_id}.yaml") or {}).get("retries") or 0)
+
+    wait_for(lambda: failures() == 1, "the dead worker's failure count to rise")
     assert "reclaimed task " + tid in wait_for(lambda: procs.text("monitor"), "the monitor's log")
 
 
@@ -64,7 +70,8 @@ def test_lease_timeout_when_the_owner_cannot_be_checked(fast: Path, queue: FsQue
     # a loop that looks before the lease timed out leaves the task alone...
     if lease_age(queue, tid) < TIMEOUT / 2:
         tally = labtasker.api.run_loop(lambda run: None, required.build_tree(["x"]))
-        assert tally.total == 0 and state(queue, tid) == "running"
+        assert tally.total == 0
+        assert state(queue, tid) == "running"
     # ...the next one after the timeout reclaims and runs it
     wait_for(lambda: lease_age(queue, tid) > TIMEOUT, "the lease to expire")
     assert finished(procs.worker(fast, name="late", WHO="late")) == 0

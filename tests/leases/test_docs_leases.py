@@ -37,7 +37,7 @@ def test_the_examples_run_as_written(project: Path) -> None:
     found = blocks("python")
     assert len(found) >= 3
     for i, code in enumerate(found):
-        exec(compile(code, f"{PAGE.name}[python {i}]", "exec"), {"__name__": f"leases_doc_{i}"})  # noqa: S102
+        exec(compile(code, f"{PAGE.name}[python {i}]", "exec"), {"__name__": f"leases_doc_{i}"})
     env = {**queue_env(project), "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
     for code in blocks("bash"):
         shell = subprocess.Popen(["bash", "-e", "-c", code], cwd=project, env=env, stdout=subprocess.PIPE,

@@ -65,7 +65,8 @@ def test_event_listen_sees_what_another_process_did(fast: Path, queue: FsQueue, 
     assert [e["seq"] for e in lines] == list(range(1, len(lines) + 1))
     assert {e["entity"] for e in lines} == {"task", "worker"}  # the actor's worker too
     success = next(e for e in lines if e["id"] == ok and e["new"] == "success")
-    assert success["doc"]["task_name"] == "ok" and success["doc"]["status"] == "success"
+    assert success["doc"]["task_name"] == "ok"
+    assert success["doc"]["status"] == "success"
     assert datetime.fromisoformat(success["time"]).tzinfo is not None
     failure = next(e for e in lines if e["id"] == bad and e["new"] == "failed")
     assert "boom" in failure["doc"]["last_error"]
@@ -97,12 +98,15 @@ def test_late_or_repeated_sightings_are_not_reported() -> None:
     tracker.seed("task", "t1", "pending")
     assert tracker.see("task", "t1", "pending", 2, {}, now) is None
     running = tracker.see("task", "t1", "running", 3, {}, now)
-    assert running is not None and (running.seq, running.old, running.new) == (1, "pending", "running")
+    assert running is not None
+    assert (running.seq, running.old, running.new) == (1, "pending", "running")
     assert tracker.see("task", "t1", "pending", 2, {}, now) is None  # an old notification, read late
     done = tracker.see("task", "t1", "success", 4, {"task_name": "n"}, now)
-    assert done is not None and (done.seq, done.old, done.new) == (2, "running", "success")
+    assert done is not None
+    assert (done.seq, done.old, done.new) == (2, "running", "success")
     new = tracker.see("task", "t2", "pending", 1, None, now)
-    assert new is not None and new.old is None
+    assert new is not None
+    assert new.old is None
 
 
 def test_a_readable_line_per_event() -> None:
@@ -112,7 +116,9 @@ def test_a_readable_line_per_event() -> None:
                                "last_error": "Traceback...\nRuntimeError: boom"})
     line = event.line()
     assert "task   t1  running -> pending" in line
-    assert "name=grid" in line and "retries=1/3" in line and "error='RuntimeError: boom'" in line
+    assert "name=grid" in line
+    assert "retries=1/3" in line
+    assert "error='RuntimeError: boom'" in line
     data = json.loads(event.to_json())
     assert data == {"seq": 7, "time": "2026-01-01T12:00:00+00:00", "entity": "task", "id": "t1",
                     "old": "running", "new": "pending", "doc": event.doc}

@@ -41,7 +41,8 @@ def test_it_renews_the_lease(queue: FsQueue) -> None:
     stops = Stops()
     with LeaseKeeper(queue, name, 0.05, 0.5, on_stop=stops) as keeper:
         wait_for(lambda: keeper.renewals >= 3, "three renewals")
-    assert os.stat(path).st_mtime_ns > before and stops.calls == []
+    assert os.stat(path).st_mtime_ns > before
+    assert stops.calls == []
 
 
 def test_a_task_taken_away_stops_the_job(queue: FsQueue) -> None:
@@ -50,7 +51,8 @@ def test_a_task_taken_away_stops_the_job(queue: FsQueue) -> None:
     with LeaseKeeper(queue, name, 0.05, 5.0, on_stop=stops) as keeper:
         os.rename(queue.path / "running" / name, queue.path / "cancelled" / name)  # cancelled from outside
         wait_for(lambda: stops.calls, "the keeper to notice")
-    assert stops.kinds == [LOST] and keeper.lost.is_set()
+    assert stops.kinds == [LOST]
+    assert keeper.lost.is_set()
     assert "cancelled, reclaimed or deleted" in keeper.reason
 
 
@@ -63,7 +65,8 @@ def test_a_hung_filesystem_stops_the_job_before_the_lease_may_be_taken(queue: Fs
         wait_for(lambda: stops.calls, "the keeper to give up")
     hung.set()
     kind, reason, at = stops.calls[0]
-    assert kind == FENCED and "could not be renewed for 0.4s" in reason
+    assert kind == FENCED
+    assert "could not be renewed for 0.4s" in reason
     assert 0.4 <= at - started < 0.6  # on its own deadline, although the renewal never returned
 
 
@@ -74,7 +77,8 @@ def test_eta_stops_the_job_but_the_lease_is_still_renewed(queue: FsQueue) -> Non
         wait_for(lambda: stops.calls, "eta")
         renewed = keeper.renewals
         wait_for(lambda: keeper.renewals > renewed + 2, "renewals after eta")
-    assert stops.kinds == [ETA] and not keeper.lost.is_set()
+    assert stops.kinds == [ETA]
+    assert not keeper.lost.is_set()
 
 
 def test_a_run_that_ended_is_not_reported_lost(queue: FsQueue) -> None:
@@ -85,4 +89,5 @@ def test_a_run_that_ended_is_not_reported_lost(queue: FsQueue) -> None:
         keeper.stop()  # the run ended on its own (e.g. the job reported its final status)
         os.rename(queue.path / "running" / name, queue.path / "done" / name)
         time.sleep(0.2)
-    assert stops.calls == [] and not keeper.lost.is_set()
+    assert stops.calls == []
+    assert not keeper.lost.is_set()

@@ -57,7 +57,8 @@ def test_a_renewing_worker_whose_clock_is_an_hour_off_is_never_reclaimed() -> No
                               terms=T, same_host=False)
         if verdict.stale:
             break
-    assert verdict.stale and 90 <= 10.0 * step - seen.since <= 100
+    assert verdict.stale
+    assert 90 <= 10.0 * step - seen.since <= 100
 
 
 def test_eta_is_measured_on_the_filesystem_clock_despite_the_owners_skew() -> None:
@@ -71,7 +72,8 @@ def test_eta_is_measured_on_the_filesystem_clock_despite_the_owners_skew() -> No
     assert not keep.stale  # 100 s into a 600 s budget
     late = lease.judge(mtime=NOW + 700, fs_now=NOW + 700, watched=0, terms=terms, same_host=True,
                        started=started)
-    assert late.stale and late.why == "eta exceeded"
+    assert late.stale
+    assert late.why == "eta exceeded"
 
 
 def test_the_owner_gives_up_one_interval_before_anyone_may_reclaim() -> None:
@@ -82,7 +84,8 @@ def test_the_owner_gives_up_one_interval_before_anyone_may_reclaim() -> None:
 
 def test_a_timeout_shorter_than_two_intervals_renews_more_often() -> None:
     terms = lease.make_terms(30, 20)
-    assert terms.timeout == 20 and terms.interval == pytest.approx(20 / 3)
+    assert terms.timeout == 20
+    assert terms.interval == pytest.approx(20 / 3)
 
 
 @pytest.mark.parametrize(("interval", "timeout", "eta"), [(0, None, None), (30, -1, None), (30, None, "1h"),

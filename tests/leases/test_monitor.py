@@ -1,4 +1,4 @@
-"""labtasker-server serve: starts before the queue exists, puts back what dead processes held, stops cleanly."""
+"""labtasker-server serve: waits for its queue, puts back what dead processes held, stops cleanly."""
 
 from __future__ import annotations
 

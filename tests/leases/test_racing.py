@@ -45,7 +45,8 @@ def test_racing_sweepers_reclaim_each_stale_task_once(queue: FsQueue, tmp_path: 
     ctx = mp.get_context("fork")
     start = ctx.Event()
     outs = [tmp_path / f"sweeper-{i}.txt" for i in range(4)]
-    procs = [ctx.Process(target=_sweep, args=(str(queue.path), f"m{i}", start, str(outs[i]))) for i in range(4)]
+    procs = [ctx.Process(target=_sweep, args=(str(queue.path), f"m{i}", start, str(out)))
+             for i, out in enumerate(outs)]
     for p in procs:
         p.start()
     start.set()
@@ -81,5 +82,6 @@ def test_a_renewal_inside_the_steal_window_gives_the_task_back(queue: FsQueue) -
     os.utime(path)  # ...then the owner renews before the take
     verdict = lease.Verdict(True, "heartbeat lost", "test")
     assert reaper._reclaim(name, doc, seen, verdict, labtasker.api._now()) is None
-    assert queue.names("running") == [name] and labtasker.get_task(tid).retries == 0
+    assert queue.names("running") == [name]
+    assert labtasker.get_task(tid).retries == 0
     assert not [n for n in os.listdir(queue.tmp) if n.startswith("held.")]

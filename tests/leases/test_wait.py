@@ -1,4 +1,4 @@
-"""``labtasker loop --wait`` and ``run_loop(wait=True)``: idle workers wake on new tasks, without busy polling."""
+"""``labtasker loop --wait`` and ``run_loop(wait=True)``: idle loops wake on new tasks, not by polling."""
 
 from __future__ import annotations
 
@@ -67,5 +67,6 @@ def test_run_loop_wait_in_python(project: Path, queue: FsQueue) -> None:
     finally:
         stop = labtasker.submit_task(args={"x": 0}, priority=-1).task_id
         thread.join(10)
-    assert seen == [1, 2] and not thread.is_alive()
+    assert seen == [1, 2]
+    assert not thread.is_alive()
     assert state(queue, stop) == "pending"  # a stopped loop gives its task back
