@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
+import random
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -72,6 +73,7 @@ class Reaper:
         self._seen: dict[str, lease.Sighting] = {}
         self._docs: dict[str, tuple[tuple[int, int], Doc]] = {}
         self._swept_at = float("-inf")
+        self._jitter = 1.0
         self._janitor_at = float("-inf")
         self._probe = queue.tmp / f"clock.{os.getpid()}x{ids.nonce(3)}.tmp"
 
@@ -87,8 +89,8 @@ class Reaper:
 
     # ---------------------------------------------------------------- timing
     def next_due(self) -> float:
-        """When the next sweep is due, on the monotonic clock."""
-        return self._swept_at + self.every
+        """When the next sweep is due, on the monotonic clock (jittered: many loops, not in step)."""
+        return self._swept_at + self.every * self._jitter
 
     def maybe_sweep(self) -> Sweep | None:
         """Sweep if the last one is ``every`` seconds old; None otherwise."""
@@ -107,6 +109,7 @@ class Reaper:
     def sweep(self) -> Sweep:
         """Look at every running file once; reclaim the stale ones."""
         self._swept_at = time.monotonic()  # even if this sweep fails: retry in ``every``, not at once
+        self._jitter = random.uniform(0.9, 1.1)
         fs_now = self.fs_now()
         wall = clock.now()
         self.skew = fs_now - wall.timestamp()

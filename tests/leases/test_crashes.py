@@ -12,7 +12,7 @@ import pytest
 import labtasker
 from labtasker.fsqueue import locking, required
 from labtasker.fsqueue.queue import FsQueue
-from tests.leases.conftest import TIMEOUT, Procs, finished, lease_age, state, wait_for
+from tests.leases.conftest import INTERVAL, TIMEOUT, Procs, finished, lease_age, state, wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -28,7 +28,9 @@ def test_sigkill_with_the_monitor_pending_again_within_seconds(
     procs.monitor(fast)
     worker = procs.worker(fast, MODE="hang")
     wait_for(lambda: _running(queue, tid), "the worker to claim the task")
-    worker_id = queue.find(tid).doc["worker_id"]
+    running = queue.find(tid).doc
+    worker_id = running["worker_id"]
+    assert (running["lease"]["interval"], running["lease"]["timeout"]) == (INTERVAL, TIMEOUT)  # config.toml
     worker.kill()
     killed = time.monotonic()
     wait_for(lambda: state(queue, tid) == "pending", "the monitor to reclaim the task", timeout=10)
