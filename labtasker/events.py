@@ -25,16 +25,13 @@ from typing import Any
 
 from labtasker.fsqueue import clock, layout
 from labtasker.fsqueue.layout import STATE_DIRS
+from labtasker.fsqueue.locking import is_network_fs
 from labtasker.fsqueue.queue import Doc, FsQueue
 
 log = logging.getLogger("labtasker")
 
 TASK, WORKER = "task", "worker"
 DELETED = "deleted"
-NETWORK_FS = {
-    "nfs", "nfs4", "cifs", "smb3", "smbfs", "lustre", "gpfs", "beegfs", "ceph", "glusterfs",
-    "9p", "afs", "panfs", "wekafs", "virtiofs", "vboxsf", "davfs", "orangefs",
-}
 _STATE_OF_DIR = {d: s.value for s, d in STATE_DIRS.items()}
 _WATCHED = (*STATE_DIRS.values(), "workers", "deleted")
 _FINAL = float("inf")  # the rev of a deletion: nothing comes after it
@@ -407,20 +404,3 @@ class _Handler:
             self.callback(os.fsdecode(path))
         except Exception:  # a watcher thread must survive a bad callback
             log.exception("event callback failed for %s", path)
-
-
-def is_network_fs(path: Path) -> bool:
-    """True if ``path`` is on a filesystem whose changes local notifications may miss."""
-    try:
-        with open("/proc/mounts", encoding="utf-8") as fh:
-            mounts = [line.split()[1:3] for line in fh if len(line.split()) >= 3]
-    except OSError:
-        return False
-    real = os.path.realpath(path)
-    best, kind = "", ""
-    for point, fstype in mounts:
-        point = point.replace("\\040", " ")
-        inside = real == point or real.startswith(point.rstrip("/") + "/")
-        if inside and len(point) >= len(best):
-            best, kind = point, fstype
-    return kind in NETWORK_FS or kind.startswith("fuse.") or kind == "fuse"

@@ -136,12 +136,13 @@ KEEP = Verdict(False)
 
 def judge(
     *, mtime: float, fs_now: float, watched: float, terms: Terms, same_host: bool,
-    alive: bool | None = None, started: float | None = None,
+    alive: bool | None = None, started: float | None = None, cache: float = 0.0,
 ) -> Verdict:
     """Decide on one lease.
 
     ``alive`` is the owner's liveness lock (None: unknown), ``started`` the run's
-    start on the filesystem clock.
+    start on the filesystem clock, ``cache`` how stale this host's view of
+    another host's renewal may be (the mount's attribute cache).
     """
     if alive is False:
         return Verdict(True, "worker gone", "its liveness lock on this host was free")
@@ -149,8 +150,9 @@ def judge(
         ran = f"running for {_human(fs_now - started)}, eta_max {_human(terms.eta)}"
         return Verdict(True, "eta exceeded", ran)
     age = fs_now - mtime
-    by_age = age >= terms.timeout
-    by_watch = watched >= terms.timeout
+    limit = terms.timeout if same_host else terms.timeout + cache
+    by_age = age >= limit
+    by_watch = watched >= limit
     if by_age and (same_host or by_watch):
         return Verdict(True, "heartbeat lost", f"not renewed for {_human(age)}")
     if by_watch and age < -FUTURE_MARGIN:  # stamped by a clock far ahead: believe only our watch

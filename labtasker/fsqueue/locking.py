@@ -1,4 +1,4 @@
-"""Worker liveness locks; the only importer of fasteners.
+"""Worker liveness locks (the only importer of fasteners), and what this host knows of the filesystem.
 
 A loop holds an exclusive lock on ``<queue>/tmp/locks/<worker>--<nonce>.lock``
 for as long as it lives; the kernel drops it when the process dies, however it
@@ -133,3 +133,53 @@ def _remove_if_free(path: Path) -> None:
             pass
         finally:
             lock.release()
+
+
+# ------------------------------------------------------------------ mounts
+NETWORK_FS = {
+    "nfs", "nfs4", "cifs", "smb3", "smbfs", "lustre", "gpfs", "beegfs", "ceph", "glusterfs",
+    "9p", "afs", "panfs", "wekafs", "virtiofs", "vboxsf", "davfs", "orangefs",
+}
+
+
+def mount_of(path: Path) -> tuple[str, dict[str, str]]:
+    """The filesystem type and mount options of ``path`` (("", {}) where unknown)."""
+    try:
+        with open("/proc/mounts", encoding="utf-8") as fh:
+            mounts = [line.split() for line in fh]
+    except OSError:
+        return "", {}
+    real = os.path.realpath(path)
+    best, kind, options = "", "", ""
+    for fields in mounts:
+        if len(fields) < 4:
+            continue
+        point = fields[1].replace("\\040", " ")
+        inside = real == point or real.startswith(point.rstrip("/") + "/")
+        if inside and len(point) >= len(best):
+            best, kind, options = point, fields[2], fields[3]
+    pairs = (opt.partition("=") for opt in options.split(",") if opt)
+    return kind, {key: value for key, _, value in pairs}
+
+
+def is_network_fs(path: Path) -> bool:
+    """True if ``path`` is on a filesystem whose changes local notifications may miss."""
+    kind, _ = mount_of(path)
+    return kind in NETWORK_FS or kind.startswith("fuse.") or kind == "fuse"
+
+
+def attribute_cache_seconds(path: Path) -> float:
+    """How stale another client's view of a file's mtime may be on this mount (NFS, SMB caches)."""
+    return cache_of_mount(*mount_of(path))
+
+
+def cache_of_mount(kind: str, options: dict[str, str]) -> float:
+    """The attribute cache bound of a mount, from its type and options (0: coherent or local)."""
+    if kind not in ("nfs", "nfs4", "cifs", "smb3", "smbfs") or "noac" in options:
+        return 0.0
+    default = "60" if kind.startswith("nfs") else "1"
+    value = options.get("acregmax") or options.get("actimeo") or default
+    try:
+        return float(value)
+    except ValueError:
+        return float(default)

@@ -66,6 +66,7 @@ class Reaper:
         self.every = every
         self.by = by or f"{queue.node} (pid {os.getpid()})"
         self.host = host or locking.host_key()
+        self.cache = locking.attribute_cache_seconds(queue.path)  # others' renewals may show this late
         self.tmp_age = tmp_age
         self.janitor_every = janitor_every
         self.skew = 0.0  # filesystem clock minus our wall clock, as last measured
@@ -169,7 +170,7 @@ class Reaper:
             mtime=st.st_mtime, fs_now=fs_now, watched=mono - self._seen[name].since,
             terms=lease.terms_of(doc, self.defaults), same_host=same_host,
             alive=locking.probe(self.queue, info.get("lock")) if same_host else None,
-            started=lease.started_on_fs_clock(doc),
+            started=lease.started_on_fs_clock(doc), cache=self.cache,
         )
 
     def _forget_gone(self, present: set[str]) -> None:

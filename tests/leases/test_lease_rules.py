@@ -7,7 +7,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from labtasker.errors import UsageError
-from labtasker.fsqueue import lease
+from labtasker.fsqueue import lease, locking
 from labtasker.fsqueue.lease import Terms
 
 T = Terms(interval=30.0, timeout=90.0)
@@ -116,3 +116,20 @@ def test_reclaim_counts_a_retry_and_says_why() -> None:
     assert (dirname, doc["retries"], doc["worker_id"], "lease" in doc) == ("pending", 1, None, False)
     dirname, doc = lease.reclaim(doc, error, now)
     assert (dirname, doc["retries"], doc["last_error"]) == ("failed", 2, error)
+
+
+def test_a_renewal_seen_through_an_attribute_cache_gets_that_much_more_time() -> None:
+    """On NFS another client may see a renewal up to acregmax seconds late."""
+    seen_old = {"mtime": NOW - 100, "fs_now": NOW, "watched": 100.0, "terms": T}
+    assert lease.judge(**seen_old, same_host=False).stale
+    assert not lease.judge(**seen_old, same_host=False, cache=60).stale
+    assert lease.judge(**seen_old, same_host=True, cache=60).stale  # its own host's view is fresh
+    assert lease.judge(**{**seen_old, "mtime": NOW - 160, "watched": 160.0}, same_host=False, cache=60).stale
+
+
+@pytest.mark.parametrize(("kind", "options", "seconds"), [
+    ("ext4", {"rw": ""}, 0), ("nfs4", {"rw": ""}, 60), ("nfs", {"acregmax": "30"}, 30),
+    ("nfs", {"actimeo": "5"}, 5), ("nfs", {"noac": ""}, 0), ("cifs", {}, 1), ("lustre", {}, 0),
+])
+def test_attribute_cache_of_a_mount(kind: str, options: dict[str, str], seconds: float) -> None:
+    assert locking.cache_of_mount(kind, options) == seconds
