@@ -54,9 +54,21 @@ def tree(root: Path) -> dict[str, bytes]:
     return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
 
 
-def test_fsck_finds_nothing_wrong(sample: FsQueue, monkeypatch: pytest.MonkeyPatch) -> None:
-    pytest.importorskip("labtasker.cli.fsck", reason="labtasker fsck is not written yet")
+def test_fsck_finds_nothing_wrong(sample: FsQueue, monkeypatch: pytest.MonkeyPatch, capsys) -> None:
     from labtasker.cli.main import main
 
     monkeypatch.setenv("LABTASKER_QUEUE_DIR", str(sample.path))
+    for running in (sample.path / "running").glob("*.yaml"):
+        os.utime(running)  # the sample's workers renew their leases, as live ones do
     assert main(["labtasker", "fsck"]) == 0
+    assert "clean" in capsys.readouterr().out
+
+
+def test_fsck_reports_the_samples_leases_once_their_workers_stop(sample: FsQueue, monkeypatch) -> None:
+    from labtasker.cli.main import main
+
+    monkeypatch.setenv("LABTASKER_QUEUE_DIR", str(sample.path))
+    old = 1_700_000_000  # fixed leases written long ago and never renewed
+    for running in (sample.path / "running").glob("*.yaml"):
+        os.utime(running, (old, old))
+    assert main(["labtasker", "fsck"]) == 1
