@@ -223,8 +223,12 @@ def _next_task(claimer: claim.Claimer, sweeper: Reaper, idle: _Idle, wait: bool,
                fields: Callable[[], dict[str, Any]]) -> tuple[Located, float] | None:
     """The next task to run and when it was claimed (monotonic); None when there is none.
 
-    Stale leases are swept on the way, at most once per ``sweeper.every``.
+    Stale leases are swept on the way, at most once per ``sweeper.every``. With
+    nothing pending but a lease that looks stale, the loop watches it for up to
+    one timeout before it gives up (a renewing owner keeps it forever).
     """
+    patience = sweeper.defaults.timeout + sweeper.cache + 2 * sweeper.every
+    idle_since = None
     while True:
         sweeper.maybe_sweep()
         claimer.fields = fields()
@@ -232,10 +236,12 @@ def _next_task(claimer: claim.Claimer, sweeper: Reaper, idle: _Idle, wait: bool,
         got = claimer.claim()
         if got is not None:
             return got, claimed_at
-        pause = max(0.0, sweeper.next_due() - time.monotonic())
+        now = time.monotonic()
+        idle_since = idle_since or now
+        pause = max(0.0, sweeper.next_due() - now)
         if wait:
             idle.wait(max(0.05, pause))
-        elif sweeper.last.suspects:  # a lease that looks stale is not confirmed yet: look again
+        elif sweeper.last.suspects and now - idle_since < patience:  # not confirmed yet: look again
             time.sleep(pause)
         else:
             return None

@@ -1,0 +1,69 @@
+"""Leases of workers on another host: no lock to probe, clocks not shared, only watching tells."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+import labtasker
+from labtasker.fsqueue import claim, lease, required, workers
+from labtasker.fsqueue.queue import FsQueue
+from tests.leases.conftest import INTERVAL, TIMEOUT, state
+
+pytestmark = pytest.mark.usefixtures("fast")
+
+
+def _claimed_elsewhere(queue: FsQueue) -> tuple[str, Path]:
+    """A task run by a worker on another machine whose lease was stamped an hour ago."""
+    workers.create(queue, worker_id="far.w1")
+    tid = labtasker.submit_task(args={"x": 1}).task_id
+    claimer = claim.Claimer(queue, "far.w1")
+    claimer.fields = {"lease": lease.lease_info(lease.make_terms(INTERVAL, TIMEOUT), host="far-away/1234",
+                                                lock="far.w1--0000", skew=0.0)}
+    got = claimer.claim()
+    assert got is not None
+    path = queue.path / "running" / got.name
+    old = time.time() - 3600
+    os.utime(path, (old, old))
+    return tid, path
+
+
+def _loop() -> labtasker.runner.Tally:
+    return labtasker.api.run_loop(lambda run: None, required.build_tree(["x"]))
+
+
+def test_a_dead_worker_elsewhere_is_reclaimed_after_one_timeout_of_watching(queue: FsQueue) -> None:
+    tid, _ = _claimed_elsewhere(queue)
+    started = time.monotonic()
+    tally = _loop()  # nothing pending: the loop watches the suspect lease, then takes it back and runs it
+    took = time.monotonic() - started
+    assert tally.done == 1 and state(queue, tid) == "done"
+    assert TIMEOUT <= took < TIMEOUT + 2
+    assert "heartbeat lost" in labtasker.get_task(tid).last_error
+
+
+def test_a_renewing_worker_elsewhere_is_left_alone_and_the_loop_still_ends(queue: FsQueue) -> None:
+    """Its clock is an hour behind and stamps its lease (a filesystem keeping client times)."""
+    tid, path = _claimed_elsewhere(queue)
+    stop = threading.Event()
+
+    def renew() -> None:
+        while not stop.wait(INTERVAL):
+            stamp = time.time() - 3600
+            os.utime(path, (stamp, stamp))
+
+    renewer = threading.Thread(target=renew)
+    renewer.start()
+    try:
+        started = time.monotonic()
+        tally = _loop()
+        took = time.monotonic() - started
+    finally:
+        stop.set()
+        renewer.join()
+    assert tally.total == 0 and state(queue, tid) == "running"
+    assert took < TIMEOUT + 2  # it gave up watching instead of waiting forever
