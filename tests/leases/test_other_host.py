@@ -41,7 +41,8 @@ def test_a_dead_worker_elsewhere_is_reclaimed_after_one_timeout_of_watching(queu
     started = time.monotonic()
     tally = _loop()  # nothing pending: the loop watches the suspect lease, then takes it back and runs it
     took = time.monotonic() - started
-    assert tally.done == 1 and state(queue, tid) == "done"
+    assert tally.done == 1
+    assert state(queue, tid) == "done"
     assert TIMEOUT <= took < TIMEOUT + 2
     assert "heartbeat lost" in labtasker.get_task(tid).last_error
 
@@ -65,5 +66,6 @@ def test_a_renewing_worker_elsewhere_is_left_alone_and_the_loop_still_ends(queue
     finally:
         stop.set()
         renewer.join()
-    assert tally.total == 0 and state(queue, tid) == "running"
+    assert tally.total == 0
+    assert state(queue, tid) == "running"
     assert took < TIMEOUT + 2  # it gave up watching instead of waiting forever
