@@ -124,8 +124,7 @@ def ls_tasks(
     if queue is None:
         return TaskLsResponse([])
     docs = []
-    for located in queue.iter_docs(dirnames):
-        doc = located.doc
+    for _, _, doc in queue.iter_views(dirnames):  # read-only views: only filtered fields are decoded
         if task_id is not None and doc["task_id"] != task_id:
             continue
         if task_name is not None and doc.get("task_name") != task_name:
@@ -139,7 +138,11 @@ def ls_tasks(
         docs.sort(key=_claim_order)
     window = docs[offset: offset + limit] if limit is not None else docs[offset:]
     name = queue.info().get("queue_name") if window else None
-    return TaskLsResponse([Task.from_doc(d, name) for d in window])
+    return TaskLsResponse([Task.from_doc(_plain(d), name) for d in window])
+
+
+def _plain(doc: Any) -> dict[str, Any]:
+    return doc if isinstance(doc, dict) else doc.to_dict()  # type: ignore[no-any-return]
 
 
 def _claim_order(doc: dict[str, Any]) -> tuple[Any, ...]:

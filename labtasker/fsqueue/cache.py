@@ -1,0 +1,457 @@
+"""Parsed documents of one directory, kept between calls and between processes.
+
+Parsing YAML is most of the cost of listing a big queue (about 100 us a file
+even with libyaml), so the parsed documents of a directory are remembered: in
+memory, and in ``<queue>/tmp/cache/<dir>.<uid>.pickle`` for the next process.
+
+The cache is never authoritative. Every use starts with a fresh listing and a
+``stat`` of every file, and a remembered document is used only if its file
+still has the (inode, size, mtime, ctime) it had when it was read. A document
+read less than ``RACY_NS`` after its file last changed is used once but not
+remembered: a second change within the same timestamp tick could leave the
+same stat behind (git's "racily clean" files), so such a file is read again.
+A cache file that is missing, damaged, written by other parsing code, or not
+written by this user is ignored and rebuilt.
+
+The file holds one column per field (a pickled list each, decoded only when a
+field is first asked for), so a filter on ``args`` over 10^5 tasks decodes
+``args`` and nothing else. It is a pickle of plain data (lists, dicts,
+strings, numbers, dates) written by this user into the queue's local ``tmp/``
+and loaded only when it is owned by the same user and writable by no one else.
+"""
+
+from __future__ import annotations
+
+import copy
+import gc
+import hashlib
+import logging
+import os
+import pickle
+import struct
+import sys
+import zlib
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from labtasker.fsqueue import ids, layout
+
+log = logging.getLogger("labtasker")
+
+FORMAT = 2
+RACY_NS = 2_000_000_000  # coarser than any filesystem's timestamp tick we know of (FAT: 2 s)
+STORE_MIN = 256  # smaller directories are parsed afresh each time: cheap, and nothing is written
+Doc = dict[str, Any]
+Key = tuple[int, int, int, int]  # inode, size, mtime_ns, ctime_ns
+Parse = Callable[[str, bytes], "Doc | None"]
+"""Turn a file's bytes into a document, or None (the parser quarantines what it cannot read)."""
+_KEY = struct.Struct("<QQqq")
+
+
+class _Absent:
+    """A field a document does not have (None is a value)."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "ABSENT"
+
+    def __reduce__(self) -> str:
+        return "ABSENT"
+
+
+ABSENT: Any = _Absent()
+
+
+class Table:
+    """Documents as columns, one list per field, decoded when first used; and row by row.
+
+    Columns serve scans (a filter reads one field of every document); the rows,
+    each pickled on its own, serve the few documents a listing shows, so
+    showing 100 of 10^5 tasks does not decode every column.
+    """
+
+    def __init__(self, names: list[str], keys: bytes, fields: list[str], *, blobs: dict[str, bytes] | None = None,
+                 columns: dict[str, list[Any]] | None = None, rows: list[bytes] | None = None) -> None:
+        self.names = names
+        self.keys = keys  # _KEY records, one per name
+        self.fields = fields
+        self.index = {name: i for i, name in enumerate(names)}
+        self._blobs = blobs or {}
+        self._columns = columns or {}
+        self._rows = rows  # each a pickled tuple of values in ``fields`` order
+
+    def key(self, i: int) -> Key:
+        return _KEY.unpack_from(self.keys, i * _KEY.size)  # type: ignore[return-value]
+
+    def column(self, field: str) -> list[Any] | None:
+        """The values of ``field`` (ABSENT where a document lacks it), or None for an unknown field."""
+        col = self._columns.get(field)
+        if col is None and field in self._blobs:
+            with _gc_paused():
+                col = self._columns[field] = pickle.loads(self._blobs.pop(field))  # noqa: S301 - checked file
+        return col
+
+    def decode_all(self) -> None:
+        for field in self.fields:
+            self.column(field)
+
+    def doc(self, i: int) -> Doc:
+        """Row ``i`` as a new dict."""
+        if self._rows is not None and len(self._columns) < len(self.fields):
+            values = pickle.loads(self._rows[i])  # noqa: S301 - checked file
+            return {field: value for field, value in zip(self.fields, values) if value is not ABSENT}
+        return {field: value for field in self.fields if (value := self.column(field)[i]) is not ABSENT}  # type: ignore[index]
+
+    def dumps(self, header: tuple[Any, ...]) -> bytes:
+        """The cache file's bytes: every column pickled on its own, with a checksum."""
+        blobs = dict(self._blobs)
+        for field, col in self._columns.items():
+            blobs[field] = pickle.dumps(col, protocol=pickle.HIGHEST_PROTOCOL)
+        columns = [self.column(field) for field in self.fields]
+        rows = [pickle.dumps(values, protocol=pickle.HIGHEST_PROTOCOL) for values in zip(*columns)]
+        sums = {field: zlib.crc32(blob) for field, blob in blobs.items()}
+        sums[""] = zlib.crc32(b"".join(rows))
+        data = {"header": header, "names": self.names, "keys": self.keys, "fields": self.fields,
+                "blobs": blobs, "rows": rows, "sums": sums}
+        return pickle.dumps(data, protocol=pickle.HIGHEST_PROTOCOL)
+
+    @classmethod
+    def loads(cls, data: Any, header: tuple[Any, ...]) -> Table | None:
+        """The table a cache file holds, or None if it is not one we wrote for ``header``."""
+        if not isinstance(data, dict) or data.get("header") != header:
+            return None
+        names, keys, fields = data.get("names"), data.get("keys"), data.get("fields")
+        blobs, rows, sums = data.get("blobs"), data.get("rows"), data.get("sums")
+        if not (isinstance(names, list) and isinstance(keys, bytes) and isinstance(fields, list)
+                and isinstance(blobs, dict) and isinstance(rows, list) and isinstance(sums, dict)):
+            return None
+        if len(keys) != len(names) * _KEY.size or set(blobs) != set(fields) or len(rows) != len(names):
+            return None
+        if any(sums.get(field) != zlib.crc32(blob) for field, blob in blobs.items()):
+            return None
+        if sums.get("") != zlib.crc32(b"".join(rows)):
+            return None
+        return cls(names, keys, fields, blobs=blobs, rows=rows)
+
+
+def build_table(rows: list[tuple[str, Key, Any]], old: Table | None) -> Table:
+    """A table of (name, key, source) rows, sorted by name; a source is a dict or a row index of ``old``."""
+    fields = list(old.fields) if old is not None else []
+    known = set(fields)
+    for _, _, source in rows:
+        if isinstance(source, dict):
+            for field in source:
+                if field not in known:
+                    known.add(field)
+                    fields.append(field)
+    columns = {}
+    for field in fields:
+        col = old.column(field) if old is not None else None
+        columns[field] = [
+            source.get(field, ABSENT) if isinstance(source, dict) else (ABSENT if col is None else col[source])
+            for _, _, source in rows
+        ]
+    keys = b"".join(_KEY.pack(*key) for _, key, _ in rows)
+    return Table([name for name, _, _ in rows], keys, fields, columns=columns)
+
+
+class Row(Mapping[str, Any]):
+    """One document of a table, read in place (read-only)."""
+
+    __slots__ = ("_i", "_table")
+
+    def __init__(self, table: Table, i: int) -> None:
+        self._table = table
+        self._i = i
+
+    def get(self, key: str, default: Any = None) -> Any:
+        col = self._table._columns.get(key)
+        if col is None:
+            col = self._table.column(key)  # first use of this field: decode it
+            if col is None:
+                return default
+        value = col[self._i]
+        return default if value is ABSENT else value
+
+    def __getitem__(self, key: str) -> Any:
+        value = self.get(key, ABSENT)
+        if value is ABSENT:
+            raise KeyError(key)
+        return value
+
+    def __contains__(self, key: object) -> bool:
+        return isinstance(key, str) and self.get(key, ABSENT) is not ABSENT
+
+    def __iter__(self) -> Iterator[str]:
+        return (field for field in self._table.fields if self.get(field, ABSENT) is not ABSENT)
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
+
+    def __repr__(self) -> str:
+        return repr(self._table.doc(self._i))
+
+    def to_dict(self) -> Doc:
+        """The document as a new plain dict (its values are shared: copy before changing them)."""
+        return self._table.doc(self._i)
+
+    def __copy__(self) -> Doc:
+        return self._table.doc(self._i)
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> Doc:
+        return copy.deepcopy(self._table.doc(self._i), memo)
+
+
+class DirCache:
+    """The documents of one directory, checked against the filesystem on every call."""
+
+    def __init__(
+        self, directory: Path, parse: Parse, cache_dir: Path, *, persist: bool = True, tag: str = "",
+        racy_ns: int = RACY_NS, store_min: int = STORE_MIN,
+    ) -> None:
+        self.directory = directory
+        self.parse = parse
+        self.cache_dir = cache_dir  # the queue's tmp/cache/: local, never synced
+        self.store = store_path(cache_dir, directory.name) if persist else None
+        self.tag = tag  # names the parsing code: a file written by other code is ignored
+        self.racy_ns = racy_ns
+        self.store_min = store_min
+        self._table: Table | None = None
+        self._loaded = False
+        self._extra: dict[str, tuple[Key, Doc]] = {}  # read since the table was made
+
+    def docs(self) -> list[tuple[str, Doc]]:
+        """(name, document) of every readable task file, sorted by name; new dicts, or shared read-only ones."""
+        return self._refresh(views=False)
+
+    def views(self) -> list[tuple[str, Mapping[str, Any]]]:
+        """Like ``docs`` but as read-only mappings, which read only the fields asked for."""
+        return self._refresh(views=True)
+
+    def forget(self) -> None:
+        """Drop what this process remembers (the cache file stays)."""
+        self._table, self._loaded, self._extra = None, False, {}
+
+    # ------------------------------------------------------------ reading
+    def _refresh(self, views: bool) -> list[Any]:
+        with _gc_paused():
+            scanned = self._scan()
+            table = self._table_for(len(scanned))
+            if table is not None and not views and len(table.names) > 64:
+                table.decode_all()  # many dicts to build: columns beat rows
+            names = sorted(scanned)
+            out, misses, used = self._match(names, scanned, table, views)
+            if misses:
+                self._read_misses(out, misses, scanned)
+            self._maybe_store(table, names, scanned, used)
+        return [item for item in out if item[1] is not None]
+
+    def _match(
+        self, names: list[str], scanned: dict[str, Key], table: Table | None, views: bool
+    ) -> tuple[list[tuple[str, Any]], list[int], int]:
+        """Remembered documents whose file is unchanged; the positions of the others; table rows used."""
+        out: list[tuple[str, Any]] = []
+        misses: list[int] = []
+        used = 0
+        extra, still = self._extra, {}
+        index = table.index if table is not None else {}
+        for name in names:  # a hot loop over 10^5 names: plain code, no calls it can spare
+            key = scanned[name]
+            hit = extra.get(name)
+            if hit is not None and hit[0] == key:
+                still[name] = hit
+                out.append((name, hit[1]))
+                continue
+            i = index.get(name)
+            if i is not None and table.key(i) == key:  # type: ignore[union-attr]
+                used += 1
+                out.append((name, Row(table, i) if views else table.doc(i)))  # type: ignore[arg-type, union-attr]
+                continue
+            misses.append(len(out))
+            out.append((name, None))
+        self._extra = still
+        return out, misses, used
+
+    def _scan(self) -> dict[str, Key]:
+        """Name -> stat key of every task file, from one pass over the directory."""
+        out: dict[str, Key] = {}
+        try:
+            fd = os.open(self.directory, os.O_RDONLY)
+        except FileNotFoundError:
+            return out
+        try:
+            for name in os.listdir(fd):
+                if layout.is_task_file(name):
+                    try:
+                        out[name] = _key(os.lstat(name, dir_fd=fd))  # relative to the fd: no path walk
+                    except FileNotFoundError:
+                        continue
+        finally:
+            os.close(fd)
+        return out
+
+    def _read_misses(self, out: list[tuple[str, Any]], misses: list[int], scanned: dict[str, Key]) -> None:
+        """Read and parse the files the cache cannot vouch for; remember the settled ones.
+
+        A small directory remembers nothing: parsing it is cheap, and reading
+        a queue then writes nothing into it (the clock probe is a write).
+        """
+        settled_before = self._fs_now() - self.racy_ns if len(scanned) >= self.store_min else -(2**62)
+        for i in misses:
+            name = out[i][0]
+            read = _read(self.directory / name)
+            doc = None if read is None else self.parse(name, read[1])
+            if doc is not None:
+                doc = _interned(doc)
+                key = read[0]  # type: ignore[index]
+                if key[3] < settled_before and key == scanned[name]:
+                    self._extra[name] = (key, doc)
+            out[i] = (name, doc)
+
+    def _fs_now(self) -> int:
+        """The filesystem's clock, in ns (touch a marker file); far past if it cannot be written."""
+        marker = self.cache_dir / "clock"
+        try:
+            try:
+                os.utime(marker)
+            except FileNotFoundError:
+                self.cache_dir.mkdir(parents=True, exist_ok=True)
+                marker.touch()
+            return os.stat(marker).st_mtime_ns
+        except OSError:
+            return -(2**62)  # nothing counts as settled: always correct, only slower
+
+    # ----------------------------------------------------- the cache file
+    def _header(self) -> tuple[Any, ...]:
+        return (FORMAT, self.directory.name, self.tag, sys.version_info[:2])
+
+    def _table_for(self, size: int) -> Table | None:
+        if not self._loaded:
+            self._loaded = True
+            if self.store is not None and size >= self.store_min:
+                self._table = self._load_store()
+        return self._table
+
+    def _load_store(self) -> Table | None:
+        assert self.store is not None
+        try:
+            with open(self.store, "rb") as f:
+                if not _ours(os.fstat(f.fileno())):
+                    return None
+                data = pickle.load(f)  # noqa: S301 - our own file, checked above
+        except FileNotFoundError:
+            return None
+        except Exception as exc:  # noqa: BLE001 - any damage means "rebuild", never an error
+            log.debug("ignoring unreadable cache %s: %s", self.store, exc)
+            return None
+        return Table.loads(data, self._header())
+
+    def _maybe_store(self, table: Table | None, names: list[str], scanned: dict[str, Key], used: int) -> None:
+        """Make a new table once 2% of it would change, and write it if the directory is big."""
+        changed = len(self._extra) + (len(table.names) - used if table is not None else 0)
+        if not changed or changed * 50 < used + len(self._extra):
+            return
+        kept: list[tuple[str, Key, Any]] = []
+        for name in names:
+            hit = self._extra.get(name)
+            if hit is not None:
+                kept.append((name, hit[0], hit[1]))
+            elif table is not None and (i := table.index.get(name)) is not None and table.key(i) == scanned[name]:
+                kept.append((name, scanned[name], i))
+        self._table = build_table(kept, table)
+        self._extra = {}
+        if self.store is None or len(kept) < self.store_min:
+            return
+        try:
+            _write_private(self.store, self._table.dumps(self._header()))
+        except OSError as exc:  # a read-only or full disk only costs speed
+            log.debug("could not write cache %s: %s", self.store, exc)
+
+
+def code_tag(*functions: Callable[..., Any]) -> str:
+    """A short fingerprint of the code that parses files, so a cache outlives no change to it."""
+    digest = hashlib.sha1(usedforsecurity=False)
+    codes = [fn.__code__ for fn in functions]
+    while codes:
+        code = codes.pop()
+        digest.update(code.co_code)
+        for const in code.co_consts:  # a nested function's repr holds an address: walk it instead
+            if isinstance(const, type(code)):
+                codes.append(const)
+            else:
+                digest.update(repr(const).encode())
+    return digest.hexdigest()[:16]
+
+
+def store_path(cache_dir: Path, dirname: str) -> Path:
+    """The cache file of a directory: one per user, since it is a pickle."""
+    uid = os.geteuid() if hasattr(os, "geteuid") else 0
+    return cache_dir / f"{dirname}.{uid}.pickle"
+
+
+def _read(path: Path) -> tuple[Key, bytes] | None:
+    """A file's stat key and bytes, from the same open file; None if it vanished."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except FileNotFoundError:
+        return None
+    try:
+        st = os.fstat(fd)
+        chunks = []
+        while chunk := os.read(fd, max(st.st_size, 4096) + 1):
+            chunks.append(chunk)
+    finally:
+        os.close(fd)
+    return _key(st), b"".join(chunks)
+
+
+def _key(st: os.stat_result) -> Key:
+    return (st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+
+
+def _interned(doc: Doc) -> Doc:
+    """The same document with shared key strings: less memory, a smaller pickle."""
+    return {sys.intern(k) if type(k) is str else k: v for k, v in doc.items()}
+
+
+def _ours(st: os.stat_result) -> bool:
+    """A pickle is only loaded if this user wrote it and no one else can change it."""
+    if not hasattr(os, "geteuid"):
+        return True
+    return st.st_uid == os.geteuid() and not st.st_mode & 0o022
+
+
+def _write_private(dest: Path, data: bytes) -> None:
+    """Write a file readable by this user only, whole (temp file, rename); no fsync: it is a cache."""
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = dest.parent / f"{dest.name}.{ids.nonce(4)}.tmp"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view):]
+    except BaseException:
+        os.close(fd)
+        os.unlink(tmp)
+        raise
+    os.close(fd)
+    try:
+        os.replace(tmp, dest)
+    except BaseException:
+        os.unlink(tmp)
+        raise
+
+
+@contextmanager
+def _gc_paused() -> Iterator[None]:
+    """Building 10^5 objects would set off full collections that find nothing to free."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()

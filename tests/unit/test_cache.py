@@ -1,0 +1,209 @@
+"""The parse cache of a directory: never stale, never trusted blindly, rebuilt when damaged."""
+
+from __future__ import annotations
+
+import os
+import pickle
+from pathlib import Path
+
+import pytest
+
+from labtasker.fsqueue import cache
+from labtasker.fsqueue.cache import DirCache
+
+SETTLED = -(10**18)  # a racy window in the past: every file counts as settled at once
+
+
+class Parser:
+    """Parses ``key: value`` lines and counts its calls."""
+
+    def __init__(self) -> None:
+        self.calls: list[str] = []
+
+    def __call__(self, name: str, data: bytes) -> dict[str, str] | None:
+        self.calls.append(name)
+        if data.startswith(b"!"):
+            return None  # what a real parser does after quarantining the file
+        return dict(line.split(": ", 1) for line in data.decode().splitlines())
+
+
+@pytest.fixture
+def folder(tmp_path: Path) -> Path:
+    (tmp_path / "pending").mkdir()
+    return tmp_path
+
+
+def make(folder: Path, parser: Parser, *, racy_ns: int = SETTLED, store_min: int = 0) -> DirCache:
+    dc = DirCache(folder / "pending", parser, folder / "tmp" / "cache", racy_ns=racy_ns, store_min=store_min)
+    return dc
+
+
+def write(folder: Path, name: str, text: str) -> Path:
+    """Write a file whole under a new inode, the way the queue does."""
+    staged = folder / "staged"
+    staged.write_text(text)
+    os.replace(staged, folder / "pending" / name)
+    return folder / "pending" / name
+
+
+def test_documents_come_sorted_by_name_and_junk_is_skipped(folder: Path) -> None:
+    for name in ("b.yaml", "a.yaml", ".hidden.yaml", "c.yaml~", "w.1.tmp"):
+        write(folder, name, f"id: {name}")
+    docs = make(folder, Parser()).docs()
+    assert docs == [("a.yaml", {"id": "a.yaml"}), ("b.yaml", {"id": "b.yaml"})]
+
+
+def test_unchanged_files_are_not_parsed_again(folder: Path) -> None:
+    write(folder, "a.yaml", "id: a")
+    write(folder, "b.yaml", "id: b")
+    parser = Parser()
+    dc = make(folder, parser)
+    dc.docs()
+    write(folder, "b.yaml", "id: B")  # replaced: a new inode
+    write(folder, "c.yaml", "id: c")
+    os.unlink(folder / "pending" / "a.yaml")
+    assert dc.docs() == [("b.yaml", {"id": "B"}), ("c.yaml", {"id": "c"})]
+    assert parser.calls == ["a.yaml", "b.yaml", "b.yaml", "c.yaml"]
+
+
+@pytest.mark.parametrize(("racy_ns", "seen"), [(cache.RACY_NS, "2"), (SETTLED, "1")])
+def test_a_file_changed_in_place_within_one_clock_tick_is_seen(
+    folder: Path, monkeypatch: pytest.MonkeyPatch, racy_ns: int, seen: str
+) -> None:
+    """On a filesystem with whole-second timestamps, only the racy rule tells the two versions apart."""
+    def coarse_key(st: os.stat_result) -> cache.Key:
+        return (st.st_ino, st.st_size, st.st_mtime_ns // 10**9 * 10**9, st.st_ctime_ns // 10**9 * 10**9)
+
+    monkeypatch.setattr(cache, "_key", coarse_key)
+    path = write(folder, "a.yaml", "id: 1")
+    dc = make(folder, Parser(), racy_ns=racy_ns)
+    assert dc.docs() == [("a.yaml", {"id": "1"})]
+    before = coarse_key(os.stat(path))
+    with open(path, "r+b") as f:  # same inode, same size, same second
+        f.write(b"id: 2")
+    if coarse_key(os.stat(path)) != before:
+        pytest.skip("the second ticked over between the two writes")
+    assert dc.docs() == [("a.yaml", {"id": seen})]  # without the rule ("1") the old version would be served
+
+
+def test_files_changed_moments_ago_are_read_every_time(folder: Path) -> None:
+    write(folder, "a.yaml", "id: a")
+    parser = Parser()
+    dc = make(folder, parser, racy_ns=cache.RACY_NS)
+    dc.docs()
+    dc.docs()
+    assert parser.calls == ["a.yaml", "a.yaml"]
+
+
+def test_a_new_process_reuses_the_cache_file(folder: Path) -> None:
+    for i in range(5):
+        write(folder, f"{i}.yaml", f"id: {i}")
+    first = make(folder, Parser())
+    expected = first.docs()
+    assert first.store is not None and first.store.exists()
+    parser = Parser()
+    assert make(folder, parser).docs() == expected
+    assert parser.calls == []
+
+
+def test_small_directories_are_parsed_afresh_and_nothing_is_written(folder: Path) -> None:
+    write(folder, "a.yaml", "id: a")
+    parser = Parser()
+    dc = make(folder, parser, store_min=2)
+    dc.docs()
+    dc.docs()
+    assert parser.calls == ["a.yaml", "a.yaml"]
+    assert not (folder / "tmp").exists()
+
+
+@pytest.mark.parametrize("damage", [b"", b"garbage", pickle.dumps({"header": 999}), pickle.dumps([1, 2])])
+def test_a_damaged_cache_file_is_ignored_and_rebuilt(folder: Path, damage: bytes) -> None:
+    write(folder, "a.yaml", "id: a")
+    dc = make(folder, Parser())
+    dc.docs()
+    assert dc.store is not None
+    dc.store.write_bytes(damage)
+    parser = Parser()
+    assert make(folder, parser).docs() == [("a.yaml", {"id": "a"})]
+    assert parser.calls == ["a.yaml"]
+    again = Parser()
+    make(folder, again).docs()
+    assert again.calls == []  # rebuilt
+
+
+def test_a_cache_file_written_by_other_parsing_code_is_not_loaded(folder: Path) -> None:
+    write(folder, "a.yaml", "id: a")
+    DirCache(folder / "pending", Parser(), folder / "cache", tag="v1", racy_ns=SETTLED, store_min=0).docs()
+    parser = Parser()
+    DirCache(folder / "pending", parser, folder / "cache", tag="v2", racy_ns=SETTLED, store_min=0).docs()
+    assert parser.calls == ["a.yaml"]
+
+
+def test_code_tag_changes_with_the_code() -> None:
+    def one() -> int:
+        return 1
+
+    def two() -> int:
+        return 2
+
+    assert cache.code_tag(one) == cache.code_tag(one) != cache.code_tag(two)
+
+
+def test_a_cache_file_others_could_write_is_not_loaded(folder: Path) -> None:
+    write(folder, "a.yaml", "id: a")
+    dc = make(folder, Parser())
+    dc.docs()
+    assert dc.store is not None
+    os.chmod(dc.store, 0o666)
+    parser = Parser()
+    make(folder, parser).docs()
+    assert parser.calls == ["a.yaml"]
+
+
+def test_an_entry_whose_file_changed_is_never_served_from_the_cache_file(folder: Path) -> None:
+    write(folder, "a.yaml", "id: a")
+    make(folder, Parser()).docs()
+    write(folder, "a.yaml", "id: changed")
+    assert make(folder, Parser()).docs() == [("a.yaml", {"id": "changed"})]
+
+
+def test_unreadable_and_vanished_files_are_left_out(folder: Path) -> None:
+    write(folder, "a.yaml", "id: a")
+    write(folder, "bad.yaml", "!not a document")
+    assert make(folder, Parser()).docs() == [("a.yaml", {"id": "a"})]
+
+
+def test_a_missing_directory_has_no_documents(tmp_path: Path) -> None:
+    dc = DirCache(tmp_path / "nowhere", Parser(), tmp_path / "cache")
+    assert dc.docs() == []
+
+
+def test_views_read_like_the_documents_they_show(folder: Path) -> None:
+    write(folder, "a.yaml", "id: a\nlr: 0.1")
+    write(folder, "b.yaml", "id: b")
+    make(folder, Parser()).docs()  # writes the cache file
+    dc = make(folder, Parser())
+    (_, a), (_, b) = dc.views()
+    assert isinstance(a, cache.Row)  # served from the cache file's columns
+    assert a["id"] == "a" and a.get("lr") == "0.1" and b.get("lr", "none") == "none"
+    assert "lr" in a and "lr" not in b and len(b) == 1 and list(a) == ["id", "lr"]
+    assert dict(a) == a.to_dict() == {"id": "a", "lr": "0.1"} == a
+    with pytest.raises(KeyError):
+        b["lr"]
+
+
+def test_a_view_copies_into_a_plain_dict(folder: Path) -> None:
+    write(folder, "a.yaml", "id: a")
+    make(folder, Parser()).docs()
+    ((_, view),) = make(folder, Parser()).views()
+    import copy
+
+    assert copy.deepcopy(view) == {"id": "a"} and type(copy.deepcopy(view)) is dict
+
+
+def test_documents_from_the_cache_file_equal_fresh_ones(folder: Path) -> None:
+    for i in range(20):
+        write(folder, f"{i:02d}.yaml", f"id: {i}" + ("\nextra: x" if i % 3 == 0 else ""))
+    fresh = make(folder, Parser()).docs()
+    assert make(folder, Parser()).docs() == fresh
+    assert [dict(v) for _, v in make(folder, Parser()).views()] == [d for _, d in fresh]
