@@ -114,7 +114,8 @@ def _look(queue: FsQueue, dirname: str, name: str, places: dict[str, list[str]])
     places[doc["task_id"]].append(rel)
     status = layout.status_value(dirname)
     if doc.get("status") != status:
-        return Finding("status-mismatch", rel, f"says {doc.get('status')!r}, is in {dirname}/ (the folder is the truth)")
+        said = doc.get("status")
+        return Finding("status-mismatch", rel, f"says {said!r}, is in {dirname}/ (the folder is the truth)")
     try:
         want = merge.canonical_name(dirname, doc)
     except (KeyError, TypeError, ValueError):

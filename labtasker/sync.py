@@ -189,7 +189,8 @@ def _settle(repo: Repo, report: SyncReport, say: Say, message: str) -> None:
 
 def _identity(repo: Repo) -> None:
     """Commit as the user when git knows them, else as this node."""
-    if not repo.git.out("config", "user.email", check=False) or not repo.git.out("config", "user.name", check=False):
+    known = [repo.git.out("config", f"user.{key}", check=False) for key in ("email", "name")]
+    if not all(known):
         node = repo.queue.node
         repo.git.env.update(GIT_AUTHOR_NAME=f"labtasker {node}", GIT_AUTHOR_EMAIL=f"labtasker@{node}",
                             GIT_COMMITTER_NAME=f"labtasker {node}", GIT_COMMITTER_EMAIL=f"labtasker@{node}")
@@ -409,7 +410,8 @@ def _bring_queue_file(repo: Repo, path: str, old: Entry | None, new: Entry | Non
     local_path = repo.git.top / path
     local = _read(local_path)
     if new is None:  # gone on the other side: drop ours only if we did not change it since
-        if local is not None and old is not None and _oid("sha256" if len(old[1]) == 64 else "sha1", local) == old[1]:
+        algo = "sha256" if old is not None and len(old[1]) == 64 else "sha1"
+        if local is not None and old is not None and _oid(algo, local) == old[1]:
             _unlink(local_path)
         return
     data = _blob(repo.git, new[1])

@@ -51,6 +51,6 @@ class Reserve(Command):
         else:
             print(what)
             if not ids:
-                print("labtasker: no pending task matched" + ("" if self.release else " that is not reserved already"),
-                      file=sys.stderr)
+                what = "" if self.release else " that is not reserved already"
+                print(f"labtasker: no pending task matched{what}", file=sys.stderr)
         return 0

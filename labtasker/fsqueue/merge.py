@@ -15,8 +15,8 @@ A document carries three kinds of state, each merged its own way:
   always beats the steps before it, even when an old replica sends them again;
 - **edited fields** (args, metadata, priority, ...): per dotted path, the
   newest user edit wins, by the ``clocks`` each edit records ([gen, node]);
-- **counters** (rev, gen, last_modified): the maximum; ``node``, the writer of
-  the highest rev.
+- **counters**: ``rev`` and ``gen``, the maximum; ``node`` and ``last_modified``
+  those of the write with the highest rev.
 """
 
 from __future__ import annotations
@@ -182,11 +182,11 @@ def join(docs: Sequence[Doc]) -> Doc:
     winner = min(range(len(docs)), key=lambda i: life_key(docs[i]))
     out = copy.deepcopy(docs[winner])
     out["life"] = list(life_of(docs[winner]))
-    out["rev"], out["node"] = max((_int(d.get("rev")), str(d.get("node") or "")) for d in docs)
+    latest = max(docs, key=lambda d: (_int(d.get("rev")), str(d.get("node") or "")))
+    out["rev"], out["node"] = _int(latest.get("rev")), str(latest.get("node") or "")
+    if _aware(latest.get("last_modified")):  # not the latest time: clocks disagree, revs do not
+        out["last_modified"] = latest["last_modified"]
     out["gen"] = max(_int(d.get("gen")) for d in docs)
-    stamps = [d["last_modified"] for d in docs if _aware(d.get("last_modified"))]
-    if stamps:
-        out["last_modified"] = max(stamps)
     clocks = [_clocks(d) for d in docs]
     for name in EDITED_SCALARS:
         _pick(out, name, [{name: d[name]} if name in d else {} for d in docs], clocks, winner)

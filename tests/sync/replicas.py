@@ -20,16 +20,17 @@ T0 = datetime(2026, 3, 1, 12, 0, tzinfo=timezone.utc)
 class Replica:
     """One copy of a queue with its own node id; each call is one user or worker action."""
 
-    def __init__(self, path: Path, node: str, *, create: bool = True) -> None:
+    def __init__(self, path: Path, node: str, *, create: bool = True, skew: float = 0.0) -> None:
         self.path = path
         self.node = node
+        self.skew = timedelta(seconds=skew)  # this machine's clock error
         self.queue = FsQueue.create(path, "sweep", node=node, now=T0) if create else FsQueue(path, node=node)
         self.ticks = 0
 
     def now(self) -> datetime:
         """A clock of its own: every action a little later (replicas' clocks need not agree)."""
         self.ticks += 1
-        return T0 + timedelta(seconds=self.ticks)
+        return T0 + self.skew + timedelta(seconds=self.ticks)
 
     def submit(self, **fields: Any) -> str:
         return str(tasks.submit(self.queue, now=self.now(), **fields)["task_id"])

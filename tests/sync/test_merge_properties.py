@@ -26,11 +26,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from labtasker.errors import InvalidTransition, LeaseLost, LostRace, TaskNotFound
-from labtasker.fsqueue import codec, layout, merge
+from labtasker.fsqueue import codec, layout, merge, reservations
 from labtasker.fsqueue.layout import STATE_DIRS
 from tests.sync.replicas import Replica, check_invariants, copy_into, files_of
 
-OPS = ("submit", "run", "claim", "finish", "edit", "requeue", "cancel", "delete", "copy", "copy", "copy", "reconcile")
+OPS = ("submit", "run", "claim", "finish", "edit", "requeue", "cancel", "delete", "reserve", "copy", "copy", "copy",
+       "reconcile")
 FIELDS = ("metadata.tag", "metadata.note", "args.lr", "priority", "max_retries", "summary.rank")
 
 
@@ -38,7 +39,8 @@ class World:
     """The replicas of one example and every file any of them ever held."""
 
     def __init__(self, root: Path, n: int) -> None:
-        self.replicas = [Replica(root / f"r{i}", f"node{i}") for i in range(n)]
+        # clocks that disagree by hours, in both directions: nothing may depend on them
+        self.replicas = [Replica(root / f"r{i}", f"node{i}", skew=(-1) ** i * 3600 * i) for i in range(n)]
         for other in self.replicas[1:]:
             copy_into(self.replicas[0].path, other.path)
         self.task_ids: list[str] = []
@@ -85,6 +87,8 @@ class World:
             r.cancel(tid)
         elif op == "delete" and tid and pick % 4 == 0:
             r.delete(tid)
+        elif op == "reserve" and tid:
+            reservations.reserve(r.queue, other.node, accept=lambda d: d["task_id"] == tid)
         elif op == "copy" and r is not other:
             copy_into(r.path, other.path)
             check_invariants_after(other)

@@ -169,3 +169,19 @@ def test_documents_without_merge_fields_still_merge() -> None:
     newer = ended(claimed(old, "a"), "success", "a")
     assert winner(old, newer)["status"] == "success"
     assert merge.join([old])["life"][0] == old["rev"]
+
+
+def test_a_cancel_on_one_node_beats_a_run_finishing_on_another_and_keeps_its_result() -> None:
+    base = submitted()
+    cancelled = edited(base, "a", {"status": "cancelled"})
+    finished = ended(claimed(base, "b"), "success", "b", acc=0.7)
+    plan = merge.resolve([Version("done", finished), Version("cancelled", cancelled)])
+    assert plan.keep is not None and plan.keep[0] == "cancelled"
+    assert [(r["status"], r["summary"]) for r in plan.archives.values()] == [("success", {"acc": 0.7})]
+
+
+def test_concurrent_edits_of_one_path_end_the_same_everywhere() -> None:
+    base = submitted()
+    edits = [edited(base, node, {"metadata": {"tags": [node]}}) for node in ("n1", "n3", "n2")]
+    results = {tuple(winner(*order)["metadata"]["tags"]) for order in (edits, edits[::-1], edits[1:] + edits[:1])}
+    assert results == {("n3",)}
