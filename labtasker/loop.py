@@ -103,8 +103,12 @@ def loop(
     worker_id: str | None = None,
     create_worker_kwargs: dict[str, Any] | None = None,
     max_tasks: int | None = None,
+    wait: bool = False,
 ) -> Any:
-    """Decorate a function to run it on every matching pending task, then return."""
+    """Decorate a function to run it on every matching pending task, then return.
+
+    With ``wait=True`` the loop waits for new tasks instead of returning.
+    """
     if callable(required_fields):  # used bare: @labtasker.loop
         return loop()(required_fields)
 
@@ -128,7 +132,7 @@ def loop(
             return api.run_loop(
                 job, tree, allow_extra=pass_args_dict, extra_filter=extra_filter, eta_max=eta_max,
                 heartbeat_timeout=heartbeat_timeout, worker_id=worker_id,
-                create_worker_kwargs=create_worker_kwargs, max_tasks=max_tasks,
+                create_worker_kwargs=create_worker_kwargs, max_tasks=max_tasks, wait=wait,
             )
 
         return wrapper

@@ -285,3 +285,25 @@ def test_loop_writes_task_info_for_subprocesses(project: Path) -> None:
     assert out["child"] == [out["id"], "5"]
     (log_dir,) = (project / ".labtasker" / "logs" / "run").iterdir()
     assert "hello from the job" in (log_dir / "run.log").read_text()
+
+
+def test_python_loop_can_wait_for_new_tasks(project: Path) -> None:
+    import threading
+    import time
+
+    labtasker.submit_task(args={"i": 1})
+    ran: list[int] = []
+
+    @labtasker.loop(wait=True, max_tasks=2)
+    def main(i: int = labtasker.Required()):
+        ran.append(i)
+
+    worker = threading.Thread(target=main, daemon=True)
+    worker.start()
+    deadline = time.monotonic() + 20
+    while ran != [1] and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert ran == [1] and worker.is_alive()  # the queue is empty, and the loop waits
+    labtasker.submit_task(args={"i": 2})
+    worker.join(timeout=20)
+    assert ran == [1, 2] and not worker.is_alive()
