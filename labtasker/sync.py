@@ -60,6 +60,7 @@ class Git:
 
     def run(self, *args: str, data: bytes | None = None, check: bool = True,
             env: dict[str, str] | None = None) -> subprocess.CompletedProcess[bytes]:
+        """Run a git command; SyncError with git's own message if it fails and ``check``."""
         done = subprocess.run(["git", *args], cwd=self.top, input=data, capture_output=True,
                               env={**self.env, **(env or {})}, check=False)
         if check and done.returncode != 0:
@@ -67,9 +68,11 @@ class Git:
         return done
 
     def out(self, *args: str, **kw: object) -> str:
+        """A git command's output, as text without the trailing newline."""
         return self.run(*args, **kw).stdout.decode("utf-8", "surrogateescape").strip()  # type: ignore[arg-type]
 
     def ok(self, *args: str) -> bool:
+        """True if a git command succeeds (a yes/no question)."""
         return self.run(*args, check=False).returncode == 0
 
 
@@ -85,15 +88,18 @@ class Repo:
     index: Path  # a private index file: the user's index is never used to build commits
 
     def is_queue_path(self, path: str) -> bool:
+        """True for a path (relative to the top) that is one of the queue's synced files."""
         if not path.startswith(self.prefix):
             return False
         rest = path[len(self.prefix):]
         return rest in QUEUE_FILES or rest.split("/", 1)[0] in reconcile.SYNCED_DIRS and "/" in rest
 
     def queue_pathspecs(self) -> list[str]:
+        """Pathspecs of everything sync may commit."""
         return [self.prefix + p for p in (*QUEUE_FILES, *reconcile.SYNCED_DIRS)]
 
     def head(self) -> str | None:
+        """The commit HEAD names, or None on a branch with no commit yet."""
         done = self.git.run("rev-parse", "-q", "--verify", "HEAD^{commit}", check=False)
         return done.stdout.decode().strip() if done.returncode == 0 else None
 

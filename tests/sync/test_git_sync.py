@@ -203,3 +203,67 @@ def test_conflict_marked_files_from_a_hand_merge_are_quarantined_not_merged(
         assert b"<<<<<<<" not in (n.path / "pending" / name).read_bytes()
     assert any(name in q.name for q in (a.path / "quarantine").iterdir())
     assert "<<<<<<<" not in git(a.repo, "show", f"HEAD:.labtasker/queues/default/pending/{name}")
+
+
+def test_a_queue_that_is_a_repository_of_its_own_and_two_unrelated_starts(tmp_path: Path) -> None:
+    from labtasker.sync import sync
+    from tests.sync.replicas import Replica
+
+    remote = make_remote(tmp_path)
+    one = Replica(tmp_path / "one", "node-1")
+    git(one.path, "init", "-q", "-b", "main")
+    (one.path / "README.md").write_text("the sweep's queue\n")  # the user's, never committed by sync
+    tid = one.submit()
+    git(one.path, "remote", "add", "origin", str(remote))
+    sync(one.queue)
+    two = Replica(tmp_path / "two", "node-2")  # started apart: its own queue.yaml, no common history
+    git(two.path, "init", "-q", "-b", "main")
+    git(two.path, "remote", "add", "origin", str(remote))
+    other = two.submit()
+    sync(two.queue)
+    sync(one.queue)
+    assert {k: v for k, v in one.files().items() if k != "README.md"} == two.files()
+    assert set(one.where()) == {tid, other}
+    assert "README.md" not in git(one.path, "ls-tree", "-r", "--name-only", "HEAD").splitlines()
+    assert (two.path / ".gitignore").read_text().startswith("# local to this replica")
+
+
+def _busy_worker(path: str, node: str, n: int) -> None:
+    from labtasker.fsqueue import claim, tasks
+    from labtasker.fsqueue.queue import FsQueue
+
+    queue = FsQueue(path, node=node)
+    claimer = claim.Claimer(queue, f"{node}.busy")
+    for _ in range(n):
+        got = claimer.claim()
+        if got is not None:
+            tasks.finish(queue, got.name, "success")
+
+
+def test_sync_while_a_loop_runs_loses_nothing(tmp_path: Path, lab: tuple[Path, Clone]) -> None:
+    import multiprocessing as mp
+
+    from labtasker.fsqueue import tasks
+
+    remote, a = lab
+    ids = tasks.submit_many(a.queue, [{"args": {"i": i}} for i in range(200)])
+    a.sync()
+    b = clone(tmp_path, remote, "b")
+    for tid in ids[:20]:
+        b.run(tid)
+    b.sync()
+    worker = mp.get_context("fork").Process(target=_busy_worker, args=(str(a.path), a.node, 400))
+    worker.start()
+    syncs = 0
+    while worker.is_alive() or syncs < 2:
+        a.sync()
+        syncs += 1
+    worker.join(30)
+    assert worker.exitcode == 0
+    a.sync()
+    b.sync()
+    assert a.files() == b.files()
+    for n in (a, b):
+        _assert_clean_repo(n)
+        assert set(n.where()) == set(ids) and all(d == ["done"] for d in n.where().values())
+        assert not (n.path / "quarantine").exists() or not list((n.path / "quarantine").iterdir())
