@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import inspect
 import os
 import shutil
 import signal
@@ -140,6 +139,8 @@ class Loop(Command):
                              help="A run taking longer than this (e.g. 1h30m) is stopped and retried")
     heartbeat_timeout = cli.SwitchAttr(["--heartbeat-timeout"], seconds_arg, argname="SECONDS",
                                        help="Reclaim a task whose worker was silent this long")
+    heartbeat_interval = cli.SwitchAttr(["--heartbeat-interval"], seconds_arg, argname="SECONDS",
+                                        help="Renew the running task's lease this often (default 30)")
     worker_id = cli.SwitchAttr(["--worker-id"], str, argname="ID", help="Run as this worker (created if new)")
     max_tasks = cli.SwitchAttr(["--max-tasks"], positive, argname="N", help="Stop after N tasks")
     wait = cli.Flag(["--wait"], help="When no task is left, keep waiting for new ones")
@@ -157,7 +158,7 @@ class Loop(Command):
             with _signals_stop_the_loop():
                 tally = api.run_loop(job, tree, **self._loop_options(), notify=job.progress)
         except (runner.StopLoop, KeyboardInterrupt):
-            output.info("stopped; the task that was running is back in pending")
+            output.info("stopped; the task that was running is back in pending" if job.active else "stopped")
             return errors.INTERRUPTED
         output.info(_tally_line(tally))
         if tally.crashed:
@@ -170,12 +171,9 @@ class Loop(Command):
         options: dict[str, Any] = {
             "extra_filter": self.extra_filter, "eta_max": self.eta_max,
             "heartbeat_timeout": self.heartbeat_timeout, "worker_id": self.worker_id,
-            "max_tasks": self.max_tasks,
+            "max_tasks": self.max_tasks, "wait": self.wait,
+            "heartbeat_interval": self.heartbeat_interval,
         }
-        if self.wait:
-            if "wait" not in inspect.signature(api.run_loop).parameters:
-                raise UsageError("--wait is not supported by this version of labtasker")
-            options["wait"] = True
         return options
 
 
@@ -186,6 +184,7 @@ class _Job:
         self.spec = spec
         self.use_pty = use_pty
         self.started = 0.0
+        self.active = False  # a task's command is running now
 
     def __call__(self, run: runner.Run) -> None:
         # Reading lease_lost tells the engine this job stops itself (it polls it
@@ -199,13 +198,16 @@ class _Job:
             log.write(f"# labtasker: task {run.task_id}: {_shown(argv)}\n".encode())
         if errors.debug_enabled():
             output.info(f"task {run.task_id}: {_shown(argv)}")
+        self.active = True
         try:
             result = child.run(argv, env=env, log_path=log_path, use_pty=self.use_pty,
                                stop=lambda: run.lease_lost)
         except KeyboardInterrupt:
             raise runner.StopLoop from None
         except OSError as exc:
+            self.active = False
             raise JobFailed(f"cannot run {argv[0]!r}: {exc.strerror or exc}") from None
+        self.active = False  # still True after Ctrl-C: the loop says the task went back
         if result.stopped:
             reason = getattr(run, "stop_reason", "") or "its lease was lost"
             raise LeaseLost(f"task {run.task_id}: {reason}; its command was stopped")

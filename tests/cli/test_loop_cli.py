@@ -152,26 +152,21 @@ def test_placeholders_that_fit_no_task_are_a_clear_error(lt: Lt) -> None:
 
 
 @pytest.mark.usefixtures("project")
-def test_wait_is_passed_only_when_the_engine_supports_it(lt: Lt, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_wait_and_lease_flags_reach_the_loop_engine(lt: Lt, monkeypatch: pytest.MonkeyPatch) -> None:
     from labtasker import runner
 
     calls: list[dict] = []
 
-    def with_wait(job: object, tree: object, *, wait: bool = False, **kw: object) -> runner.Tally:
-        calls.append({"wait": wait, **kw})
-        return runner.Tally()
-
-    def without_wait(job: object, tree: object, **kw: object) -> runner.Tally:
+    def engine(job: object, tree: object, **kw: object) -> runner.Tally:
         calls.append(kw)
         return runner.Tally()
 
-    monkeypatch.setattr(api, "run_loop", with_wait)
-    assert lt("loop", "--wait", "--", "echo", "%(lr)").code == 0
+    monkeypatch.setattr(api, "run_loop", engine)
+    assert lt("loop", "--wait", "--heartbeat-interval", "5", "--heartbeat-timeout", "20",
+              "--", "echo", "%(lr)").code == 0
     assert lt("loop", "--", "echo", "%(lr)").code == 0
-    assert [c["wait"] for c in calls] == [True, False]
-    monkeypatch.setattr(api, "run_loop", without_wait)
-    ran = lt("loop", "--wait", "--", "echo", "%(lr)")
-    assert ran.code == 2 and "--wait is not supported" in ran.err
+    assert [(c["wait"], c["heartbeat_interval"], c["heartbeat_timeout"]) for c in calls] == [
+        (True, 5.0, 20.0), (False, None, None)]
 
 
 def test_jobs_see_a_terminal_under_a_pty(tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> None:
