@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import subprocess
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -28,6 +29,7 @@ Entry = tuple[str, str]  # (mode, object id) of a path in a tree
 QUEUE_FILES = ("queue.yaml", ".gitignore")
 IGNORE = "# local to this replica, never synced\ntmp/\nquarantine/\n*~\n*.sync-conflict-*\n*(conflicted copy*\n"
 ROUNDS = 3  # fetch-merge-push again when someone pushed in between
+MIN_GIT = (2, 26)  # checkout and rm --pathspec-from-file
 
 
 class SyncError(LabtaskerError):
@@ -116,6 +118,7 @@ def open_repo(queue: FsQueue) -> Repo:
         raise ConfigError(f"the queue {path} is not inside a git work tree: run `git init` there (or in "
                           "your project) and add a remote, see docs/git-rsync-sync.md")
     git = Git(Path(done.stdout.decode().strip()).resolve())
+    _check_version(git)
     rel = path.relative_to(git.top).as_posix()
     for marker in ("MERGE_HEAD", "rebase-merge", "rebase-apply", "CHERRY_PICK_HEAD"):
         if Path(git.top, git.out("rev-parse", "--git-path", marker)).exists():
@@ -125,6 +128,13 @@ def open_repo(queue: FsQueue) -> Repo:
         raise ConfigError(f"{git.top} is on a detached HEAD: check out a branch first (git switch BRANCH)")
     index = Path(git.top, git.out("rev-parse", "--git-path", "labtasker-sync.index"))
     return Repo(git, queue, "" if rel == "." else rel + "/", branch, index)
+
+
+def _check_version(git: Git) -> None:
+    found = re.search(r"(\d+)\.(\d+)", git.out("--version"))
+    if found and (int(found.group(1)), int(found.group(2))) < MIN_GIT:
+        raise ConfigError(f"labtasker sync needs git {MIN_GIT[0]}.{MIN_GIT[1]} or newer, this is {found.group(0)}; "
+                          "update git, or exchange files with rsync and labtasker reconcile")
 
 
 def resolve_remote(repo: Repo, remote: str | None, branch: str | None) -> tuple[str, str]:
