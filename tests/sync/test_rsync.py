@@ -40,7 +40,8 @@ def offline_work(a: Replica, b: Replica, c: Replica, tids: list[str]) -> None:
     c.delete(tids[1])
 
 
-def test_copies_both_ways_plus_reconcile_equal_git_sync(tmp_path: Path) -> None:
+@pytest.mark.parametrize("copy", COPIES)
+def test_copies_both_ways_plus_reconcile_equal_git_sync(tmp_path: Path, copy: Copy) -> None:
     if shutil.which("git") is None:
         pytest.skip("git is not installed")
     seed, tids = template(tmp_path)
@@ -59,7 +60,7 @@ def test_copies_both_ways_plus_reconcile_equal_git_sync(tmp_path: Path) -> None:
         shutil.copytree(seed, r.path, ignore=shutil.ignore_patterns("tmp"), dirs_exist_ok=True)
         (r.path / "tmp").mkdir(exist_ok=True)
     offline_work(*plain, tids)
-    _exchange_all(plain, copy_into)
+    _exchange_all(plain, copy)
     assert plain[0].files() == by_git
     assert by_git == b.files() == c.files()
 
