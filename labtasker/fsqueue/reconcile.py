@@ -38,7 +38,7 @@ SYNCED_DIRS = (*STATE_DIRNAMES, "deleted", "attempts", "workers")
 class Report:
     """What one reconcile changed."""
 
-    merged: list[str] = field(default_factory=list)  # task ids whose files were rewritten
+    merged: list[str] = field(default_factory=list)  # task ids found in several files, now one
     deleted: list[str] = field(default_factory=list)  # task ids removed by a tombstone
     archived: list[str] = field(default_factory=list)  # attempts/ files written
     dropped: list[str] = field(default_factory=list)  # attempts/ records of a winner or a deleted task
@@ -167,7 +167,7 @@ def _reconcile_task(queue: FsQueue, tid: str, scan: _Scan, report: Report, now: 
         if changed is None:
             report.skipped.append(tid)
             return
-        if changed:
+        if changed or len(inputs) > 1:
             report.merged.append(tid)
     removed = [_remove(queue, d, n, now) for d, n in primaries if (d, n) != keep]
     for name in _stale_archives(plan, scan.archives.get(tid, [])):

@@ -4,8 +4,8 @@ A block is a series of ``$ command`` lines, each followed by the output it
 prints (stdout and stderr together). In expected output ``...`` stands for any
 text within a line, and a line that is only ``...`` for any number of lines.
 Blocks run in order, in one folder, as one shell session (``cd`` and variables
-carry over). A block right after ``<!-- needs: rsync -->`` is skipped, with the
-reason, where that program is missing.
+carry over). A block right after ``<!-- needs: rsync -->`` (or using git) is
+skipped, with the reason, where that program is missing.
 """
 
 from __future__ import annotations
@@ -47,6 +47,8 @@ def blocks(path: Path) -> list[Block]:
             elif steps:
                 steps[-1].expected.append(line)
         needs = [n.strip() for n in (match.group(1) or "").split(",") if n.strip()]
+        if any(re.search(r"\bgit\b|labtasker sync", s.command) for s in steps):
+            needs.append("git")
         found.append(Block(steps, needs, text[: match.start()].count("\n") + 1))
     return found
 
