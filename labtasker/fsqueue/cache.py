@@ -24,10 +24,8 @@ from __future__ import annotations
 
 import copy
 import gc
-import hashlib
 import logging
 import os
-import pickle
 import struct
 import sys
 import zlib
@@ -42,7 +40,7 @@ log = logging.getLogger("labtasker")
 
 FORMAT = 2
 RACY_NS = 2_000_000_000  # coarser than any filesystem's timestamp tick we know of (FAT: 2 s)
-STORE_MIN = 256  # smaller directories are parsed afresh each time: cheap, and nothing is written
+STORE_MIN = 100  # smaller directories are parsed afresh each time: cheap, and nothing is written
 Doc = dict[str, Any]
 Key = tuple[int, int, int, int]  # inode, size, mtime_ns, ctime_ns
 Parse = Callable[[str, bytes], "Doc | None"]
@@ -91,7 +89,7 @@ class Table:
         col = self._columns.get(field)
         if col is None and field in self._blobs:
             with _gc_paused():
-                col = self._columns[field] = pickle.loads(self._blobs.pop(field))  # noqa: S301 - checked file
+                col = self._columns[field] = _loads(self._blobs.pop(field))  # noqa: S301 - checked file
         return col
 
     def decode_all(self) -> None:
@@ -101,7 +99,7 @@ class Table:
     def doc(self, i: int) -> Doc:
         """Row ``i`` as a new dict."""
         if self._rows is not None and len(self._columns) < len(self.fields):
-            values = pickle.loads(self._rows[i])  # noqa: S301 - checked file
+            values = _loads(self._rows[i])  # noqa: S301 - checked file
             return {field: value for field, value in zip(self.fields, values) if value is not ABSENT}
         return {field: value for field in self.fields if (value := self.column(field)[i]) is not ABSENT}  # type: ignore[index]
 
@@ -109,14 +107,14 @@ class Table:
         """The cache file's bytes: every column pickled on its own, with a checksum."""
         blobs = dict(self._blobs)
         for field, col in self._columns.items():
-            blobs[field] = pickle.dumps(col, protocol=pickle.HIGHEST_PROTOCOL)
+            blobs[field] = _dumps(col)
         columns = [self.column(field) for field in self.fields]
-        rows = [pickle.dumps(values, protocol=pickle.HIGHEST_PROTOCOL) for values in zip(*columns)]
+        rows = [_dumps(values) for values in zip(*columns)]
         sums = {field: zlib.crc32(blob) for field, blob in blobs.items()}
         sums[""] = zlib.crc32(b"".join(rows))
         data = {"header": header, "names": self.names, "keys": self.keys, "fields": self.fields,
                 "blobs": blobs, "rows": rows, "sums": sums}
-        return pickle.dumps(data, protocol=pickle.HIGHEST_PROTOCOL)
+        return _dumps(data)
 
     @classmethod
     def loads(cls, data: Any, header: tuple[Any, ...]) -> Table | None:
@@ -341,7 +339,7 @@ class DirCache:
             with open(self.store, "rb") as f:
                 if not _ours(os.fstat(f.fileno())):
                     return None
-                data = pickle.load(f)  # noqa: S301 - our own file, checked above
+                data = _load_file(f)  # our own file, checked above
         except FileNotFoundError:
             return None
         except Exception as exc:  # noqa: BLE001 - any damage means "rebuild", never an error
@@ -373,17 +371,17 @@ class DirCache:
 
 def code_tag(*functions: Callable[..., Any]) -> str:
     """A short fingerprint of the code that parses files, so a cache outlives no change to it."""
-    digest = hashlib.sha1(usedforsecurity=False)
+    digest = 0
     codes = [fn.__code__ for fn in functions]
     while codes:
         code = codes.pop()
-        digest.update(code.co_code)
+        digest = zlib.crc32(code.co_code, digest)
         for const in code.co_consts:  # a nested function's repr holds an address: walk it instead
             if isinstance(const, type(code)):
                 codes.append(const)
             else:
-                digest.update(repr(const).encode())
-    return digest.hexdigest()[:16]
+                digest = zlib.crc32(repr(const).encode(), digest)
+    return f"{digest:08x}"
 
 
 def store_path(cache_dir: Path, dirname: str) -> Path:
@@ -406,6 +404,25 @@ def _read(path: Path) -> tuple[Key, bytes] | None:
     finally:
         os.close(fd)
     return _key(st), b"".join(chunks)
+
+
+def _dumps(value: Any) -> bytes:
+    import pickle  # here, not at the top: most commands never touch a cache file
+
+    return pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
+
+
+def _loads(data: bytes) -> Any:
+    """Unpickle bytes of our own cache file (the caller checked who wrote it)."""
+    import pickle
+
+    return pickle.loads(data)  # noqa: S301 - our own file
+
+
+def _load_file(f: Any) -> Any:
+    import pickle
+
+    return pickle.load(f)  # noqa: S301 - our own file
 
 
 def _key(st: os.stat_result) -> Key:

@@ -1,0 +1,1 @@
+"""The labtasker benchmark: `python bench/run.py` prints the table of docs/performance.md."""
