@@ -198,7 +198,8 @@ def run_loop(queue: FsQueue, job: Job, opts: LoopOptions, notify: Notify | None 
         host = locking.host_key()
         while opts.max_tasks is None or tally.total < opts.max_tasks:
             found = _next_task(claimer, sweeper, idle, opts.wait, lambda: {
-                "lease": lease.lease_info(terms, host=host, lock=lock.name, skew=sweeper.skew)})
+                "lease": lease.lease_info(terms, host=host, lock=lock.name, skew=sweeper.skew,
+                                          node=queue.node)})
             if found is None:
                 break
             got, claimed_at = found

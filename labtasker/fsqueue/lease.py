@@ -63,7 +63,7 @@ def _positive(value: Any, name: str) -> float:
     return float(value)
 
 
-def lease_info(terms: Terms, *, host: str, lock: str | None, skew: float) -> dict[str, Any]:
+def lease_info(terms: Terms, *, host: str, lock: str | None, skew: float, node: str | None = None) -> dict[str, Any]:
     """What a claim writes into the running file: the loop's terms and how to check its owner.
 
     ``skew`` is the owner's filesystem clock minus its wall clock, so readers can
@@ -71,7 +71,7 @@ def lease_info(terms: Terms, *, host: str, lock: str | None, skew: float) -> dic
     """
     return {
         "host": host, "lock": lock, "interval": terms.interval, "timeout": terms.timeout,
-        "eta": terms.eta, "skew": round(skew, 3),
+        "eta": terms.eta, "skew": round(skew, 3), "node": node,
     }
 
 

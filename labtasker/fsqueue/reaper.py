@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from labtasker.errors import WorkerNotFound
-from labtasker.fsqueue import clock, ids, layout, lease, locking, workers
+from labtasker.fsqueue import clock, ids, layout, lease, locking, reconcile, workers
 from labtasker.fsqueue.lease import Signature, Terms, Verdict
 from labtasker.fsqueue.queue import Doc, FsQueue
 
@@ -77,6 +77,7 @@ class Reaper:
         self._jitter = 1.0
         self._janitor_at = float("-inf")
         self._probe = queue.tmp / f"clock.{os.getpid()}x{ids.nonce(3)}.tmp"
+        self._replica = False
 
     def __enter__(self) -> Reaper:
         return self
@@ -119,6 +120,7 @@ class Reaper:
         names = self.queue.names("running")
         self._forget_gone(set(names))
         locks_in_use: set[str] = set()
+        self._replica = reconcile.is_replica(self.queue)
         for name in names:
             try:
                 self._sweep_one(name, result, locks_in_use, fs_now, wall, mono)
@@ -140,6 +142,8 @@ class Reaper:
         info = lease.info_of(doc)
         if isinstance(info.get("lock"), str):
             locks_in_use.add(info["lock"])
+        if self._replica and (info.get("node") or doc.get("node")) != self.queue.node:
+            return  # another replica's run: only its own node can tell if it is alive
         verdict = self._judge(name, st, doc, info, fs_now, mono)
         if verdict.stale:
             done = self._reclaim(name, doc, st, verdict, wall)

@@ -85,6 +85,7 @@ def reconcile(queue: FsQueue, *, now: datetime | None = None) -> Report:
     report = Report()
     for dirname in layout.ALL_DIRS:  # a fresh clone lacks tmp/ and empty state directories
         (queue.path / dirname).mkdir(exist_ok=True)
+    mark_replica(queue)
     scan = _scan(queue)
     for dirname, name in scan.other_copies:
         _fold_other(queue, dirname, name, report)
@@ -94,6 +95,23 @@ def reconcile(queue: FsQueue, *, now: datetime | None = None) -> Report:
     for tid in sorted(tids):
         _reconcile_task(queue, tid, scan, report, now or clock.now())
     return report
+
+
+REPLICA_MARK = "replica"
+"""A file in the local ``tmp/`` saying: this folder exchanges files with other replicas."""
+
+
+def mark_replica(queue: FsQueue) -> None:
+    """Note (locally, never synced) that runs of other nodes arrive here as copies.
+
+    Sweepers then leave those runs alone: their owners renew leases on their
+    own replicas, so a lease that looks stale here says nothing about them.
+    """
+    (queue.tmp / REPLICA_MARK).touch(exist_ok=True)
+
+
+def is_replica(queue: FsQueue) -> bool:
+    return (queue.tmp / REPLICA_MARK).exists()
 
 
 def _scan(queue: FsQueue) -> _Scan:

@@ -69,3 +69,43 @@ def test_a_renewing_worker_elsewhere_is_left_alone_and_the_loop_still_ends(queue
     assert tally.total == 0
     assert state(queue, tid) == "running"
     assert took < TIMEOUT + 2  # it gave up watching instead of waiting forever
+
+
+def _claimed_on_replica(queue: FsQueue, node: str) -> str:
+    """A run that arrived from another replica (by git or rsync): its node renews it there."""
+    tid, path = _claimed_elsewhere(queue)
+    doc = queue.read("running", path.name)
+    assert doc is not None
+    raw = dict(doc, lease={**doc["lease"], "node": node})
+    from labtasker.fsqueue import codec
+
+    path.write_bytes(codec.dump(raw))
+    old = time.time() - 3600
+    os.utime(path, (old, old))
+    return tid
+
+
+def test_a_replica_leaves_other_nodes_runs_to_their_nodes(queue: FsQueue) -> None:
+    from labtasker.fsqueue import reaper, reconcile
+
+    reconcile.reconcile(queue)  # what sync and reconcile do: mark this folder a replica
+    tid = _claimed_on_replica(queue, "some-other-node")
+    with reaper.Reaper(queue, lease.make_terms(INTERVAL, TIMEOUT), every=0) as sweeper:
+        deadline = time.monotonic() + TIMEOUT + 1
+        while time.monotonic() < deadline:
+            assert sweeper.sweep().reclaimed == []
+            time.sleep(INTERVAL)
+    assert state(queue, tid) == "running"
+
+
+def test_a_replica_still_reclaims_its_own_nodes_dead_runs(queue: FsQueue) -> None:
+    from labtasker.fsqueue import reaper, reconcile
+
+    reconcile.reconcile(queue)
+    tid = _claimed_on_replica(queue, queue.node)
+    with reaper.Reaper(queue, lease.make_terms(INTERVAL, TIMEOUT), every=0) as sweeper:
+        deadline = time.monotonic() + TIMEOUT + 2
+        while state(queue, tid) == "running" and time.monotonic() < deadline:
+            sweeper.sweep()
+            time.sleep(INTERVAL)
+    assert state(queue, tid) == "pending"
