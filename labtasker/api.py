@@ -14,7 +14,7 @@ from typing import Any
 
 from labtasker import config
 from labtasker.api_models import (
-    Queue, Task, TaskLsResponse, TaskSubmitResponse, TaskUpdateRequest, Worker,
+    Attempt, Queue, Task, TaskLsResponse, TaskSubmitResponse, TaskUpdateRequest, Worker,
     WorkerCreateResponse, WorkerLsResponse,
 )  # fmt: skip
 from labtasker.errors import LeaseLost, QueueExists, QueueNotFound
@@ -161,6 +161,15 @@ def get_task(task_id: str) -> Task:
     """One task by id (raises TaskNotFound)."""
     queue = context().queue
     return Task.from_doc(tasks.locate(queue, task_id).doc)
+
+
+def ls_attempts(task_id: str | None = None, limit: int = 100, offset: int = 0) -> list[Attempt]:
+    """Runs that lost their task (late results, merged duplicates, replaced results), oldest first."""
+    from labtasker.fsqueue import attempts
+
+    queue = _reader()
+    found = attempts.read(queue, task_id) if queue is not None else []
+    return [Attempt.from_doc(name, doc) for name, doc in found[offset: offset + limit]]
 
 
 def update_tasks(task_updates: list[TaskUpdateRequest], reset_pending: bool = False) -> TaskLsResponse:

@@ -54,6 +54,48 @@ class Task:
 
 
 @dataclass
+class Attempt:
+    """A run that lost its task, as kept in ``attempts/<file>``.
+
+    ``finished_at`` is when the run ended if the record says so, else its last
+    heartbeat, its start or the task's creation (a replaced result keeps only
+    the run's own times).
+    """
+
+    task_id: str
+    file: str
+    worker_id: str | None = None
+    status: str | None = None
+    summary: dict[str, Any] = field(default_factory=dict)
+    last_error: str | None = None
+    finished_at: datetime | None = None
+    start_time: datetime | None = None
+    node: str | None = None
+    reason: str | None = None
+
+    @classmethod
+    def from_doc(cls, name: str, doc: dict[str, Any]) -> Attempt:
+        """An Attempt from an ``attempts/`` file's name and document (copied)."""
+        from labtasker.fsqueue import attempts
+
+        summary = doc.get("summary")
+        return cls(
+            task_id=str(doc.get("task_id")), file=name, worker_id=_text(doc.get("worker_id")),
+            status=_text(doc.get("status")), summary=copy.deepcopy(summary) if isinstance(summary, dict) else {},
+            last_error=_text(doc.get("last_error")), finished_at=attempts.when(doc),
+            start_time=attempts.as_time(doc.get("start_time")),
+            node=_text(doc.get("node")), reason=_text(doc.get("reason")),
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _text(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+@dataclass
 class Worker:
     worker_id: str
     worker_name: str | None = None

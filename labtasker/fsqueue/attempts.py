@@ -1,0 +1,83 @@
+"""Reading ``attempts/``: the runs that lost their task, kept beside the one that won.
+
+Two kinds of record land there. A run whose task was taken away (cancelled,
+reclaimed, deleted) writes its late result (``tasks._record_attempt``: it has
+``finished_at``); a result replaced by a merge, a re-queue or a cancel is kept
+whole (``merge.archive``: the run's own fields, no finish time of its own).
+A file's name starts with its task id, so one task's records are found from a
+listing without reading anyone else's.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import datetime, timezone
+from typing import Any
+
+from labtasker.fsqueue import layout
+from labtasker.fsqueue.queue import Doc, FsQueue
+
+DIRNAME = "attempts"
+# The time a record is placed at, best first: when the run ended, its last sign of life, when it began.
+TIME_FIELDS = ("finished_at", "last_heartbeat", "start_time", "created_at")
+_LATEST = datetime.max.replace(tzinfo=timezone.utc)
+
+
+def task_id_of(name: str) -> str:
+    """The task id in an ``attempts/`` file name (``<task_id>--<worker>--<nonce>.yaml``)."""
+    return layout.task_id_of(DIRNAME, name)
+
+
+def names(queue: FsQueue, task_id: str | None = None) -> list[str]:
+    """File names of the records of one task (every task with None), from one listing."""
+    found = queue.names(DIRNAME)
+    if task_id is None:
+        return found
+    prefix = f"{task_id}{layout.SEP}"
+    return [n for n in found if n.startswith(prefix)]
+
+
+def counts(queue: FsQueue) -> Counter[str]:
+    """Number of records per task id, from one listing and no reads."""
+    return Counter(task_id_of(n) for n in queue.names(DIRNAME))
+
+
+def read(queue: FsQueue, task_id: str | None = None) -> list[tuple[str, Doc]]:
+    """(file name, document) of the records of one task (or all), oldest first.
+
+    A file that vanished meanwhile is skipped; an unreadable one is quarantined
+    by ``FsQueue.read`` like any other queue file.
+    """
+    found = []
+    for name in names(queue, task_id):
+        doc = queue.read(DIRNAME, name)
+        if doc is not None:
+            found.append((name, doc))
+    return sorted(found, key=order)
+
+
+def when(doc: Doc) -> datetime | None:
+    """The time a record is placed at (see ``TIME_FIELDS``), aware, or None if it holds none."""
+    for key in TIME_FIELDS:
+        stamp = as_time(doc.get(key))
+        if stamp is not None:
+            return stamp
+    return None
+
+
+def order(item: tuple[str, Doc]) -> tuple[datetime, str]:
+    """Sort key: oldest first; records with no time last, then by file name."""
+    name, doc = item
+    return (when(doc) or _LATEST, name)
+
+
+def as_time(value: Any) -> datetime | None:
+    """A YAML timestamp (or an ISO 8601 string a person wrote) as an aware datetime."""
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+        except ValueError:
+            return None
+    if not isinstance(value, datetime):
+        return None
+    return value if value.tzinfo is not None else value.replace(tzinfo=timezone.utc)
