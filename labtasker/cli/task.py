@@ -1,4 +1,4 @@
-"""``labtasker task``: submit, ls, count, update, delete (and reserve, from its own module)."""
+"""``labtasker task``: submit, ls, count, update, delete (and reserve and history, from their own modules)."""
 
 from __future__ import annotations
 
@@ -73,7 +73,7 @@ class Selection(Command):
 
 
 class TaskGroup(Group):
-    """Submit, list, count, update and delete tasks"""
+    """Submit, list, count, update and delete tasks, and show a task's history"""
 
 
 # ------------------------------------------------------------------ submit
@@ -188,7 +188,7 @@ class Ls(Selection):
         if self.quiet:
             lines: Any = (t.task_id for t in shown)
         else:
-            lines = render_tasks(shown, self.fmt)
+            lines = render_tasks(shown, self.fmt, _attempt_counts(shown, self.fmt))
         output.emit(lines, pager=not self.no_pager and not self.quiet)
         if len(found) > self.limit:
             output.info(f"showing {_count([None] * self.limit)}; more match: raise --limit (e.g. --limit 10000) "
@@ -196,37 +196,52 @@ class Ls(Selection):
         return 0
 
 
-def render_tasks(tasks: list[api.Task], fmt: str) -> Any:
-    """Lines of output for tasks in a format."""
-    records = (_record(t) for t in tasks)
+def render_tasks(tasks: list[api.Task], fmt: str, attempts: dict[str, int] | None = None) -> Any:
+    """Lines of output for tasks in a format (``attempts``: other runs per task id, table and yaml only)."""
     if fmt == "jsonl":
-        return output.jsonl(records)
+        return output.jsonl(_record(t) for t in tasks)
     if fmt == "yaml":
-        return output.yaml_docs(records)
-    return task_table(tasks)
+        return output.yaml_docs(_record(t, (attempts or {}).get(t.task_id, 0)) for t in tasks)
+    return task_table(tasks, attempts)
 
 
-def _record(task: api.Task) -> dict[str, Any]:
+def _record(task: api.Task, attempts: int = 0) -> dict[str, Any]:
     record = task.to_dict()
     if record.get("queue_name") is None:
         record.pop("queue_name", None)
+    if attempts:
+        record["attempts"] = attempts
     return record
 
 
-def task_table(tasks: list[api.Task]) -> Any:
-    """A table of tasks; the summary column only when some task has one."""
+def _attempt_counts(tasks: list[api.Task], fmt: str) -> dict[str, int] | None:
+    """Runs kept in attempts/ per shown task, from one listing (none for jsonl, which stays Task-shaped)."""
+    if fmt == "jsonl" or not tasks:
+        return None
+    from labtasker.cli.task_history import attempt_counts
+
+    counts = attempt_counts()
+    return {t.task_id: counts[t.task_id] for t in tasks if counts[t.task_id]}
+
+
+def task_table(tasks: list[api.Task], attempts: dict[str, int] | None = None) -> Any:
+    """A table of tasks; the summary and attempts columns only when some task has one."""
     if not tasks:
         return iter(())
     with_summary = any(t.summary for t in tasks)
     headers = ["TASK_ID", "NAME", "STATUS", "PRIORITY", "RETRIES", "ARGS"]
     if with_summary:
         headers.insert(5, "SUMMARY")
+    if attempts:
+        headers.insert(5, "ATTEMPTS")
     rows = []
     for t in tasks:
         row = [t.task_id, t.task_name or "-", t.status, str(t.priority), f"{t.retries}/{t.max_retries}",
                output.compact(t.args)]
         if with_summary:
             row.insert(5, output.compact(_short_summary(t.summary)))
+        if attempts:
+            row.insert(5, str(attempts.get(t.task_id, 0)))
         rows.append(row)
     return output.table(rows, headers, width=output.terminal_width())
 
@@ -316,4 +331,5 @@ def _count(items: list[Any]) -> str:
 
 
 TaskGroup.subcommand("update", "labtasker.cli.task_update.Update")
+TaskGroup.subcommand("history", "labtasker.cli.task_history.History")
 add_optional(TaskGroup, "reserve", "labtasker.cli.reserve.Reserve")
