@@ -42,7 +42,7 @@ FORMAT = 2
 RACY_NS = 2_000_000_000  # coarser than any filesystem's timestamp tick we know of (FAT: 2 s)
 STORE_MIN = 100  # smaller directories are parsed afresh each time: cheap, and nothing is written
 Doc = dict[str, Any]
-Key = tuple[int, int, int, int]  # inode, size, mtime_ns, ctime_ns
+Key = bytes  # inode, size, mtime_ns and ctime_ns of a file, packed: cheap to make and compare
 Parse = Callable[[str, bytes], "Doc | None"]
 """Turn a file's bytes into a document, or None (the parser quarantines what it cannot read)."""
 _KEY = struct.Struct("<QQqq")
@@ -82,7 +82,7 @@ class Table:
         self._rows = rows  # each a pickled tuple of values in ``fields`` order
 
     def key(self, i: int) -> Key:
-        return _KEY.unpack_from(self.keys, i * _KEY.size)  # type: ignore[return-value]
+        return self.keys[i * _KEY.size: (i + 1) * _KEY.size]
 
     def column(self, field: str) -> list[Any] | None:
         """The values of ``field`` (ABSENT where a document lacks it), or None for an unknown field."""
@@ -152,7 +152,7 @@ def build_table(rows: list[tuple[str, Key, Any]], old: Table | None) -> Table:
             source.get(field, ABSENT) if isinstance(source, dict) else (ABSENT if col is None else col[source])
             for _, _, source in rows
         ]
-    keys = b"".join(_KEY.pack(*key) for _, key, _ in rows)
+    keys = b"".join(key for _, key, _ in rows)
     return Table([name for name, _, _ in rows], keys, fields, columns=columns)
 
 
@@ -241,6 +241,9 @@ class DirCache:
             if table is not None and not views and len(table.names) > 64:
                 table.decode_all()  # many dicts to build: columns beat rows
             names = sorted(scanned)
+            if views and table is not None and not self._extra and names == table.names \
+                    and b"".join(map(scanned.__getitem__, names)) == table.keys:
+                return [(name, Row(table, i)) for i, name in enumerate(names)]  # nothing changed
             out, misses, used = self._match(names, scanned, table, views)
             if misses:
                 self._read_misses(out, misses, scanned)
@@ -304,9 +307,9 @@ class DirCache:
             doc = None if read is None else self.parse(name, read[1])
             if doc is not None:
                 doc = _interned(doc)
-                key = read[0]  # type: ignore[index]
-                if key[3] < settled_before and key == scanned[name]:
-                    self._extra[name] = (key, doc)
+                st = read[0]  # type: ignore[index]
+                if st.st_ctime_ns < settled_before and _key(st) == scanned[name]:
+                    self._extra[name] = (scanned[name], doc)
             out[i] = (name, doc)
 
     def _fs_now(self) -> int:
@@ -331,6 +334,8 @@ class DirCache:
             self._loaded = True
             if self.store is not None and size >= self.store_min:
                 self._table = self._load_store()
+            elif self.store is not None:
+                _unlink_quietly(self.store)  # the directory shrank: its old cache is dead weight
         return self._table
 
     def _load_store(self) -> Table | None:
@@ -390,8 +395,8 @@ def store_path(cache_dir: Path, dirname: str) -> Path:
     return cache_dir / f"{dirname}.{uid}.pickle"
 
 
-def _read(path: Path) -> tuple[Key, bytes] | None:
-    """A file's stat key and bytes, from the same open file; None if it vanished."""
+def _read(path: Path) -> tuple[os.stat_result, bytes] | None:
+    """A file's stat and bytes, from the same open file; None if it vanished."""
     try:
         fd = os.open(path, os.O_RDONLY)
     except FileNotFoundError:
@@ -403,7 +408,7 @@ def _read(path: Path) -> tuple[Key, bytes] | None:
             chunks.append(chunk)
     finally:
         os.close(fd)
-    return _key(st), b"".join(chunks)
+    return st, b"".join(chunks)
 
 
 def _dumps(value: Any) -> bytes:
@@ -426,7 +431,14 @@ def _load_file(f: Any) -> Any:
 
 
 def _key(st: os.stat_result) -> Key:
-    return (st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+    return _KEY.pack(st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+
+
+def _unlink_quietly(path: Path) -> None:
+    try:
+        os.unlink(path)
+    except OSError:
+        pass  # gone already, or not ours to remove: it is only a cache
 
 
 def _interned(doc: Doc) -> Doc:

@@ -72,7 +72,7 @@ def test_a_file_changed_in_place_within_one_clock_tick_is_seen(
 ) -> None:
     """On a filesystem with whole-second timestamps, only the racy rule tells the two versions apart."""
     def coarse_key(st: os.stat_result) -> cache.Key:
-        return (st.st_ino, st.st_size, st.st_mtime_ns // 10**9 * 10**9, st.st_ctime_ns // 10**9 * 10**9)
+        return cache._KEY.pack(st.st_ino, st.st_size, st.st_mtime_ns // 10**9 * 10**9, st.st_ctime_ns // 10**9 * 10**9)
 
     monkeypatch.setattr(cache, "_key", coarse_key)
     path = write(folder, "a.yaml", "id: 1")
@@ -207,3 +207,15 @@ def test_documents_from_the_cache_file_equal_fresh_ones(folder: Path) -> None:
     fresh = make(folder, Parser()).docs()
     assert make(folder, Parser()).docs() == fresh
     assert [dict(v) for _, v in make(folder, Parser()).views()] == [d for _, d in fresh]
+
+
+def test_the_cache_file_of_a_directory_that_shrank_is_removed(folder: Path) -> None:
+    for i in range(3):
+        write(folder, f"{i}.yaml", f"id: {i}")
+    dc = make(folder, Parser(), store_min=2)
+    dc.docs()
+    assert dc.store is not None and dc.store.exists()
+    for i in range(2):
+        os.unlink(folder / "pending" / f"{i}.yaml")
+    make(folder, Parser(), store_min=2).docs()
+    assert not dc.store.exists()
