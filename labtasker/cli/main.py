@@ -53,7 +53,21 @@ def main(argv: list[str] | None = None) -> int:
 
 def run() -> NoReturn:
     """Console-script entry point of ``labtasker`` and ``lt``."""
+    _log_to_stderr()
     sys.exit(main())
+
+
+def _log_to_stderr() -> None:
+    """The core's warnings (a quarantined file, a lost task) as ``labtasker: ...`` lines."""
+    import logging
+
+    log = logging.getLogger("labtasker")
+    if not log.handlers:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("labtasker: %(message)s"))
+        log.addHandler(handler)
+        log.setLevel(logging.DEBUG if errors.debug_enabled() else logging.WARNING)
+        log.propagate = False
 
 
 def _code_of(exc: SystemExit) -> int:
