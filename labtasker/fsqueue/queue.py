@@ -8,6 +8,7 @@ holding a file leaves it in ``tmp/``; ``recover_held`` puts it back.
 
 from __future__ import annotations
 
+import copy
 import logging
 import os
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -46,7 +47,7 @@ class FsQueue:
         self.path = Path(path)
         self.node = ids.check_id(node, "node id")
         self.tmp = self.path / "tmp"
-        self._cache: dict[tuple[str, str], tuple[tuple[int, int, int], Doc]] = {}
+        self._cache: dict[tuple[str, str], tuple[tuple[int, int, int], Doc, bytes]] = {}
         self._dirs: dict[str, DirCache] = {}
         self._owner = f"{os.getpid()}x{ids.nonce(3)}"
 
@@ -106,7 +107,7 @@ class FsQueue:
         if doc is not None:
             if len(self._cache) >= READ_CACHE_MAX:
                 del self._cache[next(iter(self._cache))]  # the oldest entry
-            self._cache[(dirname, name)] = (key, doc)
+            self._cache[(dirname, name)] = (key, doc, data)
         return doc
 
     def _parse(self, dirname: str, name: str, data: bytes) -> Doc | None:
@@ -183,11 +184,12 @@ class FsQueue:
         file is put back unchanged if ``change`` (or ``on_take``, given the held
         file's path to check it) raises.
         """
+        known = self._cache.pop((dirname, name), None)  # the file is leaving: memory stays flat in a loop
         held = self._take(dirname, name)
         try:
             if on_take is not None:
                 on_take(held)
-            doc = self._load_held(held, dirname, name)
+            doc = self._load_held(held, dirname, name, known)
             result = change(doc)
         except BaseException:
             _rename_quietly(held, self.path / dirname / name)
@@ -201,14 +203,16 @@ class FsQueue:
         return Located(new_dirname, new_name, new_doc)
 
     def _take(self, dirname: str, name: str) -> Path:
-        self._cache.pop((dirname, name), None)  # that file is leaving: keep memory flat in a long loop
         held = self.tmp / layout.held_name(dirname, name, clock.now(), self._owner)
         os.rename(self.path / dirname / name, held)
         return held
 
-    def _load_held(self, held: Path, dirname: str, name: str) -> Doc:
+    def _load_held(self, held: Path, dirname: str, name: str, known: tuple[Any, Doc, bytes] | None = None) -> Doc:
+        data = held.read_bytes()
+        if known is not None and known[2] == data:  # the very bytes ``read`` parsed (a claim's check)
+            return copy.deepcopy(known[1])
         try:
-            doc = _load(held.read_bytes(), dirname, name)
+            doc = _load(data, dirname, name)
         except codec.Unreadable as exc:
             _rename_quietly(held, self.path / dirname / name)
             self.quarantine(dirname, name, str(exc))
