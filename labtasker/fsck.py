@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
-from labtasker.fsqueue import clock, codec, ids, layout, lease, locking, merge, reconcile
+from labtasker.fsqueue import clock, codec, durations, ids, layout, lease, locking, merge, reconcile
 from labtasker.fsqueue.queue import Doc, FsQueue
 
 STATE_DIRNAMES = reconcile.STATE_DIRNAMES
@@ -150,7 +150,7 @@ def _leases(queue: FsQueue, fs_now: float, grace: float, all_nodes: bool) -> lis
         age = fs_now - st.st_mtime
         if age <= terms.timeout + grace:
             continue
-        detail = f"not renewed for {_human(age)} (timeout {_human(terms.timeout)})"
+        detail = f"not renewed for {durations.human(age)} (timeout {durations.human(terms.timeout)})"
         if not (all_nodes or _ours(queue, doc)):
             detail += f"; a run of node {doc.get('node')}: --repair reclaims it only with --all-nodes"
         out.append(Finding("expired-lease", f"running/{name}", detail))
@@ -177,7 +177,7 @@ def _tmp(queue: FsQueue, fs_now: float) -> list[Finding]:
         held = layout.parse_held(name) is not None
         if age > (HELD_AGE if held else TMP_AGE) + CLOCK_MARGIN:
             what = "a task held by a process that died" if held else "a write that never finished"
-            out.append(Finding("tmp-leftover", f"tmp/{name}", f"{what}, {_human(age)} old"))
+            out.append(Finding("tmp-leftover", f"tmp/{name}", f"{what}, {durations.human(age)} old"))
     return out
 
 
@@ -245,13 +245,3 @@ def _reclaim(queue: FsQueue, finding: Finding, all_nodes: bool) -> None:
     except FileNotFoundError:
         pass  # finished, reclaimed or renewed meanwhile
 
-
-def _human(seconds: float) -> str:
-    seconds = max(0.0, seconds)
-    if seconds < 120:
-        return f"{seconds:.0f}s"
-    if seconds < 7200:
-        return f"{seconds / 60:.0f}m"
-    if seconds < 172800:
-        return f"{seconds / 3600:.1f}h"
-    return f"{seconds / 86400:.1f}d"

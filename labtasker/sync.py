@@ -428,7 +428,7 @@ def _bring_queue_file(repo: Repo, path: str, old: Entry | None, new: Entry | Non
     if new is None:  # gone on the other side: drop ours only if we did not change it since
         algo = "sha256" if old is not None and len(old[1]) == 64 else "sha1"
         if local is not None and old is not None and _oid(algo, local) == old[1]:
-            _unlink(local_path)
+            local_path.unlink(missing_ok=True)
         return
     data = _blob(repo.git, new[1])
     if local == data:
@@ -456,12 +456,6 @@ def _read(path: Path) -> bytes | None:
     except (FileNotFoundError, IsADirectoryError):
         return None
 
-
-def _unlink(path: Path) -> None:
-    try:
-        os.unlink(path)
-    except FileNotFoundError:
-        pass
 
 
 def _short(commit: str) -> str:

@@ -30,3 +30,17 @@ def parse(value: str | float | int | None) -> float | None:
     if seconds <= 0:
         raise ValueError(f"a duration must be positive, not {value!r}")
     return seconds
+
+
+def human(seconds: float) -> str:
+    """A short reading of a number of seconds: ``4.2s``, ``95s``, ``33m``, ``5.1h``, ``2.0d``."""
+    seconds = max(0.0, seconds)
+    if seconds < 10:
+        return f"{seconds:.1f}s"
+    if seconds < 120:
+        return f"{seconds:.0f}s"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f}m"
+    if seconds < 172800:
+        return f"{seconds / 3600:.1f}h"
+    return f"{seconds / 86400:.1f}d"

@@ -22,7 +22,7 @@ from datetime import datetime
 from typing import Any
 
 from labtasker.errors import UsageError
-from labtasker.fsqueue import transitions
+from labtasker.fsqueue import durations, transitions
 from labtasker.fsqueue.layout import STATE_DIRS
 
 INTERVALS_PER_TIMEOUT = 3
@@ -147,16 +147,16 @@ def judge(
     if alive is False:
         return Verdict(True, "worker gone", "its liveness lock on this host was free")
     if terms.eta is not None and started is not None and fs_now - started > terms.eta + terms.timeout:
-        ran = f"running for {_human(fs_now - started)}, eta_max {_human(terms.eta)}"
+        ran = f"running for {durations.human(fs_now - started)}, eta_max {durations.human(terms.eta)}"
         return Verdict(True, "eta exceeded", ran)
     age = fs_now - mtime
     limit = terms.timeout if same_host else terms.timeout + cache
     by_age = age >= limit
     by_watch = watched >= limit
     if by_age and (same_host or by_watch):
-        return Verdict(True, "heartbeat lost", f"not renewed for {_human(age)}")
+        return Verdict(True, "heartbeat lost", f"not renewed for {durations.human(age)}")
     if by_watch and age < -FUTURE_MARGIN:  # stamped by a clock far ahead: believe only our watch
-        return Verdict(True, "heartbeat lost", f"not renewed while watched for {_human(watched)}")
+        return Verdict(True, "heartbeat lost", f"not renewed while watched for {durations.human(watched)}")
     return Verdict(False, suspect=by_age or by_watch)
 
 
@@ -172,13 +172,3 @@ def reclaim(doc: dict[str, Any], error: str, now: datetime) -> tuple[str, dict[s
     doc.pop("lease", None)
     return STATE_DIRS[status], doc
 
-
-def _human(seconds: float) -> str:
-    seconds = max(0.0, seconds)
-    if seconds < 10:
-        return f"{seconds:.1f}s"
-    if seconds < 120:
-        return f"{seconds:.0f}s"
-    if seconds < 7200:
-        return f"{seconds / 60:.0f}m"
-    return f"{seconds / 3600:.1f}h"

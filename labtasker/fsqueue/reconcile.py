@@ -189,14 +189,14 @@ def _reconcile_task(queue: FsQueue, tid: str, scan: _Scan, report: Report, now: 
             report.merged.append(tid)
     removed = [_remove(queue, d, n, now) for d, n in primaries if (d, n) != keep]
     for name in _stale_archives(plan, scan.archives.get(tid, [])):
-        _unlink(queue.path / "attempts" / name)  # the winning run's own record, or a deleted task's
+        (queue.path / "attempts" / name).unlink(missing_ok=True)  # the winning run's own record, or a deleted task's
         report.dropped.append(name)
     if plan.keep is None and primaries:
         report.deleted.append(tid)
     elif any(removed) and tid not in report.merged:
         report.merged.append(tid)
     for copy in copies:
-        _unlink(queue.path / copy.dirname / copy.name)
+        (queue.path / copy.dirname / copy.name).unlink(missing_ok=True)
         report.folded.append(f"{copy.dirname}/{copy.name}")
 
 
@@ -230,7 +230,7 @@ def _write_kept(queue: FsQueue, dirname: str, name: str, data: bytes, exists: bo
     except FileNotFoundError:
         return None
     atomic.write_atomic(path, data, queue.tmp)
-    _unlink(held)
+    held.unlink(missing_ok=True)
     return True
 
 
@@ -240,7 +240,7 @@ def _remove(queue: FsQueue, dirname: str, name: str, now: datetime) -> bool:
         held = _hold(queue, dirname, name, now)
     except FileNotFoundError:
         return False
-    _unlink(held)
+    held.unlink(missing_ok=True)
     return True
 
 
@@ -290,7 +290,7 @@ def _fold_other(queue: FsQueue, dirname: str, name: str, report: Report) -> None
     if best is not current:
         out = copy.data if best is copy.doc else codec.dump(merge.canonical_doc(best))
         atomic.write_atomic(original, out, queue.tmp)
-    _unlink(folder / name)
+    (folder / name).unlink(missing_ok=True)
     report.folded.append(f"{dirname}/{name}")
 
 
@@ -382,9 +382,3 @@ def _bytes(path: Path) -> bytes | None:
     except FileNotFoundError:
         return None
 
-
-def _unlink(path: Path) -> None:
-    try:
-        os.unlink(path)
-    except FileNotFoundError:
-        pass

@@ -38,3 +38,4 @@ def test_pass_args_dict_allows_extra_keys():
 def test_missing_lists_paths():
     tree = req.build_tree(["lr", "optimizer.m"])
     assert req.missing({"optimizer": {}}, tree) == ["lr", "optimizer.m"]
+
