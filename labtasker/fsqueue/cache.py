@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import copy
 import gc
+import heapq
 import logging
 import os
 import struct
@@ -220,6 +221,7 @@ class DirCache:
         self._table: Table | None = None
         self._loaded = False
         self._extra: dict[str, tuple[Key, Doc]] = {}  # read since the table was made
+        self._delta: frozenset[str] = frozenset()  # the names the delta file holds
 
     def docs(self) -> list[tuple[str, Doc]]:
         """(name, document) of every readable task file, sorted by name; new dicts, or shared read-only ones."""
@@ -230,8 +232,8 @@ class DirCache:
         return self._refresh(views=True)
 
     def forget(self) -> None:
-        """Drop what this process remembers (the cache file stays)."""
-        self._table, self._loaded, self._extra = None, False, {}
+        """Drop what this process remembers (the cache files stay)."""
+        self._table, self._loaded, self._extra, self._delta = None, False, {}, frozenset()
 
     # ------------------------------------------------------------ reading
     def _refresh(self, views: bool) -> list[Any]:
@@ -240,26 +242,29 @@ class DirCache:
             table = self._table_for(len(scanned))
             if table is not None and not views and len(table.names) > 64:
                 table.decode_all()  # many dicts to build: columns beat rows
-            names = sorted(scanned)
-            if views and table is not None and not self._extra and names == table.names \
-                    and b"".join(map(scanned.__getitem__, names)) == table.keys:
-                return [(name, Row(table, i)) for i, name in enumerate(names)]  # nothing changed
-            out, misses, used = self._match(names, scanned, table, views)
-            if misses:
-                self._read_misses(out, misses, scanned)
-            self._maybe_store(table, names, scanned, used)
+            if table is not None and _holds(table, scanned):
+                out, used = self._with_table(table, scanned, views)
+            else:
+                out, used = self._each(sorted(scanned), scanned, table, views)
+            self._maybe_store(table, scanned, used)
         return [item for item in out if item[1] is not None]
 
-    def _match(
+    def _with_table(self, table: Table, scanned: dict[str, Key], views: bool) -> tuple[list[Any], int]:
+        """Every row of the table matches its file: take them all and look only at the other names."""
+        rows = [(name, Row(table, i) if views else table.doc(i)) for i, name in enumerate(table.names)]
+        others, _ = self._each(sorted(scanned.keys() - table.index.keys()), scanned, None, views)
+        return (list(heapq.merge(rows, others, key=_name)) if others else rows), len(rows)
+
+    def _each(
         self, names: list[str], scanned: dict[str, Key], table: Table | None, views: bool
-    ) -> tuple[list[tuple[str, Any]], list[int], int]:
-        """Remembered documents whose file is unchanged; the positions of the others; table rows used."""
+    ) -> tuple[list[tuple[str, Any]], int]:
+        """(name, document) for each name, reading the files nothing remembered; and the table rows used."""
         out: list[tuple[str, Any]] = []
         misses: list[int] = []
         used = 0
         extra, still = self._extra, {}
         index = table.index if table is not None else {}
-        for name in names:  # a hot loop over 10^5 names: plain code, no calls it can spare
+        for name in names:  # a hot loop over up to 10^5 names: plain code, no calls it can spare
             key = scanned[name]
             hit = extra.get(name)
             if hit is not None and hit[0] == key:
@@ -274,7 +279,9 @@ class DirCache:
             misses.append(len(out))
             out.append((name, None))
         self._extra = still
-        return out, misses, used
+        if misses:
+            self._read_misses(out, misses, scanned)
+        return out, used
 
     def _scan(self) -> dict[str, Key]:
         """Name -> stat key of every task file, from one pass over the directory."""
@@ -333,32 +340,52 @@ class DirCache:
         if not self._loaded:
             self._loaded = True
             if self.store is not None and size >= self.store_min:
-                self._table = self._load_store()
-            elif self.store is not None:
-                _unlink_quietly(self.store)  # the directory shrank: its old cache is dead weight
+                self._table = Table.loads(self._load_file(self.store), self._header())
+                self._extra = self._load_delta()
+                self._delta = frozenset(self._extra)
+            elif self.store is not None:  # the directory shrank: its old cache is dead weight
+                _unlink_quietly(self.store)
+                _unlink_quietly(_delta_path(self.store))
         return self._table
 
-    def _load_store(self) -> Table | None:
-        assert self.store is not None
+    def _load_file(self, path: Path) -> Any:
+        """A cache file's contents, or None if it is missing, damaged or not ours."""
         try:
-            with open(self.store, "rb") as f:
+            with open(path, "rb") as f:
                 if not _ours(os.fstat(f.fileno())):
                     return None
-                data = _load_file(f)  # our own file, checked above
+                return _load_file(f)  # our own file, checked above
         except FileNotFoundError:
             return None
         except Exception as exc:  # noqa: BLE001 - any damage means "rebuild", never an error
-            log.debug("ignoring unreadable cache %s: %s", self.store, exc)
+            log.debug("ignoring unreadable cache %s: %s", path, exc)
             return None
-        return Table.loads(data, self._header())
 
-    def _maybe_store(self, table: Table | None, names: list[str], scanned: dict[str, Key], used: int) -> None:
-        """Make a new table once 2% of it would change, and write it if the directory is big."""
+    def _load_delta(self) -> dict[str, tuple[Key, Doc]]:
+        """Documents read since the table was written (checked like any other before use)."""
+        data = self._load_file(_delta_path(self.store))  # type: ignore[arg-type]
+        if not isinstance(data, dict) or data.get("header") != self._header():
+            return {}
+        entries = data.get("entries")
+        if not isinstance(entries, dict) or not all(
+            isinstance(v, tuple) and len(v) == 2 and isinstance(v[0], bytes) and isinstance(v[1], dict)
+            for v in entries.values()
+        ):
+            return {}
+        return entries
+
+    def _maybe_store(self, table: Table | None, scanned: dict[str, Key], used: int) -> None:
+        """A new table once 2% of the old one changed; in between, what was read since goes to a delta file."""
         changed = len(self._extra) + (len(table.names) - used if table is not None else 0)
-        if not changed or changed * 50 < used + len(self._extra):
-            return
+        if changed and changed * 50 >= used + len(self._extra):
+            self._rebuild(table, scanned)
+        elif self.store is not None and self._extra.keys() != self._delta:
+            self._write(_delta_path(self.store), {"header": self._header(), "entries": self._extra})
+            self._delta = frozenset(self._extra)
+
+    def _rebuild(self, table: Table | None, scanned: dict[str, Key]) -> None:
         kept: list[tuple[str, Key, Any]] = []
-        for name in names:
+        for name in sorted(scanned):
             hit = self._extra.get(name)
             if hit is not None:
                 kept.append((name, hit[0], hit[1]))
@@ -368,10 +395,33 @@ class DirCache:
         self._extra = {}
         if self.store is None or len(kept) < self.store_min:
             return
+        self._write(self.store, self._table)
+        if self._delta:
+            _unlink_quietly(_delta_path(self.store))
+            self._delta = frozenset()
+
+    def _write(self, path: Path, what: Any) -> None:
+        data = what.dumps(self._header()) if isinstance(what, Table) else _dumps(what)
         try:
-            _write_private(self.store, self._table.dumps(self._header()))
+            _write_private(path, data)
         except OSError as exc:  # a read-only or full disk only costs speed
-            log.debug("could not write cache %s: %s", self.store, exc)
+            log.debug("could not write cache %s: %s", path, exc)
+
+
+def _holds(table: Table, scanned: dict[str, Key]) -> bool:
+    """True if every file the table knows is still there, unchanged."""
+    try:
+        return b"".join(map(scanned.__getitem__, table.names)) == table.keys
+    except KeyError:
+        return False
+
+
+def _name(item: tuple[str, Any]) -> str:
+    return item[0]
+
+
+def _delta_path(store: Path) -> Path:
+    return store.with_name(store.name.replace(".pickle", ".delta.pickle"))
 
 
 def code_tag(*functions: Callable[..., Any]) -> str:

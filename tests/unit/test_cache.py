@@ -219,3 +219,36 @@ def test_the_cache_file_of_a_directory_that_shrank_is_removed(folder: Path) -> N
         os.unlink(folder / "pending" / f"{i}.yaml")
     make(folder, Parser(), store_min=2).docs()
     assert not dc.store.exists()
+
+
+def test_a_few_new_files_go_to_a_delta_file_not_a_new_cache_file(folder: Path) -> None:
+    for i in range(60):
+        write(folder, f"{i:02d}.yaml", f"id: {i}")
+    first = make(folder, Parser())
+    first.docs()
+    assert first.store is not None
+    written = os.stat(first.store).st_ino
+    write(folder, "new.yaml", "id: new")  # 1 in 61: below the 2% that pays for a rewrite
+    second = Parser()
+    assert make(folder, second).docs()[-1] == ("new.yaml", {"id": "new"})
+    assert second.calls == ["new.yaml"] and os.stat(first.store).st_ino == written
+    third = Parser()
+    assert len(make(folder, third).views()) == 61
+    assert third.calls == []  # the delta file remembered it
+
+
+def test_many_changes_make_a_new_cache_file_and_drop_the_delta(folder: Path) -> None:
+    for i in range(60):
+        write(folder, f"{i:02d}.yaml", f"id: {i}")
+    make(folder, Parser()).docs()
+    write(folder, "new.yaml", "id: new")
+    dc = make(folder, Parser())
+    dc.docs()
+    delta = cache._delta_path(dc.store)  # type: ignore[arg-type]
+    assert delta.exists()
+    for i in range(10):
+        write(folder, f"{i:02d}.yaml", f"id: changed {i}")
+    make(folder, Parser()).docs()
+    assert not delta.exists()
+    again = Parser()
+    assert make(folder, again).docs()[0] == ("00.yaml", {"id": "changed 0"}) and again.calls == []
