@@ -25,6 +25,22 @@ def rss_kb() -> int | None:
     return pages * (resource.getpagesize() // 1024)
 
 
+def peak_kb() -> int:
+    """The most this process has held resident, in KiB.
+
+    ``VmHWM`` where there is one: ``ru_maxrss`` of a child on Linux also counts
+    what its parent held when it forked, which would blame us for the benchmark.
+    """
+    try:
+        with open("/proc/self/status", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1])
+    except (OSError, ValueError, IndexError):
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
+
 def loop() -> dict[str, object]:
     """Run a no-op ``@labtasker.loop()`` over every pending task."""
     import labtasker
@@ -40,8 +56,7 @@ def loop() -> dict[str, object]:
     start = time.perf_counter()
     tally = job()
     end = time.perf_counter()
-    return {"tasks": tally.total, "start": start, "end": end, "rss_ready_kb": ready,
-            "maxrss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}
+    return {"tasks": tally.total, "start": start, "end": end, "rss_ready_kb": ready, "maxrss_kb": peak_kb()}
 
 
 def ls(extra_filter: str | None) -> dict[str, object]:
@@ -52,7 +67,7 @@ def ls(extra_filter: str | None) -> dict[str, object]:
     found = labtasker.ls_tasks(extra_filter=extra_filter or None, limit=100)
     done = time.perf_counter()
     return {"found": len(found.content), "import_s": imported - _STARTED, "call_s": done - imported,
-            "maxrss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}
+            "maxrss_kb": peak_kb()}
 
 
 def main(argv: list[str]) -> int:

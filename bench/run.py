@@ -110,7 +110,8 @@ def measure(work: Workdir, sizes: list[int], repeat: int, progress: Progress, cl
 
     if cli is not None:
         progress.say(f"CLI latency, {repeat} calls each")
-        rows += [_said(progress, r) for r in cli_figures.latency_rows(cli, submitted[small], big_project, big, small, repeat)]
+        latency = cli_figures.latency_rows(cli, submitted[small], big_project, big, small, repeat)
+        rows += [_said(progress, r) for r in latency]
     rows.append(_probes_row(limits))
     return rows
 
@@ -122,7 +123,8 @@ def raw_rows(work: Workdir, limits: Limits, small: int, progress: Progress) -> l
     renames = rename_rate(work.path, n)
     durable, batch = limits.durable(), limits.batch()
     return [_said(progress, r) for r in (
-        Row("raw `rename` between directories", n, fmt_rate(renames, "/s"), "the limit of a claim's take", value=renames),
+        Row("raw `rename` between directories", n, fmt_rate(renames, "/s"), "the limit of a claim's take",
+            value=renames),
         Row("raw write + fsync + rename + fsync(dir)", limits.probe_size, fmt_rate(durable, "/s"),
             "the limit of one durable write per task", value=durable),
         Row("raw write + fsync + rename, one fsync(dir) per batch", limits.probe_size, fmt_rate(batch, "/s"),

@@ -30,7 +30,7 @@ import os
 import struct
 import sys
 import zlib
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -39,7 +39,7 @@ from labtasker.fsqueue import ids, layout
 
 log = logging.getLogger("labtasker")
 
-FORMAT = 2
+FORMAT = 3
 RACY_NS = 2_000_000_000  # coarser than any filesystem's timestamp tick we know of (FAT: 2 s)
 STORE_MIN = 100  # smaller directories are parsed afresh each time: cheap, and nothing is written
 Doc = dict[str, Any]
@@ -72,20 +72,22 @@ class Table:
     showing 100 of 10^5 tasks does not decode every column.
     """
 
-    def __init__(self, names: list[str], keys: bytes, fields: list[str], *, blobs: dict[str, bytes] | None = None,
-                 columns: dict[str, list[Any]] | None = None, rows: list[bytes] | None = None) -> None:
-        self.names = names
+    def __init__(self, names: Sequence[str], keys: bytes, fields: list[str], *, blobs: dict[str, bytes] | None = None,
+                 columns: dict[str, tuple[Any, ...]] | None = None, rows: Sequence[bytes] | None = None) -> None:
+        # Tuples, not lists: a tuple of plain values drops out of the garbage collector's
+        # sight, so a process holding 10^5 documents does not pay for them at every collection.
+        self.names = tuple(names)
         self.keys = keys  # _KEY records, one per name
         self.fields = fields
         self.index = {name: i for i, name in enumerate(names)}
         self._blobs = blobs or {}
         self._columns = columns or {}
-        self._rows = rows  # each a pickled tuple of values in ``fields`` order
+        self._rows = None if rows is None else tuple(rows)  # each a pickled tuple of values in ``fields`` order
 
     def key(self, i: int) -> Key:
         return self.keys[i * _KEY.size: (i + 1) * _KEY.size]
 
-    def column(self, field: str) -> list[Any] | None:
+    def column(self, field: str) -> tuple[Any, ...] | None:
         """The values of ``field`` (ABSENT where a document lacks it), or None for an unknown field."""
         col = self._columns.get(field)
         if col is None and field in self._blobs:
@@ -102,10 +104,11 @@ class Table:
         if self._rows is not None and len(self._columns) < len(self.fields):
             values = _loads(self._rows[i])  # noqa: S301 - checked file
             return {field: value for field, value in zip(self.fields, values) if value is not ABSENT}
-        return {field: value for field in self.fields if (value := self.column(field)[i]) is not ABSENT}  # type: ignore[index]
+        columns = [(field, self.column(field)) for field in self.fields]
+        return {field: col[i] for field, col in columns if col[i] is not ABSENT}  # type: ignore[index]
 
-    def dumps(self, header: tuple[Any, ...]) -> bytes:
-        """The cache file's bytes: every column pickled on its own, with a checksum."""
+    def packed(self, header: tuple[Any, ...]) -> dict[str, Any]:
+        """What the cache file holds: every column and every row pickled on its own, with checksums."""
         blobs = dict(self._blobs)
         for field, col in self._columns.items():
             blobs[field] = _dumps(col)
@@ -113,9 +116,13 @@ class Table:
         rows = [_dumps(values) for values in zip(*columns)]
         sums = {field: zlib.crc32(blob) for field, blob in blobs.items()}
         sums[""] = zlib.crc32(b"".join(rows))
-        data = {"header": header, "names": self.names, "keys": self.keys, "fields": self.fields,
+        return {"header": header, "names": list(self.names), "keys": self.keys, "fields": self.fields,
                 "blobs": blobs, "rows": rows, "sums": sums}
-        return _dumps(data)
+
+    @classmethod
+    def unpacked(cls, data: dict[str, Any]) -> Table:
+        """A table of packed data, its columns still to decode."""
+        return cls(data["names"], data["keys"], data["fields"], blobs=data["blobs"], rows=data["rows"])
 
     @classmethod
     def loads(cls, data: Any, header: tuple[Any, ...]) -> Table | None:
@@ -133,7 +140,7 @@ class Table:
             return None
         if sums.get("") != zlib.crc32(b"".join(rows)):
             return None
-        return cls(names, keys, fields, blobs=blobs, rows=rows)
+        return cls.unpacked(data)
 
 
 def build_table(rows: list[tuple[str, Key, Any]], old: Table | None) -> Table:
@@ -149,10 +156,10 @@ def build_table(rows: list[tuple[str, Key, Any]], old: Table | None) -> Table:
     columns = {}
     for field in fields:
         col = old.column(field) if old is not None else None
-        columns[field] = [
+        columns[field] = tuple([
             source.get(field, ABSENT) if isinstance(source, dict) else (ABSENT if col is None else col[source])
             for _, _, source in rows
-        ]
+        ])
     keys = b"".join(key for _, key, _ in rows)
     return Table([name for name, _, _ in rows], keys, fields, columns=columns)
 
@@ -395,15 +402,16 @@ class DirCache:
         self._extra = {}
         if self.store is None or len(kept) < self.store_min:
             return
-        self._write(self.store, self._table)
+        packed = self._table.packed(self._header())
+        self._write(self.store, packed)
+        self._table = Table.unpacked(packed)  # as a new process has it: only the columns in use get decoded
         if self._delta:
             _unlink_quietly(_delta_path(self.store))
             self._delta = frozenset()
 
     def _write(self, path: Path, what: Any) -> None:
-        data = what.dumps(self._header()) if isinstance(what, Table) else _dumps(what)
         try:
-            _write_private(path, data)
+            _write_private(path, _dumps(what))
         except OSError as exc:  # a read-only or full disk only costs speed
             log.debug("could not write cache %s: %s", path, exc)
 
