@@ -163,7 +163,13 @@ class FsQueue:
 
     def count(self) -> dict[str, int]:
         """Number of tasks per status, from directory listings alone."""
-        return {status.value: len(self.names(status.dirname)) for status in TaskStatus}
+        return {status.value: self._count(status.dirname) for status in TaskStatus}
+
+    def _count(self, dirname: str) -> int:
+        try:
+            return sum(1 for n in os.listdir(self.path / dirname) if layout.is_task_file(n))  # no sort needed
+        except FileNotFoundError:
+            return 0
 
     def quarantine(self, dirname: str, name: str, why: str) -> None:
         """Move an unreadable file aside, never delete it, and say so."""

@@ -47,3 +47,10 @@ def test_ls_sees_an_edit_made_in_place(project) -> None:
     path = queue.path / "pending" / name
     path.write_bytes(path.read_bytes().replace(b"i: 0\n", b"i: 9\n", 1))
     assert [t.args["i"] for t in api.ls_tasks(limit=1000).content].count(9) == 2
+
+
+def test_the_head_of_a_long_listing_is_the_head_of_the_full_order(project) -> None:
+    api.submit_tasks([{"args": {"i": i}, "priority": i % 3} for i in range(40)])
+    every = [t.task_id for t in api.ls_tasks(limit=1000).content]
+    assert [t.task_id for t in api.ls_tasks(limit=3).content] == every[:3]
+    assert [t.task_id for t in api.ls_tasks(limit=2, offset=1).content] == every[1:3]
