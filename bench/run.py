@@ -81,7 +81,7 @@ def measure(work: Workdir, sizes: list[int], repeat: int, progress: Progress, cl
     if cli is not None:
         for n in sizes:
             progress.say(f"task submit --from-file x {n:,}")
-            row, project = cli_figures.bulk_row(cli, work, limits, n, one_by_one.get(n))
+            row, project = cli_figures.bulk_row(cli, work, limits, n, one_by_one.get(n, max(one_by_one.values())))
             rows.append(_said(progress, row))
             big_project = project if n == big else big_project
     if big_project is None:
