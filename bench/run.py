@@ -12,6 +12,7 @@ goes to stderr, the Markdown table to stdout.
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 from pathlib import Path
 
@@ -47,6 +48,7 @@ def main(argv: list[str] | None = None) -> int:
     sizes = sorted(opts.sizes or (QUICK_SIZES if opts.quick else FULL_SIZES))
     repeat = opts.repeat or (3 if opts.quick else 10)
     work = Workdir(opts.dir, keep=opts.keep)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # so the scratch queues are removed
     progress = Progress(opts.quiet)
     try:
         info = machine.describe(work.path, REPO)
