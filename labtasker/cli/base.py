@@ -146,3 +146,12 @@ def read_ids_from_stdin() -> list[str]:
         for word in line.split("#", 1)[0].split():
             ids.append(word)
     return ids
+
+
+@argtype("float")
+def positive_seconds(text: str) -> float:
+    """A positive number of seconds."""
+    value = float(text)
+    if not value > 0:
+        raise ValueError("expected a positive number of seconds")
+    return value

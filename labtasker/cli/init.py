@@ -11,18 +11,9 @@ from plumbum import cli
 
 from labtasker import config
 from labtasker.cli import output
-from labtasker.cli.base import Command, argtype
+from labtasker.cli.base import Command, positive_seconds
 from labtasker.errors import ConfigError, LabtaskerError, UsageError
 from labtasker.fsqueue.queue import FsQueue
-
-
-@argtype("float")
-def seconds(text: str) -> float:
-    """A positive number of seconds."""
-    value = float(text)
-    if not value > 0:
-        raise ValueError("expected a positive number of seconds")
-    return value
 
 
 class Init(Command):
@@ -33,9 +24,9 @@ class Init(Command):
     queue_dir = cli.SwitchAttr(["--queue-dir"], str, argname="PATH",
                                help="Keep the queue elsewhere, e.g. on a shared filesystem "
                                     "(default: .labtasker/queues/NAME)")
-    heartbeat_interval = cli.SwitchAttr(["--heartbeat-interval"], seconds, argname="SECONDS",
+    heartbeat_interval = cli.SwitchAttr(["--heartbeat-interval"], positive_seconds, argname="SECONDS",
                                         help="Seconds between a worker's lease renewals (default 30)")
-    heartbeat_timeout = cli.SwitchAttr(["--heartbeat-timeout"], seconds, argname="SECONDS",
+    heartbeat_timeout = cli.SwitchAttr(["--heartbeat-timeout"], positive_seconds, argname="SECONDS",
                                        help="A lease not renewed this long is reclaimed (default 3 intervals)")
     force = cli.Flag(["--force"], help="Overwrite the config of an existing .labtasker/ (tasks are kept)")
 
@@ -65,9 +56,10 @@ class Init(Command):
         queue_dir = _ask_until_valid("Queue directory (empty: inside .labtasker/)", given["queue_dir"] or "",
                                      lambda t: t)
         interval = _ask_until_valid("Heartbeat interval in seconds",
-                                    str(given["loop"].get("heartbeat_interval", 30)), seconds)
+                                    str(given["loop"].get("heartbeat_interval", 30)), positive_seconds)
         default_timeout = given["loop"].get("heartbeat_timeout") or 3 * interval
-        timeout = _ask_until_valid("Heartbeat timeout in seconds", f"{default_timeout:g}", seconds)
+        timeout = _ask_until_valid("Heartbeat timeout in seconds", f"{default_timeout:g}",
+                                   positive_seconds)
         loop: dict[str, Any] = {}
         if interval != 30:
             loop["heartbeat_interval"] = interval

@@ -17,7 +17,7 @@ from plumbum import cli
 
 from labtasker import api, runner
 from labtasker.cli import child, errors, output
-from labtasker.cli.base import Command, argtype
+from labtasker.cli.base import Command, argtype, positive_seconds
 from labtasker.cli.task import positive
 from labtasker.cli.template import Template
 from labtasker.errors import LabtaskerError, LeaseLost, UsageError
@@ -36,14 +36,6 @@ def duration_arg(text: str) -> float:
     assert value is not None
     return value
 
-
-@argtype("float")
-def seconds_arg(text: str) -> float:
-    """A positive number of seconds."""
-    value = float(text)
-    if not value > 0:
-        raise ValueError("expected a positive number of seconds")
-    return value
 
 
 @dataclass(frozen=True)
@@ -137,9 +129,9 @@ class Loop(Command):
                                   help="Only run tasks matching this filter, e.g. '\"v1\" in list(metadata.tags)'")
     eta_max = cli.SwitchAttr(["--eta-max"], duration_arg, argname="DURATION",
                              help="A run taking longer than this (e.g. 1h30m) is stopped and retried")
-    heartbeat_timeout = cli.SwitchAttr(["--heartbeat-timeout"], seconds_arg, argname="SECONDS",
+    heartbeat_timeout = cli.SwitchAttr(["--heartbeat-timeout"], positive_seconds, argname="SECONDS",
                                        help="Reclaim a task whose worker was silent this long")
-    heartbeat_interval = cli.SwitchAttr(["--heartbeat-interval"], seconds_arg, argname="SECONDS",
+    heartbeat_interval = cli.SwitchAttr(["--heartbeat-interval"], positive_seconds, argname="SECONDS",
                                         help="Renew the running task's lease this often (default 30)")
     worker_id = cli.SwitchAttr(["--worker-id"], str, argname="ID", help="Run as this worker (created if new)")
     max_tasks = cli.SwitchAttr(["--max-tasks"], positive, argname="N", help="Stop after N tasks")

@@ -11,20 +11,9 @@ import labtasker
 from labtasker import Required
 from labtasker.api_models import TaskUpdateRequest
 from tests.cli.conftest import Lt
+from tests.integration.test_attempts import cancelled_while_running
 
 pytestmark = pytest.mark.usefixtures("project")
-
-
-def cancelled_while_running() -> str:
-    """A task cancelled from outside while its loop runs it (its late result lands in attempts/)."""
-    task_id = labtasker.submit_task(args={"x": 1}).task_id
-
-    @labtasker.loop()
-    def main(x: int = Required()) -> None:
-        labtasker.update_tasks([TaskUpdateRequest(task_id=labtasker.task_info().task_id, status="cancelled")])
-
-    main()
-    return task_id
 
 
 def finished_then_requeued(acc: float = 0.5) -> str:
