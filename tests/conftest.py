@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import multiprocessing as mp
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -51,3 +52,20 @@ def queue_env(project: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k not in _ENV}
     env["LABTASKER_ROOT"] = str(project / ".labtasker")
     return env
+
+
+def race(target: Callable[..., None], argsets: list[tuple], timeout: float = 120) -> None:
+    """Run ``target(*args, start)`` in one forked process per argset, released together.
+
+    Each target waits on ``start`` (its last argument) so all begin at once;
+    every process must exit 0.
+    """
+    ctx = mp.get_context("fork")
+    start = ctx.Event()
+    procs = [ctx.Process(target=target, args=(*args, start)) for args in argsets]
+    for p in procs:
+        p.start()
+    start.set()
+    for p in procs:
+        p.join(timeout=timeout)
+        assert p.exitcode == 0

@@ -285,10 +285,6 @@ _STATE_DIRNAMES = tuple(STATE_DIRS.values())
 _STATUS_OF_DIR = {d: s for s, d in STATE_DIRS.items()}
 
 
-def status_of_dir(dirname: str) -> TaskStatus:
-    return _STATUS_OF_DIR[dirname]
-
-
 def _load(data: bytes, dirname: str, name: str) -> Doc:
     """Parse a file; a task file whose id differs from its name's is damaged (cut short)."""
     doc = codec.load(data, required_key=_id_key(dirname))

@@ -9,6 +9,7 @@ from pathlib import Path
 from labtasker.fsqueue import claim, tasks
 from labtasker.fsqueue.layout import STATE_DIRS, task_id_of
 from labtasker.fsqueue.queue import FsQueue
+from tests.conftest import race
 
 N_TASKS = 1200
 N_PROCS = 4
@@ -28,17 +29,8 @@ def _worker(path: str, worker: str, out: str, start: mp.Event) -> None:  # type:
 def test_four_processes_claim_every_task_exactly_once(tmp_path: Path) -> None:
     queue = FsQueue.create(tmp_path / "q", "race", node="n1")
     submitted = set(tasks.submit_many(queue, [{"args": {"i": i}} for i in range(N_TASKS)]))
-    ctx = mp.get_context("fork")
-    start = ctx.Event()
     outs = [tmp_path / f"claimed-{i}.txt" for i in range(N_PROCS)]
-    procs = [ctx.Process(target=_worker, args=(str(queue.path), f"w{i}", str(outs[i]), start))
-             for i in range(N_PROCS)]
-    for p in procs:
-        p.start()
-    start.set()
-    for p in procs:
-        p.join(timeout=120)
-        assert p.exitcode == 0
+    race(_worker, [(str(queue.path), f"w{i}", str(outs[i])) for i in range(N_PROCS)])
     claimed = [line for out in outs for line in out.read_text().split("\n") if line]
     assert len(claimed) == len(set(claimed)) == N_TASKS  # nobody ran a task twice
     assert set(claimed) == submitted

@@ -13,6 +13,7 @@ import labtasker
 from labtasker.fsqueue import claim, lease, locking, workers
 from labtasker.fsqueue.queue import FsQueue
 from labtasker.fsqueue.reaper import Reaper
+from tests.conftest import race
 from tests.leases.conftest import Procs, state, wait_for
 
 TERMS = lease.Terms(0.2, 1.0)
@@ -32,7 +33,7 @@ def _stale_tasks(queue: FsQueue, n: int, worker: str = "n1.dead") -> list[str]:
     return ids
 
 
-def _sweep(path: str, node: str, start: mp.Event, out: str) -> None:  # type: ignore[valid-type]
+def _sweep(path: str, node: str, out: str, start: mp.Event) -> None:  # type: ignore[valid-type]
     reaper = Reaper(FsQueue(path, node=node), TERMS, by=node)
     start.wait()
     reclaimed = reaper.sweep().reclaimed
@@ -42,17 +43,8 @@ def _sweep(path: str, node: str, start: mp.Event, out: str) -> None:  # type: ig
 @pytest.mark.slow
 def test_racing_sweepers_reclaim_each_stale_task_once(queue: FsQueue, tmp_path: Path) -> None:
     ids = _stale_tasks(queue, 30)
-    ctx = mp.get_context("fork")
-    start = ctx.Event()
     outs = [tmp_path / f"sweeper-{i}.txt" for i in range(4)]
-    procs = [ctx.Process(target=_sweep, args=(str(queue.path), f"m{i}", start, str(out)))
-             for i, out in enumerate(outs)]
-    for p in procs:
-        p.start()
-    start.set()
-    for p in procs:
-        p.join(timeout=60)
-        assert p.exitcode == 0
+    race(_sweep, [(str(queue.path), f"m{i}", str(out)) for i, out in enumerate(outs)], timeout=60)
     reclaimed = [line for out in outs for line in out.read_text().split("\n") if line]
     assert sorted(reclaimed) == sorted(ids)  # every task once, by exactly one sweeper
     assert {labtasker.get_task(t).retries for t in ids} == {1}
