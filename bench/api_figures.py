@@ -9,13 +9,12 @@ import sys
 import time
 
 import labtasker
-from labtasker.fsqueue import claim, layout, tasks
-from labtasker.fsqueue import filter as flt
-from labtasker.fsqueue import required as req
-
 from bench.raw import Limits
 from bench.table import Row, fmt_fraction, fmt_rate, rate
 from bench.workdir import Project, Workdir, task_spec
+from labtasker.fsqueue import claim, layout, tasks
+from labtasker.fsqueue import filter as flt
+from labtasker.fsqueue import required as req
 
 FILTER = 'args.lr >= 0.005 and args.model == "vit"'
 REQUIRED = ["x", "lr", "model"]
@@ -33,8 +32,15 @@ def submit(work: Workdir, limits: Limits, n: int) -> tuple[Row, Project]:
         return rate(n, time.perf_counter() - start)
 
     limit, per_s = limits.around(limits.durable, measure)
-    row = Row("Python `submit_task`", n, fmt_rate(per_s), fmt_fraction(per_s, limit, "raw durable write"),
-              ">= 0.33 of raw durable write", per_s / limit >= 1 / 3, per_s)
+    row = Row(
+        "Python `submit_task`",
+        n,
+        fmt_rate(per_s),
+        fmt_fraction(per_s, limit, "raw durable write"),
+        ">= 0.33 of raw durable write",
+        per_s / limit >= 1 / 3,
+        per_s,
+    )
     return row, project
 
 
@@ -51,8 +57,15 @@ def submit_bulk(work: Workdir, limits: Limits, n: int, one_by_one: float | None)
 
     limit, per_s = limits.around(limits.batch, measure)
     met = None if one_by_one is None else per_s > one_by_one
-    row = Row("Python `submit_tasks` (bulk)", n, fmt_rate(per_s),
-              fmt_fraction(per_s, limit, "raw batched durable write"), "faster than `submit_task`", met, per_s)
+    row = Row(
+        "Python `submit_tasks` (bulk)",
+        n,
+        fmt_rate(per_s),
+        fmt_fraction(per_s, limit, "raw batched durable write"),
+        "faster than `submit_task`",
+        met,
+        per_s,
+    )
     return row, project
 
 
@@ -80,8 +93,15 @@ def claim_rows(small: tuple[int, float, float], big: tuple[int, float, float]) -
     """Claim cost at a small and a large pending queue, and their ratio."""
     rows = []
     for n, per, first in (small, big):
-        rows.append(Row("claim (take a pending task into running/)", n, f"{per * 1e3:.2f} ms/claim",
-                        f"first claim {first * 1e3:.1f} ms (lists pending/)", value=per))
+        rows.append(
+            Row(
+                "claim (take a pending task into running/)",
+                n,
+                f"{per * 1e3:.2f} ms/claim",
+                f"first claim {first * 1e3:.1f} ms (lists pending/)",
+                value=per,
+            )
+        )
     ratio = big[1] / small[1]
     rows[-1].versus += f"; {ratio:.2f}x the cost at {small[0]:,}"
     rows[-1].target, rows[-1].met = f"<= 1.5x the cost at {small[0]:,}", ratio <= 1.5
@@ -98,8 +118,17 @@ def ls_rows(project: Project, n: int) -> tuple[list[Row], list[dict[str, object]
         found = labtasker.ls_tasks(extra_filter=expr, limit=100)
         seconds = time.perf_counter() - start
         target, met = ("<= 1 s", seconds <= 1.0) if label == "warm, filter" else ("", None)
-        rows.append(Row(f"`ls_tasks` in one process, {label}", n, f"{seconds:.2f} s", f"{len(found.content)} shown",
-                        target, met, seconds))
+        rows.append(
+            Row(
+                f"`ls_tasks` in one process, {label}",
+                n,
+                f"{seconds:.2f} s",
+                f"{len(found.content)} shown",
+                target,
+                met,
+                seconds,
+            )
+        )
     docs = [loc.doc for loc in queue.iter_docs(layout.STATE_DIRS.values())]
     return rows, docs
 
@@ -107,7 +136,9 @@ def ls_rows(project: Project, n: int) -> tuple[list[Row], list[dict[str, object]
 def fresh_ls(project: Project, expr: str | None) -> dict[str, float]:
     """One ``ls_tasks`` call in a new process (the CLI's case): its report."""
     argv = [sys.executable, "-m", "bench.child", "ls"] + ([expr] if expr else [])
-    done = subprocess.run(argv, cwd=project.folder, env=project.env(), capture_output=True, text=True, check=True)
+    done = subprocess.run(
+        argv, cwd=project.folder, env=project.env(), capture_output=True, text=True, check=True
+    )
     return json.loads(done.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
 
 
@@ -118,9 +149,17 @@ def fresh_ls_rows(project: Project, n: int) -> list[Row]:
         report = fresh_ls(project, expr)
         seconds = report["call_s"]
         target, met = ("<= 1 s", seconds <= 1.0) if expr else ("", None)
-        rows.append(Row(f"`ls_tasks` in a fresh process, warm, {label}", n, f"{seconds:.2f} s",
-                        f"+ {report['import_s']:.2f} s start-up and imports; peak {report['maxrss_kb'] / 1024:.0f} MB",
-                        target, met, seconds))
+        rows.append(
+            Row(
+                f"`ls_tasks` in a fresh process, warm, {label}",
+                n,
+                f"{seconds:.2f} s",
+                f"+ {report['import_s']:.2f} s start-up and imports; peak {report['maxrss_kb'] / 1024:.0f} MB",
+                target,
+                met,
+                seconds,
+            )
+        )
     return rows
 
 
@@ -130,8 +169,13 @@ def count_row(project: Project, n: int) -> Row:
     start = time.perf_counter()
     counts = queue.count()
     seconds = time.perf_counter() - start
-    return Row("`FsQueue.count()` (Python)", n, f"{seconds * 1e3:.1f} ms", f"{sum(counts.values()):,} counted",
-               value=seconds)
+    return Row(
+        "`FsQueue.count()` (Python)",
+        n,
+        f"{seconds * 1e3:.1f} ms",
+        f"{sum(counts.values()):,} counted",
+        value=seconds,
+    )
 
 
 def filter_row(docs: list[dict[str, object]]) -> Row:
@@ -142,5 +186,10 @@ def filter_row(docs: list[dict[str, object]]) -> Row:
     matches, seconds = flt.time_filter(FILTER, docs)
     per_us = seconds / max(1, len(docs)) * 1e6
     del predicate
-    return Row("filter: compile once, evaluate per task", len(docs), f"{per_us:.2f} us/task",
-               f"compile {compiled * 1e3:.2f} ms; {seconds:.2f} s in all; {matches:,} match", value=per_us)
+    return Row(
+        "filter: compile once, evaluate per task",
+        len(docs),
+        f"{per_us:.2f} us/task",
+        f"compile {compiled * 1e3:.2f} ms; {seconds:.2f} s in all; {matches:,} match",
+        value=per_us,
+    )

@@ -46,8 +46,9 @@ def loop() -> dict[str, object]:
     import labtasker
 
     @labtasker.loop()
-    def job(x: int = labtasker.Required(), lr: float = labtasker.Required(),
-            model: str = labtasker.Required()) -> None:
+    def job(
+        x: int = labtasker.Required(), lr: float = labtasker.Required(), model: str = labtasker.Required()
+    ) -> None:
         pass
 
     ready = rss_kb()
@@ -66,8 +67,12 @@ def ls(extra_filter: str | None) -> dict[str, object]:
     imported = time.perf_counter()
     found = labtasker.ls_tasks(extra_filter=extra_filter or None, limit=100)
     done = time.perf_counter()
-    return {"found": len(found.content), "import_s": imported - _STARTED, "call_s": done - imported,
-            "maxrss_kb": peak_kb()}
+    return {
+        "found": len(found.content),
+        "import_s": imported - _STARTED,
+        "call_s": done - imported,
+        "maxrss_kb": peak_kb(),
+    }
 
 
 def main(argv: list[str]) -> int:

@@ -36,34 +36,58 @@ def latency(argv: list[str], project: Project, repeat: int) -> float:
     return statistics.median(timed_call(argv, project) for _ in range(repeat))
 
 
-def latency_rows(cmd: list[str], small: Project, big: Project | None, big_n: int, small_n: int,
-                 repeat: int) -> list[Row]:
+def latency_rows(
+    cmd: list[str], small: Project, big: Project | None, big_n: int, small_n: int, repeat: int
+) -> list[Row]:
     """``task submit`` and ``task ls -q`` beside a bare ``python -c pass``."""
     bare = latency([sys.executable, "-c", "pass"], small, repeat)
-    rows = [Row("bare `python -c pass`", None, f"{bare * 1e3:.0f} ms/call", "interpreter start-up", value=bare)]
-    calls = [("`labtasker task submit -- --x=1`", cmd + ["task", "submit", "--", "--x=1"], small, small_n, True),
-             ("`labtasker task ls -q`", cmd + ["task", "ls", "-q"], small, small_n, False)]
+    rows = [
+        Row("bare `python -c pass`", None, f"{bare * 1e3:.0f} ms/call", "interpreter start-up", value=bare)
+    ]
+    calls = [
+        ("`labtasker task submit -- --x=1`", [*cmd, "task", "submit", "--", "--x=1"], small, small_n, True),
+        ("`labtasker task ls -q`", [*cmd, "task", "ls", "-q"], small, small_n, False),
+    ]
     if big is not None:
-        calls += [("`labtasker task ls -q`", cmd + ["task", "ls", "-q"], big, big_n, False),
-                  ("`labtasker task count`", cmd + ["task", "count"], big, big_n, False)]
+        calls += [
+            ("`labtasker task ls -q`", [*cmd, "task", "ls", "-q"], big, big_n, False),
+            ("`labtasker task count`", [*cmd, "task", "count"], big, big_n, False),
+        ]
     for label, argv, project, n, has_target in calls:
         seconds = latency(argv, project, repeat)
         extra = seconds - bare
         target, met = ("<= python start + 100 ms", extra <= 0.1) if has_target else ("", None)
-        rows.append(Row(label, n, f"{seconds * 1e3:.0f} ms/call", f"python start + {extra * 1e3:.0f} ms",
-                        target, met, seconds))
+        rows.append(
+            Row(
+                label,
+                n,
+                f"{seconds * 1e3:.0f} ms/call",
+                f"python start + {extra * 1e3:.0f} ms",
+                target,
+                met,
+                seconds,
+            )
+        )
     return rows
 
 
-def bulk_row(cmd: list[str], work: Workdir, limits: Limits, n: int, one_by_one: float | None) -> tuple[Row, Project]:
+def bulk_row(
+    cmd: list[str], work: Workdir, limits: Limits, n: int, one_by_one: float | None
+) -> tuple[Row, Project]:
     """``labtasker task submit --from-file`` of ``n`` JSON lines, process start included."""
     project = work.project(f"cli-bulk-{n}")
     sweep = project.folder / "sweep.jsonl"
     sweep.write_text("".join(json.dumps(task_spec(i)) + "\n" for i in range(n)), encoding="utf-8")
-    argv = cmd + ["task", "submit", "--from-file", str(sweep), "-q"]
+    argv = [*cmd, "task", "submit", "--from-file", str(sweep), "-q"]
     limit, seconds = limits.around(limits.batch, lambda: timed_call(argv, project))
     per_s = rate(n, seconds)
     met = None if one_by_one is None else per_s > one_by_one
-    return Row("`labtasker task submit --from-file` (bulk)", n, fmt_rate(per_s),
-               fmt_fraction(per_s, limit, "raw batched durable write"), "faster than `submit_task`",
-               met, per_s), project
+    return Row(
+        "`labtasker task submit --from-file` (bulk)",
+        n,
+        fmt_rate(per_s),
+        fmt_fraction(per_s, limit, "raw batched durable write"),
+        "faster than `submit_task`",
+        met,
+        per_s,
+    ), project

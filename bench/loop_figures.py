@@ -14,8 +14,14 @@ from bench.workdir import Project
 def run_workers(project: Project, count: int) -> tuple[float, list[dict[str, float]]]:
     """Start ``count`` loop processes together; (tasks per second overall, each one's report)."""
     procs = [
-        subprocess.Popen([sys.executable, "-m", "bench.child", "loop"], cwd=project.folder, env=project.env(),
-                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        subprocess.Popen(
+            [sys.executable, "-m", "bench.child", "loop"],
+            cwd=project.folder,
+            env=project.env(),
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
         for _ in range(count)
     ]
     for proc in procs:  # every worker has imported everything before any starts
@@ -41,11 +47,24 @@ def loop_rows(one: Project, four: Project, n: int, limits: Limits) -> list[Row]:
     limit, (one_rate, _) = limits.around(limits.durable, lambda: run_workers(one, 1))
     four_rate, _ = run_workers(four, 4)
     return [
-        Row("no-op `@labtasker.loop()`, 1 worker", n, fmt_rate(one_rate),
-            fmt_fraction(one_rate, limit, "raw durable write"), ">= 0.2 of raw durable write",
-            one_rate / limit >= 0.2, one_rate),
-        Row("no-op `@labtasker.loop()`, 4 processes", n, fmt_rate(four_rate),
-            f"{four_rate / one_rate:.2f}x one worker", "faster than one worker", four_rate > one_rate, four_rate),
+        Row(
+            "no-op `@labtasker.loop()`, 1 worker",
+            n,
+            fmt_rate(one_rate),
+            fmt_fraction(one_rate, limit, "raw durable write"),
+            ">= 0.2 of raw durable write",
+            one_rate / limit >= 0.2,
+            one_rate,
+        ),
+        Row(
+            "no-op `@labtasker.loop()`, 4 processes",
+            n,
+            fmt_rate(four_rate),
+            f"{four_rate / one_rate:.2f}x one worker",
+            "faster than one worker",
+            four_rate > one_rate,
+            four_rate,
+        ),
     ]
 
 
@@ -56,5 +75,14 @@ def memory_rows(project: Project, n: int) -> list[Row]:
     peak_mb = report["maxrss_kb"] / 1024
     ready = report.get("rss_ready_kb")
     start = f"{ready / 1024:.0f} MB after imports; " if ready else ""
-    return [Row("peak memory of a no-op loop", int(report["tasks"]), f"{peak_mb:.0f} MB",
-                f"{start}ran at {fmt_rate(per_s)}", "< 100 MB", peak_mb < 100, peak_mb)]
+    return [
+        Row(
+            "peak memory of a no-op loop",
+            int(report["tasks"]),
+            f"{peak_mb:.0f} MB",
+            f"{start}ran at {fmt_rate(per_s)}",
+            "< 100 MB",
+            peak_mb < 100,
+            peak_mb,
+        )
+    ]

@@ -27,15 +27,22 @@ def filesystem(path: Path) -> str:
     except OSError:
         return "unknown"
     real = str(path.resolve())
-    best = max((m for m in mounts if len(m) > 3 and (real + "/").startswith(m[1].rstrip("/") + "/")),
-               key=lambda m: len(m[1]), default=None)
+    best = max(
+        (m for m in mounts if len(m) > 3 and (real + "/").startswith(m[1].rstrip("/") + "/")),
+        key=lambda m: len(m[1]),
+        default=None,
+    )
     return f"{best[2]} ({best[0]} on {best[1]}, {best[3].split(',')[0]})" if best else "unknown"
 
 
 def git_commit(repo: Path) -> str:
     try:
-        out = subprocess.run(["git", "-C", str(repo), "rev-parse", "--short", "HEAD"],
-                             capture_output=True, text=True, check=True)
+        out = subprocess.run(
+            ["git", "-C", str(repo), "rev-parse", "--short", "HEAD"],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
     return out.stdout.strip()

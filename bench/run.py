@@ -19,10 +19,10 @@ from pathlib import Path
 if __package__ in (None, ""):  # run as a script: make `bench` importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench import api_figures, cli_figures, loop_figures, machine  # noqa: E402
-from bench.raw import Limits, rename_rate  # noqa: E402
-from bench.table import Progress, Row, fmt_rate, render, size_label, to_json  # noqa: E402
-from bench.workdir import REPO, Workdir  # noqa: E402
+from bench import api_figures, cli_figures, loop_figures, machine
+from bench.raw import Limits, rename_rate
+from bench.table import Progress, Row, fmt_rate, render, size_label, to_json
+from bench.workdir import REPO, Workdir
 
 FULL_SIZES = (1_000, 10_000, 100_000)
 QUICK_SIZES = (60, 200)
@@ -32,8 +32,11 @@ PER_TASK_MAX = 10_000  # figures whose cost per task does not depend on the queu
 def parse(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="bench/run.py", description=__doc__.split("\n\n")[0])
     p.add_argument("--quick", action="store_true", help=f"tiny sizes {QUICK_SIZES}, a few seconds")
-    p.add_argument("--sizes", type=lambda s: tuple(int(x) for x in s.split(",")),
-                   help="comma-separated task counts, smallest first (default 1000,10000,100000)")
+    p.add_argument(
+        "--sizes",
+        type=lambda s: tuple(int(x) for x in s.split(",")),
+        help="comma-separated task counts, smallest first (default 1000,10000,100000)",
+    )
     p.add_argument("--dir", type=Path, help="where to make the scratch queues (default: inside bench/)")
     p.add_argument("--repeat", type=int, help="calls per CLI latency figure (default 10, quick 3)")
     p.add_argument("--no-cli", action="store_true", help="skip the figures of the `labtasker` command")
@@ -52,7 +55,9 @@ def main(argv: list[str] | None = None) -> int:
     progress = Progress(opts.quiet)
     try:
         info = machine.describe(work.path, REPO)
-        rows = measure(work, sizes, repeat, progress, cli=None if opts.no_cli else cli_figures.labtasker_cmd())
+        rows = measure(
+            work, sizes, repeat, progress, cli=None if opts.no_cli else cli_figures.labtasker_cmd()
+        )
     finally:
         work.close()
     print(f"Machine:\n{machine.render(info)}\n\n{render(rows)}")
@@ -61,7 +66,9 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def measure(work: Workdir, sizes: list[int], repeat: int, progress: Progress, cli: list[str] | None) -> list[Row]:
+def measure(
+    work: Workdir, sizes: list[int], repeat: int, progress: Progress, cli: list[str] | None
+) -> list[Row]:
     """Every figure, in an order that reuses queues; progress on stderr."""
     small, big = sizes[0], sizes[-1]
     per_task = [n for n in sizes if n <= PER_TASK_MAX] or [small]
@@ -83,7 +90,9 @@ def measure(work: Workdir, sizes: list[int], repeat: int, progress: Progress, cl
     if cli is not None:
         for n in sizes:
             progress.say(f"task submit --from-file x {n:,}")
-            row, project = cli_figures.bulk_row(cli, work, limits, n, one_by_one.get(n, max(one_by_one.values())))
+            row, project = cli_figures.bulk_row(
+                cli, work, limits, n, one_by_one.get(n, max(one_by_one.values()))
+            )
             rows.append(_said(progress, row))
             big_project = project if n == big else big_project
     if big_project is None:
@@ -124,22 +133,43 @@ def raw_rows(work: Workdir, limits: Limits, small: int, progress: Progress) -> l
     n = max(1000, min(20_000, 20 * small))
     renames = rename_rate(work.path, n)
     durable, batch = limits.durable(), limits.batch()
-    return [_said(progress, r) for r in (
-        Row("raw `rename` between directories", n, fmt_rate(renames, "/s"), "the limit of a claim's take",
-            value=renames),
-        Row("raw write + fsync + rename + fsync(dir)", limits.probe_size, fmt_rate(durable, "/s"),
-            "the limit of one durable write per task", value=durable),
-        Row("raw write + fsync + rename, one fsync(dir) per batch", limits.probe_size, fmt_rate(batch, "/s"),
-            "the limit of a bulk submit", value=batch),
-    )]
+    return [
+        _said(progress, r)
+        for r in (
+            Row(
+                "raw `rename` between directories",
+                n,
+                fmt_rate(renames, "/s"),
+                "the limit of a claim's take",
+                value=renames,
+            ),
+            Row(
+                "raw write + fsync + rename + fsync(dir)",
+                limits.probe_size,
+                fmt_rate(durable, "/s"),
+                "the limit of one durable write per task",
+                value=durable,
+            ),
+            Row(
+                "raw write + fsync + rename, one fsync(dir) per batch",
+                limits.probe_size,
+                fmt_rate(batch, "/s"),
+                "the limit of a bulk submit",
+                value=batch,
+            ),
+        )
+    ]
 
 
 def _probes_row(limits: Limits) -> Row:
     each, batch = limits.durable_probes, limits.batch_probes
-    return Row("raw durable writes, every probe of this run", limits.probe_size,
-               f"{min(each):,.0f} - {max(each):,.0f} /s; batched {min(batch):,.0f} - {max(batch):,.0f} /s",
-               f"{len(each) + len(batch)} probes; a figure is compared with the mean of the probes "
-               "just before and just after it")
+    return Row(
+        "raw durable writes, every probe of this run",
+        limits.probe_size,
+        f"{min(each):,.0f} - {max(each):,.0f} /s; batched {min(batch):,.0f} - {max(batch):,.0f} /s",
+        f"{len(each) + len(batch)} probes; a figure is compared with the mean of the probes "
+        "just before and just after it",
+    )
 
 
 def _said(progress: Progress, row: Row) -> Row:

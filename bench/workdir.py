@@ -71,8 +71,12 @@ class Workdir:
         """Compile labtasker for the children first, so no timed start-up pays for it."""
         env = {**os.environ, "PYTHONPYCACHEPREFIX": str(self.path / PYCACHE)}
         env.pop("PYTHONDONTWRITEBYTECODE", None)
-        subprocess.run([sys.executable, "-m", "compileall", "-q", str(REPO / "labtasker"), str(BENCH_DIR)],
-                       env=env, check=True, stdout=subprocess.DEVNULL)
+        subprocess.run(
+            [sys.executable, "-m", "compileall", "-q", str(REPO / "labtasker"), str(BENCH_DIR)],
+            env=env,
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
 
     def project(self, label: str) -> Project:
         """A fresh project with an empty default queue."""
@@ -99,5 +103,7 @@ class Workdir:
 
 def task_spec(i: int) -> dict[str, object]:
     """The task every figure uses: small args of a typical sweep."""
-    return {"args": {"x": i, "lr": 0.001 * (i % 7 + 1), "model": ("resnet", "vit")[i % 2]},
-            "metadata": {"tags": ["bench"]}}
+    return {
+        "args": {"x": i, "lr": 0.001 * (i % 7 + 1), "model": ("resnet", "vit")[i % 2]},
+        "metadata": {"tags": ["bench"]},
+    }

@@ -3,9 +3,24 @@
 from __future__ import annotations
 
 from labtasker.api import (
-    create_queue, create_worker, delete_queue, delete_task, delete_worker, finish, get_queue,
-    get_task, ls_attempts, ls_queues, ls_tasks, ls_workers, report_task_status, report_worker_status,
-    submit_task, submit_tasks, update_queue, update_tasks,
+    create_queue,
+    create_worker,
+    delete_queue,
+    delete_task,
+    delete_worker,
+    finish,
+    get_queue,
+    get_task,
+    ls_attempts,
+    ls_queues,
+    ls_tasks,
+    ls_workers,
+    report_task_status,
+    report_worker_status,
+    submit_task,
+    submit_tasks,
+    update_queue,
+    update_tasks,
 )  # fmt: skip
 from labtasker.api_models import Attempt, Task, TaskUpdateRequest
 from labtasker.errors import LabtaskerError
@@ -14,9 +29,30 @@ from labtasker.loop import Required, loop, task_info
 __version__ = "0.1.0"
 
 __all__ = [
-    "Attempt", "LabtaskerError", "Required", "Task", "TaskUpdateRequest", "__version__", "create_queue",
-    "create_worker", "delete_queue", "delete_task", "delete_worker", "finish", "get_queue",
-    "get_task", "loop", "ls_attempts", "ls_queues", "ls_tasks", "ls_workers", "report_task_status",
-    "report_worker_status", "submit_task", "submit_tasks", "task_info", "update_queue",
+    "Attempt",
+    "LabtaskerError",
+    "Required",
+    "Task",
+    "TaskUpdateRequest",
+    "__version__",
+    "create_queue",
+    "create_worker",
+    "delete_queue",
+    "delete_task",
+    "delete_worker",
+    "finish",
+    "get_queue",
+    "get_task",
+    "loop",
+    "ls_attempts",
+    "ls_queues",
+    "ls_tasks",
+    "ls_workers",
+    "report_task_status",
+    "report_worker_status",
+    "submit_task",
+    "submit_tasks",
+    "task_info",
+    "update_queue",
     "update_tasks",
 ]

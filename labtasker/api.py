@@ -15,11 +15,18 @@ from typing import Any
 
 from labtasker import config
 from labtasker.api_models import (
-    Attempt, Queue, Task, TaskLsResponse, TaskSubmitResponse, TaskUpdateRequest, Worker,
-    WorkerCreateResponse, WorkerLsResponse,
+    Attempt,
+    Queue,
+    Task,
+    TaskLsResponse,
+    TaskSubmitResponse,
+    TaskUpdateRequest,
+    Worker,
+    WorkerCreateResponse,
+    WorkerLsResponse,
 )  # fmt: skip
 from labtasker.errors import LeaseLost, QueueExists, QueueNotFound
-from labtasker.fsqueue import claim, durations, layout, reconcile, tasks, transitions, workers
+from labtasker.fsqueue import durations, layout, reconcile, tasks, transitions, workers
 from labtasker.fsqueue import required as req
 from labtasker.fsqueue.layout import STATE_DIRS, TaskStatus
 from labtasker.fsqueue.queue import FsQueue
@@ -88,8 +95,13 @@ def submit_task(
 ) -> TaskSubmitResponse:
     """Add one pending task; dotted keys in args/metadata nest (``{"a.b": 1}``)."""
     fields = dict(
-        task_name=task_name, args=args, metadata=metadata, cmd=cmd, priority=priority,
-        max_retries=max_retries, heartbeat_timeout=heartbeat_timeout,
+        task_name=task_name,
+        args=args,
+        metadata=metadata,
+        cmd=cmd,
+        priority=priority,
+        max_retries=max_retries,
+        heartbeat_timeout=heartbeat_timeout,
         task_timeout=durations.parse(task_timeout),
     )
     from labtasker.fsqueue import model
@@ -135,11 +147,13 @@ def ls_tasks(
         docs.append(doc)
     if spec is not None:
         docs = sorting.sort_docs(docs, spec)
-    elif limit is not None and offset + limit < len(docs) // 8:  # the head of 10^5 tasks: no need to sort them all
+    elif (
+        limit is not None and offset + limit < len(docs) // 8
+    ):  # the head of 10^5 tasks: no need to sort them all
         docs = heapq.nsmallest(offset + limit, docs, key=_claim_order)
     else:
         docs.sort(key=_claim_order)
-    window = docs[offset: offset + limit] if limit is not None else docs[offset:]
+    window = docs[offset : offset + limit] if limit is not None else docs[offset:]
     name = queue.info().get("queue_name") if window else None
     return TaskLsResponse([Task.from_doc(_plain(d), name) for d in window])
 
@@ -149,8 +163,12 @@ def _plain(doc: Any) -> dict[str, Any]:
 
 
 def _claim_order(doc: dict[str, Any]) -> tuple[Any, ...]:
-    return (-int(doc.get("priority") or 0), _ts(doc.get("last_modified")), _ts(doc.get("created_at")),
-            doc["task_id"])
+    return (
+        -int(doc.get("priority") or 0),
+        _ts(doc.get("last_modified")),
+        _ts(doc.get("created_at")),
+        doc["task_id"],
+    )
 
 
 def _ts(value: Any) -> float:
@@ -172,7 +190,7 @@ def ls_attempts(task_id: str | None = None, limit: int = 100, offset: int = 0) -
 
     queue = _reader()
     found = attempts.read(queue, task_id) if queue is not None else []
-    return [Attempt.from_doc(name, doc) for name, doc in found[offset: offset + limit]]
+    return [Attempt.from_doc(name, doc) for name, doc in found[offset : offset + limit]]
 
 
 def update_tasks(task_updates: list[TaskUpdateRequest], reset_pending: bool = False) -> TaskLsResponse:
@@ -181,8 +199,14 @@ def update_tasks(task_updates: list[TaskUpdateRequest], reset_pending: bool = Fa
     now = _now()
     out = []
     for request in task_updates:
-        doc = tasks.update(queue, request.task_id, request.updates,
-                           replace_fields=request.replace_fields, reset_pending=reset_pending, now=now)
+        doc = tasks.update(
+            queue,
+            request.task_id,
+            request.updates,
+            replace_fields=request.replace_fields,
+            reset_pending=reset_pending,
+            now=now,
+        )
         out.append(Task.from_doc(doc))
     return TaskLsResponse(out)
 
@@ -192,8 +216,9 @@ def delete_task(task_id: str) -> None:
     tasks.delete(context().queue, task_id)
 
 
-def report_task_status(task_id: str, status: str, summary: dict[str, Any] | None = None,
-                       worker_id: str | None = None) -> None:
+def report_task_status(
+    task_id: str, status: str, summary: dict[str, Any] | None = None, worker_id: str | None = None
+) -> None:
     """Record a status and merge ``summary`` into the task's summary.
 
     Inside the loop, for the task being run: ``running`` writes metrics,
@@ -206,8 +231,13 @@ def report_task_status(task_id: str, status: str, summary: dict[str, Any] | None
     new = layout.parse_status(status)
     run = current_run()
     if run is not None and run.task_id == task_id:
-        located = tasks.finish(run.queue, run.running_name, new, summary=summary,
-                               error="reported failed by the job" if new == TaskStatus.FAILED else None)
+        located = tasks.finish(
+            run.queue,
+            run.running_name,
+            new,
+            summary=summary,
+            error="reported failed by the job" if new == TaskStatus.FAILED else None,
+        )
         run.task = Task.from_doc(located.doc)
         run.ended = new != TaskStatus.RUNNING
         return
@@ -217,8 +247,10 @@ def report_task_status(task_id: str, status: str, summary: dict[str, Any] | None
         try:
             tasks.request_status(queue, name, new, summary)
         except FileNotFoundError:
-            raise LeaseLost(f"task {task_id} is no longer run by this job's loop "
-                            "(cancelled, reclaimed or deleted); nothing was written") from None
+            raise LeaseLost(
+                f"task {task_id} is no longer run by this job's loop "
+                "(cancelled, reclaimed or deleted); nothing was written"
+            ) from None
         return
     queue = context().queue
     now = _now()
@@ -243,8 +275,11 @@ def report_task_status(task_id: str, status: str, summary: dict[str, Any] | None
 
 
 def _is_own_job(task_id: str) -> bool:
-    return (os.environ.get("LABTASKER_TASK_ID") == task_id and bool(os.environ.get("LABTASKER_WORKER_ID"))
-            and bool(os.environ.get("LABTASKER_QUEUE_DIR")))
+    return (
+        os.environ.get("LABTASKER_TASK_ID") == task_id
+        and bool(os.environ.get("LABTASKER_WORKER_ID"))
+        and bool(os.environ.get("LABTASKER_QUEUE_DIR"))
+    )
 
 
 def finish(status: str = "success", summary: dict[str, Any] | None = None) -> None:
@@ -255,15 +290,22 @@ def finish(status: str = "success", summary: dict[str, Any] | None = None) -> No
 
 
 # ------------------------------------------------------------------- workers
-def create_worker(worker_name: str | None = None, metadata: dict[str, Any] | None = None,
-                  max_retries: int = 3) -> WorkerCreateResponse:
-    doc = workers.create(context(create=True).queue, worker_name=worker_name, metadata=metadata,
-                         max_retries=max_retries)
+def create_worker(
+    worker_name: str | None = None, metadata: dict[str, Any] | None = None, max_retries: int = 3
+) -> WorkerCreateResponse:
+    doc = workers.create(
+        context(create=True).queue, worker_name=worker_name, metadata=metadata, max_retries=max_retries
+    )
     return WorkerCreateResponse(worker_id=doc["worker_id"])
 
 
-def ls_workers(worker_id: str | None = None, worker_name: str | None = None, status: str | None = None,
-               limit: int = 100, offset: int = 0) -> WorkerLsResponse:
+def ls_workers(
+    worker_id: str | None = None,
+    worker_name: str | None = None,
+    status: str | None = None,
+    limit: int = 100,
+    offset: int = 0,
+) -> WorkerLsResponse:
     queue = _reader()
     if queue is None:
         return WorkerLsResponse([])
@@ -278,7 +320,7 @@ def ls_workers(worker_id: str | None = None, worker_name: str | None = None, sta
             continue
         found.append(Worker.from_doc(d))
     found.sort(key=lambda w: (_ts(w.created_at), w.worker_id))
-    return WorkerLsResponse(found[offset: offset + limit])
+    return WorkerLsResponse(found[offset : offset + limit])
 
 
 def report_worker_status(worker_id: str, status: str) -> None:
@@ -290,8 +332,9 @@ def delete_worker(worker_id: str) -> None:
 
 
 # ------------------------------------------------------------------- queues
-def create_queue(queue_name: str | None = None, password: str | None = None,
-                 metadata: dict[str, Any] | None = None) -> Queue:
+def create_queue(
+    queue_name: str | None = None, password: str | None = None, metadata: dict[str, Any] | None = None
+) -> Queue:
     """Create a queue (``password`` is accepted for compatibility; files need none)."""
     ctx = context(create=True)
     name = queue_name or (ctx.cfg.queue_name if ctx.cfg else config.DEFAULT_QUEUE)
@@ -309,8 +352,11 @@ def get_queue(queue_name: str | None = None) -> Queue:
     return _queue_model(queue)
 
 
-def update_queue(new_queue_name: str | None = None, new_password: str | None = None,
-                 metadata_update: dict[str, Any] | None = None) -> Queue:
+def update_queue(
+    new_queue_name: str | None = None,
+    new_password: str | None = None,
+    metadata_update: dict[str, Any] | None = None,
+) -> Queue:
     queue = context().queue
     if not queue.exists():
         raise QueueNotFound(f"no queue at {queue.path}")
@@ -345,18 +391,31 @@ def ls_queues() -> list[Queue]:
 
 def _queue_model(queue: FsQueue) -> Queue:
     info = queue.info()
-    return Queue(queue_name=info.get("queue_name", queue.path.name), path=str(queue.path),
-                 created_at=info.get("created_at"), metadata=info.get("metadata") or {},
-                 counts=queue.count())
+    return Queue(
+        queue_name=info.get("queue_name", queue.path.name),
+        path=str(queue.path),
+        created_at=info.get("created_at"),
+        metadata=info.get("metadata") or {},
+        counts=queue.count(),
+    )
 
 
 # ------------------------------------------------------------------- loop
-def run_loop(job: Any, tree: req.Tree, *, allow_extra: bool = False,
-             extra_filter: str | dict[str, Any] | None = None, eta_max: Any = None,
-             heartbeat_timeout: float | None = None, worker_id: str | None = None,
-             create_worker_kwargs: dict[str, Any] | None = None, max_tasks: int | None = None,
-             notify: Any = None, wait: bool = False,
-             heartbeat_interval: float | None = None) -> Any:
+def run_loop(
+    job: Any,
+    tree: req.Tree,
+    *,
+    allow_extra: bool = False,
+    extra_filter: str | dict[str, Any] | None = None,
+    eta_max: Any = None,
+    heartbeat_timeout: float | None = None,
+    worker_id: str | None = None,
+    create_worker_kwargs: dict[str, Any] | None = None,
+    max_tasks: int | None = None,
+    notify: Any = None,
+    wait: bool = False,
+    heartbeat_interval: float | None = None,
+) -> Any:
     """Run ``job`` over matching pending tasks of the queue in use.
 
     Lease settings not given here come from ``[loop]`` of ``config.toml``; with
@@ -376,9 +435,15 @@ def run_loop(job: Any, tree: req.Tree, *, allow_extra: bool = False,
     timeout = heartbeat_timeout or (ctx.cfg.setting("heartbeat_timeout") if ctx.cfg else None)
     eta = eta_max if eta_max is not None else (ctx.cfg.setting("eta_max") if ctx.cfg else None)
     opts = runner.LoopOptions(
-        accept=accept, worker_id=worker_id, create_worker_kwargs=create_worker_kwargs or {},
-        eta_max=durations.parse(eta), heartbeat_interval=float(interval),
-        heartbeat_timeout=timeout, max_tasks=max_tasks, logs_dir=ctx.logs_dir, wait=wait,
+        accept=accept,
+        worker_id=worker_id,
+        create_worker_kwargs=create_worker_kwargs or {},
+        eta_max=durations.parse(eta),
+        heartbeat_interval=float(interval),
+        heartbeat_timeout=timeout,
+        max_tasks=max_tasks,
+        logs_dir=ctx.logs_dir,
+        wait=wait,
     )
     return runner.run_loop(ctx.queue, job, opts, notify)
 
@@ -399,8 +464,23 @@ def _now() -> Any:
 
 
 __all__ = [
-    "Task", "TaskUpdateRequest", "create_queue", "create_worker", "delete_queue",
-    "delete_task", "delete_worker", "finish", "get_queue", "get_task", "ls_queues", "ls_tasks",
-    "ls_workers", "report_task_status", "report_worker_status", "submit_task", "submit_tasks",
-    "update_queue", "update_tasks",
+    "Task",
+    "TaskUpdateRequest",
+    "create_queue",
+    "create_worker",
+    "delete_queue",
+    "delete_task",
+    "delete_worker",
+    "finish",
+    "get_queue",
+    "get_task",
+    "ls_queues",
+    "ls_tasks",
+    "ls_workers",
+    "report_task_status",
+    "report_worker_status",
+    "submit_task",
+    "submit_tasks",
+    "update_queue",
+    "update_tasks",
 ]

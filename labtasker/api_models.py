@@ -80,11 +80,16 @@ class Attempt:
 
         summary = doc.get("summary")
         return cls(
-            task_id=str(doc.get("task_id")), file=name, worker_id=_text(doc.get("worker_id")),
-            status=_text(doc.get("status")), summary=copy.deepcopy(summary) if isinstance(summary, dict) else {},
-            last_error=_text(doc.get("last_error")), finished_at=attempts.when(doc),
+            task_id=str(doc.get("task_id")),
+            file=name,
+            worker_id=_text(doc.get("worker_id")),
+            status=_text(doc.get("status")),
+            summary=copy.deepcopy(summary) if isinstance(summary, dict) else {},
+            last_error=_text(doc.get("last_error")),
+            finished_at=attempts.when(doc),
             start_time=attempts.as_time(doc.get("start_time")),
-            node=_text(doc.get("node")), reason=_text(doc.get("reason")),
+            node=_text(doc.get("node")),
+            reason=_text(doc.get("reason")),
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -136,8 +141,12 @@ class TaskUpdateRequest:
     """
 
     def __init__(
-        self, _id: str | None = None, *, task_id: str | None = None,
-        replace_fields: list[str] | tuple[str, ...] | None = None, **updates: Any,
+        self,
+        _id: str | None = None,
+        *,
+        task_id: str | None = None,
+        replace_fields: list[str] | tuple[str, ...] | None = None,
+        **updates: Any,
     ) -> None:
         if _id is not None and task_id is not None and _id != task_id:
             raise ValueError("TaskUpdateRequest got two different ids (_id and task_id)")

@@ -145,10 +145,8 @@ def ensure_root(announce: bool = True) -> Path:
     root = find_root()
     if root is not None and (root / "config.toml").is_file():
         return root
-    if root is None:
-        root = init_root(Path.cwd())
-    else:  # LABTASKER_ROOT names a folder that has no config yet
-        root = init_root(root.parent)
+    # With a root found, LABTASKER_ROOT names a folder that has no config yet.
+    root = init_root(Path.cwd()) if root is None else init_root(root.parent)
     if announce:
         print(f"labtasker: created {root} with queue '{DEFAULT_QUEUE}'", file=sys.stderr)
     return root

@@ -51,8 +51,15 @@ class QueueEvent:
 
     def to_json(self) -> str:
         """One JSON object: seq, time, entity, id, old, new, doc."""
-        data = {"seq": self.seq, "time": self.time, "entity": self.entity, "id": self.id,
-                "old": self.old, "new": self.new, "doc": self.doc}
+        data = {
+            "seq": self.seq,
+            "time": self.time,
+            "entity": self.entity,
+            "id": self.id,
+            "old": self.old,
+            "new": self.new,
+            "doc": self.doc,
+        }
         return json.dumps(_plain(data), ensure_ascii=False, sort_keys=False)
 
     def line(self) -> str:
@@ -99,8 +106,9 @@ class Tracker:
         """Know a state without reporting it (what was there when listening began)."""
         self.known[(entity, ident)] = (state, rev)
 
-    def see(self, entity: str, ident: str, state: str, rev: float | None, doc: Doc | None,
-            now: datetime) -> QueueEvent | None:
+    def see(
+        self, entity: str, ident: str, state: str, rev: float | None, doc: Doc | None, now: datetime
+    ) -> QueueEvent | None:
         """An event if ``state`` is new for this entity; None for no change or a stale sighting."""
         key = (entity, ident)
         prev = self.known.get(key)
@@ -142,8 +150,14 @@ def sighting(reader: FsQueue, dirname: str, name: str) -> Sighting | None:
 class EventStream:
     """Transitions of one queue, from the moment it is opened (use as a context manager)."""
 
-    def __init__(self, queue: FsQueue, *, polling: bool | None = None, rescan_every: float = 5.0,
-                 now: Callable[[], datetime] = clock.now) -> None:
+    def __init__(
+        self,
+        queue: FsQueue,
+        *,
+        polling: bool | None = None,
+        rescan_every: float = 5.0,
+        now: Callable[[], datetime] = clock.now,
+    ) -> None:
         self.queue = queue
         self.polling = is_network_fs(queue.path) if polling is None else polling
         self.rescan_every = rescan_every
@@ -159,8 +173,7 @@ class EventStream:
 
     def __enter__(self) -> EventStream:
         self._rescan(seed=True)
-        self._watch = Watch(self.queue.path, self._on_file, polling=self.polling,
-                            subdirs=_WATCHED).start()
+        self._watch = Watch(self.queue.path, self._on_file, polling=self.polling, subdirs=_WATCHED).start()
         self.poll(0)  # what changed while the watch was starting
         self._rescanned = 0.0
         return self
@@ -292,8 +305,9 @@ class EventStream:
         return False
 
     def _held(self, dirname: str, name: str) -> bool:
-        return any((p := layout.parse_held(n)) and p[0] == dirname and p[2] == name
-                   for n in _listdir(self.queue.tmp))
+        return any(
+            (p := layout.parse_held(n)) and p[0] == dirname and p[2] == name for n in _listdir(self.queue.tmp)
+        )
 
 
 def _listdir(path: Path) -> list[str]:
@@ -303,8 +317,13 @@ def _listdir(path: Path) -> list[str]:
         return []
 
 
-def listen(queue: FsQueue | None = None, *, polling: bool | None = None, rescan_every: float = 5.0,
-           stop: threading.Event | None = None) -> Iterator[QueueEvent]:
+def listen(
+    queue: FsQueue | None = None,
+    *,
+    polling: bool | None = None,
+    rescan_every: float = 5.0,
+    stop: threading.Event | None = None,
+) -> Iterator[QueueEvent]:
     """Task and worker transitions from now on, as they happen, until ``stop`` is set (or forever).
 
     Example: ``for event in labtasker.events.listen(): print(event.line())``
@@ -329,8 +348,15 @@ def _follow(stream: EventStream, stop: threading.Event | None) -> Iterator[Queue
 class Watch:
     """Calls ``callback(path)`` when a file appears in (or leaves) a directory we watch."""
 
-    def __init__(self, root: Path, callback: Callable[[str], None], *, polling: bool | None = None,
-                 subdirs: tuple[str, ...] = (), poll_every: float = 1.0) -> None:
+    def __init__(
+        self,
+        root: Path,
+        callback: Callable[[str], None],
+        *,
+        polling: bool | None = None,
+        subdirs: tuple[str, ...] = (),
+        poll_every: float = 1.0,
+    ) -> None:
         self.root = Path(root)
         self.callback = callback
         self.polling = is_network_fs(self.root) if polling is None else polling

@@ -12,6 +12,7 @@ filesystem's own clock (a probe file's mtime), never this host's clock.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -51,7 +52,11 @@ class FsckReport:
 
 
 def fsck(
-    queue: FsQueue, *, repair: bool = False, grace: float = 600.0, all_nodes: bool = False,
+    queue: FsQueue,
+    *,
+    repair: bool = False,
+    grace: float = 600.0,
+    all_nodes: bool = False,
 ) -> FsckReport:
     """Check a queue (and fix it with ``repair``); ``grace``: seconds past a lease's timeout."""
     report = FsckReport(found=scan(queue, grace=grace, all_nodes=all_nodes))
@@ -61,10 +66,8 @@ def fsck(
         report.left = scan(queue, grace=grace, all_nodes=all_nodes)
         left = set(report.left)
         report.fixed = [f for f in report.found if f not in left]
-    try:
+    with contextlib.suppress(FileNotFoundError):
         report.quarantined = len(os.listdir(queue.path / "quarantine"))
-    except FileNotFoundError:
-        pass
     return report
 
 
@@ -127,7 +130,9 @@ def _look(queue: FsQueue, dirname: str, name: str, places: dict[str, list[str]])
 
 def _duplicates(queue: FsQueue, places: dict[str, list[str]]) -> list[Finding]:
     """Tasks in more than one file, confirmed by a second look (claims move files between listings)."""
-    tombstoned = {layout.task_id_of("deleted", n) for n in _listing(queue, "deleted") if layout.is_task_file(n)}
+    tombstoned = {
+        layout.task_id_of("deleted", n) for n in _listing(queue, "deleted") if layout.is_task_file(n)
+    }
     out = []
     for tid, rels in sorted(places.items()):
         still = [r for r in rels if (queue.path / r).exists()]
@@ -244,4 +249,3 @@ def _reclaim(queue: FsQueue, finding: Finding, all_nodes: bool) -> None:
         queue.transact("running", name, lambda d: lease.reclaim(d, error, now), on_take=unchanged)
     except FileNotFoundError:
         pass  # finished, reclaimed or renewed meanwhile
-

@@ -30,9 +30,16 @@ class LeaseKeeper:
     """Heartbeats ``running/<name>`` every ``interval`` seconds until stopped."""
 
     def __init__(
-        self, queue: FsQueue, running_name: str, interval: float, give_up_after: float, *,
-        eta: float | None = None, on_stop: OnStop | None = None,
-        touch: Callable[[], bool] | None = None, started: float | None = None,
+        self,
+        queue: FsQueue,
+        running_name: str,
+        interval: float,
+        give_up_after: float,
+        *,
+        eta: float | None = None,
+        on_stop: OnStop | None = None,
+        touch: Callable[[], bool] | None = None,
+        started: float | None = None,
     ) -> None:
         self.queue = queue
         self.running_name = running_name
@@ -89,8 +96,11 @@ class LeaseKeeper:
             if beat is None and now >= next_beat:
                 beat = _Beat(self.touch, now, self._wake)
                 beat.start()
-            wake_at = min(t for t in (last_ok + self.give_up_after, eta_at,
-                                      None if beat else next_beat) if t is not None)
+            wake_at = min(
+                t
+                for t in (last_ok + self.give_up_after, eta_at, None if beat else next_beat)
+                if t is not None
+            )
             self._wake.wait(max(0.0, wake_at - time.monotonic()))
             self._wake.clear()
 

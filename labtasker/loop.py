@@ -130,9 +130,16 @@ def loop(
                 _call(fn, params, run, pass_args_dict, a, kw)
 
             return api.run_loop(
-                job, tree, allow_extra=pass_args_dict, extra_filter=extra_filter, eta_max=eta_max,
-                heartbeat_timeout=heartbeat_timeout, worker_id=worker_id,
-                create_worker_kwargs=create_worker_kwargs, max_tasks=max_tasks, wait=wait,
+                job,
+                tree,
+                allow_extra=pass_args_dict,
+                extra_filter=extra_filter,
+                eta_max=eta_max,
+                heartbeat_timeout=heartbeat_timeout,
+                worker_id=worker_id,
+                create_worker_kwargs=create_worker_kwargs,
+                max_tasks=max_tasks,
+                wait=wait,
             )
 
         return wrapper
@@ -140,8 +147,14 @@ def loop(
     return decorate
 
 
-def _call(fn: Callable[..., Any], params: list[_Param], run: runner.Run, pass_args_dict: bool,
-          a: tuple[Any, ...], kw: dict[str, Any]) -> None:
+def _call(
+    fn: Callable[..., Any],
+    params: list[_Param],
+    run: runner.Run,
+    pass_args_dict: bool,
+    a: tuple[Any, ...],
+    kw: dict[str, Any],
+) -> None:
     global _current
     args = run.task.args
     call_kw = dict(kw)
@@ -181,7 +194,7 @@ class _Tee:
         self.path = path
 
     def __enter__(self) -> _Tee:
-        self.file = open(self.path, "a", encoding="utf-8")  # noqa: SIM115 - closed in __exit__
+        self.file = open(self.path, "a", encoding="utf-8")
         self.saved = sys.stdout, sys.stderr
         sys.stdout = _Both(sys.stdout, self.file)  # type: ignore[assignment]
         sys.stderr = _Both(sys.stderr, self.file)  # type: ignore[assignment]

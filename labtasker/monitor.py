@@ -27,8 +27,14 @@ class Monitor:
     """Sweeps a queue every ``interval`` seconds and follows its events until stopped."""
 
     def __init__(
-        self, queue: FsQueue, defaults: Terms | None = None, *, interval: float = 2.0,
-        tmp_age: float = 600.0, janitor_every: float = 60.0, polling: bool | None = None,
+        self,
+        queue: FsQueue,
+        defaults: Terms | None = None,
+        *,
+        interval: float = 2.0,
+        tmp_age: float = 600.0,
+        janitor_every: float = 60.0,
+        polling: bool | None = None,
         on_event: Callable[[QueueEvent], None] | None = None,
     ) -> None:
         self.queue = queue
@@ -44,9 +50,17 @@ class Monitor:
     def run(self, stop: threading.Event) -> None:
         """Work until ``stop`` is set (a signal handler sets it)."""
         by = f"monitor {self.queue.node} (pid {os.getpid()})"
-        with Reaper(self.queue, self.defaults, every=self.interval, by=by, tmp_age=self.tmp_age,
-                    janitor_every=self.janitor_every) as reaper, \
-                EventStream(self.queue, polling=self.polling) as stream:
+        with (
+            Reaper(
+                self.queue,
+                self.defaults,
+                every=self.interval,
+                by=by,
+                tmp_age=self.tmp_age,
+                janitor_every=self.janitor_every,
+            ) as reaper,
+            EventStream(self.queue, polling=self.polling) as stream,
+        ):
             how = "polling" if stream.polling else "native notifications"
             log.info("monitoring %s (%s; sweeping every %gs)", self.queue.path, how, self.interval)
             while not stop.is_set():

@@ -192,19 +192,35 @@ def run_loop(queue: FsQueue, job: Job, opts: LoopOptions, notify: Notify | None 
     worker_id = _register(queue, opts)
     tally = Tally()
     every = opts.sweep_every or min(5.0, terms.interval)
-    with locking.WorkerLock(queue, worker_id) as lock, Reaper(queue, terms, every=every) as sweeper, \
-            _Idle(queue, opts.polling) as idle:
+    with (
+        locking.WorkerLock(queue, worker_id) as lock,
+        Reaper(queue, terms, every=every) as sweeper,
+        _Idle(queue, opts.polling) as idle,
+    ):
         claimer = claim.Claimer(queue, worker_id, opts.accept)
         host = locking.host_key()
         while opts.max_tasks is None or tally.total < opts.max_tasks:
-            found = _next_task(claimer, sweeper, idle, opts.wait, lambda: {
-                "lease": lease.lease_info(terms, host=host, lock=lock.name, skew=sweeper.skew,
-                                          node=queue.node)})
+            found = _next_task(
+                claimer,
+                sweeper,
+                idle,
+                opts.wait,
+                lambda: {
+                    "lease": lease.lease_info(
+                        terms, host=host, lock=lock.name, skew=sweeper.skew, node=queue.node
+                    )
+                },
+            )
             if found is None:
                 break
             got, claimed_at = found
-            run = Run(queue, got.name, Task.from_doc(got.doc), worker_id,
-                      _log_dir(opts.logs_dir, got.doc["task_id"]))
+            run = Run(
+                queue,
+                got.name,
+                Task.from_doc(got.doc),
+                worker_id,
+                _log_dir(opts.logs_dir, got.doc["task_id"]),
+            )
             _write_task_info(run)
             outcome = _run_one(run, job, lease.terms_of(got.doc, terms), claimed_at)
             _count(tally, outcome, run)
@@ -220,8 +236,9 @@ def run_loop(queue: FsQueue, job: Job, opts: LoopOptions, notify: Notify | None 
     return tally
 
 
-def _next_task(claimer: claim.Claimer, sweeper: Reaper, idle: _Idle, wait: bool,
-               fields: Callable[[], dict[str, Any]]) -> tuple[Located, float] | None:
+def _next_task(
+    claimer: claim.Claimer, sweeper: Reaper, idle: _Idle, wait: bool, fields: Callable[[], dict[str, Any]]
+) -> tuple[Located, float] | None:
     """The next task to run and when it was claimed (monotonic); None when there is none.
 
     Stale leases are swept on the way, at most once per ``sweeper.every``. With
@@ -256,8 +273,15 @@ def tally_failures(queue: FsQueue, worker_id: str) -> int:
 
 
 def _run_one(run: Run, job: Job, terms: lease.Terms, claimed_at: float) -> str:
-    keeper = LeaseKeeper(run.queue, run.running_name, terms.interval, terms.give_up_after,
-                         eta=terms.eta, on_stop=run._stop, started=claimed_at)
+    keeper = LeaseKeeper(
+        run.queue,
+        run.running_name,
+        terms.interval,
+        terms.give_up_after,
+        eta=terms.eta,
+        on_stop=run._stop,
+        started=claimed_at,
+    )
     run.keeper, run.eta_max = keeper, terms.eta
     with keeper:
         how, exc = _call(run, job)
@@ -309,8 +333,12 @@ def _attempt_recorded(run: Run) -> bool:
     prefix = f"{run.task_id}{layout.SEP}{run.worker_id}{layout.SEP}"
     for name in run.queue.names("attempts"):
         doc = run.queue.read("attempts", name) if name.startswith(prefix) else None
-        if doc is not None and start is not None and isinstance(doc.get("finished_at"), datetime) \
-                and doc["finished_at"] >= start:
+        if (
+            doc is not None
+            and start is not None
+            and isinstance(doc.get("finished_at"), datetime)
+            and doc["finished_at"] >= start
+        ):
             return True
     return False
 
@@ -343,8 +371,12 @@ def _tell_lost(run: Run) -> None:
             where += f" (worker {doc['worker_id']})"
         if found.dirname in ("pending", "failed") and doc.get("last_error"):
             where += f"; last error: {str(doc['last_error']).splitlines()[0]}"
-    log.warning("task %s was taken from worker %s; %s. This run's result is in attempts/",
-                run.task_id, run.worker_id, where)
+    log.warning(
+        "task %s was taken from worker %s; %s. This run's result is in attempts/",
+        run.task_id,
+        run.worker_id,
+        where,
+    )
 
 
 def _end(run: Run, status: str, *, error: str | None = None, summary: dict[str, Any] | None = None) -> str:
@@ -366,6 +398,7 @@ def _release(run: Run) -> None:
     if run.keeper is not None:
         run.keeper.stop()
     try:
+
         def change(doc: dict[str, Any]) -> tuple[str, dict[str, Any]]:
             doc.update(worker_id=None, start_time=None, last_heartbeat=None, last_modified=clock.now())
             doc.pop("lease", None)
@@ -401,8 +434,9 @@ class _Idle:
         if self._watch is None:
             from labtasker.events import Watch
 
-            self._watch = Watch(self.queue.path, lambda _path: self._woken.set(), polling=self.polling,
-                                subdirs=("pending",)).start()
+            self._watch = Watch(
+                self.queue.path, lambda _path: self._woken.set(), polling=self.polling, subdirs=("pending",)
+            ).start()
         self._woken.wait(timeout)
         self._woken.clear()
 

@@ -27,7 +27,9 @@ from labtasker.fsqueue.queue import FsQueue
 Say = Callable[[str], None]
 Entry = tuple[str, str]  # (mode, object id) of a path in a tree
 QUEUE_FILES = ("queue.yaml", ".gitignore")
-IGNORE = "# local to this replica, never synced\ntmp/\nquarantine/\n*~\n*.sync-conflict-*\n*(conflicted copy*\n"
+IGNORE = (
+    "# local to this replica, never synced\ntmp/\nquarantine/\n*~\n*.sync-conflict-*\n*(conflicted copy*\n"
+)
 ROUNDS = 3  # fetch-merge-push again when someone pushed in between
 MIN_GIT = (2, 26)  # checkout and rm --pathspec-from-file
 
@@ -57,14 +59,26 @@ class Git:
 
     def __init__(self, top: Path, env: dict[str, str] | None = None) -> None:
         self.top = top
-        self.env = {**os.environ, "GIT_TERMINAL_PROMPT": "0", "GIT_LITERAL_PATHSPECS": "1",
-                    "LC_ALL": "C", **(env or {})}
+        self.env = {
+            **os.environ,
+            "GIT_TERMINAL_PROMPT": "0",
+            "GIT_LITERAL_PATHSPECS": "1",
+            "LC_ALL": "C",
+            **(env or {}),
+        }
 
-    def run(self, *args: str, data: bytes | None = None, check: bool = True,
-            env: dict[str, str] | None = None) -> subprocess.CompletedProcess[bytes]:
+    def run(
+        self, *args: str, data: bytes | None = None, check: bool = True, env: dict[str, str] | None = None
+    ) -> subprocess.CompletedProcess[bytes]:
         """Run a git command; SyncError with git's own message if it fails and ``check``."""
-        done = subprocess.run(["git", *args], cwd=self.top, input=data, capture_output=True,
-                              env={**self.env, **(env or {})}, check=False)
+        done = subprocess.run(
+            ["git", *args],
+            cwd=self.top,
+            input=data,
+            capture_output=True,
+            env={**self.env, **(env or {})},
+            check=False,
+        )
         if check and done.returncode != 0:
             raise SyncError(f"git {args[0]} failed in {self.top}: {_first_line(done.stderr)}")
         return done
@@ -93,8 +107,8 @@ class Repo:
         """True for a path (relative to the top) that is one of the queue's synced files."""
         if not path.startswith(self.prefix):
             return False
-        rest = path[len(self.prefix):]
-        return rest in QUEUE_FILES or rest.split("/", 1)[0] in reconcile.SYNCED_DIRS and "/" in rest
+        rest = path[len(self.prefix) :]
+        return rest in QUEUE_FILES or (rest.split("/", 1)[0] in reconcile.SYNCED_DIRS and "/" in rest)
 
     def queue_pathspecs(self) -> list[str]:
         """Pathspecs of everything sync may commit."""
@@ -110,13 +124,18 @@ def open_repo(queue: FsQueue) -> Repo:
     """The work tree holding ``queue``; ConfigError with the fix when there is none."""
     path = queue.path.resolve()
     try:
-        done = subprocess.run(["git", "rev-parse", "--show-toplevel"], cwd=path, capture_output=True, check=False)
+        done = subprocess.run(
+            ["git", "rev-parse", "--show-toplevel"], cwd=path, capture_output=True, check=False
+        )
     except FileNotFoundError:
-        raise ConfigError("git is not installed; labtasker sync needs it (or use rsync, see "
-                          "docs/git-rsync-sync.md)") from None
+        raise ConfigError(
+            "git is not installed; labtasker sync needs it (or use rsync, see docs/git-rsync-sync.md)"
+        ) from None
     if done.returncode != 0:
-        raise ConfigError(f"the queue {path} is not inside a git work tree: run `git init` there (or in "
-                          "your project) and add a remote, see docs/git-rsync-sync.md")
+        raise ConfigError(
+            f"the queue {path} is not inside a git work tree: run `git init` there (or in "
+            "your project) and add a remote, see docs/git-rsync-sync.md"
+        )
     git = Git(Path(done.stdout.decode().strip()).resolve())
     _check_version(git)
     rel = path.relative_to(git.top).as_posix()
@@ -133,8 +152,10 @@ def open_repo(queue: FsQueue) -> Repo:
 def _check_version(git: Git) -> None:
     found = re.search(r"(\d+)\.(\d+)", git.out("--version"))
     if found and (int(found.group(1)), int(found.group(2))) < MIN_GIT:
-        raise ConfigError(f"labtasker sync needs git {MIN_GIT[0]}.{MIN_GIT[1]} or newer, this is {found.group(0)}; "
-                          "update git, or exchange files with rsync and labtasker reconcile")
+        raise ConfigError(
+            f"labtasker sync needs git {MIN_GIT[0]}.{MIN_GIT[1]} or newer, this is {found.group(0)}; "
+            "update git, or exchange files with rsync and labtasker reconcile"
+        )
 
 
 def resolve_remote(repo: Repo, remote: str | None, branch: str | None) -> tuple[str, str]:
@@ -146,8 +167,10 @@ def resolve_remote(repo: Repo, remote: str | None, branch: str | None) -> tuple[
         names = git.out("remote").split()
         remote = names[0] if len(names) == 1 else ("origin" if "origin" in names else None)
     if remote is None:
-        raise ConfigError(f"{git.top} has no git remote to sync with: add one (git remote add origin URL) "
-                          "or pass --remote URL")
+        raise ConfigError(
+            f"{git.top} has no git remote to sync with: add one (git remote add origin URL) "
+            "or pass --remote URL"
+        )
     if branch is None:
         merge_ref = git.run("config", f"branch.{local}.merge", check=False).stdout.decode().strip()
         branch = merge_ref.removeprefix("refs/heads/") or local
@@ -156,7 +179,11 @@ def resolve_remote(repo: Repo, remote: str | None, branch: str | None) -> tuple[
 
 # ------------------------------------------------------------------ the sync
 def sync(
-    queue: FsQueue, *, remote: str | None = None, branch: str | None = None, push: bool = True,
+    queue: FsQueue,
+    *,
+    remote: str | None = None,
+    branch: str | None = None,
+    push: bool = True,
     say: Say | None = None,
 ) -> SyncReport:
     """Reconcile, commit, fetch, merge, reconcile, commit, push; raise SyncError when the remote fails."""
@@ -208,8 +235,12 @@ def _identity(repo: Repo) -> None:
     known = [repo.git.out("config", f"user.{key}", check=False) for key in ("email", "name")]
     if not all(known):
         node = repo.queue.node
-        repo.git.env.update(GIT_AUTHOR_NAME=f"labtasker {node}", GIT_AUTHOR_EMAIL=f"labtasker@{node}",
-                            GIT_COMMITTER_NAME=f"labtasker {node}", GIT_COMMITTER_EMAIL=f"labtasker@{node}")
+        repo.git.env.update(
+            GIT_AUTHOR_NAME=f"labtasker {node}",
+            GIT_AUTHOR_EMAIL=f"labtasker@{node}",
+            GIT_COMMITTER_NAME=f"labtasker {node}",
+            GIT_COMMITTER_EMAIL=f"labtasker@{node}",
+        )
 
 
 def _ensure_layout(queue: FsQueue) -> None:
@@ -230,7 +261,9 @@ def commit_queue(repo: Repo, message: str) -> str | None:
     paths = set(_queue_files(repo))
     if head:
         tracked = git.run("ls-tree", "-r", "-z", "--name-only", head, "--", *repo.queue_pathspecs()).stdout
-        paths.update(p for p in tracked.decode("utf-8", "surrogateescape").split("\0") if repo.is_queue_path(p))
+        paths.update(
+            p for p in tracked.decode("utf-8", "surrogateescape").split("\0") if repo.is_queue_path(p)
+        )
     data = "\0".join(sorted(paths)).encode("utf-8", "surrogateescape") + b"\0"
     git.run("update-index", "--add", "--remove", "-z", "--stdin", data=data, env=env)
     tree = git.out("write-tree", env=env)
@@ -263,8 +296,10 @@ def _fetch(repo: Repo, remote: str, branch: str) -> str | None:
     if done.returncode != 0:
         if "couldn't find remote ref" in err:
             return None  # an empty remote: the first push creates the branch
-        raise SyncError(f"cannot reach {remote}: {_first_line(done.stderr)}; the queue is committed locally "
-                        "and still usable; run labtasker sync again when the remote is reachable")
+        raise SyncError(
+            f"cannot reach {remote}: {_first_line(done.stderr)}; the queue is committed locally "
+            "and still usable; run labtasker sync again when the remote is reachable"
+        )
     return repo.git.out("rev-parse", "FETCH_HEAD^{commit}")
 
 
@@ -276,8 +311,10 @@ def _push(repo: Repo, remote: str, branch: str) -> bool:
     err = done.stderr.decode("utf-8", "replace")
     if "non-fast-forward" in err or "fetch first" in err or "[rejected]" in err:
         return False
-    raise SyncError(f"cannot push to {remote}: {_first_line(done.stderr)}; the queue is committed locally "
-                    "and still usable; run labtasker sync again when the remote is reachable")
+    raise SyncError(
+        f"cannot push to {remote}: {_first_line(done.stderr)}; the queue is committed locally "
+        "and still usable; run labtasker sync again when the remote is reachable"
+    )
 
 
 # ------------------------------------------------------------------ merge
@@ -291,8 +328,16 @@ def _merge(repo: Repo, head: str | None, theirs: str, remote: str, branch: str) 
     found = git.run("merge-base", head, theirs, check=False)
     base = found.stdout.decode().strip() if found.returncode == 0 else None
     tree = _merge_trees(repo, base, head, theirs, f"{remote} {branch}")
-    commit = git.out("commit-tree", tree, "-p", head, "-p", theirs,
-                     "-m", f"labtasker sync: merge {remote} {branch} on {repo.queue.node}")
+    commit = git.out(
+        "commit-tree",
+        tree,
+        "-p",
+        head,
+        "-p",
+        theirs,
+        "-m",
+        f"labtasker sync: merge {remote} {branch} on {repo.queue.node}",
+    )
     return commit, "merged"
 
 
@@ -318,9 +363,11 @@ def _merge_trees(repo: Repo, base: str | None, ours: str, theirs: str, where: st
         if chosen is not None:
             result[path] = chosen
     if clashes:
-        raise SyncError(f"{', '.join(clashes[:5])} changed on both sides and git cannot merge them: merge "
-                        f"{where} yourself (git merge FETCH_HEAD), then run labtasker sync again; the queue "
-                        "is committed locally and still usable")
+        raise SyncError(
+            f"{', '.join(clashes[:5])} changed on both sides and git cannot merge them: merge "
+            f"{where} yourself (git merge FETCH_HEAD), then run labtasker sync again; the queue "
+            "is committed locally and still usable"
+        )
     env = {"GIT_INDEX_FILE": str(repo.index)}
     repo.git.run("read-tree", "--empty", env=env)
     lines = "".join(f"{mode} {oid}\t{path}\0" for path, (mode, oid) in result.items())
@@ -343,7 +390,7 @@ def _merge_queue_file(repo: Repo, path: str, mine: Entry | None, yours: Entry | 
     """Both sides changed a queue file: keep what either kept (a deletion never wins), merged."""
     if mine is None or yours is None:
         return mine or yours
-    rest = path[len(repo.prefix):]
+    rest = path[len(repo.prefix) :]
     dirname = rest.split("/", 1)[0] if "/" in rest else "."
     if rest == ".gitignore":
         return mine
@@ -356,7 +403,9 @@ def _merge_queue_file(repo: Repo, path: str, mine: Entry | None, yours: Entry | 
     return "100644", repo.git.out("hash-object", "-w", "--stdin", data=merged)
 
 
-def _merge_text(git: Git, path: str, old: Entry | None, mine: Entry | None, yours: Entry | None) -> Entry | None:
+def _merge_text(
+    git: Git, path: str, old: Entry | None, mine: Entry | None, yours: Entry | None
+) -> Entry | None:
     """A user's file changed on both sides: git's own line merge, or None when it conflicts."""
     if mine is None or yours is None or mine[0] != yours[0] or not mine[0].startswith("100"):
         return None
@@ -399,9 +448,13 @@ def _apply(repo: Repo, head: str | None, target: str) -> None:
 def _check_clean(git: Git, paths: list[str]) -> None:
     dirty = git.run("status", "--porcelain", "-z", "--untracked-files=all", "--", *paths).stdout
     if dirty.strip(b"\0"):
-        names = ", ".join(sorted({e[3:] for e in dirty.decode("utf-8", "replace").split("\0") if len(e) > 3})[:5])
-        raise SyncError(f"your uncommitted changes to {names} would be overwritten by the merge: commit or "
-                        "stash them, then run labtasker sync again; the queue is committed locally and usable")
+        names = ", ".join(
+            sorted({e[3:] for e in dirty.decode("utf-8", "replace").split("\0") if len(e) > 3})[:5]
+        )
+        raise SyncError(
+            f"your uncommitted changes to {names} would be overwritten by the merge: commit or "
+            "stash them, then run labtasker sync again; the queue is committed locally and usable"
+        )
 
 
 def _bring_user_files(git: Git, target: str, present: list[str], gone: list[str]) -> None:
@@ -433,10 +486,11 @@ def _bring_queue_file(repo: Repo, path: str, old: Entry | None, new: Entry | Non
     data = _blob(repo.git, new[1])
     if local == data:
         return
-    rest = path[len(repo.prefix):]
+    rest = path[len(repo.prefix) :]
     dirname = rest.split("/", 1)[0] if "/" in rest else "."
     meets = local is not None or (
-        dirname in reconcile.STATE_DIRNAMES and layout.task_id_of(dirname, local_path.name) in known)
+        dirname in reconcile.STATE_DIRNAMES and layout.task_id_of(dirname, local_path.name) in known
+    )
     if rest == ".gitignore" and local is not None:
         return
     if meets:
@@ -455,7 +509,6 @@ def _read(path: Path) -> bytes | None:
         return path.read_bytes()
     except (FileNotFoundError, IsADirectoryError):
         return None
-
 
 
 def _short(commit: str) -> str:

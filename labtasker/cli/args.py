@@ -113,7 +113,7 @@ def parse_dict(text: str, option: str) -> dict[str, Any]:
         except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
             raise UsageError(
                 f"{option} is not a JSON object or a Python dict: {text!r} "
-                f"(write e.g. {option} '{{\"tags\": [\"v1\"]}}')"
+                f'(write e.g. {option} \'{{"tags": ["v1"]}}\')'
             ) from None
     if not isinstance(value, dict) or not _storable(value):
         raise UsageError(f"{option} must be a dict of plain values, e.g. {option} '{{\"key\": 1}}'")

@@ -31,8 +31,12 @@ class Command(cli.Application):
             if isinstance(sub, OptionalSubcommand) and not sub.installed():
                 del self._subcommands[name]  # not written yet: hidden, never an error
 
-    @cli.switch(["-v", "--verbose"], overridable=True, group="Meta-switches",
-                help="Show tracebacks of errors (also LABTASKER_DEBUG=1)")
+    @cli.switch(
+        ["-v", "--verbose"],
+        overridable=True,
+        group="Meta-switches",
+        help="Show tracebacks of errors (also LABTASKER_DEBUG=1)",
+    )
     def verbose(self) -> None:
         errors.set_debug(True)
 
@@ -132,6 +136,7 @@ def _unavailable(name: str, exc: Exception) -> type[Command]:
 
 def argtype(name: str) -> Callable[[Callable[[str], Any]], Callable[[str], Any]]:
     """Name a plumbum argtype as help shows it (``--limit INT:int``)."""
+
     def named(fn: Callable[[str], Any]) -> Callable[[str], Any]:
         fn.__name__ = name
         return fn

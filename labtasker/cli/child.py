@@ -31,8 +31,14 @@ class Result:
     tail: bytes
 
 
-def run(argv: list[str], *, env: dict[str, str], log_path: Path, use_pty: bool,
-        stop: Callable[[], bool] = lambda: False) -> Result:
+def run(
+    argv: list[str],
+    *,
+    env: dict[str, str],
+    log_path: Path,
+    use_pty: bool,
+    stop: Callable[[], bool] = lambda: False,
+) -> Result:
     """Run ``argv`` to the end (or until ``stop()``); KeyboardInterrupt stops it and is re-raised."""
     with open(log_path, "ab") as log:
         proc, sources, closers = _spawn(argv, env, use_pty)
@@ -55,8 +61,9 @@ def _spawn(argv: list[str], env: dict[str, str], use_pty: bool) -> tuple[Any, di
         master, slave = pty.openpty()
         _prepare_pty(slave)
         try:
-            proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=slave, stderr=slave, env=env,
-                                    start_new_session=True)
+            proc = subprocess.Popen(
+                argv, stdin=subprocess.DEVNULL, stdout=slave, stderr=slave, env=env, start_new_session=True
+            )
         except BaseException:
             os.close(master)
             raise
@@ -64,9 +71,16 @@ def _spawn(argv: list[str], env: dict[str, str], use_pty: bool) -> tuple[Any, di
             os.close(slave)
         return proc, {master: sys.stdout}, [lambda: os.close(master)]
     env = {"PYTHONUNBUFFERED": "1", **env}  # show a Python job's output as it is printed
-    proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            env=env, start_new_session=True)
-    assert proc.stdout is not None and proc.stderr is not None
+    proc = subprocess.Popen(
+        argv,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+        start_new_session=True,
+    )
+    assert proc.stdout is not None
+    assert proc.stderr is not None
     sources = {proc.stdout.fileno(): sys.stdout, proc.stderr.fileno(): sys.stderr}
     return proc, sources, [proc.stdout.close, proc.stderr.close]
 

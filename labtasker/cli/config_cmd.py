@@ -28,8 +28,9 @@ class Config(Command):
     def main(self) -> int:
         root = config.find_root()
         if root is None or not (root / "config.toml").is_file():
-            raise LabtaskerError("no .labtasker/config.toml here or in a parent folder; "
-                                 "create one with `labtasker init`")
+            raise LabtaskerError(
+                "no .labtasker/config.toml here or in a parent folder; create one with `labtasker init`"
+            )
         file = root / "config.toml"
         if self.path:
             print(file)

@@ -33,8 +33,9 @@ def edit(text: str, suffix: str = ".txt") -> str:
         try:
             code = subprocess.call(command)
         except OSError as exc:
-            raise UsageError(f"cannot run the editor {command[0]!r}: {exc.strerror or exc} "
-                             "(set $EDITOR, e.g. EDITOR=nano)") from None
+            raise UsageError(
+                f"cannot run the editor {command[0]!r}: {exc.strerror or exc} (set $EDITOR, e.g. EDITOR=nano)"
+            ) from None
         if code != 0:
             raise LabtaskerError(f"the editor exited with code {code}; nothing was changed")
         return path.read_text(encoding="utf-8")

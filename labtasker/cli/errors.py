@@ -13,7 +13,13 @@ import traceback
 from typing import TextIO
 
 from labtasker.errors import (
-    ConfigError, FilterError, LabtaskerError, QueueNotFound, TaskNotFound, UsageError, WorkerNotFound,
+    ConfigError,
+    FilterError,
+    LabtaskerError,
+    QueueNotFound,
+    TaskNotFound,
+    UsageError,
+    WorkerNotFound,
 )  # fmt: skip
 
 OK, FAILED, USAGE, INTERRUPTED = 0, 1, 2, 130
@@ -86,5 +92,15 @@ def _one_line(text: str) -> str:
     return " ".join(part.strip() for part in text.splitlines() if part.strip())
 
 
-__all__ = ["FAILED", "INTERRUPTED", "OK", "USAGE", "UsageError", "debug_enabled", "exit_code",
-           "message", "report", "set_debug"]
+__all__ = [
+    "FAILED",
+    "INTERRUPTED",
+    "OK",
+    "USAGE",
+    "UsageError",
+    "debug_enabled",
+    "exit_code",
+    "message",
+    "report",
+    "set_debug",
+]

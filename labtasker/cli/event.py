@@ -30,8 +30,13 @@ class Listen(Command):
     and other machines did. Example: labtasker event listen --fmt jsonl | jq .new
     """
 
-    fmt = cli.SwitchAttr(["--fmt"], cli.Set("line", "jsonl"), default="line", argname="FORMAT",
-                         help="line (readable) or jsonl (seq, time, entity, id, old, new, doc)")
+    fmt = cli.SwitchAttr(
+        ["--fmt"],
+        cli.Set("line", "jsonl"),
+        default="line",
+        argname="FORMAT",
+        help="line (readable) or jsonl (seq, time, entity, id, old, new, doc)",
+    )
     polling = cli.Flag(["--polling"], help="Poll the directories (the default on network filesystems)")
 
     def main(self) -> int:
@@ -53,6 +58,7 @@ class Listen(Command):
 @contextmanager
 def _stop_on_signals(stop: threading.Event) -> Iterator[None]:
     """Ctrl-C and SIGTERM end the command cleanly, with exit code 0."""
+
     def handler(signum: int, frame: Any) -> None:
         stop.set()
 

@@ -20,10 +20,19 @@ def seconds(text: str) -> float:
 class Fsck(Command):
     """Check the queue for problems (exit code 0 only when clean); --repair fixes them"""
 
-    repair = cli.Flag(["--repair"], help="Fix what is found (unreadable files go to quarantine/, never deleted)")
-    grace = cli.SwitchAttr(["--grace"], seconds, default=600.0, argname="SECONDS",
-                           help="How long past its timeout a lease must be to count as expired")
-    all_nodes = cli.Flag(["--all-nodes"], help="With --repair, also take back expired runs claimed by other nodes")
+    repair = cli.Flag(
+        ["--repair"], help="Fix what is found (unreadable files go to quarantine/, never deleted)"
+    )
+    grace = cli.SwitchAttr(
+        ["--grace"],
+        seconds,
+        default=600.0,
+        argname="SECONDS",
+        help="How long past its timeout a lease must be to count as expired",
+    )
+    all_nodes = cli.Flag(
+        ["--all-nodes"], help="With --repair, also take back expired runs claimed by other nodes"
+    )
     quiet = cli.Flag(["-q", "--quiet"], help="Print nothing: the exit code tells")
 
     def main(self) -> int:

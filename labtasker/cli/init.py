@@ -20,25 +20,42 @@ class Init(Command):
     """Set up labtasker in this folder: .labtasker/config.toml and the queue (asks on a terminal)"""
 
     yes = cli.Flag(["-y", "--yes"], help="Do not ask: use the flags given and defaults for the rest")
-    queue_name = cli.SwitchAttr(["--queue-name"], str, argname="NAME", help="Name of the queue (default: default)")
-    queue_dir = cli.SwitchAttr(["--queue-dir"], str, argname="PATH",
-                               help="Keep the queue elsewhere, e.g. on a shared filesystem "
-                                    "(default: .labtasker/queues/NAME)")
-    heartbeat_interval = cli.SwitchAttr(["--heartbeat-interval"], positive_seconds, argname="SECONDS",
-                                        help="Seconds between a worker's lease renewals (default 30)")
-    heartbeat_timeout = cli.SwitchAttr(["--heartbeat-timeout"], positive_seconds, argname="SECONDS",
-                                       help="A lease not renewed this long is reclaimed (default 3 intervals)")
+    queue_name = cli.SwitchAttr(
+        ["--queue-name"], str, argname="NAME", help="Name of the queue (default: default)"
+    )
+    queue_dir = cli.SwitchAttr(
+        ["--queue-dir"],
+        str,
+        argname="PATH",
+        help="Keep the queue elsewhere, e.g. on a shared filesystem (default: .labtasker/queues/NAME)",
+    )
+    heartbeat_interval = cli.SwitchAttr(
+        ["--heartbeat-interval"],
+        positive_seconds,
+        argname="SECONDS",
+        help="Seconds between a worker's lease renewals (default 30)",
+    )
+    heartbeat_timeout = cli.SwitchAttr(
+        ["--heartbeat-timeout"],
+        positive_seconds,
+        argname="SECONDS",
+        help="A lease not renewed this long is reclaimed (default 3 intervals)",
+    )
     force = cli.Flag(["--force"], help="Overwrite the config of an existing .labtasker/ (tasks are kept)")
 
     def main(self) -> int:
         project = project_dir()
         root = project / config.ROOT_NAME
         if (root / "config.toml").exists() and not self.force:
-            raise LabtaskerError(f"{root} already exists; edit it with `labtasker config`, "
-                                 "or add --force to write a new config (its queue and tasks are kept)")
+            raise LabtaskerError(
+                f"{root} already exists; edit it with `labtasker config`, "
+                "or add --force to write a new config (its queue and tasks are kept)"
+            )
         settings = self._ask() if output.can_prompt() and not self.yes else self._given()
         check_settings(root, settings)
-        config.init_root(project, settings["queue_name"], queue_dir=settings["queue_dir"], loop=settings["loop"])
+        config.init_root(
+            project, settings["queue_name"], queue_dir=settings["queue_dir"], loop=settings["loop"]
+        )
         cfg = config.load(root)
         queue_path = cfg.resolved_queue_dir()
         FsQueue.create(queue_path, cfg.queue_name, node=config.node_id(root))
@@ -47,19 +64,25 @@ class Init(Command):
 
     def _given(self) -> dict[str, Any]:
         loop = {"heartbeat_interval": self.heartbeat_interval, "heartbeat_timeout": self.heartbeat_timeout}
-        return {"queue_name": self.queue_name or config.DEFAULT_QUEUE, "queue_dir": self.queue_dir,
-                "loop": {k: v for k, v in loop.items() if v is not None}}
+        return {
+            "queue_name": self.queue_name or config.DEFAULT_QUEUE,
+            "queue_dir": self.queue_dir,
+            "loop": {k: v for k, v in loop.items() if v is not None},
+        }
 
     def _ask(self) -> dict[str, Any]:
         given = self._given()
         name = _ask_until_valid("Queue name", given["queue_name"], _valid_name)
-        queue_dir = _ask_until_valid("Queue directory (empty: inside .labtasker/)", given["queue_dir"] or "",
-                                     lambda t: t)
-        interval = _ask_until_valid("Heartbeat interval in seconds",
-                                    str(given["loop"].get("heartbeat_interval", 30)), positive_seconds)
+        queue_dir = _ask_until_valid(
+            "Queue directory (empty: inside .labtasker/)", given["queue_dir"] or "", lambda t: t
+        )
+        interval = _ask_until_valid(
+            "Heartbeat interval in seconds",
+            str(given["loop"].get("heartbeat_interval", 30)),
+            positive_seconds,
+        )
         default_timeout = given["loop"].get("heartbeat_timeout") or 3 * interval
-        timeout = _ask_until_valid("Heartbeat timeout in seconds", f"{default_timeout:g}",
-                                   positive_seconds)
+        timeout = _ask_until_valid("Heartbeat timeout in seconds", f"{default_timeout:g}", positive_seconds)
         loop: dict[str, Any] = {}
         if interval != 30:
             loop["heartbeat_interval"] = interval

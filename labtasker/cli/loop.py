@@ -37,7 +37,6 @@ def duration_arg(text: str) -> float:
     return value
 
 
-
 @dataclass(frozen=True)
 class JobSpec:
     """What to run for a task: an argv of templates, or shell text, or a script."""
@@ -47,19 +46,27 @@ class JobSpec:
     executable: str | None = None
 
     @classmethod
-    def from_options(cls, command: tuple[str, ...], cmd: str | None, script_path: str | None,
-                     executable: str | None) -> JobSpec:
+    def from_options(
+        cls, command: tuple[str, ...], cmd: str | None, script_path: str | None, executable: str | None
+    ) -> JobSpec:
         """Validate the command options; UsageError before any task is taken."""
-        given = [name for name, v in (("a command after --", command), ("--cmd", cmd),
-                                      ("--script-path", script_path)) if v]
+        given = [
+            name
+            for name, v in (("a command after --", command), ("--cmd", cmd), ("--script-path", script_path))
+            if v
+        ]
         if len(given) != 1:
-            raise UsageError("give the command to run in one way: after -- (run without a shell), "
-                             "--cmd 'STRING' (run by a shell) or --script-path FILE"
-                             + (f"; got {' and '.join(given)}" if given else ""))
+            raise UsageError(
+                "give the command to run in one way: after -- (run without a shell), "
+                "--cmd 'STRING' (run by a shell) or --script-path FILE"
+                + (f"; got {' and '.join(given)}" if given else "")
+            )
         if command:
             if executable:
-                raise UsageError("--executable is the shell for --cmd and --script-path; "
-                                 "after -- the command runs without a shell")
+                raise UsageError(
+                    "--executable is the shell for --cmd and --script-path; "
+                    "after -- the command runs without a shell"
+                )
             spec = cls("argv", tuple(Template.parse(word) for word in command))
             spec.check_program()
             return spec
@@ -119,20 +126,42 @@ class Loop(Command):
         labtasker loop --script-path job.sh
     """
 
-    cmd = cli.SwitchAttr(["-c", "--cmd"], str, argname="STRING",
-                         help="A command run by a shell; placeholder values are quoted for it")
-    script_path = cli.SwitchAttr(["--script-path"], str, argname="FILE",
-                                 help="A (multi-line) shell script with %(key) placeholders")
-    shell = cli.SwitchAttr(["--executable"], str, argname="SHELL",
-                                help="The shell for --cmd and --script-path (default /bin/sh)")
-    extra_filter = cli.SwitchAttr(["-f", "--extra-filter"], str, argname="EXPR",
-                                  help="Only run tasks matching this filter, e.g. '\"v1\" in list(metadata.tags)'")
-    eta_max = cli.SwitchAttr(["--eta-max"], duration_arg, argname="DURATION",
-                             help="A run taking longer than this (e.g. 1h30m) is stopped and retried")
-    heartbeat_timeout = cli.SwitchAttr(["--heartbeat-timeout"], positive_seconds, argname="SECONDS",
-                                       help="Reclaim a task whose worker was silent this long")
-    heartbeat_interval = cli.SwitchAttr(["--heartbeat-interval"], positive_seconds, argname="SECONDS",
-                                        help="Renew the running task's lease this often (default 30)")
+    cmd = cli.SwitchAttr(
+        ["-c", "--cmd"],
+        str,
+        argname="STRING",
+        help="A command run by a shell; placeholder values are quoted for it",
+    )
+    script_path = cli.SwitchAttr(
+        ["--script-path"], str, argname="FILE", help="A (multi-line) shell script with %(key) placeholders"
+    )
+    shell = cli.SwitchAttr(
+        ["--executable"], str, argname="SHELL", help="The shell for --cmd and --script-path (default /bin/sh)"
+    )
+    extra_filter = cli.SwitchAttr(
+        ["-f", "--extra-filter"],
+        str,
+        argname="EXPR",
+        help="Only run tasks matching this filter, e.g. '\"v1\" in list(metadata.tags)'",
+    )
+    eta_max = cli.SwitchAttr(
+        ["--eta-max"],
+        duration_arg,
+        argname="DURATION",
+        help="A run taking longer than this (e.g. 1h30m) is stopped and retried",
+    )
+    heartbeat_timeout = cli.SwitchAttr(
+        ["--heartbeat-timeout"],
+        positive_seconds,
+        argname="SECONDS",
+        help="Reclaim a task whose worker was silent this long",
+    )
+    heartbeat_interval = cli.SwitchAttr(
+        ["--heartbeat-interval"],
+        positive_seconds,
+        argname="SECONDS",
+        help="Renew the running task's lease this often (default 30)",
+    )
     worker_id = cli.SwitchAttr(["--worker-id"], str, argname="ID", help="Run as this worker (created if new)")
     max_tasks = cli.SwitchAttr(["--max-tasks"], positive, argname="N", help="Stop after N tasks")
     wait = cli.Flag(["--wait"], help="When no task is left, keep waiting for new ones")
@@ -161,9 +190,12 @@ class Loop(Command):
 
     def _loop_options(self) -> dict[str, Any]:
         options: dict[str, Any] = {
-            "extra_filter": self.extra_filter, "eta_max": self.eta_max,
-            "heartbeat_timeout": self.heartbeat_timeout, "worker_id": self.worker_id,
-            "max_tasks": self.max_tasks, "wait": self.wait,
+            "extra_filter": self.extra_filter,
+            "eta_max": self.eta_max,
+            "heartbeat_timeout": self.heartbeat_timeout,
+            "worker_id": self.worker_id,
+            "max_tasks": self.max_tasks,
+            "wait": self.wait,
             "heartbeat_interval": self.heartbeat_interval,
         }
         return options
@@ -192,8 +224,9 @@ class _Job:
             output.info(f"task {run.task_id}: {_shown(argv)}")
         self.active = True
         try:
-            result = child.run(argv, env=env, log_path=log_path, use_pty=self.use_pty,
-                               stop=lambda: run.lease_lost)
+            result = child.run(
+                argv, env=env, log_path=log_path, use_pty=self.use_pty, stop=lambda: run.lease_lost
+            )
         except KeyboardInterrupt:
             raise runner.StopLoop from None
         except OSError as exc:
@@ -212,8 +245,10 @@ class _Job:
         took = time.monotonic() - self.started
         style = {"done": "green", "failed": "red"}.get(outcome, "yellow")
         word = output.paint(outcome, style, sys.stderr)
-        output.info(f"task {run.task_id} {word} in {took:.1f}s "
-                    f"({tally.done} done, {tally.failed} failed, {left} left)")
+        output.info(
+            f"task {run.task_id} {word} in {took:.1f}s "
+            f"({tally.done} done, {tally.failed} failed, {left} left)"
+        )
 
 
 def _failure(result: child.Result) -> str:
@@ -238,26 +273,38 @@ def _tally_line(tally: runner.Tally) -> str:
 def _explain_nothing_ran(tree: req.Tree, fields: list[str], extra_filter: str | None) -> None:
     """No task ran: if pending tasks exist but none has the command's args, say which keys differ."""
     queue = api.context().queue
-    pending = [located.doc for _, located in zip(range(1000), queue.iter_docs(["pending"]))]
+    pending = [located.doc for _, located in zip(range(1000), queue.iter_docs(["pending"]), strict=False)]
     if not pending:
         output.info("no pending task to run")
         return
     fitting = [d for d in pending if req.matches(d.get("args"), tree)]
     if fitting:
-        output.info(f"no pending task matched the filter {extra_filter!r}" if extra_filter
-                    else "no pending task could be taken (others took them first)")
+        output.info(
+            f"no pending task matched the filter {extra_filter!r}"
+            if extra_filter
+            else "no pending task could be taken (others took them first)"
+        )
         return
+
     def differences(doc: dict[str, Any]) -> tuple[list[str], list[str]]:
         return req.missing(doc.get("args"), tree), extra_paths(doc.get("args"), tree)
 
     doc = min(pending, key=lambda d: sum(map(len, differences(d))))  # the closest task explains best
     missing, extra = differences(doc)
-    detail = "; ".join(p for p in (f"it lacks {', '.join(missing)}" if missing else "",
-                                   f"it has extra {', '.join(extra)}" if extra else "") if p)
+    detail = "; ".join(
+        p
+        for p in (
+            f"it lacks {', '.join(missing)}" if missing else "",
+            f"it has extra {', '.join(extra)}" if extra else "",
+        )
+        if p
+    )
     wanted = ", ".join(fields) or "(none)"
-    raise UsageError(f"no pending task has exactly the args of the command's placeholders ({wanted}); "
-                     f"e.g. task {doc['task_id']}: {detail}. Placeholders and task args must match: "
-                     "no more, no less")
+    raise UsageError(
+        f"no pending task has exactly the args of the command's placeholders ({wanted}); "
+        f"e.g. task {doc['task_id']}: {detail}. Placeholders and task args must match: "
+        "no more, no less"
+    )
 
 
 def extra_paths(args: Any, tree: req.Tree, prefix: str = "") -> list[str]:
@@ -276,6 +323,7 @@ def extra_paths(args: Any, tree: req.Tree, prefix: str = "") -> list[str]:
 @contextmanager
 def _signals_stop_the_loop() -> Iterator[None]:
     """SIGTERM and SIGHUP (a closed terminal, a batch system) stop the loop like Ctrl-C."""
+
     def interrupt(signum: int, frame: Any) -> None:
         raise KeyboardInterrupt
 

@@ -46,7 +46,7 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:  # `labtasker task ls | head`: the reader left, which is fine
         _silence_stdout()
         return errors.OK
-    except BaseException as exc:  # noqa: BLE001 - the one place every error becomes a line
+    except BaseException as exc:
         return errors.report(exc)
     return int(code or 0)
 

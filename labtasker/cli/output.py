@@ -121,8 +121,14 @@ def yaml_docs(records: Iterable[dict[str, Any]]) -> Iterable[str]:
         yield text.rstrip("\n")
 
 
-def table(rows: Sequence[Sequence[str]], headers: Sequence[str], *, width: int | None = None,
-          styles: Sequence[str | None] | None = None, stream: TextIO | None = None) -> Iterable[str]:
+def table(
+    rows: Sequence[Sequence[str]],
+    headers: Sequence[str],
+    *,
+    width: int | None = None,
+    styles: Sequence[str | None] | None = None,
+    stream: TextIO | None = None,
+) -> Iterable[str]:
     """Aligned columns; with ``width`` the last column is cut to fit the terminal."""
     widths = [len(h) for h in headers]
     for row in rows:
@@ -133,7 +139,9 @@ def table(rows: Sequence[Sequence[str]], headers: Sequence[str], *, width: int |
         yield _row(row, widths, width, styles_for(row, headers, styles), stream)
 
 
-def styles_for(row: Sequence[str], headers: Sequence[str], styles: Sequence[str | None] | None) -> list[str | None]:
+def styles_for(
+    row: Sequence[str], headers: Sequence[str], styles: Sequence[str | None] | None
+) -> list[str | None]:
     out: list[str | None] = list(styles or [None] * len(headers))
     for i, name in enumerate(headers):
         if name == "STATUS" and i < len(row):
@@ -141,8 +149,13 @@ def styles_for(row: Sequence[str], headers: Sequence[str], styles: Sequence[str 
     return out
 
 
-def _row(cells: Sequence[str], widths: list[int], width: int | None, styles: Sequence[str | None],
-         stream: TextIO | None) -> str:
+def _row(
+    cells: Sequence[str],
+    widths: list[int],
+    width: int | None,
+    styles: Sequence[str | None],
+    stream: TextIO | None,
+) -> str:
     parts = []
     used = 0
     for i, cell in enumerate(cells):

@@ -54,8 +54,9 @@ class CreateFromConfig(Command):
 class Get(Command):
     """Show the queue: name, path, creation time, metadata and task counts"""
 
-    fmt = cli.SwitchAttr(["--fmt"], cli.Set("yaml", "jsonl"), default="yaml", argname="FORMAT",
-                         help="yaml or jsonl")
+    fmt = cli.SwitchAttr(
+        ["--fmt"], cli.Set("yaml", "jsonl"), default="yaml", argname="FORMAT", help="yaml or jsonl"
+    )
 
     def main(self, queue_name: str = "") -> int:
         queue_name = queue_name or None  # type: ignore[assignment]
@@ -100,7 +101,9 @@ class Delete(Command):
             if not output.can_prompt():
                 raise UsageError("refusing to delete the queue without confirmation: add -y (--yes)")
             total = sum(queue.counts.values())
-            if not output.confirm(f"Delete queue '{queue.queue_name}' at {queue.path} and its {total} tasks?"):
+            if not output.confirm(
+                f"Delete queue '{queue.queue_name}' at {queue.path} and its {total} tasks?"
+            ):
                 raise LabtaskerError("cancelled; nothing was deleted")
         api.delete_queue(queue_name)
         print(f"deleted queue '{queue.queue_name}' at {queue.path}")

@@ -25,16 +25,26 @@ class Reserve(Command):
     """Set pending tasks aside for one node: it runs them first, even offline; others leave them"""
 
     node = cli.SwitchAttr(["--node"], str, argname="NAME", help="The node id (see .labtasker/node_id there)")
-    extra_filter = cli.SwitchAttr(["-f", "--extra-filter"], str, argname="EXPR",
-                                  help="Only tasks matching a filter expression, e.g. 'args.lr > 0.01'")
-    limit = cli.SwitchAttr(["--limit"], positive, argname="INT", help="At most this many tasks (default: all)")
-    release = cli.Flag(["--release"], help="Give tasks reserved for --node (every node if none) back to all nodes")
+    extra_filter = cli.SwitchAttr(
+        ["-f", "--extra-filter"],
+        str,
+        argname="EXPR",
+        help="Only tasks matching a filter expression, e.g. 'args.lr > 0.01'",
+    )
+    limit = cli.SwitchAttr(
+        ["--limit"], positive, argname="INT", help="At most this many tasks (default: all)"
+    )
+    release = cli.Flag(
+        ["--release"], help="Give tasks reserved for --node (every node if none) back to all nodes"
+    )
     quiet = cli.Flag(["-q", "--quiet"], help="Print only the task ids")
 
     def main(self) -> int:
         if self.node is None and not self.release:
-            raise UsageError("--node NAME is required: the node to set tasks aside for "
-                             "(its id is in .labtasker/node_id on that machine)")
+            raise UsageError(
+                "--node NAME is required: the node to set tasks aside for "
+                "(its id is in .labtasker/node_id on that machine)"
+            )
         from labtasker.fsqueue import filter as flt
 
         queue = existing_queue()

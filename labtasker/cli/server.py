@@ -46,10 +46,20 @@ class Server(Group):
 class Serve(Command):
     """Watch the queue: reclaim the tasks of dead workers, clean tmp/, log what it did (until SIGTERM)"""
 
-    interval = cli.SwitchAttr(["--interval"], seconds_arg, default=2.0, argname="SECONDS",
-                              help="Seconds between sweeps of running tasks")
-    tmp_age = cli.SwitchAttr(["--tmp-age"], seconds_arg, default=600.0, argname="DURATION",
-                             help="A file held in tmp/ this long was left by a dead process")
+    interval = cli.SwitchAttr(
+        ["--interval"],
+        seconds_arg,
+        default=2.0,
+        argname="SECONDS",
+        help="Seconds between sweeps of running tasks",
+    )
+    tmp_age = cli.SwitchAttr(
+        ["--tmp-age"],
+        seconds_arg,
+        default=600.0,
+        argname="DURATION",
+        help="A file held in tmp/ this long was left by a dead process",
+    )
     polling = cli.Flag(["--polling"], help="Poll the directories (the default on network filesystems)")
     events = cli.Flag(["--events"], help="Also log every task and worker state transition")
     queue_name = cli.SwitchAttr(["--queue"], str, argname="NAME", help="Watch this queue of the project")
@@ -64,9 +74,15 @@ class Serve(Command):
             from labtasker.monitor import Monitor
 
             on_event = (lambda e: log.info("%s", e.line())) if self.events else None
-            Monitor(queue, _defaults(), interval=self.interval, tmp_age=self.tmp_age,
-                    janitor_every=min(60.0, self.tmp_age / 2), polling=True if self.polling else None,
-                    on_event=on_event).run(stop)
+            Monitor(
+                queue,
+                _defaults(),
+                interval=self.interval,
+                tmp_age=self.tmp_age,
+                janitor_every=min(60.0, self.tmp_age / 2),
+                polling=True if self.polling else None,
+                on_event=on_event,
+            ).run(stop)
         return 0
 
 

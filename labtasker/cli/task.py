@@ -55,20 +55,36 @@ class Selection(Command):
     """Switches that pick tasks: shared by ls, count and update."""
 
     task_id = cli.SwitchAttr(["--id", "--task-id"], str, argname="TASK_ID", help="Only the task with this id")
-    task_name = cli.SwitchAttr(["--name", "--task-name"], str, argname="NAME", help="Only tasks with this name")
-    status = cli.SwitchAttr(["-s", "--status"], status_arg, argname="STATUS",
-                            help="Only tasks in this status: pending, running, success, failed, cancelled")
-    extra_filter = cli.SwitchAttr(["-f", "--extra-filter"], str, argname="EXPR",
-                                  help="Only tasks matching a filter expression, e.g. 'args.lr > 0.01'")
+    task_name = cli.SwitchAttr(
+        ["--name", "--task-name"], str, argname="NAME", help="Only tasks with this name"
+    )
+    status = cli.SwitchAttr(
+        ["-s", "--status"],
+        status_arg,
+        argname="STATUS",
+        help="Only tasks in this status: pending, running, success, failed, cancelled",
+    )
+    extra_filter = cli.SwitchAttr(
+        ["-f", "--extra-filter"],
+        str,
+        argname="EXPR",
+        help="Only tasks matching a filter expression, e.g. 'args.lr > 0.01'",
+    )
 
     def has_selector(self) -> bool:
         return any(v is not None for v in (self.task_id, self.task_name, self.status, self.extra_filter))
 
     def select(self, limit: int | None, offset: int = 0, sort: list[str] | None = None) -> list[api.Task]:
         """The selected tasks (``limit=None``: all of them)."""
-        response = api.ls_tasks(task_id=self.task_id, task_name=self.task_name, status=self.status,
-                                extra_filter=self.extra_filter, limit=limit, offset=offset,  # type: ignore[arg-type]
-                                sort=sort or None)
+        response = api.ls_tasks(
+            task_id=self.task_id,
+            task_name=self.task_name,
+            status=self.status,
+            extra_filter=self.extra_filter,
+            limit=limit,
+            offset=offset,  # type: ignore[arg-type]
+            sort=sort or None,
+        )
         return response.content
 
 
@@ -84,28 +100,52 @@ class Submit(Command):
     SWITCH_HINT = "task args go after --, e.g. `labtasker task submit -- --lr=0.01`"
 
     task_name = cli.SwitchAttr(["--name", "--task-name"], str, argname="NAME", help="A name for the task")
-    metadata = cli.SwitchAttr(["--metadata"], str, argname="JSON",
-                              help="""Metadata as a JSON object or Python dict, e.g. '{"tags": ["v1"]}'""")
+    metadata = cli.SwitchAttr(
+        ["--metadata"],
+        str,
+        argname="JSON",
+        help="""Metadata as a JSON object or Python dict, e.g. '{"tags": ["v1"]}'""",
+    )
     priority = cli.SwitchAttr(["--priority"], whole, argname="INT", help="Higher runs first (default 0)")
-    max_retries = cli.SwitchAttr(["--max-retries"], count_arg, argname="INT",
-                                 help="Failed attempts before the task is failed for good (default 3)")
-    args_text = cli.SwitchAttr(["--args"], str, argname="JSON",
-                               help="""Args as a JSON object or Python dict instead of after --, e.g. '{"lr": 0.1}'""")
-    heartbeat_timeout = cli.SwitchAttr(["--heartbeat-timeout"], float, argname="SECONDS",
-                                       help="Reclaim the task if its worker is silent this long")
-    from_file = cli.SwitchAttr(["--from-file"], str, argname="FILE",
-                               help="Submit one task per line of a JSON-lines file ('-' reads stdin)")
+    max_retries = cli.SwitchAttr(
+        ["--max-retries"],
+        count_arg,
+        argname="INT",
+        help="Failed attempts before the task is failed for good (default 3)",
+    )
+    args_text = cli.SwitchAttr(
+        ["--args"],
+        str,
+        argname="JSON",
+        help="""Args as a JSON object or Python dict instead of after --, e.g. '{"lr": 0.1}'""",
+    )
+    heartbeat_timeout = cli.SwitchAttr(
+        ["--heartbeat-timeout"],
+        float,
+        argname="SECONDS",
+        help="Reclaim the task if its worker is silent this long",
+    )
+    from_file = cli.SwitchAttr(
+        ["--from-file"],
+        str,
+        argname="FILE",
+        help="Submit one task per line of a JSON-lines file ('-' reads stdin)",
+    )
     quiet = cli.Flag(["-q", "--quiet"], help="Print nothing (the task id is printed otherwise)")
 
     def main(self, *task_args: str) -> int:
         if self.from_file is not None:
             if task_args or self.args_text:
-                raise UsageError("--from-file takes the args from the file: drop the args after -- and --args")
+                raise UsageError(
+                    "--from-file takes the args from the file: drop the args after -- and --args"
+                )
             ids = api.submit_tasks(self._batch(_read_lines(self.from_file)))
         else:
             if task_args and self.args_text:
                 raise UsageError("give the task args either after -- or with --args, not both")
-            args = parse_dict(self.args_text, "--args") if self.args_text else parse_task_args(list(task_args))
+            args = (
+                parse_dict(self.args_text, "--args") if self.args_text else parse_task_args(list(task_args))
+            )
             ids = [api.submit_task(args=args, **self._defaults()).task_id]
         if not self.quiet:
             for task_id in ids:
@@ -129,8 +169,17 @@ class Submit(Command):
         return [_task_from_line(number, text, defaults) for number, text in lines]
 
 
-_LINE_KEYS = ("args", "task_name", "name", "metadata", "priority", "max_retries", "heartbeat_timeout",
-              "task_timeout", "cmd")
+_LINE_KEYS = (
+    "args",
+    "task_name",
+    "name",
+    "metadata",
+    "priority",
+    "max_retries",
+    "heartbeat_timeout",
+    "task_timeout",
+    "cmd",
+)
 
 
 def _read_lines(source: str) -> list[tuple[int, str]]:
@@ -139,8 +188,11 @@ def _read_lines(source: str) -> list[tuple[int, str]]:
         text = sys.stdin.read() if source == "-" else Path(source).read_text(encoding="utf-8")
     except OSError as exc:
         raise UsageError(f"cannot read --from-file {source}: {exc.strerror or exc}") from None
-    return [(n, line) for n, line in enumerate(text.splitlines(), 1)
-            if line.strip() and not line.lstrip().startswith("#")]
+    return [
+        (n, line)
+        for n, line in enumerate(text.splitlines(), 1)
+        if line.strip() and not line.lstrip().startswith("#")
+    ]
 
 
 def _task_from_line(number: int, text: str, defaults: dict[str, Any]) -> dict[str, Any]:
@@ -154,8 +206,10 @@ def _task_from_line(number: int, text: str, defaults: dict[str, Any]) -> dict[st
         raise UsageError(f'{where} must be a JSON object like {{"args": {{"lr": 0.1}}}}')
     unknown = sorted(set(record) - set(_LINE_KEYS))
     if unknown:
-        raise UsageError(f"{where} has unknown keys {unknown}: put task args under \"args\" "
-                         f"(known keys: {', '.join(_LINE_KEYS)})")
+        raise UsageError(
+            f'{where} has unknown keys {unknown}: put task args under "args" '
+            f"(known keys: {', '.join(_LINE_KEYS)})"
+        )
     if "name" in record:
         record["task_name"] = record.pop("name")
     task = dict(defaults)
@@ -173,14 +227,28 @@ _FORMATS = ("table", "yaml", "jsonl")
 class Ls(Selection):
     """List tasks (`-q` prints only their ids, for pipes)"""
 
-    sort = cli.SwitchAttr(["-S", "--sort"], str, list=True, argname="FIELD:asc|desc",
-                          help="Sort by a field, e.g. -S created_at:desc -S summary.acc:desc (repeatable)")
-    limit = cli.SwitchAttr(["--limit"], positive, default=100, argname="INT", help="Show at most this many tasks")
-    offset = cli.SwitchAttr(["--offset"], count_arg, default=0, argname="INT", help="Skip this many tasks first")
+    sort = cli.SwitchAttr(
+        ["-S", "--sort"],
+        str,
+        list=True,
+        argname="FIELD:asc|desc",
+        help="Sort by a field, e.g. -S created_at:desc -S summary.acc:desc (repeatable)",
+    )
+    limit = cli.SwitchAttr(
+        ["--limit"], positive, default=100, argname="INT", help="Show at most this many tasks"
+    )
+    offset = cli.SwitchAttr(
+        ["--offset"], count_arg, default=0, argname="INT", help="Skip this many tasks first"
+    )
     quiet = cli.Flag(["-q", "--quiet"], help="Print only task ids, one per line")
     no_pager = cli.Flag(["--no-pager"], help="Never page the output")
-    fmt = cli.SwitchAttr(["--fmt"], cli.Set(*_FORMATS), default="table", argname="FORMAT",
-                         help="table, yaml or jsonl (one JSON object per line)")
+    fmt = cli.SwitchAttr(
+        ["--fmt"],
+        cli.Set(*_FORMATS),
+        default="table",
+        argname="FORMAT",
+        help="table, yaml or jsonl (one JSON object per line)",
+    )
 
     def main(self) -> int:
         found = self.select(self.limit + 1, self.offset, self.sort)
@@ -191,8 +259,10 @@ class Ls(Selection):
             lines = render_tasks(shown, self.fmt, _attempt_counts(shown, self.fmt))
         output.emit(lines, pager=not self.no_pager and not self.quiet)
         if len(found) > self.limit:
-            output.info(f"showing {_count([None] * self.limit)}; more match: raise --limit (e.g. --limit 10000) "
-                        f"or continue with --offset {self.offset + self.limit}")
+            output.info(
+                f"showing {_count([None] * self.limit)}; more match: raise --limit (e.g. --limit 10000) "
+                f"or continue with --offset {self.offset + self.limit}"
+            )
         return 0
 
 
@@ -236,8 +306,14 @@ def task_table(tasks: list[api.Task], attempts: dict[str, int] | None = None) ->
         headers.insert(5, "ATTEMPTS")
     rows = []
     for t in tasks:
-        row = [t.task_id, t.task_name or "-", t.status, str(t.priority), f"{t.retries}/{t.max_retries}",
-               output.compact(t.args)]
+        row = [
+            t.task_id,
+            t.task_name or "-",
+            t.status,
+            str(t.priority),
+            f"{t.retries}/{t.max_retries}",
+            output.compact(t.args),
+        ]
         if with_summary:
             row.insert(5, output.compact(_short_summary(t.summary)))
         if attempts:
@@ -258,8 +334,9 @@ def _short_summary(summary: dict[str, Any]) -> dict[str, Any]:
 class Count(Selection):
     """Count tasks per status"""
 
-    fmt = cli.SwitchAttr(["--fmt"], cli.Set("table", "json"), default="table", argname="FORMAT",
-                         help="table or json")
+    fmt = cli.SwitchAttr(
+        ["--fmt"], cli.Set("table", "json"), default="table", argname="FORMAT", help="table or json"
+    )
 
     def main(self) -> int:
         if self.has_selector():
@@ -290,8 +367,10 @@ class Delete(Command):
         ids = list(task_ids)
         if not ids:
             if output.is_tty(sys.stdin):
-                raise UsageError("give task ids to delete, or pipe them: "
-                                 "labtasker task ls -s failed -q | labtasker task delete -y")
+                raise UsageError(
+                    "give task ids to delete, or pipe them: "
+                    "labtasker task ls -s failed -q | labtasker task delete -y"
+                )
             ids = read_ids_from_stdin()
         if not ids:
             output.info("no task ids given; nothing deleted")

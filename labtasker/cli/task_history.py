@@ -23,9 +23,14 @@ _HEADERS = ["WHEN", "STATUS", "WORKER", "NODE", "SUMMARY", "REASON"]
 class History(Command):
     """Show a task's current state and every other run of it kept in attempts/ (oldest first)"""
 
-    fmt = cli.SwitchAttr(["--fmt"], cli.Set(*_FORMATS), default="table", argname="FORMAT",
-                         help="table (the state, then one line per attempt), yaml (both in one document) "
-                              "or jsonl (one JSON object per attempt)")
+    fmt = cli.SwitchAttr(
+        ["--fmt"],
+        cli.Set(*_FORMATS),
+        default="table",
+        argname="FORMAT",
+        help="table (the state, then one line per attempt), yaml (both in one document) "
+        "or jsonl (one JSON object per attempt)",
+    )
     no_pager = cli.Flag(["--no-pager"], help="Never page the output")
 
     def main(self, task_id: str) -> int:
@@ -56,8 +61,10 @@ def state_line(task_id: str, task: Task | None) -> str:
     if task is None:
         gone = "deleted" if _tombstoned(task_id) else "not in this queue"
         return f"task {task_id}: {gone}"
-    parts = [output.paint(task.status, output.STATUS_STYLE.get(task.status)),
-             f"retries {task.retries}/{task.max_retries}"]
+    parts = [
+        output.paint(task.status, output.STATUS_STYLE.get(task.status)),
+        f"retries {task.retries}/{task.max_retries}",
+    ]
     if task.worker_id:
         parts.append(f"worker {task.worker_id}")
     if task.last_modified is not None:
@@ -72,8 +79,17 @@ def history_table(runs: list[Attempt]) -> list[str]:
     """One row per attempt; a note when there is none."""
     if not runs:
         return ["no other runs recorded in attempts/"]
-    rows = [[output.compact(a.finished_at), a.status or "-", a.worker_id or "-", a.node or "-",
-             key_summary(a), a.reason or "-"] for a in runs]
+    rows = [
+        [
+            output.compact(a.finished_at),
+            a.status or "-",
+            a.worker_id or "-",
+            a.node or "-",
+            key_summary(a),
+            a.reason or "-",
+        ]
+        for a in runs
+    ]
     return list(output.table(rows, _HEADERS, width=output.terminal_width()))
 
 

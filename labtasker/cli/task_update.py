@@ -22,10 +22,17 @@ Change = tuple[str, dict[str, Any], list[str]]  # task id, fields, fields to rep
 class Update(Selection):
     """Update tasks: -u 'args.lr=0.01' (repeatable), field=value after --, --reset-pending or --editor"""
 
-    updates = cli.SwitchAttr(["-u", "--update"], str, list=True, argname="FIELD=VALUE",
-                             help="Set a field; a dotted path patches one key (args.lr=0.01), "
-                                  "a whole dict field is replaced (args={...}); repeatable")
-    reset_pending = cli.Flag(["--reset-pending"], help="Put the tasks back to pending with retries reset to 0")
+    updates = cli.SwitchAttr(
+        ["-u", "--update"],
+        str,
+        list=True,
+        argname="FIELD=VALUE",
+        help="Set a field; a dotted path patches one key (args.lr=0.01), "
+        "a whole dict field is replaced (args={...}); repeatable",
+    )
+    reset_pending = cli.Flag(
+        ["--reset-pending"], help="Put the tasks back to pending with retries reset to 0"
+    )
     quiet = cli.Flag(["-q", "--quiet"], help="No confirmation and no output (for scripts and pipes)")
     editor = cli.Flag(["--editor"], help="Edit the selected tasks as YAML in $EDITOR")
 
@@ -34,8 +41,9 @@ class Update(Selection):
         if self.editor and (fields or replace):
             raise UsageError("--editor edits the fields in the editor: drop -u and field=value")
         if not fields and not self.reset_pending and not self.editor:
-            raise UsageError("nothing to update: give -u field=value, field=value after --, "
-                             "--reset-pending or --editor")
+            raise UsageError(
+                "nothing to update: give -u field=value, field=value after --, --reset-pending or --editor"
+            )
         ids, tasks = self._targets()
         if not ids:
             if not self.quiet:
@@ -60,8 +68,10 @@ class Update(Selection):
             tasks = self.select(None)
             return [t.task_id for t in tasks], tasks
         if output.is_tty(sys.stdin):
-            raise UsageError("select tasks with --id, --name, -s or -f, or pipe ids: "
-                             "labtasker task ls -s failed -q | labtasker task update --reset-pending")
+            raise UsageError(
+                "select tasks with --id, --name, -s or -f, or pipe ids: "
+                "labtasker task ls -s failed -q | labtasker task update --reset-pending"
+            )
         return list(dict.fromkeys(read_ids_from_stdin())), None
 
     def _confirm(self, n: int) -> None:
@@ -166,14 +176,21 @@ def diff_edited(tasks: list[Task], text: str, fields: tuple[str, ...]) -> list[C
         edited = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         raise UsageError(f"the edited text is not valid YAML: {' '.join(str(exc).split())}") from None
-    if not isinstance(edited, list) or len(edited) != len(tasks) or not all(isinstance(e, dict) for e in edited):
-        raise UsageError(f"expected a list of {len(tasks)} tasks in the original order; "
-                         "do not add or remove tasks")
+    if (
+        not isinstance(edited, list)
+        or len(edited) != len(tasks)
+        or not all(isinstance(e, dict) for e in edited)
+    ):
+        raise UsageError(
+            f"expected a list of {len(tasks)} tasks in the original order; do not add or remove tasks"
+        )
     changes = []
-    for task, new in zip(tasks, edited):
+    for task, new in zip(tasks, edited, strict=False):
         if new.get("task_id") != task.task_id:
-            raise UsageError(f"task_id {new.get('task_id')!r} should be {task.task_id!r}: "
-                             "do not change task ids or reorder tasks")
+            raise UsageError(
+                f"task_id {new.get('task_id')!r} should be {task.task_id!r}: "
+                "do not change task ids or reorder tasks"
+            )
         change = _task_change(task, new, fields)
         if change is not None:
             changes.append(change)

@@ -46,17 +46,21 @@ class Template:
                 literal += text[pos:]
                 break
             if start > 0 and text[start - 1] == "%":  # "%%(" is a literal "%("
-                literal += text[pos: start - 1] + "%("
+                literal += text[pos : start - 1] + "%("
                 pos = start + 2
                 continue
             end = text.find(")", start)
             if end < 0:
-                raise UsageError(f"placeholder at character {start + 1} is not closed: {_excerpt(text, start)}"
-                                 " (write %(key) or %(a.b))")
-            path = re.sub(r"\s*\.\s*", ".", text[start + 2: end].strip())
+                raise UsageError(
+                    f"placeholder at character {start + 1} is not closed: {_excerpt(text, start)}"
+                    " (write %(key) or %(a.b))"
+                )
+            path = re.sub(r"\s*\.\s*", ".", text[start + 2 : end].strip())
             if not _PATH.match(path):
-                raise UsageError(f"invalid placeholder {text[start: end + 1]!r}: write %(key) or %(a.b) "
-                                 "with letters, digits, '_' and '-'")
+                raise UsageError(
+                    f"invalid placeholder {text[start : end + 1]!r}: write %(key) or %(a.b) "
+                    "with letters, digits, '_' and '-'"
+                )
             literal += text[pos:start]
             parts += [literal, Field(path)]
             literal, pos = "", end + 1
@@ -127,5 +131,5 @@ def _with_quoting(parts: tuple[str | Field, ...]) -> tuple[str | Field, ...]:
 
 
 def _excerpt(text: str, start: int) -> str:
-    snippet = text[start: start + 30].splitlines()[0] if text[start:] else ""
+    snippet = text[start : start + 30].splitlines()[0] if text[start:] else ""
     return repr(snippet + ("..." if len(text) - start > 30 else ""))

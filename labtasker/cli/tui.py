@@ -35,16 +35,40 @@ class Tui(Command):
     PROGNAME = "labtasker tui"
     USAGE = "    labtasker tui [QUEUE_DIR] [--read-only] [-s STATE] [-f EXPR] [-m METRICS]\n"
 
-    read_only = cli.Flag(["--read-only"], help="Look only: no action changes a file (for a copy from elsewhere)")
-    state = cli.SwitchAttr(["-s", "--status"], state_arg, argname="STATE", default="pending",
-                           help="The state shown first: " + ", ".join(STATES))
-    extra_filter = cli.SwitchAttr(["-f", "--extra-filter"], str, argname="EXPR", default="",
-                                  help="A filter to start with, as in `labtasker task ls -f`")
-    metrics = cli.SwitchAttr(["-m", "--metrics"], str, argname="NAMES", default=None,
-                             help="Summary metrics to show as columns, e.g. acc,loss (default: the numeric ones)")
-    poll = cli.Flag(["--poll"], help="Watch for changes by polling (NFS, SMB, sshfs: native events miss them)")
-    log_dirs = cli.SwitchAttr(["--log-dir"], str, argname="DIR", list=True,
-                              help="Where to look for run logs besides <queue>/logs and <root>/logs")
+    read_only = cli.Flag(
+        ["--read-only"], help="Look only: no action changes a file (for a copy from elsewhere)"
+    )
+    state = cli.SwitchAttr(
+        ["-s", "--status"],
+        state_arg,
+        argname="STATE",
+        default="pending",
+        help="The state shown first: " + ", ".join(STATES),
+    )
+    extra_filter = cli.SwitchAttr(
+        ["-f", "--extra-filter"],
+        str,
+        argname="EXPR",
+        default="",
+        help="A filter to start with, as in `labtasker task ls -f`",
+    )
+    metrics = cli.SwitchAttr(
+        ["-m", "--metrics"],
+        str,
+        argname="NAMES",
+        default=None,
+        help="Summary metrics to show as columns, e.g. acc,loss (default: the numeric ones)",
+    )
+    poll = cli.Flag(
+        ["--poll"], help="Watch for changes by polling (NFS, SMB, sshfs: native events miss them)"
+    )
+    log_dirs = cli.SwitchAttr(
+        ["--log-dir"],
+        str,
+        argname="DIR",
+        list=True,
+        help="Where to look for run logs besides <queue>/logs and <root>/logs",
+    )
 
     def main(self, queue_dir: str = "") -> int:
         queue = open_queue(queue_dir or None, read_only=self.read_only)
@@ -53,12 +77,23 @@ class Tui(Command):
 
             flt.compile(self.extra_filter)  # a bad filter is a usage error before the screen opens
         if not (sys.stdin.isatty() and sys.stdout.isatty()):
-            raise UsageError("labtasker tui needs a terminal; to list tasks in a script use `labtasker task ls`")
+            raise UsageError(
+                "labtasker tui needs a terminal; to list tasks in a script use `labtasker task ls`"
+            )
         from labtasker.tui.app import QueueApp
 
-        metrics = [m.strip() for m in self.metrics.split(",") if m.strip()] if self.metrics is not None else None
-        app = QueueApp(queue, read_only=self.read_only, state=self.state, expr=self.extra_filter,
-                       metrics=metrics, polling=self.poll, log_dirs=[Path(d) for d in self.log_dirs])
+        metrics = (
+            [m.strip() for m in self.metrics.split(",") if m.strip()] if self.metrics is not None else None
+        )
+        app = QueueApp(
+            queue,
+            read_only=self.read_only,
+            state=self.state,
+            expr=self.extra_filter,
+            metrics=metrics,
+            polling=self.poll,
+            log_dirs=[Path(d) for d in self.log_dirs],
+        )
         app.run()
         return 0
 
@@ -81,10 +116,14 @@ def open_queue(queue_dir: str | None, *, read_only: bool = False) -> FsQueue:
         cfg = config.load(project.parent)
         return cls(cfg.resolved_queue_dir(), node=config.node_id(project.parent))
     if not path.is_dir():
-        raise UsageError(f"{queue_dir} is not a directory: pass a queue folder, e.g. .labtasker/queues/default")
+        raise UsageError(
+            f"{queue_dir} is not a directory: pass a queue folder, e.g. .labtasker/queues/default"
+        )
     if not (path / "queue.yaml").is_file():
-        raise UsageError(f"{queue_dir} is not a queue (it has no queue.yaml): pass the folder that holds "
-                          "pending/ and running/, e.g. .labtasker/queues/default")
+        raise UsageError(
+            f"{queue_dir} is not a queue (it has no queue.yaml): pass the folder that holds "
+            "pending/ and running/, e.g. .labtasker/queues/default"
+        )
     return cls(path, node=_local_node())
 
 

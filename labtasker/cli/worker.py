@@ -25,14 +25,23 @@ class WorkerGroup(Group):
 class Create(Command):
     """Register a worker and print its id (use it with `labtasker loop --worker-id`)"""
 
-    worker_name = cli.SwitchAttr(["--name", "--worker-name"], str, argname="NAME", help="A name for the worker")
+    worker_name = cli.SwitchAttr(
+        ["--name", "--worker-name"], str, argname="NAME", help="A name for the worker"
+    )
     metadata = cli.SwitchAttr(["--metadata"], str, argname="JSON", help="Metadata (JSON object)")
-    max_retries = cli.SwitchAttr(["--max-retries"], count_arg, default=3, argname="INT",
-                                 help="Failures in a row before the worker is marked crashed")
+    max_retries = cli.SwitchAttr(
+        ["--max-retries"],
+        count_arg,
+        default=3,
+        argname="INT",
+        help="Failures in a row before the worker is marked crashed",
+    )
 
     def main(self) -> int:
         metadata = parse_dict(self.metadata, "--metadata") if self.metadata else None
-        worker = api.create_worker(worker_name=self.worker_name, metadata=metadata, max_retries=self.max_retries)
+        worker = api.create_worker(
+            worker_name=self.worker_name, metadata=metadata, max_retries=self.max_retries
+        )
         print(worker.worker_id)
         return 0
 
@@ -41,18 +50,29 @@ class Create(Command):
 class Ls(Command):
     """List workers"""
 
-    worker_id = cli.SwitchAttr(["--id", "--worker-id"], str, argname="ID", help="Only the worker with this id")
-    worker_name = cli.SwitchAttr(["--name", "--worker-name"], str, argname="NAME", help="Only workers with this name")
-    status = cli.SwitchAttr(["-s", "--status"], cli.Set(*WORKER_STATUSES), argname="STATUS",
-                            help="Only workers in this status")
+    worker_id = cli.SwitchAttr(
+        ["--id", "--worker-id"], str, argname="ID", help="Only the worker with this id"
+    )
+    worker_name = cli.SwitchAttr(
+        ["--name", "--worker-name"], str, argname="NAME", help="Only workers with this name"
+    )
+    status = cli.SwitchAttr(
+        ["-s", "--status"], cli.Set(*WORKER_STATUSES), argname="STATUS", help="Only workers in this status"
+    )
     limit = cli.SwitchAttr(["--limit"], count_arg, default=100, argname="INT", help="Show at most this many")
     quiet = cli.Flag(["-q", "--quiet"], help="Print only worker ids")
-    fmt = cli.SwitchAttr(["--fmt"], cli.Set("table", "yaml", "jsonl"), default="table", argname="FORMAT",
-                         help="table, yaml or jsonl")
+    fmt = cli.SwitchAttr(
+        ["--fmt"],
+        cli.Set("table", "yaml", "jsonl"),
+        default="table",
+        argname="FORMAT",
+        help="table, yaml or jsonl",
+    )
 
     def main(self) -> int:
-        workers = api.ls_workers(worker_id=self.worker_id, worker_name=self.worker_name, status=self.status,
-                                 limit=self.limit).content
+        workers = api.ls_workers(
+            worker_id=self.worker_id, worker_name=self.worker_name, status=self.status, limit=self.limit
+        ).content
         if self.quiet:
             lines: Any = (w.worker_id for w in workers)
         elif self.fmt == "jsonl":
@@ -69,8 +89,18 @@ def _table(workers: list[Worker]) -> Any:
     if not workers:
         return iter(())
     headers = ["WORKER_ID", "NAME", "STATUS", "FAILURES", "NODE", "PID", "CREATED"]
-    rows = [[w.worker_id, w.worker_name or "-", w.status, f"{w.retries}/{w.max_retries}", w.node or "-",
-             str(w.pid or "-"), output.compact(w.created_at)] for w in workers]
+    rows = [
+        [
+            w.worker_id,
+            w.worker_name or "-",
+            w.status,
+            f"{w.retries}/{w.max_retries}",
+            w.node or "-",
+            str(w.pid or "-"),
+            output.compact(w.created_at),
+        ]
+        for w in workers
+    ]
     return output.table(rows, headers, width=output.terminal_width())
 
 
@@ -101,7 +131,9 @@ class Delete(Command):
         if not self.yes:
             if not output.can_prompt():
                 raise UsageError("refusing to delete without confirmation: add -y (--yes)")
-            if not output.confirm(f"Delete {len(ids)} worker{'s' if len(ids) != 1 else ''} ({', '.join(ids[:5])})?"):
+            if not output.confirm(
+                f"Delete {len(ids)} worker{'s' if len(ids) != 1 else ''} ({', '.join(ids[:5])})?"
+            ):
                 raise LabtaskerError("cancelled; nothing was deleted")
         failed = 0
         for worker_id in dict.fromkeys(ids):

@@ -72,8 +72,16 @@ class Table:
     showing 100 of 10^5 tasks does not decode every column.
     """
 
-    def __init__(self, names: Sequence[str], keys: bytes, fields: list[str], *, blobs: dict[str, bytes] | None = None,
-                 columns: dict[str, tuple[Any, ...]] | None = None, rows: Sequence[bytes] | None = None) -> None:
+    def __init__(
+        self,
+        names: Sequence[str],
+        keys: bytes,
+        fields: list[str],
+        *,
+        blobs: dict[str, bytes] | None = None,
+        columns: dict[str, tuple[Any, ...]] | None = None,
+        rows: Sequence[bytes] | None = None,
+    ) -> None:
         # Tuples, not lists: a tuple of plain values drops out of the garbage collector's
         # sight, so a process holding 10^5 documents does not pay for them at every collection.
         self.names = tuple(names)
@@ -82,17 +90,19 @@ class Table:
         self.index = {name: i for i, name in enumerate(names)}
         self._blobs = blobs or {}
         self._columns = columns or {}
-        self._rows = None if rows is None else tuple(rows)  # each a pickled tuple of values in ``fields`` order
+        self._rows = (
+            None if rows is None else tuple(rows)
+        )  # each a pickled tuple of values in ``fields`` order
 
     def key(self, i: int) -> Key:
-        return self.keys[i * _KEY.size: (i + 1) * _KEY.size]
+        return self.keys[i * _KEY.size : (i + 1) * _KEY.size]
 
     def column(self, field: str) -> tuple[Any, ...] | None:
         """The values of ``field`` (ABSENT where a document lacks it), or None for an unknown field."""
         col = self._columns.get(field)
         if col is None and field in self._blobs:
             with _gc_paused():
-                col = self._columns[field] = _loads(self._blobs.pop(field))  # noqa: S301 - checked file
+                col = self._columns[field] = _loads(self._blobs.pop(field))
         return col
 
     def decode_all(self) -> None:
@@ -102,8 +112,10 @@ class Table:
     def doc(self, i: int) -> Doc:
         """Row ``i`` as a new dict."""
         if self._rows is not None and len(self._columns) < len(self.fields):
-            values = _loads(self._rows[i])  # noqa: S301 - checked file
-            return {field: value for field, value in zip(self.fields, values) if value is not ABSENT}
+            values = _loads(self._rows[i])
+            return {
+                field: value for field, value in zip(self.fields, values, strict=False) if value is not ABSENT
+            }
         columns = [(field, self.column(field)) for field in self.fields]
         return {field: col[i] for field, col in columns if col[i] is not ABSENT}  # type: ignore[index]
 
@@ -113,11 +125,18 @@ class Table:
         for field, col in self._columns.items():
             blobs[field] = _dumps(col)
         columns = [self.column(field) for field in self.fields]
-        rows = [_dumps(values) for values in zip(*columns)]
+        rows = [_dumps(values) for values in zip(*columns, strict=False)]
         sums = {field: zlib.crc32(blob) for field, blob in blobs.items()}
         sums[""] = zlib.crc32(b"".join(rows))
-        return {"header": header, "names": list(self.names), "keys": self.keys, "fields": self.fields,
-                "blobs": blobs, "rows": rows, "sums": sums}
+        return {
+            "header": header,
+            "names": list(self.names),
+            "keys": self.keys,
+            "fields": self.fields,
+            "blobs": blobs,
+            "rows": rows,
+            "sums": sums,
+        }
 
     @classmethod
     def unpacked(cls, data: dict[str, Any]) -> Table:
@@ -131,8 +150,14 @@ class Table:
             return None
         names, keys, fields = data.get("names"), data.get("keys"), data.get("fields")
         blobs, rows, sums = data.get("blobs"), data.get("rows"), data.get("sums")
-        if not (isinstance(names, list) and isinstance(keys, bytes) and isinstance(fields, list)
-                and isinstance(blobs, dict) and isinstance(rows, list) and isinstance(sums, dict)):
+        if not (
+            isinstance(names, list)
+            and isinstance(keys, bytes)
+            and isinstance(fields, list)
+            and isinstance(blobs, dict)
+            and isinstance(rows, list)
+            and isinstance(sums, dict)
+        ):
             return None
         if len(keys) != len(names) * _KEY.size or set(blobs) != set(fields) or len(rows) != len(names):
             return None
@@ -156,10 +181,14 @@ def build_table(rows: list[tuple[str, Key, Any]], old: Table | None) -> Table:
     columns = {}
     for field in fields:
         col = old.column(field) if old is not None else None
-        columns[field] = tuple([
-            source.get(field, ABSENT) if isinstance(source, dict) else (ABSENT if col is None else col[source])
-            for _, _, source in rows
-        ])
+        columns[field] = tuple(
+            [
+                source.get(field, ABSENT)
+                if isinstance(source, dict)
+                else (ABSENT if col is None else col[source])
+                for _, _, source in rows
+            ]
+        )
     keys = b"".join(key for _, key, _ in rows)
     return Table([name for name, _, _ in rows], keys, fields, columns=columns)
 
@@ -215,8 +244,15 @@ class DirCache:
     """The documents of one directory, checked against the filesystem on every call."""
 
     def __init__(
-        self, directory: Path, parse: Parse, cache_dir: Path, *, persist: bool = True, tag: str = "",
-        racy_ns: int = RACY_NS, store_min: int = STORE_MIN,
+        self,
+        directory: Path,
+        parse: Parse,
+        cache_dir: Path,
+        *,
+        persist: bool = True,
+        tag: str = "",
+        racy_ns: int = RACY_NS,
+        store_min: int = STORE_MIN,
     ) -> None:
         self.directory = directory
         self.parse = parse
@@ -364,7 +400,7 @@ class DirCache:
                 return _load_file(f)  # our own file, checked above
         except FileNotFoundError:
             return None
-        except Exception as exc:  # noqa: BLE001 - any damage means "rebuild", never an error
+        except Exception as exc:
             log.debug("ignoring unreadable cache %s: %s", path, exc)
             return None
 
@@ -396,7 +432,11 @@ class DirCache:
             hit = self._extra.get(name)
             if hit is not None:
                 kept.append((name, hit[0], hit[1]))
-            elif table is not None and (i := table.index.get(name)) is not None and table.key(i) == scanned[name]:
+            elif (
+                table is not None
+                and (i := table.index.get(name)) is not None
+                and table.key(i) == scanned[name]
+            ):
                 kept.append((name, scanned[name], i))
         self._table = build_table(kept, table)
         self._extra = {}
@@ -479,13 +519,13 @@ def _loads(data: bytes) -> Any:
     """Unpickle bytes of our own cache file (the caller checked who wrote it)."""
     import pickle
 
-    return pickle.loads(data)  # noqa: S301 - our own file
+    return pickle.loads(data)
 
 
 def _load_file(f: Any) -> Any:
     import pickle
 
-    return pickle.load(f)  # noqa: S301 - our own file
+    return pickle.load(f)
 
 
 def _key(st: os.stat_result) -> Key:
@@ -519,7 +559,7 @@ def _write_private(dest: Path, data: bytes) -> None:
     try:
         view = memoryview(data)
         while view:
-            view = view[os.write(fd, view):]
+            view = view[os.write(fd, view) :]
     except BaseException:
         os.close(fd)
         os.unlink(tmp)

@@ -16,7 +16,6 @@ import time
 from collections.abc import Callable
 from datetime import datetime
 
-
 from labtasker.fsqueue import clock, layout, transitions
 from labtasker.fsqueue.queue import Doc, FsQueue, Located
 
@@ -27,8 +26,13 @@ class Claimer:
     """Claims tasks for one worker; not shared between threads."""
 
     def __init__(
-        self, queue: FsQueue, worker_id: str, accept: Accept | None = None, *,
-        relist_after: float = 2.0, window: int = 8,
+        self,
+        queue: FsQueue,
+        worker_id: str,
+        accept: Accept | None = None,
+        *,
+        relist_after: float = 2.0,
+        window: int = 8,
     ) -> None:
         self.queue = queue
         self.worker_id = worker_id
@@ -118,5 +122,3 @@ def claim_order(names: list[str], node: str) -> list[str]:
 
 class _Rejected(Exception):
     """The held document no longer matches; put it back untouched."""
-
-

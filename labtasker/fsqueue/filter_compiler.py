@@ -74,9 +74,7 @@ class Compiler:
     def run(self) -> Node:
         """The compiled root of the expression; Refused if any part is not allowed."""
         if len(self.text) > MAX_LENGTH:
-            raise Refused(
-                f"expression too long ({len(self.text)} characters, limit {MAX_LENGTH})", (0, 1)
-            )
+            raise Refused(f"expression too long ({len(self.text)} characters, limit {MAX_LENGTH})", (0, 1))
         try:
             tree = ast.parse(self.text, mode="eval")
         except SyntaxError as exc:
@@ -143,9 +141,7 @@ class Compiler:
         where = (span(self.text, node.value)[1], span(self.text, node)[1])  # the ".attr" part
         base = self.build(node.value)
         if base.path is None or node.attr.startswith("__"):
-            raise Refused(
-                "attribute access is not allowed (dots only go into fields, as in args.lr)", where
-            )
+            raise Refused("attribute access is not allowed (dots only go into fields, as in args.lr)", where)
         return nodes.field((*base.path, node.attr))
 
     def _Subscript(self, node: ast.Subscript) -> Node:
@@ -171,12 +167,9 @@ class Compiler:
     def _Dict(self, node: ast.Dict) -> Node:
         keys = [None if key is None else self.build(key) for key in node.keys]
         if any(
-            key is None or not key.const or type(key.value) not in (str, int, float, bool)
-            for key in keys
+            key is None or not key.const or type(key.value) not in (str, int, float, bool) for key in keys
         ):
-            raise self.refuse(
-                "dict keys must be string or number literals ('**' is not allowed)", node
-            )
+            raise self.refuse("dict keys must be string or number literals ('**' is not allowed)", node)
         values = [self.build(value) for value in node.values]
         return nodes.mapping([(key.value, value) for key, value in zip(keys, values, strict=True)])  # type: ignore[union-attr]
 
@@ -225,9 +218,7 @@ class Compiler:
     def _comparison(self, op: ast.cmpop, left: Node, right: Node, node: ast.AST) -> Node:
         """One ``left op right``; a comparison with the literal None asks about absence."""
         kind = type(op)
-        if kind in (ast.Is, ast.IsNot, ast.Eq, ast.NotEq) and (
-            nodes.is_none(left) or nodes.is_none(right)
-        ):
+        if kind in (ast.Is, ast.IsNot, ast.Eq, ast.NotEq) and (nodes.is_none(left) or nodes.is_none(right)):
             other = right if nodes.is_none(left) else left
             return nodes.absence(other, want_absent=kind in (ast.Is, ast.Eq))
         if kind in (ast.Is, ast.IsNot):
@@ -262,14 +253,8 @@ class Compiler:
         if name in FUNCTIONS or name in _SPECIAL:
             return name
         hint = closest(name, _ALL_FUNCTIONS)
-        more = (
-            f" (did you mean {hint}?)" if hint else f"; functions are {', '.join(_ALL_FUNCTIONS)}"
-        )
-        problem = (
-            f"{name!r} is a field, not a function"
-            if name in FIELDS
-            else f"unknown function {name!r}"
-        )
+        more = f" (did you mean {hint}?)" if hint else f"; functions are {', '.join(_ALL_FUNCTIONS)}"
+        problem = f"{name!r} is a field, not a function" if name in FIELDS else f"unknown function {name!r}"
         raise self.refuse(problem + more, node.func)
 
     def _call_exists(self, node: ast.Call) -> Node:

@@ -119,6 +119,4 @@ def _local_zone() -> Any:
 def _utc(moment: datetime) -> datetime:
     """A plain stdlib datetime in UTC, which compares fastest."""
     u = moment.astimezone(timezone.utc)
-    return datetime(
-        u.year, u.month, u.day, u.hour, u.minute, u.second, u.microsecond, tzinfo=timezone.utc
-    )
+    return datetime(u.year, u.month, u.day, u.hour, u.minute, u.second, u.microsecond, tzinfo=timezone.utc)

@@ -69,9 +69,7 @@ def _query_item(key: Any, cond: Any) -> Predicate:
         return lambda doc: any(part(doc) for part in parts)
     if not isinstance(key, str) or key.startswith("$"):
         hint = closest(str(key), ("$and", "$or"))
-        raise _QueryRefused(
-            f"unknown operator {key!r}" + (f" (did you mean {hint}?)" if hint else "")
-        )
+        raise _QueryRefused(f"unknown operator {key!r}" + (f" (did you mean {hint}?)" if hint else ""))
     path = ("task_id", *split_path(key)[1:]) if split_path(key)[0] == "_id" else split_path(key)
     problem = check_path(path)
     if problem:

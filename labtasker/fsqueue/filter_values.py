@@ -100,12 +100,7 @@ def _mul(a: Any, b: Any) -> Any:
 
 
 def _pow(a: Any, b: Any) -> Any:
-    if (
-        isinstance(a, int)
-        and isinstance(b, int)
-        and b > 0
-        and a.bit_length() * b > MAX_INT_BITS + b
-    ):
+    if isinstance(a, int) and isinstance(b, int) and b > 0 and a.bit_length() * b > MAX_INT_BITS + b:
         raise simpleeval.NumberTooHigh("power too large")
     return a**b  # floats overflow quickly with OverflowError
 

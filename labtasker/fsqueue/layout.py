@@ -99,7 +99,9 @@ def sortkey(priority: int, last_modified: datetime) -> str:
     return f"{_PRIORITY_OFFSET - priority:09d}.{stamp(last_modified)}"
 
 
-def pending_name(priority: int, last_modified: datetime, task_id: str, reserved_for: str | None = None) -> str:
+def pending_name(
+    priority: int, last_modified: datetime, task_id: str, reserved_for: str | None = None
+) -> str:
     """``<sortkey>--<id>.yaml``; a task set aside for one node starts ``r.<node>.`` (sorts last)."""
     key = sortkey(priority, last_modified)
     if reserved_for:

@@ -63,15 +63,22 @@ def _positive(value: Any, name: str) -> float:
     return float(value)
 
 
-def lease_info(terms: Terms, *, host: str, lock: str | None, skew: float, node: str | None = None) -> dict[str, Any]:
+def lease_info(
+    terms: Terms, *, host: str, lock: str | None, skew: float, node: str | None = None
+) -> dict[str, Any]:
     """What a claim writes into the running file: the loop's terms and how to check its owner.
 
     ``skew`` is the owner's filesystem clock minus its wall clock, so readers can
     put the owner's ``start_time`` on the filesystem's clock.
     """
     return {
-        "host": host, "lock": lock, "interval": terms.interval, "timeout": terms.timeout,
-        "eta": terms.eta, "skew": round(skew, 3), "node": node,
+        "host": host,
+        "lock": lock,
+        "interval": terms.interval,
+        "timeout": terms.timeout,
+        "eta": terms.eta,
+        "skew": round(skew, 3),
+        "node": node,
     }
 
 
@@ -135,8 +142,15 @@ KEEP = Verdict(False)
 
 
 def judge(
-    *, mtime: float, fs_now: float, watched: float, terms: Terms, same_host: bool,
-    alive: bool | None = None, started: float | None = None, cache: float = 0.0,
+    *,
+    mtime: float,
+    fs_now: float,
+    watched: float,
+    terms: Terms,
+    same_host: bool,
+    alive: bool | None = None,
+    started: float | None = None,
+    cache: float = 0.0,
 ) -> Verdict:
     """Decide on one lease.
 
@@ -171,4 +185,3 @@ def reclaim(doc: dict[str, Any], error: str, now: datetime) -> tuple[str, dict[s
     status, doc = transitions.fail(doc, error, now)
     doc.pop("lease", None)
     return STATE_DIRS[status], doc
-

@@ -137,8 +137,24 @@ def _remove_if_free(path: Path) -> None:
 
 # ------------------------------------------------------------------ mounts
 NETWORK_FS = {
-    "nfs", "nfs4", "cifs", "smb3", "smbfs", "lustre", "gpfs", "beegfs", "ceph", "glusterfs",
-    "9p", "afs", "panfs", "wekafs", "virtiofs", "vboxsf", "davfs", "orangefs",
+    "nfs",
+    "nfs4",
+    "cifs",
+    "smb3",
+    "smbfs",
+    "lustre",
+    "gpfs",
+    "beegfs",
+    "ceph",
+    "glusterfs",
+    "9p",
+    "afs",
+    "panfs",
+    "wekafs",
+    "virtiofs",
+    "vboxsf",
+    "davfs",
+    "orangefs",
 }
 
 

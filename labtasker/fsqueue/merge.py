@@ -100,8 +100,13 @@ def life_key(doc: Doc) -> tuple[Any, ...]:
     status = str(doc.get("status"))
     rev, node, _ = life_of(doc)
     return (
-        -_int(doc.get("sgen")), -int(status in _RESULT_RANK), -_RESULT_RANK.get(status, 0),
-        -rev, -_STATE_RANK.get(status, 0), _descending(node), digest(life_fields(doc)),
+        -_int(doc.get("sgen")),
+        -int(status in _RESULT_RANK),
+        -_RESULT_RANK.get(status, 0),
+        -rev,
+        -_STATE_RANK.get(status, 0),
+        _descending(node),
+        digest(life_fields(doc)),
     )
 
 
@@ -196,7 +201,7 @@ def join(docs: Sequence[Doc]) -> Doc:
         for path in sorted(set().union(*leaves)):
             value = _choose(path, leaves, clocks, winner)
             if value is not _ABSENT:
-                set_path(merged, path[len(name) + 1:], copy.deepcopy(value))
+                set_path(merged, path[len(name) + 1 :], copy.deepcopy(value))
         out[name] = merged
     all_clocks = _max_clocks(clocks)
     if all_clocks:
@@ -206,7 +211,9 @@ def join(docs: Sequence[Doc]) -> Doc:
     return out
 
 
-def _pick(out: Doc, name: str, leaves: list[dict[str, Any]], clocks: list[dict[str, Clock]], winner: int) -> None:
+def _pick(
+    out: Doc, name: str, leaves: list[dict[str, Any]], clocks: list[dict[str, Clock]], winner: int
+) -> None:
     value = _choose(name, leaves, clocks, winner)
     if value is _ABSENT:
         out.pop(name, None)
@@ -216,10 +223,15 @@ def _pick(out: Doc, name: str, leaves: list[dict[str, Any]], clocks: list[dict[s
 
 def _choose(path: str, leaves: list[dict[str, Any]], clocks: list[dict[str, Clock]], winner: int) -> Any:
     """The value of ``path`` in the version whose edit of it is newest (ties: the lifecycle winner)."""
+
     def rank(i: int) -> tuple[Clock, bool, bool, str]:
         present = path in leaves[i]
-        return (_effective(clocks[i], path), i == winner, present,
-                canonical(leaves[i][path]) if present else "")
+        return (
+            _effective(clocks[i], path),
+            i == winner,
+            present,
+            canonical(leaves[i][path]) if present else "",
+        )
 
     best = max(range(len(leaves)), key=rank)
     return leaves[best].get(path, _ABSENT)

@@ -113,7 +113,7 @@ def new_task(
     """A fresh pending task document; raises ValueError naming any bad input."""
     if task_name is not None and not isinstance(task_name, str):
         raise ValueError(f"task_name must be a string, not {type(task_name).__name__}")
-    doc = {
+    return {
         "task_id": task_id,
         "task_name": task_name,
         "status": TaskStatus.PENDING.value,
@@ -136,7 +136,6 @@ def new_task(
         "rev": 0,
         "node": node,
     }
-    return doc
 
 
 def check_int(value: Any, name: str, minimum: int | None = None) -> int:

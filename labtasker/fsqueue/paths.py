@@ -126,9 +126,7 @@ def check_path(path: Path, what: str = "field") -> str | None:
         return f"empty {what}"
     if not isinstance(head, str) or head not in FIELDS:
         hint = closest(str(head), FIELDS)
-        tail = (
-            f" (did you mean {hint}?)" if hint else f"; task fields are {', '.join(sorted(FIELDS))}"
-        )
+        tail = f" (did you mean {hint}?)" if hint else f"; task fields are {', '.join(sorted(FIELDS))}"
         return f"unknown {what} {head!r}{tail}"
     if any(isinstance(k, str) and (not k or k.startswith("__")) for k in path):
         return f"bad {what} path {'.'.join(map(str, path))!r}: empty or '__' key"

@@ -8,6 +8,7 @@ holding a file leaves it in ``tmp/``; ``recover_held`` puts it back.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import logging
 import os
@@ -54,8 +55,13 @@ class FsQueue:
     # ------------------------------------------------------------------ set-up
     @classmethod
     def create(
-        cls, path: str | os.PathLike[str], name: str, *, node: str = "local",
-        metadata: dict[str, Any] | None = None, now: datetime | None = None,
+        cls,
+        path: str | os.PathLike[str],
+        name: str,
+        *,
+        node: str = "local",
+        metadata: dict[str, Any] | None = None,
+        now: datetime | None = None,
     ) -> FsQueue:
         """Make the directories and ``queue.yaml``; keeps an existing queue as it is."""
         queue = cls(path, node=node)
@@ -64,8 +70,10 @@ class FsQueue:
             (queue.path / dirname).mkdir(exist_ok=True)
         if not (queue.path / "queue.yaml").exists():
             meta = {
-                "queue_name": name, "format": FORMAT_VERSION,
-                "created_at": now or clock.now(), "metadata": metadata or {},
+                "queue_name": name,
+                "format": FORMAT_VERSION,
+                "created_at": now or clock.now(),
+                "metadata": metadata or {},
             }
             atomic.write_atomic(queue.path / "queue.yaml", codec.dump(meta), queue.tmp)
         return queue
@@ -146,8 +154,11 @@ class FsQueue:
         found = self._dirs.get(dirname)
         if found is None:
             found = self._dirs[dirname] = DirCache(
-                self.path / dirname, lambda name, data: self._parse(dirname, name, data),
-                self.tmp / "cache", persist=dirname in _STATE_DIRNAMES, tag=_PARSE_TAG,
+                self.path / dirname,
+                lambda name, data: self._parse(dirname, name, data),
+                self.tmp / "cache",
+                persist=dirname in _STATE_DIRNAMES,
+                tag=_PARSE_TAG,
             )
         return found
 
@@ -182,7 +193,12 @@ class FsQueue:
 
     # ------------------------------------------------------------ take/put
     def transact(
-        self, dirname: str, name: str, change: Change, *, on_take: Callable[[Path], None] | None = None,
+        self,
+        dirname: str,
+        name: str,
+        change: Change,
+        *,
+        on_take: Callable[[Path], None] | None = None,
     ) -> Located | None:
         """Take a file, apply ``change`` to its document, put the result.
 
@@ -213,7 +229,9 @@ class FsQueue:
         os.rename(self.path / dirname / name, held)
         return held
 
-    def _load_held(self, held: Path, dirname: str, name: str, known: tuple[Any, Doc, bytes] | None = None) -> Doc:
+    def _load_held(
+        self, held: Path, dirname: str, name: str, known: tuple[Any, Doc, bytes] | None = None
+    ) -> Doc:
         data = held.read_bytes()
         if known is not None and known[2] == data:  # the very bytes ``read`` parsed (a claim's check)
             return copy.deepcopy(known[1])
@@ -242,8 +260,9 @@ class FsQueue:
     def name_for(self, dirname: str, doc: Doc) -> str:
         """The file name a document gets in a directory."""
         if dirname == "pending":
-            return layout.pending_name(doc["priority"], doc["last_modified"], doc["task_id"],
-                                       reserved_for=doc.get("reserved_for"))
+            return layout.pending_name(
+                doc["priority"], doc["last_modified"], doc["task_id"], reserved_for=doc.get("reserved_for")
+            )
         if dirname == "running":
             return layout.running_name(doc["task_id"], doc["worker_id"])
         if dirname == "workers":
@@ -305,10 +324,8 @@ def _id_key(dirname: str) -> str | None:
 
 
 def _rename_quietly(src: Path, dest: Path) -> None:
-    try:
+    with contextlib.suppress(FileNotFoundError):
         os.rename(src, dest)
-    except FileNotFoundError:
-        pass
 
 
 def _age(path: Path, now: datetime) -> float:

@@ -57,8 +57,14 @@ class Reaper:
     """Sweeps one queue; remembers what it saw so it can tell how long a lease stood still."""
 
     def __init__(
-        self, queue: FsQueue, defaults: Terms | None = None, *, every: float = 5.0,
-        by: str | None = None, host: str | None = None, tmp_age: float = 600.0,
+        self,
+        queue: FsQueue,
+        defaults: Terms | None = None,
+        *,
+        every: float = 5.0,
+        by: str | None = None,
+        host: str | None = None,
+        tmp_age: float = 600.0,
         janitor_every: float = 60.0,
     ) -> None:
         self.queue = queue
@@ -132,8 +138,9 @@ class Reaper:
         self.last = result
         return result
 
-    def _sweep_one(self, name: str, result: Sweep, locks_in_use: set[str], fs_now: float,
-                   wall: datetime, mono: float) -> None:
+    def _sweep_one(
+        self, name: str, result: Sweep, locks_in_use: set[str], fs_now: float, wall: datetime, mono: float
+    ) -> None:
         seen = self._look(name, mono)
         if seen is None:
             return
@@ -167,14 +174,19 @@ class Reaper:
         self._docs[name] = ((st.st_ino, st.st_size), doc)
         return st, doc
 
-    def _judge(self, name: str, st: os.stat_result, doc: Doc, info: dict[str, Any],
-               fs_now: float, mono: float) -> Verdict:
+    def _judge(
+        self, name: str, st: os.stat_result, doc: Doc, info: dict[str, Any], fs_now: float, mono: float
+    ) -> Verdict:
         same_host = info.get("host") == self.host
         return lease.judge(
-            mtime=st.st_mtime, fs_now=fs_now, watched=mono - self._seen[name].since,
-            terms=lease.terms_of(doc, self.defaults), same_host=same_host,
+            mtime=st.st_mtime,
+            fs_now=fs_now,
+            watched=mono - self._seen[name].since,
+            terms=lease.terms_of(doc, self.defaults),
+            same_host=same_host,
             alive=locking.probe(self.queue, info.get("lock")) if same_host else None,
-            started=lease.started_on_fs_clock(doc), cache=self.cache,
+            started=lease.started_on_fs_clock(doc),
+            cache=self.cache,
         )
 
     def _forget_gone(self, present: set[str]) -> None:
@@ -184,8 +196,9 @@ class Reaper:
             del self._docs[name]
 
     # --------------------------------------------------------------- reclaim
-    def _reclaim(self, name: str, doc: Doc, st: os.stat_result, verdict: Verdict,
-                 wall: datetime) -> Reclaim | None:
+    def _reclaim(
+        self, name: str, doc: Doc, st: os.stat_result, verdict: Verdict, wall: datetime
+    ) -> Reclaim | None:
         worker = str(doc.get("worker_id") or layout.worker_of_running(name))
         error = lease.describe(verdict, worker=worker, by=self.by, now=wall)
         expected = _sig(st)
@@ -196,7 +209,10 @@ class Reaper:
 
         try:
             located = self.queue.transact(
-                "running", name, lambda d: lease.reclaim(d, error, wall), on_take=unchanged,
+                "running",
+                name,
+                lambda d: lease.reclaim(d, error, wall),
+                on_take=unchanged,
             )
         except FileNotFoundError:
             return None  # another sweeper won, or the owner finished meanwhile
@@ -206,11 +222,24 @@ class Reaper:
         assert located is not None
         _count_failure(self.queue, worker)
         new = located.doc
-        log.info("reclaimed task %s from worker %s (%s: %s); now %s, retries %s/%s",
-                 new["task_id"], worker, verdict.why, verdict.detail, located.dirname,
-                 new.get("retries"), new.get("max_retries"))
-        return Reclaim(new["task_id"], worker, verdict, layout.status_value(located.dirname),
-                       int(new.get("retries") or 0), int(new.get("max_retries") or 0))
+        log.info(
+            "reclaimed task %s from worker %s (%s: %s); now %s, retries %s/%s",
+            new["task_id"],
+            worker,
+            verdict.why,
+            verdict.detail,
+            located.dirname,
+            new.get("retries"),
+            new.get("max_retries"),
+        )
+        return Reclaim(
+            new["task_id"],
+            worker,
+            verdict,
+            layout.status_value(located.dirname),
+            int(new.get("retries") or 0),
+            int(new.get("max_retries") or 0),
+        )
 
     def _janitor(self, result: Sweep, fs_now: float, locks_in_use: set[str]) -> None:
         now = datetime.fromtimestamp(fs_now, timezone.utc)

@@ -52,8 +52,12 @@ class Report:
 
     def describe(self) -> str:
         """One line for people."""
-        parts = [f"{len(self.merged)} task(s) merged", f"{len(self.deleted)} deleted by tombstones",
-                 f"{len(self.archived)} result(s) kept in attempts/", f"{len(self.folded)} copies folded in"]
+        parts = [
+            f"{len(self.merged)} task(s) merged",
+            f"{len(self.deleted)} deleted by tombstones",
+            f"{len(self.archived)} result(s) kept in attempts/",
+            f"{len(self.folded)} copies folded in",
+        ]
         if self.imported:
             parts.insert(0, f"{self.imported} file(s) imported")
         if self.skipped:
@@ -189,7 +193,9 @@ def _reconcile_task(queue: FsQueue, tid: str, scan: _Scan, report: Report, now: 
             report.merged.append(tid)
     removed = [_remove(queue, d, n, now) for d, n in primaries if (d, n) != keep]
     for name in _stale_archives(plan, scan.archives.get(tid, [])):
-        (queue.path / "attempts" / name).unlink(missing_ok=True)  # the winning run's own record, or a deleted task's
+        (queue.path / "attempts" / name).unlink(
+            missing_ok=True
+        )  # the winning run's own record, or a deleted task's
         report.dropped.append(name)
     if plan.keep is None and primaries:
         report.deleted.append(tid)
@@ -217,7 +223,9 @@ def _stale_archives(plan: merge.Plan, names: list[str]) -> list[str]:
     return [own] if own in names and own not in plan.archives else []
 
 
-def _write_kept(queue: FsQueue, dirname: str, name: str, data: bytes, exists: bool, now: datetime) -> bool | None:
+def _write_kept(
+    queue: FsQueue, dirname: str, name: str, data: bytes, exists: bool, now: datetime
+) -> bool | None:
     """Write the merged document; False if already there, None if the file changed under us."""
     path = queue.path / dirname / name
     if _bytes(path) == data:
@@ -322,7 +330,10 @@ def merge_bytes(dirname: str, ours: bytes, theirs: bytes) -> bytes:
     if dirname not in STATE_DIRNAMES:
         best = _better(dirname, docs[0], docs[1])
         return ours if best is docs[0] else theirs
-    files = [_File(dirname, "", _with_status(normalise(d), dirname), b) for d, b in zip(docs, (ours, theirs))]
+    files = [
+        _File(dirname, "", _with_status(normalise(d), dirname), b)
+        for d, b in zip(docs, (ours, theirs), strict=False)
+    ]
     plan = merge.resolve([merge.Version(dirname, f.doc) for f in files])
     assert plan.keep is not None
     return _bytes_of(dirname, plan.keep[2], files) if plan.keep[0] == dirname else ours
@@ -381,4 +392,3 @@ def _bytes(path: Path) -> bytes | None:
         return path.read_bytes()
     except FileNotFoundError:
         return None
-

@@ -1,4 +1,4 @@
-""""No more, no less": which args shapes a loop accepts; pure.
+""" "No more, no less": which args shapes a loop accepts; pure.
 
 A loop declares required fields (``lr``, ``optimizer.lr``...). A task is
 taken only if its args have exactly those keys at every level; a required key

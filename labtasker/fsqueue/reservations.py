@@ -22,7 +22,11 @@ class _Skip(Exception):
 
 
 def reserve(
-    queue: FsQueue, node: str, *, accept: Accept | None = None, limit: int | None = None,
+    queue: FsQueue,
+    node: str,
+    *,
+    accept: Accept | None = None,
+    limit: int | None = None,
     now: datetime | None = None,
 ) -> list[str]:
     """Reserve unreserved pending tasks for ``node``, in claim order; return their ids."""
@@ -32,20 +36,38 @@ def reserve(
 
 
 def release(
-    queue: FsQueue, node: str | None = None, *, accept: Accept | None = None,
-    limit: int | None = None, now: datetime | None = None,
+    queue: FsQueue,
+    node: str | None = None,
+    *,
+    accept: Accept | None = None,
+    limit: int | None = None,
+    now: datetime | None = None,
 ) -> list[str]:
     """Give tasks reserved for ``node`` (any node if None) back to every node; return their ids."""
-    names = [n for n in queue.names("pending")
-             if layout.reserved_for(n) is not None and node in (None, layout.reserved_for(n))]
-    return _change_each(queue, names, accept, limit,
-                        lambda d: d.get("reserved_for") is not None and node in (None, d["reserved_for"]),
-                        None, now)
+    names = [
+        n
+        for n in queue.names("pending")
+        if layout.reserved_for(n) is not None and node in (None, layout.reserved_for(n))
+    ]
+    return _change_each(
+        queue,
+        names,
+        accept,
+        limit,
+        lambda d: d.get("reserved_for") is not None and node in (None, d["reserved_for"]),
+        None,
+        now,
+    )
 
 
 def _change_each(
-    queue: FsQueue, names: list[str], accept: Accept | None, limit: int | None,
-    wanted: Callable[[Doc], bool], value: str | None, now: datetime | None,
+    queue: FsQueue,
+    names: list[str],
+    accept: Accept | None,
+    limit: int | None,
+    wanted: Callable[[Doc], bool],
+    value: str | None,
+    now: datetime | None,
 ) -> list[str]:
     done: list[str] = []
     for name in names:
@@ -63,8 +85,9 @@ def _change_each(
     return done
 
 
-def _setter(queue: FsQueue, wanted: Callable[[Doc], bool], value: str | None,
-            now: datetime | None) -> Callable[[Doc], tuple[str, Doc]]:
+def _setter(
+    queue: FsQueue, wanted: Callable[[Doc], bool], value: str | None, now: datetime | None
+) -> Callable[[Doc], tuple[str, Doc]]:
     def change(doc: Doc) -> tuple[str, Doc]:
         if not wanted(doc):
             raise _Skip

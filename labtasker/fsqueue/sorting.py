@@ -48,9 +48,7 @@ def parse_sort(spec: str | SortItem | Iterable[SortItem] | None) -> SortSpec:
     if isinstance(spec, (str, SortKey)) or _is_pair(spec):
         spec = [spec]  # type: ignore[list-item]
     if not isinstance(spec, Iterable):
-        raise FilterError(
-            f"invalid sort: {spec!r}; write 'field:asc', 'field:desc' or ('field', 1 or -1)"
-        )
+        raise FilterError(f"invalid sort: {spec!r}; write 'field:asc', 'field:desc' or ('field', 1 or -1)")
     keys: list[SortKey] = []
     for item in spec:
         if isinstance(item, SortKey):
@@ -130,8 +128,7 @@ def _stable_text(value: Any) -> str:
         return (
             "{"
             + ", ".join(
-                f"{k!r}: {_stable_text(v)}"
-                for k, v in sorted(value.items(), key=lambda kv: str(kv[0]))
+                f"{k!r}: {_stable_text(v)}" for k, v in sorted(value.items(), key=lambda kv: str(kv[0]))
             )
             + "}"
         )

@@ -71,15 +71,25 @@ def change_task(queue: FsQueue, task_id: str, change: Any) -> Located | None:
 
 
 def update(
-    queue: FsQueue, task_id: str, fields: dict[str, Any], *,
-    replace_fields: tuple[str, ...] = (), reset_pending: bool = False, now: datetime | None = None,
+    queue: FsQueue,
+    task_id: str,
+    fields: dict[str, Any],
+    *,
+    replace_fields: tuple[str, ...] = (),
+    reset_pending: bool = False,
+    now: datetime | None = None,
 ) -> Doc:
     """A user's edit of one task (see ``transitions.apply_update``)."""
+
     def change(doc: Doc) -> tuple[TaskStatus, Doc]:
         before = copy.deepcopy(doc) if doc["status"] in _TERMINAL else None
         status, new = transitions.apply_update(
-            doc, fields, replace_fields=replace_fields, reset_pending=reset_pending,
-            now=now or clock.now(), node=queue.node,
+            doc,
+            fields,
+            replace_fields=replace_fields,
+            reset_pending=reset_pending,
+            now=now or clock.now(),
+            node=queue.node,
         )
         if before is not None and status.value != before["status"]:
             reconcile.keep_replaced(queue, before)  # a re-queue or cancel keeps the result it replaces
@@ -92,13 +102,17 @@ def update(
 
 def delete(queue: FsQueue, task_id: str, *, now: datetime | None = None) -> None:
     """Remove a task, leaving a tombstone so a replica cannot bring it back."""
+
     def change(doc: Doc) -> None:
         tomb = {
-            "task_id": doc["task_id"], "deleted_at": now or clock.now(), "node": queue.node,
-            "gen": int(doc.get("gen") or 0) + 1, "task": doc,
+            "task_id": doc["task_id"],
+            "deleted_at": now or clock.now(),
+            "node": queue.node,
+            "gen": int(doc.get("gen") or 0) + 1,
+            "task": doc,
         }
         queue.put("deleted", tomb)
-        return None
+        return
 
     change_task(queue, task_id, change)
 
@@ -124,8 +138,13 @@ def heartbeat(queue: FsQueue, running_name: str) -> bool:
 
 
 def finish(
-    queue: FsQueue, running_name: str, status: TaskStatus | str, *,
-    summary: dict[str, Any] | None = None, error: str | None = None, now: datetime | None = None,
+    queue: FsQueue,
+    running_name: str,
+    status: TaskStatus | str,
+    *,
+    summary: dict[str, Any] | None = None,
+    error: str | None = None,
+    now: datetime | None = None,
 ) -> Located:
     """The owner ends its run: success, failure (retry or failed) or cancel.
 
@@ -175,13 +194,15 @@ def finish(
     )
 
 
-def request_status(queue: FsQueue, running_name: str, status: TaskStatus,
-                   summary: dict[str, Any] | None) -> None:
+def request_status(
+    queue: FsQueue, running_name: str, status: TaskStatus, summary: dict[str, Any] | None
+) -> None:
     """A job (a subprocess of the loop) asks for its run to end with ``status``.
 
     Only the running file changes; the loop applies the status when the job
     exits, so the owner alone ever moves its task out of ``running/``.
     """
+
     def change(doc: Doc) -> tuple[str, Doc]:
         transitions.merge_summary(doc, summary)
         if status != TaskStatus.RUNNING:
@@ -204,13 +225,22 @@ def _requested(doc: Doc, status: TaskStatus) -> TaskStatus:
 
 
 def _record_attempt(
-    queue: FsQueue, running_name: str, status: TaskStatus, summary: dict[str, Any] | None,
-    error: str | None, now: datetime,
+    queue: FsQueue,
+    running_name: str,
+    status: TaskStatus,
+    summary: dict[str, Any] | None,
+    error: str | None,
+    now: datetime,
 ) -> None:
     task_id = layout.task_id_of("running", running_name)
     doc = {
-        "task_id": task_id, "worker_id": layout.worker_of_running(running_name),
-        "status": status.value, "summary": summary or {}, "last_error": error,
-        "finished_at": now, "node": queue.node, "reason": "lease lost before the result was saved",
+        "task_id": task_id,
+        "worker_id": layout.worker_of_running(running_name),
+        "status": status.value,
+        "summary": summary or {},
+        "last_error": error,
+        "finished_at": now,
+        "node": queue.node,
+        "reason": "lease lost before the result was saved",
     }
     queue.put("attempts", doc)

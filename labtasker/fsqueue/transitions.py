@@ -10,7 +10,11 @@ from labtasker.errors import InvalidTransition
 from labtasker.fsqueue import merge
 from labtasker.fsqueue.layout import TaskStatus, parse_status
 from labtasker.fsqueue.model import (
-    DICT_FIELDS, check_int, check_key, deep_merge, expand,
+    DICT_FIELDS,
+    check_int,
+    check_key,
+    deep_merge,
+    expand,
 )  # fmt: skip
 
 P, R, S, F, C = (TaskStatus.PENDING, TaskStatus.RUNNING, TaskStatus.SUCCESS,

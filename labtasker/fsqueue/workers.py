@@ -15,16 +15,28 @@ WORKER_STATUSES = ("active", "suspended", "crashed")
 
 
 def create(
-    queue: FsQueue, *, worker_name: str | None = None, metadata: dict[str, Any] | None = None,
-    max_retries: int = 3, worker_id: str | None = None, now: datetime | None = None,
+    queue: FsQueue,
+    *,
+    worker_name: str | None = None,
+    metadata: dict[str, Any] | None = None,
+    max_retries: int = 3,
+    worker_id: str | None = None,
+    now: datetime | None = None,
 ) -> Doc:
     """Register a worker; its id carries the node so replicas never collide."""
     stamp = now or clock.now()
     wid = ids.check_id(worker_id, "worker id") if worker_id else f"{queue.node}.{ids.nonce(5)}"
     doc = {
-        "worker_id": wid, "worker_name": worker_name, "status": "active",
-        "retries": 0, "max_retries": int(max_retries), "metadata": expand(metadata, "metadata"),
-        "node": queue.node, "pid": os.getpid(), "created_at": stamp, "last_modified": stamp,
+        "worker_id": wid,
+        "worker_name": worker_name,
+        "status": "active",
+        "retries": 0,
+        "max_retries": int(max_retries),
+        "metadata": expand(metadata, "metadata"),
+        "node": queue.node,
+        "pid": os.getpid(),
+        "created_at": stamp,
+        "last_modified": stamp,
     }
     queue.put("workers", doc)
     return doc
@@ -63,6 +75,7 @@ def set_status(queue: FsQueue, worker_id: str, status: str, now: datetime | None
 
 def record_failure(queue: FsQueue, worker_id: str, now: datetime | None = None) -> Doc:
     """Count a failed task; after ``max_retries`` failures in a row the worker is crashed."""
+
     def fn(doc: Doc) -> Doc:
         doc["retries"] = int(doc.get("retries") or 0) + 1
         if doc["retries"] >= int(doc.get("max_retries") or 0):

@@ -63,8 +63,11 @@ def requeue(queue: FsQueue, task_ids: Sequence[str], now: datetime) -> Outcome:
 
 def set_priority(queue: FsQueue, task_ids: Sequence[str], priority: int, now: datetime) -> Outcome:
     """Change the priority (a pending task moves in the claim order)."""
-    return each(f"set priority {priority} on", task_ids,
-                lambda t: tasks.update(queue, t, {"priority": priority}, now=now))
+    return each(
+        f"set priority {priority} on",
+        task_ids,
+        lambda t: tasks.update(queue, t, {"priority": priority}, now=now),
+    )
 
 
 def delete(queue: FsQueue, task_ids: Sequence[str], now: datetime) -> Outcome:
@@ -72,11 +75,17 @@ def delete(queue: FsQueue, task_ids: Sequence[str], now: datetime) -> Outcome:
     return each("deleted", task_ids, lambda t: tasks.delete(queue, t, now=now))
 
 
-def edit(queue: FsQueue, task_ids: Sequence[str], fields: dict[str, Any],
-         replace_fields: tuple[str, ...], now: datetime) -> Outcome:
+def edit(
+    queue: FsQueue,
+    task_ids: Sequence[str],
+    fields: dict[str, Any],
+    replace_fields: tuple[str, ...],
+    now: datetime,
+) -> Outcome:
     """Apply an edit made in ``$EDITOR`` to each task."""
-    return each("edited", task_ids, lambda t: tasks.update(
-        queue, t, fields, replace_fields=replace_fields, now=now))
+    return each(
+        "edited", task_ids, lambda t: tasks.update(queue, t, fields, replace_fields=replace_fields, now=now)
+    )
 
 
 def parse_priority(text: str) -> int:
@@ -92,12 +101,16 @@ def edit_text(docs: Sequence[dict[str, Any]]) -> str:
     """The YAML a user edits: one task's editable fields, or a patch for several."""
     if len(docs) == 1:
         doc = docs[0]
-        head = (f"# Editing task {doc['task_id']}. Save and quit to apply; empty the file to cancel.\n"
-                "# args and metadata are replaced by what you leave here.\n")
+        head = (
+            f"# Editing task {doc['task_id']}. Save and quit to apply; empty the file to cancel.\n"
+            "# args and metadata are replaced by what you leave here.\n"
+        )
         body = {k: doc.get(k) for k in EDITABLE}
     else:
-        head = (f"# Editing {len(docs)} tasks. Keys you add under args/metadata are merged into each;\n"
-                "# you may also add priority, max_retries or task_name. Empty the file to cancel.\n")
+        head = (
+            f"# Editing {len(docs)} tasks. Keys you add under args/metadata are merged into each;\n"
+            "# you may also add priority, max_retries or task_name. Empty the file to cancel.\n"
+        )
         body = {"args": {}, "metadata": {}}
     return head + codec.dump(body).decode("utf-8")
 

@@ -73,9 +73,17 @@ class QueueApp(App[None]):
     ]
 
     def __init__(
-        self, queue: FsQueue, *, read_only: bool = False, now: Callable[[], datetime] = clock.now,
-        state: str = "pending", expr: str = "", metrics: Sequence[str] | None = None,
-        watch: bool = True, polling: bool = False, rescan_every: float | None = 2.0,
+        self,
+        queue: FsQueue,
+        *,
+        read_only: bool = False,
+        now: Callable[[], datetime] = clock.now,
+        state: str = "pending",
+        expr: str = "",
+        metrics: Sequence[str] | None = None,
+        watch: bool = True,
+        polling: bool = False,
+        rescan_every: float | None = 2.0,
         log_dirs: Sequence[Path] = (),
     ) -> None:
         super().__init__()
@@ -189,7 +197,9 @@ class QueueApp(App[None]):
             return
         parts = [f"{snap.view.state}: {snap.shown} of {snap.total} shown"]
         if snap.matched > snap.shown:
-            parts[0] = f"{snap.view.state}: first {snap.shown} of {snap.matched} shown (filter or sort to see others)"
+            parts[0] = (
+                f"{snap.view.state}: first {snap.shown} of {snap.matched} shown (filter or sort to see others)"
+            )
         if self.marks:
             parts.append(f"{len(self.marks)} marked")
         if self.view.sort:
@@ -310,8 +320,12 @@ class QueueApp(App[None]):
             self.view = replace(self.view, metrics=names or None)
             self.rescan()
 
-        self.push_screen(PromptScreen("Summary metrics to show as columns (comma separated; empty: automatic)",
-                                      current, "acc, loss"), chosen)
+        self.push_screen(
+            PromptScreen(
+                "Summary metrics to show as columns (comma separated; empty: automatic)", current, "acc, loss"
+            ),
+            chosen,
+        )
 
     def action_detail_tab(self, step: int) -> None:
         """Show the next (or previous) tab of the detail pane."""
@@ -380,12 +394,16 @@ class QueueApp(App[None]):
     def action_requeue(self) -> None:
         """Back to pending with retries 0."""
         ids = self.targets()
-        self._confirm_then("Re-queue {} (pending, retries 0)?", lambda: actions.requeue(self.queue, ids, self.now()))
+        self._confirm_then(
+            "Re-queue {} (pending, retries 0)?", lambda: actions.requeue(self.queue, ids, self.now())
+        )
 
     def action_delete(self) -> None:
         """Delete (tombstones are kept in deleted/)."""
         ids = self.targets()
-        self._confirm_then("Delete {}? This cannot be undone.", lambda: actions.delete(self.queue, ids, self.now()))
+        self._confirm_then(
+            "Delete {}? This cannot be undone.", lambda: actions.delete(self.queue, ids, self.now())
+        )
 
     def action_priority(self) -> None:
         """Ask for a new priority."""
@@ -404,8 +422,12 @@ class QueueApp(App[None]):
                 return
             self._run_action(lambda: actions.set_priority(self.queue, ids, value, self.now()))
 
-        self.push_screen(PromptScreen(f"New priority for {self._describe(ids)} (higher runs first)",
-                                      self._current_priority(ids)), chosen)
+        self.push_screen(
+            PromptScreen(
+                f"New priority for {self._describe(ids)} (higher runs first)", self._current_priority(ids)
+            ),
+            chosen,
+        )
 
     def _current_priority(self, ids: list[str]) -> str:
         if len(ids) != 1:
@@ -445,7 +467,9 @@ class QueueApp(App[None]):
             except SuspendNotSupported:  # headless (tests): the editor must not need the terminal
                 code = subprocess.call([*command, str(path)], stdin=subprocess.DEVNULL)
             except OSError as exc:
-                self.notify(f"could not start the editor {command[0]!r}: {exc}; set $EDITOR", severity="error")
+                self.notify(
+                    f"could not start the editor {command[0]!r}: {exc}; set $EDITOR", severity="error"
+                )
                 return None
             if code != 0:
                 self.notify(f"the editor exited with status {code}; nothing changed", severity="warning")
@@ -471,10 +495,15 @@ def help_text(bindings: Sequence[Any]) -> str:
     """The keys of the main screen, one per line."""
     lines = []
     for binding in bindings:
-        keys = binding.key_display or ", ".join(k.replace("question_mark", "?") for k in binding.key.split(","))
+        keys = binding.key_display or ", ".join(
+            k.replace("question_mark", "?") for k in binding.key.split(",")
+        )
         lines.append(f"  {keys:<12} {binding.description}")
-    lines += ["", "  Mouse: click a state, a row, a tab; click a column header to sort by it.",
-              "  Marks apply to every action; without marks an action applies to the task under the cursor."]
+    lines += [
+        "",
+        "  Mouse: click a state, a row, a tab; click a column header to sort by it.",
+        "  Marks apply to every action; without marks an action applies to the task under the cursor.",
+    ]
     return "\n".join(lines)
 
 

@@ -163,15 +163,28 @@ _ABSENT = object()
 
 
 # ------------------------------------------------------------------ columns
-def field_column(key: str, label: str, path: str, *, numeric: bool = False,
-                 render: Callable[[Any], str] = fmt, width: int = 40) -> Column:
+def field_column(
+    key: str,
+    label: str,
+    path: str,
+    *,
+    numeric: bool = False,
+    render: Callable[[Any], str] = fmt,
+    width: int = 40,
+) -> Column:
     """A column showing the value at a dotted path of the document (cut at ``width``)."""
-    return Column(key, label, lambda d: clip(render(lookup(d, path)), width),
-                  lambda d: sort_value(lookup(d, path)), numeric)
+    return Column(
+        key,
+        label,
+        lambda d: clip(render(lookup(d, path)), width),
+        lambda d: sort_value(lookup(d, path)),
+        numeric,
+    )
 
 
 def args_column(key_paths: set[str]) -> Column:
     """A task's key args as ``lr=0.01 model=vit`` (all its args if none of them is key)."""
+
     def shown(doc: Doc) -> list[tuple[str, Any]]:
         flat = flatten(doc.get("args"))
         key = [(p, v) for p, v in flat.items() if p in key_paths]
@@ -186,11 +199,15 @@ def args_column(key_paths: set[str]) -> Column:
     return Column("args", "args", cell, sort_key)
 
 
-def task_columns(state: str, docs: Sequence[Doc], now: datetime,
-                 metrics: Sequence[str] | None = None) -> list[Column]:
+def task_columns(
+    state: str, docs: Sequence[Doc], now: datetime, metrics: Sequence[str] | None = None
+) -> list[Column]:
     """The columns of a task state's table for these documents; what tells tasks apart first."""
-    chosen = [metric_path(m) for m in metrics] if metrics is not None else [
-        f"summary.{k}" for k in pick_metrics(docs)]
+    chosen = (
+        [metric_path(m) for m in metrics]
+        if metrics is not None
+        else [f"summary.{k}" for k in pick_metrics(docs)]
+    )
     cols = [
         field_column("name", "name", "task_name", width=20),
         field_column("id", "id", "task_id", render=short_id),
@@ -198,15 +215,26 @@ def task_columns(state: str, docs: Sequence[Doc], now: datetime,
         *(field_column(p, p.split(".", 1)[1], p, numeric=True) for p in chosen),
     ]
     if any(d.get("last_error") for d in docs):
-        cols.append(Column("error", "error", lambda d: clip(last_line(d.get("last_error")), 48),
-                           lambda d: sort_value(last_line(d.get("last_error")) or None)))
+        cols.append(
+            Column(
+                "error",
+                "error",
+                lambda d: clip(last_line(d.get("last_error")), 48),
+                lambda d: sort_value(last_line(d.get("last_error")) or None),
+            )
+        )
     if state == "attempts":
         cols += [field_column("status", "status", "status"), field_column("reason", "reason", "reason")]
     else:
         cols += [
             field_column("priority", "prio", "priority", numeric=True),
-            Column("retries", "retries", lambda d: f"{d.get('retries') or 0}/{d.get('max_retries') or 0}",
-                   lambda d: sort_value(d.get("retries")), True),
+            Column(
+                "retries",
+                "retries",
+                lambda d: f"{d.get('retries') or 0}/{d.get('max_retries') or 0}",
+                lambda d: sort_value(d.get("retries")),
+                True,
+            ),
         ]
     cols += [
         field_column("worker", "worker", "worker_id", width=18),

@@ -21,7 +21,11 @@ from labtasker.tui import columns as cols
 
 TASK_STATES = ("pending", "running", "success", "failed", "cancelled")
 STATES = (*TASK_STATES, "attempts", "quarantine")
-DIRNAME = {**{s.value: s.dirname for s in layout.TaskStatus}, "attempts": "attempts", "quarantine": "quarantine"}
+DIRNAME = {
+    **{s.value: s.dirname for s in layout.TaskStatus},
+    "attempts": "attempts",
+    "quarantine": "quarantine",
+}
 
 
 @dataclass(frozen=True)
@@ -90,8 +94,9 @@ MAX_ROWS = 1000  # rows put on screen; sorting and filtering see every task
 REBUILD_AFTER = 30.0  # seconds: an unchanged directory is re-read this often anyway (ages, coarse mtimes)
 
 
-def scan(queue: FsQueue, view: View, now: datetime, previous: Snapshot | None = None,
-         max_rows: int = MAX_ROWS) -> Snapshot:
+def scan(
+    queue: FsQueue, view: View, now: datetime, previous: Snapshot | None = None, max_rows: int = MAX_ROWS
+) -> Snapshot:
     """Count every state and build the rows of ``view`` (reusing ``previous`` if nothing changed)."""
     signature = _signature(queue, view.state)
     if _still_valid(previous, view, signature, now):
@@ -128,8 +133,9 @@ def _still_valid(previous: Snapshot | None, view: View, signature: tuple[int, in
     return built is not None and 0 <= (now - built).total_seconds() < REBUILD_AFTER
 
 
-def build_rows(snap: Snapshot, entries: Sequence[tuple[str, dict[str, Any]]], now: datetime,
-               max_rows: int = MAX_ROWS) -> None:
+def build_rows(
+    snap: Snapshot, entries: Sequence[tuple[str, dict[str, Any]]], now: datetime, max_rows: int = MAX_ROWS
+) -> None:
     """Fill the columns and sorted rows of a snapshot (the first ``max_rows``) from its documents."""
     view = snap.view
     docs = [d for _, d in entries]

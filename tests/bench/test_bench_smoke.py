@@ -31,9 +31,25 @@ def test_the_quick_benchmark_prints_every_figure_and_leaves_nothing_behind(tmp_p
     scratch = tmp_path / "scratch"
     out = tmp_path / "bench.json"
     done = subprocess.run(
-        [sys.executable, "bench/run.py", "--quick", "--sizes", "30,60", "--repeat", "1", "--dir", str(scratch),
-         "--json", str(out), "-q"],
-        cwd=REPO, env=env, capture_output=True, text=True, timeout=240,
+        [
+            sys.executable,
+            "bench/run.py",
+            "--quick",
+            "--sizes",
+            "30,60",
+            "--repeat",
+            "1",
+            "--dir",
+            str(scratch),
+            "--json",
+            str(out),
+            "-q",
+        ],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=240,
     )
     assert done.returncode == 0, done.stderr
     assert "| figure | tasks | result |" in done.stdout and "- filesystem:" in done.stdout
@@ -46,7 +62,12 @@ def test_the_quick_benchmark_prints_every_figure_and_leaves_nothing_behind(tmp_p
 
 
 def test_a_bad_size_list_is_one_clear_line() -> None:
-    done = subprocess.run([sys.executable, "bench/run.py", "--sizes", "ten"], cwd=REPO, capture_output=True,
-                          text=True, timeout=60)
+    done = subprocess.run(
+        [sys.executable, "bench/run.py", "--sizes", "ten"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert done.returncode == 2
     assert "--sizes" in done.stderr and "Traceback" not in done.stderr

@@ -17,7 +17,7 @@ def test_performance_page_runs_as_written() -> None:
     assert found
     namespace: dict = {"__name__": "docs_performance"}
     for i, code in enumerate(found):
-        exec(compile(code, f"{DOC.name}[block {i}]", "exec"), namespace)  # noqa: S102 - our own docs
+        exec(compile(code, f"{DOC.name}[block {i}]", "exec"), namespace)
 
 
 def test_the_command_the_page_gives_exists() -> None:

@@ -65,15 +65,26 @@ def shell(tmp_path: Path) -> Callable[..., subprocess.CompletedProcess[str]]:
     bindir = labtasker_bin(tmp_path)
     bash = shutil.which("bash") or "/bin/sh"
 
-    def run(script: str, *, check: bool = True, env: dict[str, str] | None = None,
-            timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    def run(
+        script: str, *, check: bool = True, env: dict[str, str] | None = None, timeout: float = 60
+    ) -> subprocess.CompletedProcess[str]:
         full_env = {**os.environ, **(env or {})}
-        full_env["PATH"] = f"{bindir}{os.pathsep}{Path(sys.executable).parent}{os.pathsep}{full_env.get('PATH', '')}"
-        proc = subprocess.run([bash, "-c", script], capture_output=True, text=True, env=full_env,
-                              timeout=timeout, stdin=subprocess.DEVNULL)
+        full_env["PATH"] = (
+            f"{bindir}{os.pathsep}{Path(sys.executable).parent}{os.pathsep}{full_env.get('PATH', '')}"
+        )
+        proc = subprocess.run(
+            [bash, "-c", script],
+            capture_output=True,
+            text=True,
+            env=full_env,
+            timeout=timeout,
+            stdin=subprocess.DEVNULL,
+        )
         if check and proc.returncode != 0:
-            raise AssertionError(f"script failed ({proc.returncode}):\n{script}\n--- stdout\n{proc.stdout}"
-                                 f"\n--- stderr\n{proc.stderr}")
+            raise AssertionError(
+                f"script failed ({proc.returncode}):\n{script}\n--- stdout\n{proc.stdout}"
+                f"\n--- stderr\n{proc.stderr}"
+            )
         return proc
 
     return run

@@ -13,7 +13,7 @@ from labtasker.errors import UsageError
     [
         (["--lr=0.001", "--model=resnet"], {"lr": 0.001, "model": "resnet"}),
         (["--lr", "0.001", "--model", "resnet"], {"lr": 0.001, "model": "resnet"}),
-        (["--value=-1", '--label=', "--desc=hello world"], {"value": -1, "label": "", "desc": "hello world"}),
+        (["--value=-1", "--label=", "--desc=hello world"], {"value": -1, "label": "", "desc": "hello world"}),
         (["--value", "-1"], {"value": -1}),
         (["--value", "-0.5e-3"], {"value": -0.0005}),
         (["--optimizer.lr=0.01", "--optimizer.momentum=0.9"], {"optimizer": {"lr": 0.01, "momentum": 0.9}}),
@@ -63,9 +63,20 @@ def test_bad_task_args_are_usage_errors(tokens: list[str], message: str) -> None
 
 @pytest.mark.parametrize(
     ("text", "expected"),
-    [("0", 0), ("1.5", 1.5), ("-3", -3), ("1e3", 1000.0), ("True", True), ("null", None),
-     ('["v2"]', ["v2"]), ("{'a': 1}", {"a": 1}), ("cancelled", "cancelled"), ("", ""),
-     ("a b", "a b"), ("{broken", "{broken")],
+    [
+        ("0", 0),
+        ("1.5", 1.5),
+        ("-3", -3),
+        ("1e3", 1000.0),
+        ("True", True),
+        ("null", None),
+        ('["v2"]', ["v2"]),
+        ("{'a': 1}", {"a": 1}),
+        ("cancelled", "cancelled"),
+        ("", ""),
+        ("a b", "a b"),
+        ("{broken", "{broken"),
+    ],
 )
 def test_values_are_json_then_python_literals_then_text(text: str, expected: object) -> None:
     assert parse_value(text) == expected

@@ -51,8 +51,9 @@ def test_the_convention_is_parsed() -> None:
     assert commands(sample) == [("a \\\n  b", 0), ("cat > f <<'EOF'\nx\nEOF", 0), ("false", 1)]
 
 
-def test_cli_page_runs_as_written(shell: Callable[..., object], tmp_path: Path,
-                                  monkeypatch: pytest.MonkeyPatch) -> None:
+def test_cli_page_runs_as_written(
+    shell: Callable[..., object], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     cmds = commands(DOC.read_text(encoding="utf-8"))
     assert len(cmds) >= 40
     folder = tmp_path / "exp"

@@ -66,7 +66,10 @@ def test_editor_with_reset_pending_requeues_every_selected_task(lt: Lt, edits: P
     edits.write_text("    i: 0\n->\n    i: 10\n")
     ran = lt("task", "update", "-s", "cancelled", "--editor", "--reset-pending")
     assert ran.code == 0, ran.err
-    assert [(api.get_task(i).status, api.get_task(i).args["i"]) for i in ids] == [("pending", 10), ("pending", 1)]
+    assert [(api.get_task(i).status, api.get_task(i).args["i"]) for i in ids] == [
+        ("pending", 10),
+        ("pending", 1),
+    ]
     assert "status" not in Path(str(edits) + ".seen").read_text().split("# read-only:")[0]
 
 
@@ -98,8 +101,9 @@ def test_editor_refuses_reordered_or_removed_tasks(lt: Lt, edits: Path) -> None:
     assert ran.code == 2 and "do not change task ids" in ran.err
 
 
-def test_config_edit_is_checked_before_saving(lt: Lt, edits: Path, project: Path,
-                                              monkeypatch: pytest.MonkeyPatch) -> None:
+def test_config_edit_is_checked_before_saving(
+    lt: Lt, edits: Path, project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     cfg = project / ".labtasker" / "config.toml"
     before = cfg.read_text()
     edits.write_text('queue_name = "default"\n->\nqueue_name = "bad name!"\n')
@@ -107,7 +111,9 @@ def test_config_edit_is_checked_before_saving(lt: Lt, edits: Path, project: Path
     assert ran.code == 2 and "queue_name" in ran.err
     assert cfg.read_text() == before
     monkeypatch.setattr(output, "can_prompt", lambda: True)
-    edits.write_text('queue_name = "default"\n->\nqueue_name = [\n===\nqueue_name = [\n->\nqueue_name = "sweep"\n')
+    edits.write_text(
+        'queue_name = "default"\n->\nqueue_name = [\n===\nqueue_name = [\n->\nqueue_name = "sweep"\n'
+    )
     ran = lt("config", stdin="y\n")
     assert ran.code == 0, ran.err
     assert config.load(project / ".labtasker").queue_name == "sweep"

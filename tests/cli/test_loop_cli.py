@@ -20,8 +20,10 @@ from tests.cli.conftest import Lt, labtasker_bin
 from tests.conftest import queue_env
 
 PY = sys.executable
-SHOW = "import json, os, sys; print(json.dumps([sys.argv[1:], os.environ.get('CUDA_VISIBLE_DEVICES'), " \
-       "os.environ.get('LABTASKER_TASK_ID')]))"
+SHOW = (
+    "import json, os, sys; print(json.dumps([sys.argv[1:], os.environ.get('CUDA_VISIBLE_DEVICES'), "
+    "os.environ.get('LABTASKER_TASK_ID')]))"
+)
 
 
 def shown(out: str) -> list[list]:
@@ -35,8 +37,10 @@ def test_loop_runs_each_matching_task_with_its_args_and_env(lt: Lt, monkeypatch:
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "1")
     ran = lt("loop", "--", PY, "-c", SHOW, "--lr", "%(lr)", "--model", "%(model)")
     assert ran.code == 0, ran.err
-    assert shown(ran.out) == [[["--lr", "0.1", "--model", "vit"], "1", ids[0]],
-                              [["--lr", "0.01", "--model", "resnet"], "1", ids[1]]]
+    assert shown(ran.out) == [
+        [["--lr", "0.1", "--model", "vit"], "1", ids[0]],
+        [["--lr", "0.01", "--model", "resnet"], "1", ids[1]],
+    ]
     assert [api.get_task(i).status for i in ids] == ["success", "success"]
     assert "loop finished: 2 done, 0 failed" in ran.err
     assert ran.err.count("done in") == 2 and "(2 done, 0 failed, 1 left)" in ran.err
@@ -45,7 +49,9 @@ def test_loop_runs_each_matching_task_with_its_args_and_env(lt: Lt, monkeypatch:
 @pytest.mark.usefixtures("project")
 def test_output_is_teed_to_the_runs_log(lt: Lt, project: Path) -> None:
     task_id = api.submit_task(args={"msg": "hello"}).task_id
-    ran = lt("loop", "--", PY, "-c", "import sys; print(sys.argv[1]); print('err', file=sys.stderr)", "%(msg)")
+    ran = lt(
+        "loop", "--", PY, "-c", "import sys; print(sys.argv[1]); print('err', file=sys.stderr)", "%(msg)"
+    )
     assert ran.code == 0 and "hello" in ran.out and "err" in ran.err
     logs = list((project / ".labtasker" / "logs").rglob("run.log"))
     assert len(logs) == 1 and task_id in str(logs[0])
@@ -90,9 +96,11 @@ def test_a_worker_failing_again_and_again_stops_with_exit_1(lt: Lt) -> None:
 def test_script_path_runs_a_multi_line_script(lt: Lt, tmp_path: Path) -> None:
     api.submit_task(args={"dataset": "imagenet", "model": "vit b"})
     script = tmp_path / "job.sh"
-    script.write_text("LOG_DIR=/logs/%(dataset)/%(model)\n"
-                      "echo \"dataset=%(dataset) model=%(model) log=$LOG_DIR\"\n"
-                      "echo \"second line runs too\"\n")
+    script.write_text(
+        "LOG_DIR=/logs/%(dataset)/%(model)\n"
+        'echo "dataset=%(dataset) model=%(model) log=$LOG_DIR"\n'
+        'echo "second line runs too"\n'
+    )
     ran = lt("loop", "--script-path", str(script))
     assert ran.code == 0, ran.err
     assert "dataset=imagenet model=vit b log=/logs/imagenet/vit b" in ran.out
@@ -123,17 +131,20 @@ def test_extra_filter_picks_tasks(lt: Lt) -> None:
     assert ran.code == 0 and "matched the filter" in ran.err
 
 
-@pytest.mark.parametrize(("argv", "message"), [
-    (["--", "python", "%(lr"], "is not closed"),
-    ([], "give the command to run"),
-    (["--cmd", "echo", "--", "echo"], "got a command after -- and --cmd"),
-    (["--", "no-such-program-xyz", "%(lr)"], "command not found"),
-    (["--executable", "/bin/bash", "--", "echo", "%(lr)"], "--executable is the shell"),
-    (["--eta-max", "soon", "--", "echo", "%(lr)"], "not a duration"),
-    (["--heartbeat-timeout", "-5", "--", "echo", "%(lr)"], "positive"),
-    (["-f", "args.lr >", "--", "echo", "%(lr)"], "invalid filter"),
-    (["--script-path", "/no/such/file"], "cannot read --script-path"),
-])
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--", "python", "%(lr"], "is not closed"),
+        ([], "give the command to run"),
+        (["--cmd", "echo", "--", "echo"], "got a command after -- and --cmd"),
+        (["--", "no-such-program-xyz", "%(lr)"], "command not found"),
+        (["--executable", "/bin/bash", "--", "echo", "%(lr)"], "--executable is the shell"),
+        (["--eta-max", "soon", "--", "echo", "%(lr)"], "not a duration"),
+        (["--heartbeat-timeout", "-5", "--", "echo", "%(lr)"], "positive"),
+        (["-f", "args.lr >", "--", "echo", "%(lr)"], "invalid filter"),
+        (["--script-path", "/no/such/file"], "cannot read --script-path"),
+    ],
+)
 @pytest.mark.usefixtures("project")
 def test_bad_loop_input_is_exit_2_before_any_task_is_taken(lt: Lt, argv: list[str], message: str) -> None:
     task_id = api.submit_task(args={"lr": 0.1}).task_id
@@ -162,17 +173,25 @@ def test_wait_and_lease_flags_reach_the_loop_engine(lt: Lt, monkeypatch: pytest.
         return runner.Tally()
 
     monkeypatch.setattr(api, "run_loop", engine)
-    assert lt("loop", "--wait", "--heartbeat-interval", "5", "--heartbeat-timeout", "20",
-              "--", "echo", "%(lr)").code == 0
+    assert (
+        lt(
+            "loop", "--wait", "--heartbeat-interval", "5", "--heartbeat-timeout", "20", "--", "echo", "%(lr)"
+        ).code
+        == 0
+    )
     assert lt("loop", "--", "echo", "%(lr)").code == 0
     assert [(c["wait"], c["heartbeat_interval"], c["heartbeat_timeout"]) for c in calls] == [
-        (True, 5.0, 20.0), (False, None, None)]
+        (True, 5.0, 20.0),
+        (False, None, None),
+    ]
 
 
 def test_jobs_see_a_terminal_under_a_pty(tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> None:
     code = "import sys; print('tty' if sys.stdout.isatty() else 'pipe', end='\\n')"
     for use_pty, word in ((True, "tty"), (False, "pipe")):
-        result = child.run([PY, "-c", code], env=dict(os.environ), log_path=tmp_path / "run.log", use_pty=use_pty)
+        result = child.run(
+            [PY, "-c", code], env=dict(os.environ), log_path=tmp_path / "run.log", use_pty=use_pty
+        )
         assert result.code == 0 and result.tail.strip() == word.encode()
     assert capfd.readouterr().out == "tty\npipe\n"
     assert (tmp_path / "run.log").read_text() == "tty\npipe\n"  # no CR from the terminal in the log
@@ -220,11 +239,19 @@ def test_eta_max_stops_a_run_that_takes_too_long(lt: Lt) -> None:
 def test_ctrl_c_stops_the_job_and_the_loop_and_keeps_the_task(project: Path, tmp_path: Path) -> None:
     task_id = api.submit_task(args={"x": 1}).task_id
     started, child_pid = tmp_path / "started", tmp_path / "pid"
-    job = (f"import os, pathlib, time; pathlib.Path({str(child_pid)!r}).write_text(str(os.getpid())); "
-           f"pathlib.Path({str(started)!r}).touch(); time.sleep(60)")
+    job = (
+        f"import os, pathlib, time; pathlib.Path({str(child_pid)!r}).write_text(str(os.getpid())); "
+        f"pathlib.Path({str(started)!r}).touch(); time.sleep(60)"
+    )
     exe = labtasker_bin(tmp_path) / "labtasker"
-    proc = subprocess.Popen([str(exe), "loop", "--", PY, "-c", job, "%(x)"], cwd=project, env=queue_env(project),
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [str(exe), "loop", "--", PY, "-c", job, "%(x)"],
+        cwd=project,
+        env=queue_env(project),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     _wait_for(started)
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=30)

@@ -21,20 +21,31 @@ def test_version_and_help(lt: Lt) -> None:
     assert ran.code == 0
     for name in ("init", "config", "queue", "task", "worker", "loop"):
         assert f"\n    {name} " in ran.out
-    for argv in (["task", "--help"], ["task", "submit", "--help"], ["task", "ls", "-h"], ["loop", "--help"],
-                 ["queue", "--help"], ["worker", "ls", "--help"], ["init", "--help"], ["config", "--help"]):
+    for argv in (
+        ["task", "--help"],
+        ["task", "submit", "--help"],
+        ["task", "ls", "-h"],
+        ["loop", "--help"],
+        ["queue", "--help"],
+        ["worker", "ls", "--help"],
+        ["init", "--help"],
+        ["config", "--help"],
+    ):
         assert lt(*argv).code == 0, argv
     assert lt().code == 0  # no command: the help
 
 
 def test_unknown_commands_and_switches_are_one_line_usage_errors(lt: Lt) -> None:
-    for argv, text in ((["tsak"], "unknown command 'tsak'"), (["task", "sumbit"], "unknown command 'sumbit'"),
-                       (["task", "ls", "--bogus"], "unknown switch --bogus"),
-                       (["task", "ls", "--limit"], "requires an argument"),
-                       (["task", "ls", "--limit", "0"], "expected a number >= 1"),
-                       (["worker", "report", "w1"], "expected at least 2 positional arguments"),
-                       (["task", "submit", "--lr=1"], "unknown switch --lr; task args go after --"),
-                       (["loop", "python", "train.py", "--lr", "%(lr)"], "the command goes after --")):
+    for argv, text in (
+        (["tsak"], "unknown command 'tsak'"),
+        (["task", "sumbit"], "unknown command 'sumbit'"),
+        (["task", "ls", "--bogus"], "unknown switch --bogus"),
+        (["task", "ls", "--limit"], "requires an argument"),
+        (["task", "ls", "--limit", "0"], "expected a number >= 1"),
+        (["worker", "report", "w1"], "expected at least 2 positional arguments"),
+        (["task", "submit", "--lr=1"], "unknown switch --lr; task args go after --"),
+        (["loop", "python", "train.py", "--lr", "%(lr)"], "the command goes after --"),
+    ):
         ran = lt(*argv)
         assert ran.code == 2, argv
         assert ran.err.startswith("labtasker: error: ") and ran.err.count("\n") == 1, ran.err
@@ -46,20 +57,32 @@ def test_unknown_commands_and_switches_are_one_line_usage_errors(lt: Lt) -> None
 def test_tracebacks_only_when_asked(lt: Lt, monkeypatch: pytest.MonkeyPatch) -> None:
     assert "Traceback" not in lt("task", "update", "--id", "nope", "-u", "priority=1").err
     ran = lt("-v", "task", "update", "--id", "nope", "-u", "priority=1")
-    assert ran.code == 1 and "Traceback" in ran.err and ran.err.rstrip().endswith(
-        "(hint: list task ids with `labtasker task ls -q`)")
+    assert (
+        ran.code == 1
+        and "Traceback" in ran.err
+        and ran.err.rstrip().endswith("(hint: list task ids with `labtasker task ls -q`)")
+    )
     assert "Traceback" in lt("task", "update", "-v", "--id", "nope", "-u", "priority=1").err
     monkeypatch.setenv("LABTASKER_DEBUG", "1")
     assert "Traceback" in lt("task", "update", "--id", "nope", "-u", "priority=1").err
 
 
 def test_missing_or_broken_optional_commands_break_nothing(lt: Lt, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(Labtasker, "_subcommand_ghost", OptionalSubcommand("ghost", "labtasker.cli.no_such.Ghost"),
-                        raising=False)
-    monkeypatch.setattr(Labtasker, "_subcommand_broken", OptionalSubcommand("broken", "labtasker.cli.args.Nope"),
-                        raising=False)
-    monkeypatch.setattr(TaskGroup, "_subcommand_ghost2", OptionalSubcommand("ghost2", "no_such_pkg.mod.App"),
-                        raising=False)
+    monkeypatch.setattr(
+        Labtasker,
+        "_subcommand_ghost",
+        OptionalSubcommand("ghost", "labtasker.cli.no_such.Ghost"),
+        raising=False,
+    )
+    monkeypatch.setattr(
+        Labtasker,
+        "_subcommand_broken",
+        OptionalSubcommand("broken", "labtasker.cli.args.Nope"),
+        raising=False,
+    )
+    monkeypatch.setattr(
+        TaskGroup, "_subcommand_ghost2", OptionalSubcommand("ghost2", "no_such_pkg.mod.App"), raising=False
+    )
     ran = lt("--help")
     assert ran.code == 0 and "ghost" not in ran.out
     assert "broken" in ran.out and "unavailable" in ran.out

@@ -30,8 +30,18 @@ def test_init_off_a_terminal_uses_flags_and_defaults(lt: Lt, empty: Path) -> Non
 
 def test_init_with_flags(lt: Lt, empty: Path, tmp_path: Path) -> None:
     shared = tmp_path / "shared" / "sweep"
-    ran = lt("init", "--yes", "--queue-name", "sweep", "--queue-dir", str(shared),
-             "--heartbeat-interval", "10", "--heartbeat-timeout", "45")
+    ran = lt(
+        "init",
+        "--yes",
+        "--queue-name",
+        "sweep",
+        "--queue-dir",
+        str(shared),
+        "--heartbeat-interval",
+        "10",
+        "--heartbeat-timeout",
+        "45",
+    )
     assert ran.code == 0, ran.err
     cfg = config.load(empty / ".labtasker")
     assert (cfg.queue_name, cfg.resolved_queue_dir()) == ("sweep", shared)
@@ -49,11 +59,16 @@ def test_init_refuses_an_existing_root_unless_forced(lt: Lt, empty: Path) -> Non
     assert api.get_task(task_id).args == {"a": 1}  # the queue and its tasks are kept
 
 
-@pytest.mark.parametrize(("argv", "message"), [
-    (["--queue-name", "bad name"], "queue_name"),
-    (["--heartbeat-interval", "0"], "positive"),
-])
-def test_init_refuses_bad_settings_and_writes_nothing(lt: Lt, empty: Path, argv: list[str], message: str) -> None:
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--queue-name", "bad name"], "queue_name"),
+        (["--heartbeat-interval", "0"], "positive"),
+    ],
+)
+def test_init_refuses_bad_settings_and_writes_nothing(
+    lt: Lt, empty: Path, argv: list[str], message: str
+) -> None:
     ran = lt("init", "--yes", *argv)
     assert ran.code == 2 and message in ran.err
     assert not (empty / ".labtasker").exists()

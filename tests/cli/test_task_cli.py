@@ -20,8 +20,20 @@ def submit(lt: Lt, *argv: str) -> str:
 
 @pytest.mark.usefixtures("project")
 def test_submit_prints_the_id_and_stores_typed_args(lt: Lt) -> None:
-    task_id = submit(lt, "--name", "grid_search", "--metadata", '{"tags": ["v1", "experimental"], "note": "b"}',
-                     "--priority", "10", "--max-retries", "5", "--", "--lr=0.001", "--model=resnet")
+    task_id = submit(
+        lt,
+        "--name",
+        "grid_search",
+        "--metadata",
+        '{"tags": ["v1", "experimental"], "note": "b"}',
+        "--priority",
+        "10",
+        "--max-retries",
+        "5",
+        "--",
+        "--lr=0.001",
+        "--model=resnet",
+    )
     task = api.get_task(task_id)
     assert (task.task_name, task.priority, task.max_retries) == ("grid_search", 10, 5)
     assert task.args == {"lr": 0.001, "model": "resnet"}
@@ -39,7 +51,9 @@ def test_submit_with_args_option_and_special_values(lt: Lt) -> None:
 @pytest.mark.usefixtures("project")
 def test_submit_from_a_sweep_file_and_stdin(lt: Lt, tmp_path: Path) -> None:
     sweep = tmp_path / "sweep.jsonl"
-    sweep.write_text('# a comment\n{"args": {"lr": 0.1}}\n\n{"args": {"lr": 0.2}, "task_name": "b", "priority": 5}\n')
+    sweep.write_text(
+        '# a comment\n{"args": {"lr": 0.1}}\n\n{"args": {"lr": 0.2}, "task_name": "b", "priority": 5}\n'
+    )
     ran = lt("task", "submit", "--from-file", str(sweep), "--name", "a", "--metadata", '{"tags": ["s"]}')
     assert ran.code == 0 and len(ran.lines) == 2
     tasks = {t.args["lr"]: t for t in api.ls_tasks().content}
@@ -59,16 +73,24 @@ def test_a_bad_sweep_line_submits_nothing(lt: Lt, tmp_path: Path) -> None:
     assert api.ls_tasks().content == []
 
 
-@pytest.mark.parametrize(("argv", "message"), [
-    (["--priority", "high", "--", "--a=1"], "invalid value 'high' for --priority: expected a whole number"),
-    (["--metadata", "[1]", "--", "--a=1"], "--metadata must be a dict"),
-    (["--", "lr=1"], "unexpected task argument 'lr=1'"),
-    (["--args", "{}", "--", "--a=1"], "either after -- or with --args"),
-    (["--bogus"], "unknown switch --bogus"),
-    (["--max-retries", "-1"], "expected a number >= 0"),
-])
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (
+            ["--priority", "high", "--", "--a=1"],
+            "invalid value 'high' for --priority: expected a whole number",
+        ),
+        (["--metadata", "[1]", "--", "--a=1"], "--metadata must be a dict"),
+        (["--", "lr=1"], "unexpected task argument 'lr=1'"),
+        (["--args", "{}", "--", "--a=1"], "either after -- or with --args"),
+        (["--bogus"], "unknown switch --bogus"),
+        (["--max-retries", "-1"], "expected a number >= 0"),
+    ],
+)
 @pytest.mark.usefixtures("project")
-def test_bad_submit_input_is_one_line_exit_2_and_writes_nothing(lt: Lt, argv: list[str], message: str) -> None:
+def test_bad_submit_input_is_one_line_exit_2_and_writes_nothing(
+    lt: Lt, argv: list[str], message: str
+) -> None:
     ran = lt("task", "submit", *argv)
     assert ran.code == 2
     assert ran.err.count("\n") == 1 and ran.err.startswith("labtasker: error: ")
@@ -77,11 +99,14 @@ def test_bad_submit_input_is_one_line_exit_2_and_writes_nothing(lt: Lt, argv: li
     assert api.ls_tasks().content == []
 
 
-def test_first_write_creates_the_queue_and_says_so(lt: Lt, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_first_write_creates_the_queue_and_says_so(
+    lt: Lt, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.chdir(tmp_path)
     assert lt("task", "ls").out == ""
     assert lt("task", "count", "--fmt", "json").out.strip() == json.dumps(
-        {"pending": 0, "running": 0, "success": 0, "failed": 0, "cancelled": 0, "total": 0})
+        {"pending": 0, "running": 0, "success": 0, "failed": 0, "cancelled": 0, "total": 0}
+    )
     assert not (tmp_path / ".labtasker").exists()  # reading made nothing
     ran = lt("task", "submit", "--", "--a=1")
     assert "created" in ran.err and (tmp_path / ".labtasker" / "config.toml").exists()
@@ -133,7 +158,14 @@ def test_count_per_status(lt: Lt) -> None:
     submit(lt, "--", "--x=2")
     lt("task", "update", "--id", a, "-u", "status=cancelled")
     counts = dict(line.split() for line in lt("task", "count").lines)
-    assert counts == {"pending": "1", "running": "0", "success": "0", "failed": "0", "cancelled": "1", "total": "2"}
+    assert counts == {
+        "pending": "1",
+        "running": "0",
+        "success": "0",
+        "failed": "0",
+        "cancelled": "1",
+        "total": "2",
+    }
     assert json.loads(lt("task", "count", "-f", "args.x > 1", "--fmt", "json").out)["pending"] == 1
 
 
@@ -156,8 +188,18 @@ def test_update_by_filter_reset_pending_and_quiet(lt: Lt, queue: FsQueue) -> Non
     b = submit(lt, "--", "--lr=0.1", "--model=vit")
     for task_id in (a, b):
         api.update_tasks([api.TaskUpdateRequest(task_id=task_id, status="cancelled")])
-    ran = lt("task", "update", "-s", "cancelled", "-f", 'args.model == "resnet"', "-u", "args.lr=0.005",
-             "--reset-pending", "--quiet")
+    ran = lt(
+        "task",
+        "update",
+        "-s",
+        "cancelled",
+        "-f",
+        'args.model == "resnet"',
+        "-u",
+        "args.lr=0.005",
+        "--reset-pending",
+        "--quiet",
+    )
     assert ran.code == 0 and ran.out == ""
     assert api.get_task(a).status == "pending" and api.get_task(a).args["lr"] == 0.005
     assert api.get_task(b).status == "cancelled"
@@ -171,15 +213,18 @@ def test_update_reads_ids_from_stdin(lt: Lt) -> None:
     assert [api.get_task(i).priority for i in ids] == [7, 7, 0]
 
 
-@pytest.mark.parametrize(("argv", "code", "message"), [
-    (["--id", "nope", "-u", "priority=1"], 1, "no task with id 'nope'"),
-    (["--id", "X", "-u", "bogus=1"], 2, "'bogus' is not a field"),
-    (["--id", "X", "-u", "priority=high"], 2, "priority must be an integer"),
-    (["--id", "X", "-u", "status=paused"], 2, "unknown status 'paused'"),
-    (["--id", "X", "-u", "args=5"], 2, "args must be a dict"),
-    (["--id", "X"], 2, "nothing to update"),
-    (["--id", "X", "-u", "args.lr"], 2, "write field=value"),
-])
+@pytest.mark.parametrize(
+    ("argv", "code", "message"),
+    [
+        (["--id", "nope", "-u", "priority=1"], 1, "no task with id 'nope'"),
+        (["--id", "X", "-u", "bogus=1"], 2, "'bogus' is not a field"),
+        (["--id", "X", "-u", "priority=high"], 2, "priority must be an integer"),
+        (["--id", "X", "-u", "status=paused"], 2, "unknown status 'paused'"),
+        (["--id", "X", "-u", "args=5"], 2, "args must be a dict"),
+        (["--id", "X"], 2, "nothing to update"),
+        (["--id", "X", "-u", "args.lr"], 2, "write field=value"),
+    ],
+)
 @pytest.mark.usefixtures("project")
 def test_update_errors(lt: Lt, argv: list[str], code: int, message: str) -> None:
     ran = lt("task", "update", *argv)

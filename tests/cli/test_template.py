@@ -40,24 +40,30 @@ def test_double_percent_is_a_literal() -> None:
     assert t.render({"x": 1}) == "printf '%(x)s %d' 1"
 
 
-@pytest.mark.parametrize(("text", "message"), [
-    ("echo %(lr", "is not closed"),
-    ("echo %()", "invalid placeholder"),
-    ("echo %(a b)", "invalid placeholder"),
-    ("echo %(a.)", "invalid placeholder"),
-])
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("echo %(lr", "is not closed"),
+        ("echo %()", "invalid placeholder"),
+        ("echo %(a b)", "invalid placeholder"),
+        ("echo %(a.)", "invalid placeholder"),
+    ],
+)
 def test_malformed_placeholders_are_usage_errors(text: str, message: str) -> None:
     with pytest.raises(UsageError, match=message):
         Template.parse(text)
 
 
 @pytest.mark.parametrize("value", HOSTILE)
-@pytest.mark.parametrize("shape", [
-    "printf '%s\\n' %(v)",             # bare
-    "printf '%s\\n' '%(v)'",           # inside single quotes
-    'printf \'%s\\n\' "%(v)"',         # inside double quotes
-    "printf '%s\\n' pre-%(v)-post",    # glued to text
-])
+@pytest.mark.parametrize(
+    "shape",
+    [
+        "printf '%s\\n' %(v)",  # bare
+        "printf '%s\\n' '%(v)'",  # inside single quotes
+        "printf '%s\\n' \"%(v)\"",  # inside double quotes
+        "printf '%s\\n' pre-%(v)-post",  # glued to text
+    ],
+)
 def test_shell_values_arrive_as_one_argument_and_run_nothing(tmp_path: Path, value: str, shape: str) -> None:
     text = Template.parse(shape, shell=True).render({"v": value}, shell=True)
     out = subprocess.run(["/bin/sh", "-c", text], cwd=tmp_path, capture_output=True, text=True, check=True)

@@ -97,7 +97,8 @@ labtasker task submit -- --value=-1 --label="" --desc="hello world"
     assert first.metadata == {"tags": ["v1", "experimental"], "note": "baseline run"}
     grid = [t for t in tasks if t.metadata == {"tags": ["v1"]}]
     assert sorted((t.args["lr"], t.args["model"]) for t in grid) == sorted(
-        (lr, m) for lr in (0.001, 0.01, 0.1) for m in ("resnet", "vit"))
+        (lr, m) for lr in (0.001, 0.01, 0.1) for m in ("resnet", "vit")
+    )
     all_args = [t.args for t in tasks]
     assert {"arg1": 0, "arg2": 3} in all_args
     assert {"optimizer": {"lr": 0.01, "momentum": 0.9}} in all_args
@@ -115,24 +116,32 @@ def test_running_tasks(shell: Shell, project: Path, tmp_path: Path) -> None:
         return labtasker.submit_task(args=args, metadata={"tags": tags}).task_id
 
     basic = [submit(lr=0.1, model="resnet"), submit(lr=0.01, model="vit", tags=["v1"])]
-    shell("""
+    shell(
+        """
 # Basic — %(key) interpolates TOP-LEVEL task args at runtime
 labtasker loop -- python train.py --lr '%(lr)' --model '%(model)'
-""", env=env)
+""",
+        env=env,
+    )
     assert [(r["task_id"], r["opts"]) for r in runs(record)] == [
-        (basic[0], {"--lr": "0.1", "--model": "resnet"}), (basic[1], {"--lr": "0.01", "--model": "vit"})]
+        (basic[0], {"--lr": "0.1", "--model": "resnet"}),
+        (basic[1], {"--lr": "0.01", "--model": "vit"}),
+    ]
     assert [labtasker.get_task(i).summary["acc"] for i in basic] == [0.9, 0.99]
 
     v1, v2 = submit(lr=0.2, model="vit", tags=["v1"]), submit(lr=0.3, model="vit", tags=["v2"])
     only_lr = submit(lr=0.5)
-    shell("""
+    shell(
+        """
 # With metadata filter (only run tasks tagged "v1")
 labtasker loop \\
 --extra-filter '"v1" in list(metadata.tags)' \\
 -- python train.py --lr '%(lr)' --model '%(model)'
 # Env vars MUST go outside the loop command
 CUDA_VISIBLE_DEVICES=0 labtasker loop -- python train.py --lr '%(lr)'
-""", env=env)
+""",
+        env=env,
+    )
     done = {r["task_id"]: r for r in runs(record)}
     assert v1 in done and v2 not in done  # the filter; and {lr, model} never fits '%(lr)' alone
     assert done[only_lr]["opts"] == {"--lr": "0.5"} and done[only_lr]["gpu"] == "0"
@@ -140,21 +149,25 @@ CUDA_VISIBLE_DEVICES=0 labtasker loop -- python train.py --lr '%(lr)'
     labtasker.delete_task(v2)
 
     sweep = [submit(lr=i / 100, model=m) for i in range(1, 5) for m in ("resnet", "vit")]
-    shell("""
+    shell(
+        """
 # Multiple parallel GPU workers — run the same command in the background per GPU
 CUDA_VISIBLE_DEVICES=0 labtasker loop -- python train.py --lr '%(lr)' --model '%(model)' &
 CUDA_VISIBLE_DEVICES=1 labtasker loop -- python train.py --lr '%(lr)' --model '%(model)' &
 CUDA_VISIBLE_DEVICES=2 labtasker loop -- python train.py --lr '%(lr)' --model '%(model)' &
 CUDA_VISIBLE_DEVICES=3 labtasker loop -- python train.py --lr '%(lr)' --model '%(model)' &
 wait
-""", env=env)
+""",
+        env=env,
+    )
     parallel = [r for r in runs(record) if r["task_id"] in sweep]
     assert sorted(r["task_id"] for r in parallel) == sorted(sweep)  # each task ran exactly once
     assert {r["gpu"] for r in parallel} <= {"0", "1", "2", "3"}
     assert all(labtasker.get_task(i).status == "success" for i in sweep)
 
     script_task = labtasker.submit_task(args={"dataset": "imagenet", "model": "vit"}).task_id
-    shell("""
+    shell(
+        """
 # Complex scripts where %(var) appears inside multi-line logic — use --script-path
 LABTASKER_TASK_SCRIPT=$(mktemp)
 cat <<'EOF' > "$LABTASKER_TASK_SCRIPT"
@@ -162,7 +175,9 @@ LOG_DIR=/logs/%(dataset)/%(model)
 python train.py --dataset %(dataset) --model %(model) --log-dir $LOG_DIR
 EOF
 labtasker loop --script-path $LABTASKER_TASK_SCRIPT
-""", env=env)
+""",
+        env=env,
+    )
     last = runs(record)[-1]
     assert last["task_id"] == script_task
     assert last["opts"] == {"--dataset": "imagenet", "--model": "vit", "--log-dir": "/logs/imagenet/vit"}
@@ -173,24 +188,32 @@ def results(project: Path) -> dict[str, list[str]]:
     """A queue with finished, failed and pending tasks; returns ids by role."""
     names = ["grid_search", "grid-a", "debug-1", "debug-2"]
     specs = [  # lr, model, name, tags, outcome
-        (0.001, "resnet", names[0], ["v1"], "success"), (0.2, "vit", names[0], ["v1"], "success"),
-        (0.1, "resnet", names[1], ["v1"], "failed"), (0.2, "resnet", names[1], [], "failed"),
-        (0.3, "vit", names[2], ["urgent"], "pending"), (0.01, "vit", names[3], ["urgent"], "pending"),
+        (0.001, "resnet", names[0], ["v1"], "success"),
+        (0.2, "vit", names[0], ["v1"], "success"),
+        (0.1, "resnet", names[1], ["v1"], "failed"),
+        (0.2, "resnet", names[1], [], "failed"),
+        (0.3, "vit", names[2], ["urgent"], "pending"),
+        (0.01, "vit", names[3], ["urgent"], "pending"),
     ]
     ids: dict[str, list[str]] = {}
     for lr, model, name, tags, outcome in specs:
-        task_id = labtasker.submit_task(task_name=name, args={"lr": lr, "model": model},
-                                        metadata={"tags": tags}, max_retries=1).task_id
+        task_id = labtasker.submit_task(
+            task_name=name, args={"lr": lr, "model": model}, metadata={"tags": tags}, max_retries=1
+        ).task_id
         ids.setdefault(outcome, []).append(task_id)
     wanted = set(ids["success"] + ids["failed"])
 
-    @labtasker.loop(required_fields=["lr", "model"], pass_args_dict=True,
-                    extra_filter=" or ".join(f'task_id == "{i}"' for i in sorted(wanted)))
+    @labtasker.loop(
+        required_fields=["lr", "model"],
+        pass_args_dict=True,
+        extra_filter=" or ".join(f'task_id == "{i}"' for i in sorted(wanted)),
+    )
     def run(args: dict[str, Any]) -> None:
         if labtasker.task_info().task_id in ids["failed"]:
             raise RuntimeError("diverged")
-        labtasker.report_task_status(task_id=labtasker.task_info().task_id, status="running",
-                                     summary={"acc": round(1 - args["lr"], 4)})
+        labtasker.report_task_status(
+            task_id=labtasker.task_info().task_id, status="running", summary={"acc": round(1 - args["lr"], 4)}
+        )
 
     run()
     return ids
@@ -244,13 +267,18 @@ labtasker task ls -s success -S 'summary.acc:desc' --no-pager > s2.txt
 
 def _fail_again(task_ids: list[str]) -> None:
     """Put tasks back in failed/ (they were re-queued by the previous step)."""
-    @labtasker.loop(required_fields=["lr", "model"], pass_args_dict=True,
-                    extra_filter=" or ".join(f'task_id == "{i}"' for i in task_ids))
+
+    @labtasker.loop(
+        required_fields=["lr", "model"],
+        pass_args_dict=True,
+        extra_filter=" or ".join(f'task_id == "{i}"' for i in task_ids),
+    )
     def fail(args: dict[str, Any]) -> None:
         raise RuntimeError("diverged again")
 
-    labtasker.update_tasks([labtasker.TaskUpdateRequest(task_id=i, max_retries=1) for i in task_ids],
-                           reset_pending=True)
+    labtasker.update_tasks(
+        [labtasker.TaskUpdateRequest(task_id=i, max_retries=1) for i in task_ids], reset_pending=True
+    )
     fail()
 
 
@@ -288,13 +316,19 @@ set -euo pipefail
 labtasker task update -s failed -f 'args.model == "resnet"' -u 'args.lr=0.005' --reset-pending --quiet
 """)
     assert out.stdout == ""
-    assert all(labtasker.get_task(i).args["lr"] == 0.005 and labtasker.get_task(i).status == "pending"
-               for i in resnet_failed)
+    assert all(
+        labtasker.get_task(i).args["lr"] == 0.005 and labtasker.get_task(i).status == "pending"
+        for i in resnet_failed
+    )
 
     labtasker.submit_task(task_name="hot", args={"lr": 0.5, "model": "vit"}, metadata={"tags": ["urgent"]})
-    high_lr_pending = [t.task_id for t in api.ls_tasks(status="pending", extra_filter="args.lr > 0.05").content]
-    urgent_pending = [t.task_id for t in api.ls_tasks(status="pending",
-                                                      extra_filter='"urgent" in list(metadata.tags)').content]
+    high_lr_pending = [
+        t.task_id for t in api.ls_tasks(status="pending", extra_filter="args.lr > 0.05").content
+    ]
+    urgent_pending = [
+        t.task_id
+        for t in api.ls_tasks(status="pending", extra_filter='"urgent" in list(metadata.tags)').content
+    ]
     assert high_lr_pending and urgent_pending
     shell("""
 set -euo pipefail
@@ -350,8 +384,11 @@ def test_deleting_tasks(shell: Shell, results: dict[str, list[str]], project: Pa
     old = results["success"][0]
     located = queue.find(old)
     assert located is not None
-    queue.transact(located.dirname, located.name,
-                   lambda d: (located.dirname, {**d, "created_at": clock.now() - timedelta(hours=1)}))
+    queue.transact(
+        located.dirname,
+        located.name,
+        lambda d: (located.dirname, {**d, "created_at": clock.now() - timedelta(hours=1)}),
+    )
     debug = labtasker.submit_task(task_name="debug-3", args={"x": 1}).task_id
     shell("""
 set -euo pipefail

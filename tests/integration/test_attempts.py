@@ -29,6 +29,7 @@ def cancelled_while_running() -> str:
 
 def run_and_requeue(task_id: str, acc: float) -> None:
     """Run the one pending task to success with ``acc``, then re-queue it as new."""
+
     @labtasker.loop(required_fields=["*"], pass_args_dict=True)
     def main(args: dict) -> None:
         labtasker.report_task_status(labtasker.task_info().task_id, "running", summary={"acc": acc})
@@ -42,7 +43,11 @@ def test_a_late_result_of_a_cancelled_run_is_an_attempt(queue: object) -> None:
     assert labtasker.get_task(task_id).status == "cancelled"
     [run] = labtasker.ls_attempts(task_id=task_id)
     assert isinstance(run, labtasker.Attempt)
-    assert (run.task_id, run.status, run.reason) == (task_id, "success", "lease lost before the result was saved")
+    assert (run.task_id, run.status, run.reason) == (
+        task_id,
+        "success",
+        "lease lost before the result was saved",
+    )
     assert run.worker_id and run.file.startswith(f"{task_id}--{run.worker_id}--")
     assert run.node == api.context().queue.node
     assert run.finished_at is not None and run.finished_at.tzinfo is not None

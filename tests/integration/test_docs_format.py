@@ -15,4 +15,4 @@ DOC = Path(__file__).resolve().parents[2] / "docs" / "queue-format.md"
 def test_queue_format_page_runs_as_written() -> None:
     namespace: dict = {}
     for i, code in enumerate(blocks(DOC)):
-        exec(compile(code, f"{DOC.name}[block {i}]", "exec"), namespace)  # noqa: S102 - our own docs
+        exec(compile(code, f"{DOC.name}[block {i}]", "exec"), namespace)

@@ -31,7 +31,11 @@ def run_child(status: str) -> runner.Tally:
 
 @pytest.mark.parametrize(
     ("asked", "state", "outcome"),
-    [("running", "success", "done"), ("cancelled", "cancelled", "cancelled"), ("failed", "pending", "failed")],
+    [
+        ("running", "success", "done"),
+        ("cancelled", "cancelled", "cancelled"),
+        ("failed", "pending", "failed"),
+    ],
 )
 def test_subprocess_reports_reach_the_task(project: Path, asked: str, state: str, outcome: str) -> None:
     tid = labtasker.submit_task(args={"x": 1}, max_retries=2).task_id

@@ -275,8 +275,13 @@ def test_loop_writes_task_info_for_subprocesses(project: Path) -> None:
     def main(x: int = labtasker.Required()):
         run = __import__("labtasker.loop", fromlist=["x"]).current_run()
         code = "import labtasker; t = labtasker.task_info(); print(t.task_id, t.args['x'])"
-        res = subprocess.run([sys.executable, "-c", code], env={**os.environ, **run.env()},
-                             capture_output=True, text=True, check=True)
+        res = subprocess.run(
+            [sys.executable, "-c", code],
+            env={**os.environ, **run.env()},
+            capture_output=True,
+            text=True,
+            check=True,
+        )
         out["child"] = res.stdout.split()
         out["id"] = labtasker.task_info().task_id
         print("hello from the job")

@@ -18,8 +18,13 @@ def test_quickstart_runs_the_sweep(tmp_path: Path) -> None:
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}"
     if shutil.which("labtasker", path=env["PATH"]) is None:
         pytest.fail("the labtasker command is not installed: run pip install -e . first")
-    res = subprocess.run(["bash", str(REPO / "examples" / "quickstart.sh"), str(tmp_path)],
-                         capture_output=True, text=True, env=env, timeout=120)
+    res = subprocess.run(
+        ["bash", str(REPO / "examples" / "quickstart.sh"), str(tmp_path)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
     assert res.returncode == 0, res.stderr
     assert "loop finished: 6 done, 0 failed" in res.stderr
     best = res.stdout.split("# best runs:")[1].splitlines()

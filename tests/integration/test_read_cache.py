@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from labtasker import api
-from labtasker.fsqueue import claim, codec, queue as queue_module, tasks
+from labtasker.fsqueue import claim, codec, tasks
+from labtasker.fsqueue import queue as queue_module
 from labtasker.fsqueue.queue import FsQueue
 
 

@@ -8,9 +8,7 @@ the examples are user code, whose annotations are evaluated.
 import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from typing import Any, Dict
-
-from typing_extensions import Annotated
+from typing import Annotated, Any
 
 import pytest
 
@@ -92,12 +90,10 @@ def test_2_running_with_extra_filter():
     labtasker.submit_task(args={"lr": 0.5, "model": "mlp"}, metadata={"tags": ["v2"]})
     ran = []
 
-    def train(lr, model):  # noqa: F811 - the example's own train()
+    def train(lr, model):
         ran.append((lr, model))
 
-    @labtasker.loop(
-        extra_filter='"v1" in list(metadata.tags)'
-    )
+    @labtasker.loop(extra_filter='"v1" in list(metadata.tags)')
     def main(lr: float = Required(), model: str = Required()):
         train(lr=lr, model=model)
 
@@ -110,7 +106,7 @@ def test_2_running_args_dict():
     labtasker.submit_task(args={"lr": 0.1, "model": "vit", "seed": 3})
     got = []
 
-    def train(lr, model):  # noqa: F811
+    def train(lr, model):
         got.append((lr, model))
 
     @labtasker.loop(required_fields=["lr", "model"], pass_args_dict=True)
@@ -145,7 +141,7 @@ def test_2_running_nested_resolvers():
 
     @labtasker.loop()
     def main(
-        args_a: Annotated[Dict[str, Any], Required(resolver=lambda a: ArgsGroupA(**a))],
+        args_a: Annotated[dict[str, Any], Required(resolver=lambda a: ArgsGroupA(**a))],
         args_b=Required(resolver=lambda b: ArgsGroupB(**b)),
     ):
         print(f"got args_a: {args_a}")
@@ -210,11 +206,10 @@ def test_3_querying():
     # Filter by summary field (same dot-notation)
     response = labtasker.ls_tasks(
         status="success",
-        extra_filter='summary.acc > 0.51',
+        extra_filter="summary.acc > 0.51",
         limit=1000,
     )
-    assert {(t.args["lr"], t.args["model"]) for t in response.content} == {
-        (0.01, "vit"), (0.1, "resnet")}
+    assert {(t.args["lr"], t.args["model"]) for t in response.content} == {(0.01, "vit"), (0.1, "resnet")}
     # ls_tasks() has NO sort parameter — sort results manually in Python
     tasks_sorted = sorted(
         response.content,
@@ -248,15 +243,10 @@ def test_4_summary_write_and_read(capsys):
     # Fetch all successful tasks and print their summaries
     response = labtasker.ls_tasks(status="success", limit=1000)
     for task in response.content:
-        print(
-            f"task_id={task.task_id} "
-            f"args={task.args} "
-            f"summary={task.summary}"
-        )
+        print(f"task_id={task.task_id} args={task.args} summary={task.summary}")
     # Aggregate: collect metric from summary and rank
     results = [
-        {"lr": t.args["lr"], "model": t.args["model"], "acc": t.summary.get("acc")}
-        for t in response.content
+        {"lr": t.args["lr"], "model": t.args["model"], "acc": t.summary.get("acc")} for t in response.content
     ]
     results.sort(key=lambda x: x["acc"] or 0, reverse=True)
     for r in results:
@@ -322,8 +312,9 @@ def test_4_report_outside_loop_merges_summary_only():
 
     @labtasker.loop()
     def main(lr: float = Required(), model: str = Required()):
-        labtasker.report_task_status(task_id=labtasker.task_info().task_id, status="running",
-                                     summary={"acc": lr})
+        labtasker.report_task_status(
+            task_id=labtasker.task_info().task_id, status="running", summary={"acc": lr}
+        )
 
     main()
     t = labtasker.ls_tasks(status="success").content[0]
@@ -337,9 +328,7 @@ def test_5_updating():
     grid()
     task_id = labtasker.ls_tasks().content[0].task_id
     # Update a single task — only specified keys are merged/updated
-    labtasker.update_tasks([
-        TaskUpdateRequest(**{"_id": task_id, "args": {"lr": 0.005}})
-    ])
+    labtasker.update_tasks([TaskUpdateRequest(**{"_id": task_id, "args": {"lr": 0.005}})])
     assert labtasker.ls_tasks(task_id=task_id).content[0].args == {"lr": 0.005, "model": "resnet"}
 
     @labtasker.loop(extra_filter='args.model == "resnet"', create_worker_kwargs={"max_retries": 10})
@@ -351,10 +340,12 @@ def test_5_updating():
     # Batch: fix lr and reset to pending (also resets retries=0)
     response = labtasker.ls_tasks(status="failed")
     updates = [
-        TaskUpdateRequest(**{
-            "_id": task.task_id,
-            "args": {"lr": 0.005},  # merges into existing args; other keys preserved
-        })
+        TaskUpdateRequest(
+            **{
+                "_id": task.task_id,
+                "args": {"lr": 0.005},  # merges into existing args; other keys preserved
+            }
+        )
         for task in response.content
     ]
     if updates:
@@ -364,12 +355,9 @@ def test_5_updating():
     # Cancel pending tasks matching a filter
     response = labtasker.ls_tasks(
         status="pending",
-        extra_filter='args.lr > 0.05',
+        extra_filter="args.lr > 0.05",
     )
-    updates = [
-        TaskUpdateRequest(**{"_id": task.task_id, "status": "cancelled"})
-        for task in response.content
-    ]
+    updates = [TaskUpdateRequest(**{"_id": task.task_id, "status": "cancelled"}) for task in response.content]
     if updates:
         labtasker.update_tasks(updates)
     assert [t.args for t in labtasker.ls_tasks(status="cancelled").content] == [{"lr": 0.1, "model": "vit"}]
@@ -379,15 +367,17 @@ def test_5_updating():
     def main(lr: float = Required(), model: str = Required()):
         train(lr=lr, model=model)
         task = labtasker.task_info()
-        labtasker.update_tasks([
-            TaskUpdateRequest(**{"_id": task.task_id, "metadata": {"run_note": "done"}})
-        ])  # merges "run_note" into existing metadata; other metadata keys preserved
+        labtasker.update_tasks(
+            [TaskUpdateRequest(**{"_id": task.task_id, "metadata": {"run_note": "done"}})]
+        )  # merges "run_note" into existing metadata; other metadata keys preserved
 
     main()
     done = labtasker.ls_tasks(status="success").content
     assert len(done) == 5
-    assert all(t.metadata == {"tags": ["v1", "experimental"], "note": "baseline run", "run_note": "done"}
-               for t in done)
+    assert all(
+        t.metadata == {"tags": ["v1", "experimental"], "note": "baseline run", "run_note": "done"}
+        for t in done
+    )
 
 
 def test_5_replace_fields_and_status_pending_keeps_retries():
@@ -408,9 +398,7 @@ def test_5_force_cancel_a_running_task_from_outside():
         task_id = labtasker.task_info().task_id
         if x == 1:
             # To force-cancel a running task from OUTSIDE the loop (e.g., hung job detection):
-            labtasker.update_tasks([
-                TaskUpdateRequest(**{"_id": task_id, "status": "cancelled"})
-            ])
+            labtasker.update_tasks([TaskUpdateRequest(**{"_id": task_id, "status": "cancelled"})])
         outcome[x] = "ran"
 
     tally = main()
@@ -427,9 +415,7 @@ def test_6_deleting():
     labtasker.delete_task(task_id=first.task_id)
     assert len(labtasker.ls_tasks().content) == 5
     # Batch delete matching a filter
-    response = labtasker.ls_tasks(
-        extra_filter='created_at < date("10 minutes ago")'
-    )
+    response = labtasker.ls_tasks(extra_filter='created_at < date("10 minutes ago")')
     for task in response.content:
         labtasker.delete_task(task_id=task.task_id)
     assert len(labtasker.ls_tasks().content) == 5  # all were created just now

@@ -71,12 +71,24 @@ class Procs:
         self.out.mkdir(exist_ok=True)
         self.all: list[subprocess.Popen[bytes]] = []
 
-    def start(self, project: Path, argv: list[str], *, name: str, env: dict[str, str] | None = None,
-              stderr_pipe: bool = False) -> subprocess.Popen[bytes]:
+    def start(
+        self,
+        project: Path,
+        argv: list[str],
+        *,
+        name: str,
+        env: dict[str, str] | None = None,
+        stderr_pipe: bool = False,
+    ) -> subprocess.Popen[bytes]:
         """Run ``argv`` in ``project`` (its output goes to out/<name>.out and .err)."""
         with open(self.out / f"{name}.out", "wb") as stdout, open(self.out / f"{name}.err", "wb") as err:
-            proc = subprocess.Popen(argv, cwd=project, env={**queue_env(project), **(env or {})},
-                                    stdout=stdout, stderr=subprocess.PIPE if stderr_pipe else err)
+            proc = subprocess.Popen(
+                argv,
+                cwd=project,
+                env={**queue_env(project), **(env or {})},
+                stdout=stdout,
+                stderr=subprocess.PIPE if stderr_pipe else err,
+            )
         self.all.append(proc)
         return proc
 

@@ -41,6 +41,7 @@ def test_sigkill_with_the_monitor_pending_again_within_seconds(
     assert "worker gone" in task.last_error
     assert worker_id in task.last_error
     assert took < TIMEOUT  # the liveness lock told, no need to wait for the lease to time out
+
     def failures() -> int:  # the document is briefly in hand while it changes
         return int((queue.read("workers", f"{worker_id}.yaml") or {}).get("retries") or 0)
 

@@ -27,8 +27,11 @@ def blocks(kind: str) -> list[str]:
 def test_the_config_block_is_valid(tmp_path: Path) -> None:
     (toml,) = blocks("toml")
     cfg = config.from_dict(tmp_path, __import__("tomllib").loads(toml))
-    terms = lease.make_terms(cfg.setting("heartbeat_interval"), cfg.setting("heartbeat_timeout"),
-                             durations.parse(cfg.setting("eta_max")))
+    terms = lease.make_terms(
+        cfg.setting("heartbeat_interval"),
+        cfg.setting("heartbeat_timeout"),
+        durations.parse(cfg.setting("eta_max")),
+    )
     assert terms == lease.Terms(30, 90, 7200)
 
 
@@ -40,8 +43,15 @@ def test_the_examples_run_as_written(project: Path) -> None:
         exec(compile(code, f"{PAGE.name}[python {i}]", "exec"), {"__name__": f"leases_doc_{i}"})
     env = {**queue_env(project), "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
     for code in blocks("bash"):
-        shell = subprocess.Popen(["bash", "-e", "-c", code], cwd=project, env=env, stdout=subprocess.PIPE,
-                                 stderr=subprocess.PIPE, text=True, start_new_session=True)
+        shell = subprocess.Popen(
+            ["bash", "-e", "-c", code],
+            cwd=project,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            start_new_session=True,
+        )
         try:
             out, err = shell.communicate(timeout=60)
         finally:

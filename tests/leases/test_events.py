@@ -42,14 +42,17 @@ EXPECTED = {
 
 
 def _transitions(lines: list[dict], names: dict[str, str]) -> dict[str, list[tuple[str | None, str]]]:
-    return {name: [(e["old"], e["new"]) for e in lines if e["entity"] == "task" and e["id"] == tid]
-            for name, tid in names.items()}
+    return {
+        name: [(e["old"], e["new"]) for e in lines if e["entity"] == "task" and e["id"] == tid]
+        for name, tid in names.items()
+    }
 
 
 @pytest.mark.slow
 def test_event_listen_sees_what_another_process_did(fast: Path, queue: FsQueue, procs: Procs) -> None:
-    listener = procs.start(fast, [str(BIN / "labtasker"), "event", "listen", "--fmt", "jsonl"], name="listen",
-                           stderr_pipe=True)
+    listener = procs.start(
+        fast, [str(BIN / "labtasker"), "event", "listen", "--fmt", "jsonl"], name="listen", stderr_pipe=True
+    )
     assert listener.stderr is not None
     assert "listening to" in listener.stderr.readline().decode()
     actor = procs.start(fast, [sys.executable, "-c", ACTOR], name="actor")
@@ -111,14 +114,32 @@ def test_late_or_repeated_sightings_are_not_reported() -> None:
 
 def test_a_readable_line_per_event() -> None:
     when = datetime(2026, 1, 1, 12, 0, tzinfo=timezone.utc)
-    event = events.QueueEvent(7, when, "task", "t1", "running", "pending",
-                              {"task_name": "grid", "retries": 1, "max_retries": 3,
-                               "last_error": "Traceback...\nRuntimeError: boom"})
+    event = events.QueueEvent(
+        7,
+        when,
+        "task",
+        "t1",
+        "running",
+        "pending",
+        {
+            "task_name": "grid",
+            "retries": 1,
+            "max_retries": 3,
+            "last_error": "Traceback...\nRuntimeError: boom",
+        },
+    )
     line = event.line()
     assert "task   t1  running -> pending" in line
     assert "name=grid" in line
     assert "retries=1/3" in line
     assert "error='RuntimeError: boom'" in line
     data = json.loads(event.to_json())
-    assert data == {"seq": 7, "time": "2026-01-01T12:00:00+00:00", "entity": "task", "id": "t1",
-                    "old": "running", "new": "pending", "doc": event.doc}
+    assert data == {
+        "seq": 7,
+        "time": "2026-01-01T12:00:00+00:00",
+        "entity": "task",
+        "id": "t1",
+        "old": "running",
+        "new": "pending",
+        "doc": event.doc,
+    }

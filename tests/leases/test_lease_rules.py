@@ -29,8 +29,9 @@ HOUR = 3600.0
         ("lease an hour in the future, just seen", NOW + HOUR, 1.0, False, None, False, False),
     ],
 )
-def test_judge(case: str, mtime: float, watched: float, same_host: bool, alive: bool | None,
-               stale: bool, suspect: bool) -> None:
+def test_judge(
+    case: str, mtime: float, watched: float, same_host: bool, alive: bool | None, stale: bool, suspect: bool
+) -> None:
     verdict = lease.judge(mtime=mtime, fs_now=NOW, watched=watched, terms=T, same_host=same_host, alive=alive)
     assert (verdict.stale, verdict.suspect) == (stale, suspect), case
 
@@ -46,15 +47,17 @@ def test_a_renewing_worker_whose_clock_is_an_hour_off_is_never_reclaimed() -> No
         now = NOW + 10 * step
         mtime = (now - HOUR) - (now - NOW) % T.interval  # renewed every 30 s by a clock 1 h behind
         seen = lease.sight(seen, (1, int(mtime * 1e9), 100), mono=10.0 * step)
-        verdict = lease.judge(mtime=mtime, fs_now=now, watched=10.0 * step - seen.since, terms=T,
-                              same_host=False)
+        verdict = lease.judge(
+            mtime=mtime, fs_now=now, watched=10.0 * step - seen.since, terms=T, same_host=False
+        )
         assert not verdict.stale, f"reclaimed at sweep {step}"
     # ...and once it stops renewing, it is reclaimed after one timeout of watching
     frozen = mtime
     for step in range(200, 220):
         seen = lease.sight(seen, (1, int(frozen * 1e9), 100), mono=10.0 * step)
-        verdict = lease.judge(mtime=frozen, fs_now=NOW + 10 * step, watched=10.0 * step - seen.since,
-                              terms=T, same_host=False)
+        verdict = lease.judge(
+            mtime=frozen, fs_now=NOW + 10 * step, watched=10.0 * step - seen.since, terms=T, same_host=False
+        )
         if verdict.stale:
             break
     assert verdict.stale
@@ -70,8 +73,9 @@ def test_eta_is_measured_on_the_filesystem_clock_despite_the_owners_skew() -> No
     terms = lease.terms_of(doc, T)
     keep = lease.judge(mtime=NOW - 5, fs_now=NOW, watched=0, terms=terms, same_host=True, started=started)
     assert not keep.stale  # 100 s into a 600 s budget
-    late = lease.judge(mtime=NOW + 700, fs_now=NOW + 700, watched=0, terms=terms, same_host=True,
-                       started=started)
+    late = lease.judge(
+        mtime=NOW + 700, fs_now=NOW + 700, watched=0, terms=terms, same_host=True, started=started
+    )
     assert late.stale
     assert late.why == "eta exceeded"
 
@@ -88,8 +92,10 @@ def test_a_timeout_shorter_than_two_intervals_renews_more_often() -> None:
     assert terms.interval == pytest.approx(20 / 3)
 
 
-@pytest.mark.parametrize(("interval", "timeout", "eta"), [(0, None, None), (30, -1, None), (30, None, "1h"),
-                                                          ("30", None, None), (True, None, None)])
+@pytest.mark.parametrize(
+    ("interval", "timeout", "eta"),
+    [(0, None, None), (30, -1, None), (30, None, "1h"), ("30", None, None), (True, None, None)],
+)
 def test_bad_terms_are_a_usage_error(interval: object, timeout: object, eta: object) -> None:
     with pytest.raises(UsageError, match="positive number of seconds"):
         lease.make_terms(interval, timeout, eta)
@@ -109,8 +115,10 @@ def test_reclaim_counts_a_retry_and_says_why() -> None:
     now = datetime(2026, 1, 2, 3, 4, 5, tzinfo=timezone.utc)
     verdict = lease.Verdict(True, "heartbeat lost", "not renewed for 95s")
     error = lease.describe(verdict, worker="n1.abc", by="monitor n1", now=now)
-    assert error == ("lease reclaimed, heartbeat lost (not renewed for 95s): worker n1.abc; "
-                     "reclaimed by monitor n1 at 2026-01-02T03:04:05+00:00")
+    assert error == (
+        "lease reclaimed, heartbeat lost (not renewed for 95s): worker n1.abc; "
+        "reclaimed by monitor n1 at 2026-01-02T03:04:05+00:00"
+    )
     doc = {"task_id": "t", "retries": 0, "max_retries": 2, "worker_id": "n1.abc", "lease": {"host": "h"}}
     dirname, doc = lease.reclaim(doc, error, now)
     assert (dirname, doc["retries"], doc["worker_id"], "lease" in doc) == ("pending", 1, None, False)
@@ -127,9 +135,17 @@ def test_a_renewal_seen_through_an_attribute_cache_gets_that_much_more_time() ->
     assert lease.judge(**{**seen_old, "mtime": NOW - 160, "watched": 160.0}, same_host=False, cache=60).stale
 
 
-@pytest.mark.parametrize(("kind", "options", "seconds"), [
-    ("ext4", {"rw": ""}, 0), ("nfs4", {"rw": ""}, 60), ("nfs", {"acregmax": "30"}, 30),
-    ("nfs", {"actimeo": "5"}, 5), ("nfs", {"noac": ""}, 0), ("cifs", {}, 1), ("lustre", {}, 0),
-])
+@pytest.mark.parametrize(
+    ("kind", "options", "seconds"),
+    [
+        ("ext4", {"rw": ""}, 0),
+        ("nfs4", {"rw": ""}, 60),
+        ("nfs", {"acregmax": "30"}, 30),
+        ("nfs", {"actimeo": "5"}, 5),
+        ("nfs", {"noac": ""}, 0),
+        ("cifs", {}, 1),
+        ("lustre", {}, 0),
+    ],
+)
 def test_attribute_cache_of_a_mount(kind: str, options: dict[str, str], seconds: float) -> None:
     assert locking.cache_of_mount(kind, options) == seconds

@@ -22,8 +22,11 @@ def _claimed_elsewhere(queue: FsQueue) -> tuple[str, Path]:
     workers.create(queue, worker_id="far.w1")
     tid = labtasker.submit_task(args={"x": 1}).task_id
     claimer = claim.Claimer(queue, "far.w1")
-    claimer.fields = {"lease": lease.lease_info(lease.make_terms(INTERVAL, TIMEOUT), host="far-away/1234",
-                                                lock="far.w1--0000", skew=0.0)}
+    claimer.fields = {
+        "lease": lease.lease_info(
+            lease.make_terms(INTERVAL, TIMEOUT), host="far-away/1234", lock="far.w1--0000", skew=0.0
+        )
+    }
     got = claimer.claim()
     assert got is not None
     path = queue.path / "running" / got.name

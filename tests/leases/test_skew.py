@@ -36,8 +36,12 @@ def test_an_hour_of_skew_never_gets_a_renewing_worker_reclaimed(
     cfg.write_text(config.render("default", loop=settings), encoding="utf-8")
     tid = labtasker.submit_task(args={"x": 1}, metadata={"mode": "slow"}).task_id  # 2 s: two timeouts
     procs.start(fast, [sys.executable, "-c", SKEWED + MONITOR], name="monitor", env={"CLOCK_OFFSET": "3600"})
-    worker = procs.start(fast, [sys.executable, "-c", SKEWED + WORKER], name="worker",
-                         env={"CLOCK_OFFSET": "-3600", "WHO": "skewed"})
+    worker = procs.start(
+        fast,
+        [sys.executable, "-c", SKEWED + WORKER],
+        name="worker",
+        env={"CLOCK_OFFSET": "-3600", "WHO": "skewed"},
+    )
     running = wait_for(lambda: state(queue, tid) == "running" and queue.find(tid), "the worker to claim")
     assert running.doc["lease"]["skew"] == pytest.approx(3600, abs=60)  # it knows its clock is behind
     assert time.time() - running.doc["start_time"].timestamp() == pytest.approx(3600, abs=60)

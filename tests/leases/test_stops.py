@@ -97,8 +97,10 @@ def test_report_task_status_from_a_fenced_worker_is_a_clear_error(project: Path,
 
     tally = main()
     assert tally.lost == 1
-    assert errors == [f"task {tid} is no longer held by this worker (cancelled, reclaimed or deleted); "
-                      "this run's result was kept in attempts/"]
+    assert errors == [
+        f"task {tid} is no longer held by this worker (cancelled, reclaimed or deleted); "
+        "this run's result was kept in attempts/"
+    ]
     task = labtasker.get_task(tid)
     assert (task.status, task.summary) == ("cancelled", {})
     (attempt,) = [codec.load(p.read_bytes()) for p in (queue.path / "attempts").iterdir()]

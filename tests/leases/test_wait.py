@@ -27,8 +27,20 @@ def _cpu_seconds(pid: int) -> float:
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads CPU time from /proc")
 def test_loop_wait_wakes_on_a_new_task_and_idles_cheaply(project: Path, queue: FsQueue, procs: Procs) -> None:
     # default lease settings: sweeps every 5 s, so only a file event can wake the loop sooner
-    loop = procs.start(project, [str(BIN / "labtasker"), "loop", "--wait", "--", sys.executable, "-c",
-                                 "import sys; print('ran', sys.argv[1])", "%(x)"], name="loop")
+    loop = procs.start(
+        project,
+        [
+            str(BIN / "labtasker"),
+            "loop",
+            "--wait",
+            "--",
+            sys.executable,
+            "-c",
+            "import sys; print('ran', sys.argv[1])",
+            "%(x)",
+        ],
+        name="loop",
+    )
     wait_for(lambda: os.listdir(queue.path / "workers"), "the loop to start")
     time.sleep(0.5)  # let it settle into waiting
     before = _cpu_seconds(loop.pid)
@@ -45,7 +57,8 @@ def test_loop_wait_wakes_on_a_new_task_and_idles_cheaply(project: Path, queue: F
 
 def test_run_loop_wait_in_python(project: Path, queue: FsQueue) -> None:
     (project / ".labtasker" / "config.toml").write_text(
-        config.render("default", loop={"heartbeat_interval": 5}), encoding="utf-8")
+        config.render("default", loop={"heartbeat_interval": 5}), encoding="utf-8"
+    )
     seen: list[int] = []
 
     def job(run: runner.Run) -> None:

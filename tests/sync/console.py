@@ -65,9 +65,18 @@ def environment(tmp: Path) -> dict[str, str]:
         shim.chmod(0o755)
     home = tmp / "home"
     home.mkdir(exist_ok=True)
-    env.update(PATH=f"{bindir}{os.pathsep}{env.get('PATH', '')}", HOME=str(home), NO_COLOR="1", COLUMNS="200",
-               GIT_CONFIG_NOSYSTEM="1", GIT_AUTHOR_NAME="Ada", GIT_AUTHOR_EMAIL="ada@lab.example",
-               GIT_COMMITTER_NAME="Ada", GIT_COMMITTER_EMAIL="ada@lab.example", PYTHONUNBUFFERED="1")
+    env.update(
+        PATH=f"{bindir}{os.pathsep}{env.get('PATH', '')}",
+        HOME=str(home),
+        NO_COLOR="1",
+        COLUMNS="200",
+        GIT_CONFIG_NOSYSTEM="1",
+        GIT_AUTHOR_NAME="Ada",
+        GIT_AUTHOR_EMAIL="ada@lab.example",
+        GIT_COMMITTER_NAME="Ada",
+        GIT_COMMITTER_EMAIL="ada@lab.example",
+        PYTHONUNBUFFERED="1",
+    )
     return env
 
 
@@ -95,16 +104,26 @@ def _run_block(page: Path, block: Block, work: Path, state: Path, env: dict[str,
         script.append(f"echo {MARK}")
         script.append(f"{{ {step.command}\n}} 2>&1")
     script.append(f"echo {MARK}")
-    script.append(f"{{ echo \"cd '$PWD'\"; export -p | grep -v ' PWD=\\| OLDPWD=\\| SHLVL='; }} > {_quote(str(state))}")
-    done = subprocess.run(["bash", "-c", "\n".join(script)], capture_output=True, text=True, env=env,
-                          stdin=subprocess.DEVNULL, timeout=120, check=False)
+    script.append(
+        f"{{ echo \"cd '$PWD'\"; export -p | grep -v ' PWD=\\| OLDPWD=\\| SHLVL='; }} > {_quote(str(state))}"
+    )
+    done = subprocess.run(
+        ["bash", "-c", "\n".join(script)],
+        capture_output=True,
+        text=True,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        timeout=120,
+        check=False,
+    )
     outputs = (done.stdout).split(f"{MARK}\n")[1:]
     for i, step in enumerate(block.steps):
         got = outputs[i] if i < len(outputs) else "(never ran)\n"
         if not _matches(step.expected, got):
             raise AssertionError(
                 f"{page.name} line {block.line}: `{step.command}` printed:\n{got}\nexpected:\n"
-                + "\n".join(step.expected) + f"\n(stderr of the block: {done.stderr[-2000:]})"
+                + "\n".join(step.expected)
+                + f"\n(stderr of the block: {done.stderr[-2000:]})"
             )
 
 

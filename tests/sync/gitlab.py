@@ -13,14 +13,19 @@ from labtasker.sync import SyncReport, sync
 from tests.sync.replicas import Replica
 
 GIT_ENV = {
-    "GIT_AUTHOR_NAME": "Ada", "GIT_AUTHOR_EMAIL": "ada@lab", "GIT_COMMITTER_NAME": "Ada",
-    "GIT_COMMITTER_EMAIL": "ada@lab", "GIT_CONFIG_GLOBAL": os.devnull, "GIT_CONFIG_NOSYSTEM": "1",
+    "GIT_AUTHOR_NAME": "Ada",
+    "GIT_AUTHOR_EMAIL": "ada@lab",
+    "GIT_COMMITTER_NAME": "Ada",
+    "GIT_COMMITTER_EMAIL": "ada@lab",
+    "GIT_CONFIG_GLOBAL": os.devnull,
+    "GIT_CONFIG_NOSYSTEM": "1",
 }
 
 
 def git(cwd: Path, *args: str) -> str:
-    done = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True,
-                          env={**os.environ, **GIT_ENV}, check=False)
+    done = subprocess.run(
+        ["git", *args], cwd=cwd, capture_output=True, text=True, env={**os.environ, **GIT_ENV}, check=False
+    )
     assert done.returncode == 0, f"git {' '.join(args)}: {done.stderr}"
     return done.stdout.strip()
 
@@ -67,7 +72,9 @@ def first_clone(tmp: Path, remote: Path, node: str | None = None, template: Path
     if node:
         (repo / ".labtasker" / "node_id").write_text(node + "\n")
     if template is not None:
-        shutil.copytree(template, repo / ".labtasker" / "queues" / "default", ignore=shutil.ignore_patterns("tmp"))
+        shutil.copytree(
+            template, repo / ".labtasker" / "queues" / "default", ignore=shutil.ignore_patterns("tmp")
+        )
     return Clone(repo, create=True)
 
 

@@ -40,8 +40,14 @@ class Replica:
         return claim.Claimer(self.queue, f"{self.node}.{worker}", accept).claim(self.now())
 
     def finish(self, got: Located, status: str = "success", summary: dict[str, Any] | None = None) -> Located:
-        return tasks.finish(self.queue, got.name, status, summary=summary, error="boom" if status == "failed" else None,
-                            now=self.now())
+        return tasks.finish(
+            self.queue,
+            got.name,
+            status,
+            summary=summary,
+            error="boom" if status == "failed" else None,
+            now=self.now(),
+        )
 
     def run(self, task_id: str | None = None, status: str = "success", **summary: Any) -> str | None:
         """Claim a task (that one, or the next) and end its run; the task id, or None if none was free."""
@@ -85,8 +91,11 @@ class Replica:
         return dict(found.doc, dirname=found.dirname)
 
     def attempts(self, task_id: str) -> list[dict[str, Any]]:
-        return [codec.load((self.path / "attempts" / n).read_bytes())
-                for n in self.queue.names("attempts") if n.startswith(task_id)]
+        return [
+            codec.load((self.path / "attempts" / n).read_bytes())
+            for n in self.queue.names("attempts")
+            if n.startswith(task_id)
+        ]
 
 
 def files_of(path: Path) -> dict[str, bytes]:
@@ -119,8 +128,19 @@ def copy_into(src: Path, dst: Path) -> int:
 
 def rsync_into(src: Path, dst: Path) -> None:
     """The documented rsync recipe (docs/git-rsync-sync.md)."""
-    subprocess.run(["rsync", "-a", "--checksum", "--backup", "--exclude=tmp/", "--exclude=quarantine/",
-                    f"{src}/", f"{dst}/"], check=True)
+    subprocess.run(
+        [
+            "rsync",
+            "-a",
+            "--checksum",
+            "--backup",
+            "--exclude=tmp/",
+            "--exclude=quarantine/",
+            f"{src}/",
+            f"{dst}/",
+        ],
+        check=True,
+    )
 
 
 def check_invariants(replica: Replica) -> None:

@@ -91,12 +91,17 @@ def test_leftovers_in_tmp_are_put_back_or_removed(rep: Replica) -> None:
     assert rep.where()[tid] == ["pending"] and not junk.exists()
 
 
-@pytest.mark.parametrize(("content", "detail"), [
-    (b"", "empty file"),
-    (b"task_id: [unclosed\n", "invalid YAML"),
-    (b"<<<<<<< HEAD\ntask_id: x\n=======\ntask_id: y\n>>>>>>> other\n", "conflict markers"),
-])
-def test_unreadable_and_conflict_marked_files_are_quarantined(rep: Replica, content: bytes, detail: str) -> None:
+@pytest.mark.parametrize(
+    ("content", "detail"),
+    [
+        (b"", "empty file"),
+        (b"task_id: [unclosed\n", "invalid YAML"),
+        (b"<<<<<<< HEAD\ntask_id: x\n=======\ntask_id: y\n>>>>>>> other\n", "conflict markers"),
+    ],
+)
+def test_unreadable_and_conflict_marked_files_are_quarantined(
+    rep: Replica, content: bytes, detail: str
+) -> None:
     rep.submit()
     bad = rep.path / "done" / "01bad--node-a.yaml"
     bad.write_bytes(content)

@@ -129,7 +129,9 @@ def test_sync_twice_does_nothing_the_second_time(lab: tuple[Path, Clone]) -> Non
     assert a.git("rev-parse", "HEAD") == head
 
 
-def test_an_unreachable_remote_is_reported_and_the_queue_stays_usable(tmp_path: Path, lab: tuple[Path, Clone]) -> None:
+def test_an_unreachable_remote_is_reported_and_the_queue_stays_usable(
+    tmp_path: Path, lab: tuple[Path, Clone]
+) -> None:
     remote, a = lab
     tid = a.submit()
     a.sync()

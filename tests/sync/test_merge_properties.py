@@ -30,8 +30,21 @@ from labtasker.fsqueue import codec, layout, merge, reservations
 from labtasker.fsqueue.layout import STATE_DIRS
 from tests.sync.replicas import Replica, check_invariants, copy_into, files_of
 
-OPS = ("submit", "run", "claim", "finish", "edit", "requeue", "cancel", "delete", "reserve", "copy", "copy", "copy",
-       "reconcile")
+OPS = (
+    "submit",
+    "run",
+    "claim",
+    "finish",
+    "edit",
+    "requeue",
+    "cancel",
+    "delete",
+    "reserve",
+    "copy",
+    "copy",
+    "copy",
+    "reconcile",
+)
 FIELDS = ("metadata.tag", "metadata.note", "args.lr", "priority", "max_retries", "summary.rank")
 
 
@@ -127,11 +140,16 @@ def oracle(world: World, root: Path) -> dict[str, bytes]:
     return files_of(path)
 
 
-step = st.tuples(st.sampled_from(OPS), st.integers(0, 3), st.integers(0, 3), st.integers(0, 50),
-                 st.integers(-3, 9))
+step = st.tuples(
+    st.sampled_from(OPS), st.integers(0, 3), st.integers(0, 3), st.integers(0, 50), st.integers(-3, 9)
+)
 
 
-@settings(max_examples=int(os.environ.get("LT_EXAMPLES", "40")), deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(
+    max_examples=int(os.environ.get("LT_EXAMPLES", "40")),
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
 @given(n=st.integers(2, 4), steps=st.lists(step, min_size=5, max_size=40))
 def test_random_work_on_replicas_converges_whatever_the_exchange_order(n: int, steps: list[Any]) -> None:
     root = Path(tempfile.mkdtemp(prefix="lt-replicas-"))

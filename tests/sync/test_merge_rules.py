@@ -28,12 +28,17 @@ def put(doc: Doc, status: str, node: str) -> Doc:
 
 
 def submitted() -> Doc:
-    return put(new_task(task_id="t1", now=T0, node="seed", args={"lr": 0.1, "bs": 32},
-                        metadata={"tags": ["v1"]}), "pending", "seed")
+    return put(
+        new_task(task_id="t1", now=T0, node="seed", args={"lr": 0.1, "bs": 32}, metadata={"tags": ["v1"]}),
+        "pending",
+        "seed",
+    )
 
 
 def claimed(doc: Doc, node: str, minute: int = 1) -> Doc:
-    return put(transitions.claim(copy.deepcopy(doc), f"{node}.w", T0 + timedelta(minutes=minute)), "running", node)
+    return put(
+        transitions.claim(copy.deepcopy(doc), f"{node}.w", T0 + timedelta(minutes=minute)), "running", node
+    )
 
 
 def ended(doc: Doc, status: str, node: str, **summary: Any) -> Doc:
@@ -45,7 +50,9 @@ def ended(doc: Doc, status: str, node: str, **summary: Any) -> Doc:
 
 
 def edited(doc: Doc, node: str, fields: Doc, **kw: Any) -> Doc:
-    status, doc = transitions.apply_update(copy.deepcopy(doc), fields, now=T0 + timedelta(hours=1), node=node, **kw)
+    status, doc = transitions.apply_update(
+        copy.deepcopy(doc), fields, now=T0 + timedelta(hours=1), node=node, **kw
+    )
     return put(doc, status.value, node)
 
 
@@ -76,7 +83,9 @@ def test_an_explicit_requeue_beats_a_stale_success_from_another_node() -> None:
     assert [r["status"] for r in plan.archives.values()] == ["success"], "the success is kept, not lost"
 
 
-@pytest.mark.parametrize(("low", "high"), [("pending", "running"), ("running", "success"), ("pending", "cancelled")])
+@pytest.mark.parametrize(
+    ("low", "high"), [("pending", "running"), ("running", "success"), ("pending", "cancelled")]
+)
 def test_terminal_beats_running_beats_pending(low: str, high: str) -> None:
     base = submitted()
     versions = {
@@ -154,8 +163,10 @@ def test_two_runs_one_wins_the_other_is_archived_under_a_name_every_replica_agre
 def test_join_is_commutative_associative_and_idempotent() -> None:
     base = submitted()
     docs = [
-        ended(claimed(base, "a"), "success", "a"), edited(base, "b", {"metadata": {"k": 1}}),
-        claimed(edited(base, "c", {"priority": 3}), "c"), ended(claimed(base, "d"), "failed", "d"),
+        ended(claimed(base, "a"), "success", "a"),
+        edited(base, "b", {"metadata": {"k": 1}}),
+        claimed(edited(base, "c", {"priority": 3}), "c"),
+        ended(claimed(base, "d"), "failed", "d"),
     ]
     whole = merge.join(docs)
     assert merge.join(docs[::-1]) == whole
@@ -183,5 +194,7 @@ def test_a_cancel_on_one_node_beats_a_run_finishing_on_another_and_keeps_its_res
 def test_concurrent_edits_of_one_path_end_the_same_everywhere() -> None:
     base = submitted()
     edits = [edited(base, node, {"metadata": {"tags": [node]}}) for node in ("n1", "n3", "n2")]
-    results = {tuple(winner(*order)["metadata"]["tags"]) for order in (edits, edits[::-1], edits[1:] + edits[:1])}
+    results = {
+        tuple(winner(*order)["metadata"]["tags"]) for order in (edits, edits[::-1], edits[1:] + edits[:1])
+    }
     assert results == {("n3",)}

@@ -42,7 +42,9 @@ def test_reserve_skips_tasks_reserved_already_and_release_frees_them(tmp_path: P
         reservations.reserve(q.queue, "a--b")
 
 
-def test_loop_on_the_node_runs_its_reserved_tasks_first(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_loop_on_the_node_runs_its_reserved_tasks_first(
+    project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     ids = [api.submit_task(args={"i": i}, priority=i).task_id for i in range(4)]
     reservations.reserve(api.context().queue, "gpu-box", accept=lambda d: d["args"]["i"] < 2)
     seen: list[int] = []

@@ -18,8 +18,12 @@ from tests.sync.replicas import Replica, check_invariants, copy_into, rsync_into
 
 Copy = Callable[[Path, Path], object]
 HAS_RSYNC = shutil.which("rsync") is not None
-COPIES = [pytest.param(copy_into, id="python-copy"),
-          pytest.param(rsync_into, id="rsync", marks=pytest.mark.skipif(not HAS_RSYNC, reason="rsync is not installed"))]
+COPIES = [
+    pytest.param(copy_into, id="python-copy"),
+    pytest.param(
+        rsync_into, id="rsync", marks=pytest.mark.skipif(not HAS_RSYNC, reason="rsync is not installed")
+    ),
+]
 
 
 def template(tmp: Path) -> tuple[Path, list[str]]:
@@ -49,7 +53,10 @@ def test_copies_both_ways_plus_reconcile_equal_git_sync(tmp_path: Path, copy: Co
     remote = make_remote(tmp_path / "git")
     a = first_clone(tmp_path / "git", remote, node="node-a", template=seed)
     a.sync()
-    b, c = clone(tmp_path / "git", remote, "b", node="node-b"), clone(tmp_path / "git", remote, "c", node="node-c")
+    b, c = (
+        clone(tmp_path / "git", remote, "b", node="node-b"),
+        clone(tmp_path / "git", remote, "c", node="node-c"),
+    )
     offline_work(a, b, c, tids)
     for node in (b, a, c, b, a):
         node.sync()
@@ -118,7 +125,9 @@ def test_syncthing_and_dropbox_conflict_copies_are_folded_in(tmp_path: Path) -> 
     b.edit(tids[0], {"args": {"lr": 9}})
     (name,) = [n for n in b.queue.names("pending") if tids[0] in n]
     stem = name[: -len(".yaml")]
-    shutil.copy(b.path / "pending" / name, a.path / "pending" / f"{stem}.sync-conflict-20260301-120000-ABCDEFG.yaml")
+    shutil.copy(
+        b.path / "pending" / name, a.path / "pending" / f"{stem}.sync-conflict-20260301-120000-ABCDEFG.yaml"
+    )
     shutil.copy(b.path / "pending" / name, a.path / "pending" / f"{stem} (conflicted copy 2026-03-01).yaml")
     report = a.reconcile()
     assert len(report.folded) == 2

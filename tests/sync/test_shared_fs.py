@@ -24,11 +24,16 @@ def test_hosts_with_their_own_node_ids_share_one_folder_and_run_each_task_once(t
     for host in HOSTS:
         home = tmp_path / host
         home.mkdir()
-        procs.append(subprocess.Popen(
-            [sys.executable, "-m", "labtasker", "loop", "--", sys.executable, "-c", "print('%(i)')"],
-            cwd=home, env={**env, "LABTASKER_QUEUE_DIR": str(shared), "LABTASKER_NODE_ID": host},
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-        ))
+        procs.append(
+            subprocess.Popen(
+                [sys.executable, "-m", "labtasker", "loop", "--", sys.executable, "-c", "print('%(i)')"],
+                cwd=home,
+                env={**env, "LABTASKER_QUEUE_DIR": str(shared), "LABTASKER_NODE_ID": host},
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True,
+            )
+        )
     outputs = [p.communicate(timeout=120)[0] for p in procs]
     assert [p.returncode for p in procs] == [0, 0, 0], outputs
     printed = [line for out in outputs for line in out.splitlines() if line.strip().isdigit()]

@@ -119,42 +119,77 @@ def train_module() -> dict[str, Any]:
     """The user's code as a module named train.py (with its source known to tracebacks)."""
     linecache.cache["train.py"] = (len(TRAIN_PY), None, TRAIN_PY.splitlines(True), "train.py")
     namespace: dict[str, Any] = {}
-    exec(compile(TRAIN_PY, "train.py", "exec"), namespace)  # noqa: S102 - our own fixed source
+    exec(compile(TRAIN_PY, "train.py", "exec"), namespace)
     return namespace
 
 
 def submit_all(queue: FsQueue, world: FixedWorld) -> None:
     grid = [
-        dict(task_name="grid_search", args={"lr": lr, "model": model, "seed": seed},
-             metadata={"tags": ["v1"]})
-        for model in ("resnet18", "vit_s") for lr in (0.001, 0.01, 0.1) for seed in (0, 1, 2)
+        dict(
+            task_name="grid_search", args={"lr": lr, "model": model, "seed": seed}, metadata={"tags": ["v1"]}
+        )
+        for model in ("resnet18", "vit_s")
+        for lr in (0.001, 0.01, 0.1)
+        for seed in (0, 1, 2)
     ]
     tasks.submit_many(queue, grid)
     world.tick(minutes=2)
-    tasks.submit_many(queue, [
-        dict(task_name="debug-smoke", args={"lr": 0.01, "model": m, "seed": 0}, priority=10,
-             metadata={"tags": ["debug"]}) for m in ("resnet18", "vit_s")
-    ])
+    tasks.submit_many(
+        queue,
+        [
+            dict(
+                task_name="debug-smoke",
+                args={"lr": 0.01, "model": m, "seed": 0},
+                priority=10,
+                metadata={"tags": ["debug"]},
+            )
+            for m in ("resnet18", "vit_s")
+        ],
+    )
     world.tick(minutes=1)
-    tasks.submit_many(queue, [
-        dict(task_name="ablation", args={"lr": 0.01, "model": "resnet18", "seed": 0, "dropout": d},
-             priority=5, metadata={"tags": ["v1", "ablation"]}) for d in (0.0, 0.1, 0.3, 0.5)
-    ])
+    tasks.submit_many(
+        queue,
+        [
+            dict(
+                task_name="ablation",
+                args={"lr": 0.01, "model": "resnet18", "seed": 0, "dropout": d},
+                priority=5,
+                metadata={"tags": ["v1", "ablation"]},
+            )
+            for d in (0.0, 0.1, 0.3, 0.5)
+        ],
+    )
     world.tick(minutes=3)
-    tasks.submit_many(queue, [
-        dict(task_name="finetune", args={"dataset": ds, "lr": lr}, priority=-1,
-             metadata={"tags": ["v2"], "note": "after the sweep"})
-        for ds in ("cifar100", "tinyimagenet") for lr in (0.0001, 0.0003, 0.001)
-    ])
+    tasks.submit_many(
+        queue,
+        [
+            dict(
+                task_name="finetune",
+                args={"dataset": ds, "lr": lr},
+                priority=-1,
+                metadata={"tags": ["v2"], "note": "after the sweep"},
+            )
+            for ds in ("cifar100", "tinyimagenet")
+            for lr in (0.0001, 0.0003, 0.001)
+        ],
+    )
     world.tick(minutes=1)
-    tasks.submit_many(queue, [
-        dict(task_name="eval", args={"ckpt": {"run": run, "step": 5000}, "split": "test"},
-             metadata={"tags": ["v1"]}) for run in ("grid-07", "grid-11", "grid-13")
-    ])
+    tasks.submit_many(
+        queue,
+        [
+            dict(
+                task_name="eval",
+                args={"ckpt": {"run": run, "step": 5000}, "split": "test"},
+                metadata={"tags": ["v1"]},
+            )
+            for run in ("grid-07", "grid-11", "grid-13")
+        ],
+    )
 
 
 def make_job(world: FixedWorld, code: dict[str, Any]) -> Any:
     """A job as a user's loop would run it: logs to run.log, metrics into the summary."""
+
     def job(run: runner.Run) -> None:
         log_file = run.log_dir / "run.log"
 
@@ -175,9 +210,14 @@ def make_job(world: FixedWorld, code: dict[str, Any]) -> Any:
 
 
 def loop(queue: FsQueue, world: FixedWorld, worker: str, accept: Any, logs: Path, **kw: Any) -> None:
-    opts = runner.LoopOptions(accept=accept, worker_id=worker, heartbeat_interval=3600.0,
-                              create_worker_kwargs={"worker_name": worker.split(".")[-1], "max_retries": 20},
-                              logs_dir=logs, **kw)
+    opts = runner.LoopOptions(
+        accept=accept,
+        worker_id=worker,
+        heartbeat_interval=3600.0,
+        create_worker_kwargs={"worker_name": worker.split(".")[-1], "max_retries": 20},
+        logs_dir=logs,
+        **kw,
+    )
     runner.run_loop(queue, make_job(world, train_module()), opts)
 
 
@@ -185,15 +225,17 @@ def is_(name: str, **args: Any) -> Any:
     return lambda d: d.get("task_name") == name and all(d["args"].get(k) == v for k, v in args.items())
 
 
-def claim_and_start(queue: FsQueue, world: FixedWorld, worker: str, accept: Any, logs: Path,
-                    lines: list[str]) -> str:
+def claim_and_start(
+    queue: FsQueue, world: FixedWorld, worker: str, accept: Any, logs: Path, lines: list[str]
+) -> str:
     """A task claimed by a worker that is still running it: a fresh lease, half a log."""
     if queue.read("workers", f"{worker}.yaml") is None:
         workers.create(queue, worker_id=worker, worker_name=worker.split(".")[-1])
     got = claim.Claimer(queue, worker, accept).claim(world.now)
     assert got is not None
-    run = runner.Run(queue, got.name, Task.from_doc(got.doc), worker,
-                     runner._log_dir(logs, got.doc["task_id"]))  # the loop's own log layout
+    run = runner.Run(
+        queue, got.name, Task.from_doc(got.doc), worker, runner._log_dir(logs, got.doc["task_id"])
+    )  # the loop's own log layout
     runner._write_task_info(run)
     for line in lines:
         world.tick(seconds=65)
@@ -208,26 +250,39 @@ def build(dest: Path) -> None:
     world.install()
     if dest.exists():
         shutil.rmtree(dest)
-    queue = FsQueue.create(dest, "sweep", node=NODE, now=START,
-                           metadata={"project": "cifar10-sweep", "owner": "ada"})
+    queue = FsQueue.create(
+        dest, "sweep", node=NODE, now=START, metadata={"project": "cifar10-sweep", "owner": "ada"}
+    )
     logs = dest / "logs"
     submit_all(queue, world)
     world.tick(minutes=4)
     loop(queue, world, f"{NODE}.gpu0", lambda d: d.get("task_name") in ("debug-smoke", "ablation"), logs)
     tasks.delete(queue, _id_of(queue, is_("debug-smoke", model="vit_s")))
+
     def keep(d: dict[str, Any]) -> bool:  # left for the running and pending states
         a = d["args"]
-        return a.get("seed") == 2 and (a.get("lr") == 0.01 or (a.get("lr") == 0.001 and a.get("model") == "vit_s"))
+        return a.get("seed") == 2 and (
+            a.get("lr") == 0.01 or (a.get("lr") == 0.001 and a.get("model") == "vit_s")
+        )
 
     loop(queue, world, f"{NODE}.gpu1", lambda d: d.get("task_name") == "grid_search" and not keep(d), logs)
     world.tick(minutes=3)
-    tasks.update(queue, _id_of(queue, is_("finetune", dataset="tinyimagenet", lr=0.001)), {"status": "cancelled"})
+    tasks.update(
+        queue, _id_of(queue, is_("finetune", dataset="tinyimagenet", lr=0.001)), {"status": "cancelled"}
+    )
     loop(queue, world, f"{NODE}.gpu0", is_("eval", ckpt={"run": "grid-07", "step": 5000}), logs, max_tasks=1)
     _lost_run(queue, world, logs)
     for gpu, accept, lines in (
-        ("gpu1", is_("grid_search", model="resnet18", seed=2), ["start grid_search", "epoch 1/5 loss=1.5640"]),
-        ("gpu2", is_("grid_search", model="vit_s", seed=2), ["start grid_search", "epoch 1/5 loss=1.4021",
-                                                           "epoch 2/5 loss=0.9534"]),
+        (
+            "gpu1",
+            is_("grid_search", model="resnet18", seed=2),
+            ["start grid_search", "epoch 1/5 loss=1.5640"],
+        ),
+        (
+            "gpu2",
+            is_("grid_search", model="vit_s", seed=2),
+            ["start grid_search", "epoch 1/5 loss=1.4021", "epoch 2/5 loss=0.9534"],
+        ),
         ("gpu3", is_("eval", ckpt={"run": "grid-11", "step": 5000}), ["start eval split=test"]),
     ):
         world.tick(minutes=2)
@@ -239,8 +294,14 @@ def build(dest: Path) -> None:
 def _lost_run(queue: FsQueue, world: FixedWorld, logs: Path) -> None:
     """A user cancels a running task; its worker's late result is kept in attempts/."""
     worker = f"{NODE}.gpu3"
-    name = claim_and_start(queue, world, worker, is_("finetune", dataset="tinyimagenet", lr=0.0003), logs,
-                           ["start finetune", "epoch 1/5 loss=2.0133"])
+    name = claim_and_start(
+        queue,
+        world,
+        worker,
+        is_("finetune", dataset="tinyimagenet", lr=0.0003),
+        logs,
+        ["start finetune", "epoch 1/5 loss=2.0133"],
+    )
     task_id = layout.task_id_of("running", name)
     world.tick(minutes=1)
     tasks.update(queue, task_id, {"status": "cancelled"})

@@ -242,8 +242,9 @@ open(path, "w").write(yaml.safe_dump(doc))
 """
 
 
-async def test_edit_in_editor_replaces_args_and_metadata(sample: FsQueue, tmp_path: Path,
-                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_edit_in_editor_replaces_args_and_metadata(
+    sample: FsQueue, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     script = tmp_path / "editor.py"
     script.write_text(EDITOR)
     monkeypatch.delenv("VISUAL", raising=False)

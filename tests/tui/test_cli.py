@@ -21,9 +21,14 @@ from labtasker.tui.readonly import ReadOnlyQueue
     (["{q}", "-f", "args.lr >"], "invalid filter"),
     (["{q}"], "needs a terminal"),
 ])  # fmt: skip
-def test_bad_starts_are_one_line_and_exit_2(argv: list[str], message: str, sample: FsQueue,
-                                            capsys: pytest.CaptureFixture[str],
-                                            monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def test_bad_starts_are_one_line_and_exit_2(
+    argv: list[str],
+    message: str,
+    sample: FsQueue,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
     monkeypatch.chdir(tmp_path)
     code = main(["labtasker", "tui", *[a.replace("{q}", str(sample.path)) for a in argv]])
     err = capsys.readouterr().err
@@ -31,8 +36,9 @@ def test_bad_starts_are_one_line_and_exit_2(argv: list[str], message: str, sampl
     assert err.startswith("labtasker: error: ") and message in err and "Traceback" not in err
 
 
-def test_opens_a_queue_dir_a_project_or_the_queue_in_use(project: Path, sample: FsQueue,
-                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+def test_opens_a_queue_dir_a_project_or_the_queue_in_use(
+    project: Path, sample: FsQueue, monkeypatch: pytest.MonkeyPatch
+) -> None:
     assert open_queue(str(sample.path)).path == sample.path
     in_use = open_queue(None)
     assert in_use.path == project / ".labtasker" / "queues" / "default"
@@ -41,6 +47,5 @@ def test_opens_a_queue_dir_a_project_or_the_queue_in_use(project: Path, sample: 
 
 
 def test_the_cli_does_not_import_textual() -> None:
-    code = ("import sys, labtasker.cli.main, labtasker.cli.tui; "
-            "sys.exit('textual' in sys.modules)")
+    code = "import sys, labtasker.cli.main, labtasker.cli.tui; sys.exit('textual' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code], timeout=60).returncode == 0

@@ -57,7 +57,12 @@ def test_short_id_keeps_the_random_tail() -> None:
 
 
 def test_sorting_puts_missing_values_last_both_ways() -> None:
-    docs = [{"summary": {"acc": 0.5}}, {"summary": {}}, {"summary": {"acc": 0.9}}, {"summary": {"acc": "n/a"}}]
+    docs = [
+        {"summary": {"acc": 0.5}},
+        {"summary": {}},
+        {"summary": {"acc": 0.9}},
+        {"summary": {"acc": "n/a"}},
+    ]
     columns = [cols.field_column("summary.acc", "acc", "summary.acc", numeric=True)]
     up = cols.sort_docs(docs, columns, "summary.acc", reverse=False)
     down = cols.sort_docs(docs, columns, "summary.acc", reverse=True)
@@ -67,7 +72,9 @@ def test_sorting_puts_missing_values_last_both_ways() -> None:
 
 
 def test_task_columns_follow_the_documents() -> None:
-    docs = [{"task_id": "t1", "args": {"lr": 1}, "summary": {"acc": 1.0}, "last_error": "x\nValueError: bad\n"}]
+    docs = [
+        {"task_id": "t1", "args": {"lr": 1}, "summary": {"acc": 1.0}, "last_error": "x\nValueError: bad\n"}
+    ]
     keys = [c.key for c in cols.task_columns("failed", docs, NOW)]
     assert keys == ["name", "id", "args", "summary.acc", "error", "priority", "retries", "worker", "age"]
     chosen = [c.key for c in cols.task_columns("failed", docs, NOW, metrics=["loss"])]

@@ -22,16 +22,21 @@ def blocks(kind: str) -> list[str]:
 def test_python_example_runs(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(ROOT)
     (code,) = blocks("python")
-    exec(compile(code, str(PAGE), "exec"), {"__name__": "docs_tui"})  # noqa: S102 - our own page
+    exec(compile(code, str(PAGE), "exec"), {"__name__": "docs_tui"})
 
 
-COMMANDS = [line.split("#")[0].strip() for body in blocks("bash") for line in body.splitlines()
-            if "sample_queue" in line]
+COMMANDS = [
+    line.split("#")[0].strip()
+    for body in blocks("bash")
+    for line in body.splitlines()
+    if "sample_queue" in line
+]
 
 
 @pytest.mark.parametrize("line", COMMANDS)
-def test_command_lines_are_accepted(line: str, monkeypatch: pytest.MonkeyPatch,
-                                    capsys: pytest.CaptureFixture[str]) -> None:
+def test_command_lines_are_accepted(
+    line: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     monkeypatch.chdir(ROOT)
     assert main(shlex.split(line)) == 2  # every switch accepted; only the missing terminal is refused
     assert "needs a terminal" in capsys.readouterr().err

@@ -38,8 +38,9 @@ async def test_a_task_submitted_by_another_process_appears(sample: FsQueue, poll
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         assert app.query_one("#tasks").row_count == 7
-        out = subprocess.run([sys.executable, "-c", SUBMIT, str(sample.path)], capture_output=True,
-                             text=True, check=True)
+        out = subprocess.run(
+            [sys.executable, "-c", SUBMIT, str(sample.path)], capture_output=True, text=True, check=True
+        )
         task_id = out.stdout.strip()
         took = await wait_for(pilot, lambda: task_id in app.query_one("#tasks").task_ids())
         assert took < 5
@@ -65,8 +66,13 @@ def fill(queue: FsQueue, n: int) -> None:
 
     start = datetime(2025, 1, 1, tzinfo=timezone.utc)
     for i in range(n):
-        doc = model.new_task(task_id=f"01950000-{i:04d}-7000-8000-000000000000", now=start + timedelta(seconds=i),
-                             node="bulk", task_name="bulk", args={"lr": i / n, "seed": i % 7})
+        doc = model.new_task(
+            task_id=f"01950000-{i:04d}-7000-8000-000000000000",
+            now=start + timedelta(seconds=i),
+            node="bulk",
+            task_name="bulk",
+            args={"lr": i / n, "seed": i % 7},
+        )
         doc.update(status="pending", rev=1)
         (queue.path / "pending" / queue.name_for("pending", doc)).write_bytes(codec.dump(model.ordered(doc)))
 

@@ -18,8 +18,15 @@ FAILED_OOM = "019593e1-be80-7003-8dbd-06568db8df93"
 
 def test_scan_counts_every_state_and_filters(sample: FsQueue) -> None:
     snap = scan.scan(sample, scan.View(state="success", expr="summary.acc > 0.9"), SAMPLE_NOW)
-    assert snap.counts == {"pending": 7, "running": 3, "success": 15, "failed": 4, "cancelled": 3,
-                           "attempts": 1, "quarantine": 0}
+    assert snap.counts == {
+        "pending": 7,
+        "running": 3,
+        "success": 15,
+        "failed": 4,
+        "cancelled": 3,
+        "attempts": 1,
+        "quarantine": 0,
+    }
     assert snap.total == 15 and 0 < snap.shown < 15 and snap.error is None
     bad = scan.scan(sample, scan.View(state="success", expr="summary.acc >"), SAMPLE_NOW)
     assert bad.error is not None and bad.error.startswith("invalid filter") and bad.rows == []
@@ -62,7 +69,10 @@ def test_run_log_is_the_latest_run_and_its_tail(sample: FsQueue, tmp_path: Path)
 def test_log_dirs_include_the_roots_logs(tmp_path: Path) -> None:
     queue_dir = tmp_path / ".labtasker" / "queues" / "default"
     assert detail.log_dirs_for(queue_dir, [tmp_path / "x"]) == [
-        tmp_path / "x", queue_dir / "logs", tmp_path / ".labtasker" / "logs"]
+        tmp_path / "x",
+        queue_dir / "logs",
+        tmp_path / ".labtasker" / "logs",
+    ]
 
 
 def test_outcome_message_names_the_first_failure() -> None:
@@ -81,8 +91,14 @@ def test_actions_use_the_core_and_report_each_task(sample: FsQueue) -> None:
 
 
 def test_edit_text_round_trip_for_one_task() -> None:
-    doc = {"task_id": "t1", "task_name": "a", "priority": 0, "max_retries": 3,
-           "args": {"lr": 0.1, "model": "vit"}, "metadata": {"tags": ["v1"]}}
+    doc = {
+        "task_id": "t1",
+        "task_name": "a",
+        "priority": 0,
+        "max_retries": 3,
+        "args": {"lr": 0.1, "model": "vit"},
+        "metadata": {"tags": ["v1"]},
+    }
     text = actions.edit_text([doc])
     assert text.startswith("# Editing task t1.")
     assert actions.parse_edit(text, [doc]) == ({}, ())
@@ -94,7 +110,9 @@ def test_edit_text_for_several_tasks_is_a_merge_patch() -> None:
     docs = [{"task_id": "a"}, {"task_id": "b"}]
     text = actions.edit_text(docs)
     assert "Editing 2 tasks" in text
-    patched = text.replace("args: {}", "args:\n  lr: 0.5").replace("metadata: {}", "metadata: {}\npriority: 3")
+    patched = text.replace("args: {}", "args:\n  lr: 0.5").replace(
+        "metadata: {}", "metadata: {}\npriority: 3"
+    )
     assert actions.parse_edit(patched, docs) == ({"args": {"lr": 0.5}, "priority": 3}, ())
 
 
@@ -127,4 +145,6 @@ def test_watcher_ignores_tmp_and_directories(tmp_path: Path) -> None:
     assert w.relevant(FileCreatedEvent(os.fspath(tmp_path / "pending" / "x.yaml")))
     assert not w.relevant(FileCreatedEvent(os.fspath(tmp_path / "tmp" / "w.1.tmp")))
     assert not w.relevant(DirCreatedEvent(os.fspath(tmp_path / "pending")))
-    assert w.relevant(FileMovedEvent(os.fspath(tmp_path / "tmp" / "held.x"), os.fspath(tmp_path / "done" / "x")))
+    assert w.relevant(
+        FileMovedEvent(os.fspath(tmp_path / "tmp" / "held.x"), os.fspath(tmp_path / "done" / "x"))
+    )

@@ -20,6 +20,7 @@ FAILED_OOM = "019593e1-be80-7003-8dbd-06568db8df93"
 
 def at(task_id: str | None = None, *keys: str) -> Any:
     """A run_before: settle, put the cursor on a task, press keys, settle again."""
+
     async def run_before(pilot: Any) -> None:
         await settle(pilot)
         if task_id is not None:
@@ -50,8 +51,9 @@ def test_running_task_log_followed(snap_compare: Any, sample: FsQueue) -> None:
 def test_successes_sorted_by_accuracy_read_only(snap_compare: Any, sample: FsQueue) -> None:
     from labtasker.tui.readonly import ReadOnlyQueue
 
-    app = make_app(ReadOnlyQueue(sample.path, node="viewer"), read_only=True, state="success",
-                   metrics=["acc", "loss"])
+    app = make_app(
+        ReadOnlyQueue(sample.path, node="viewer"), read_only=True, state="success", metrics=["acc", "loss"]
+    )
     assert snap_compare(app, terminal_size=SIZE, run_before=at(None, *["s"] * 4, "S"))
 
 

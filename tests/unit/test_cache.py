@@ -71,8 +71,11 @@ def test_a_file_changed_in_place_within_one_clock_tick_is_seen(
     folder: Path, monkeypatch: pytest.MonkeyPatch, racy_ns: int, seen: str
 ) -> None:
     """On a filesystem with whole-second timestamps, only the racy rule tells the two versions apart."""
+
     def coarse_key(st: os.stat_result) -> cache.Key:
-        return cache._KEY.pack(st.st_ino, st.st_size, st.st_mtime_ns // 10**9 * 10**9, st.st_ctime_ns // 10**9 * 10**9)
+        return cache._KEY.pack(
+            st.st_ino, st.st_size, st.st_mtime_ns // 10**9 * 10**9, st.st_ctime_ns // 10**9 * 10**9
+        )
 
     monkeypatch.setattr(cache, "_key", coarse_key)
     path = write(folder, "a.yaml", "id: 1")

@@ -20,12 +20,13 @@ class _Reference(yaml.CSafeDumper):
 
 
 def reference_dump(doc: Any) -> bytes:
-    return yaml.dump(doc, Dumper=_Reference, sort_keys=False, allow_unicode=True,
-                     default_flow_style=False).encode("utf-8")
+    return yaml.dump(
+        doc, Dumper=_Reference, sort_keys=False, allow_unicode=True, default_flow_style=False
+    ).encode("utf-8")
 
 
 def reference_load(data: bytes | str) -> Any:
-    return yaml.load(data, Loader=yaml.CSafeLoader)  # noqa: S506 - a safe loader
+    return yaml.load(data, Loader=yaml.CSafeLoader)
 
 
 def same(a: Any, b: Any) -> bool:
@@ -41,12 +42,28 @@ def same(a: Any, b: Any) -> bool:
     return bool(a == b)
 
 
-moments = st.datetimes(min_value=datetime(1970, 1, 2), max_value=datetime(2100, 1, 1),
-                       timezones=st.sampled_from([timezone.utc, timezone(timedelta(hours=-3, minutes=-30))]))
-scalars = (st.none() | st.booleans() | st.integers() | st.floats() | moments | st.dates()
-           | st.text() | st.sampled_from(["null", "yes", "~", "0x1F", "1e3", "1:30", "2026-01-01", "<<", "*a"]))
-values = st.recursive(scalars, lambda inner: st.lists(inner, max_size=4)
-                      | st.dictionaries(st.text(max_size=8) | st.integers(), inner, max_size=4), max_leaves=20)
+moments = st.datetimes(
+    min_value=datetime(1970, 1, 2),
+    max_value=datetime(2100, 1, 1),
+    timezones=st.sampled_from([timezone.utc, timezone(timedelta(hours=-3, minutes=-30))]),
+)
+scalars = (
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats()
+    | moments
+    | st.dates()
+    | st.text()
+    | st.sampled_from(["null", "yes", "~", "0x1F", "1e3", "1:30", "2026-01-01", "<<", "*a"])
+)
+values = st.recursive(
+    scalars,
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8) | st.integers(), inner, max_size=4)
+    ),
+    max_leaves=20,
+)
 documents = st.dictionaries(st.text(max_size=12), values, max_size=8)
 
 

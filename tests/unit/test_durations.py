@@ -9,8 +9,18 @@ from labtasker.fsqueue import durations
 
 @pytest.mark.parametrize(
     ("text", "seconds"),
-    [("90", 90), (90, 90), ("90s", 90), ("45m", 2700), ("1h30m", 5400), ("1.5h", 5400), ("2d", 172800),
-     ("1h 30m", 5400), ("1w", 604800), (None, None)],
+    [
+        ("90", 90),
+        (90, 90),
+        ("90s", 90),
+        ("45m", 2700),
+        ("1h30m", 5400),
+        ("1.5h", 5400),
+        ("2d", 172800),
+        ("1h 30m", 5400),
+        ("1w", 604800),
+        (None, None),
+    ],
 )
 def test_parse(text, seconds):
     assert durations.parse(text) == seconds

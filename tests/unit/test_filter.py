@@ -24,7 +24,7 @@ UTC = timezone.utc
 
 def naive(*parts):
     """A datetime without a zone, as a task file may hold (it means UTC)."""
-    return datetime(*parts)  # noqa: DTZ001
+    return datetime(*parts)
 
 
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
@@ -301,9 +301,7 @@ ERRORS = [
 
 
 @pytest.mark.parametrize(("expr", "problem", "column"), ERRORS)
-def test_bad_expression_is_three_lines_naming_problem_expression_and_position(
-    expr, problem, column
-):
+def test_bad_expression_is_three_lines_naming_problem_expression_and_position(expr, problem, column):
     with pytest.raises(FilterError) as caught:
         flt.compile(expr, now=NOW)
     lines = str(caught.value).split("\n")
@@ -481,10 +479,7 @@ def test_one_compiled_filter_over_100000_tasks_parses_once(monkeypatch):
     monkeypatch.setattr(pendulum, "parse", counting("pendulum", pendulum.parse))
     monkeypatch.setattr(simpleeval.SimpleEval, "eval", walked)
     monkeypatch.setattr(simpleeval.SimpleEval, "_eval", walked)
-    expr = (
-        'args.lr > 0.01 and regex(task_name, "^grid") '
-        'and created_at >= date("2026-11-01T00:00:00Z")'
-    )
+    expr = 'args.lr > 0.01 and regex(task_name, "^grid") and created_at >= date("2026-11-01T00:00:00Z")'
     predicate = flt.compile(expr, now=NOW)
     after_compile = dict(counts)
     assert after_compile["ast"] == 1

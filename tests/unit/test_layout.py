@@ -40,9 +40,15 @@ def test_task_ids_are_time_ordered_and_unique():
 
 @pytest.mark.parametrize(
     ("name", "read"),
-    [("x.yaml", True), (".x.yaml", False), ("w.ab.tmp", False), ("x.yaml~", False),
-     ("x.sync-conflict-20260101-120000-ABC.yaml", False), ("x (conflicted copy).yaml", False),
-     (".nfs0000001", False)],
+    [
+        ("x.yaml", True),
+        (".x.yaml", False),
+        ("w.ab.tmp", False),
+        ("x.yaml~", False),
+        ("x.sync-conflict-20260101-120000-ABC.yaml", False),
+        ("x (conflicted copy).yaml", False),
+        (".nfs0000001", False),
+    ],
 )
 def test_readers_skip_junk(name, read):
     assert layout.is_task_file(name) is read

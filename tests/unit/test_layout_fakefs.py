@@ -13,13 +13,15 @@ T0 = datetime(2026, 11, 20, 12, 0, tzinfo=timezone.utc)
 
 
 @pytest.fixture
-def fake_queue(fs) -> FsQueue:  # noqa: ARG001 - the fs fixture switches the filesystem
+def fake_queue(fs) -> FsQueue:
     return FsQueue.create("/q", "demo", node="node-a", now=T0)
 
 
 def listing(queue: FsQueue) -> dict[str, list[str]]:
-    return {d: sorted(p.name for p in (queue.path / d).iterdir()) for d in
-            ("pending", "running", "done", "failed", "cancelled", "attempts", "tmp")}
+    return {
+        d: sorted(p.name for p in (queue.path / d).iterdir())
+        for d in ("pending", "running", "done", "failed", "cancelled", "attempts", "tmp")
+    }
 
 
 def test_a_new_queue_has_its_directories_and_description(fake_queue: FsQueue) -> None:
@@ -39,7 +41,12 @@ def test_a_task_walks_through_the_state_directories(fake_queue: FsQueue) -> None
     tasks.finish(fake_queue, got.name, "success", summary={"acc": 0.9}, now=T0)
     assert listing(fake_queue)["done"] == [f"{tid}--node-a.yaml"]
     done = codec.load((fake_queue.path / "done" / f"{tid}--node-a.yaml").read_bytes())
-    assert (done["status"], done["summary"], done["rev"], done["node"]) == ("success", {"acc": 0.9}, 3, "node-a")
+    assert (done["status"], done["summary"], done["rev"], done["node"]) == (
+        "success",
+        {"acc": 0.9},
+        3,
+        "node-a",
+    )
     assert listing(fake_queue)["tmp"] == []  # nothing left in hand
 
 

@@ -46,8 +46,10 @@ def test_dotted_key_clashing_with_a_value_is_refused():
         make(args={"a": 1, "a.b": 2})
 
 
-@pytest.mark.parametrize(("field", "value"), [("priority", "high"), ("priority", 1.5), ("max_retries", -1),
-                                              ("priority", True), ("priority", 10**9)])
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("priority", "high"), ("priority", 1.5), ("max_retries", -1), ("priority", True), ("priority", 10**9)],
+)
 def test_bad_ints_are_refused(field, value):
     with pytest.raises(ValueError, match=field):
         make(**{field: value})
@@ -65,8 +67,12 @@ def test_document_round_trips_through_yaml_in_file_order():
 
 @pytest.mark.parametrize(
     ("data", "why"),
-    [(b"", "empty"), (b"task_id: [", "invalid YAML"), (b"- 1\n- 2\n", "not a mapping"),
-     (b"<<<<<<< HEAD\ntask_id: a\n=======\ntask_id: b\n>>>>>>> x\n", "conflict")],
+    [
+        (b"", "empty"),
+        (b"task_id: [", "invalid YAML"),
+        (b"- 1\n- 2\n", "not a mapping"),
+        (b"<<<<<<< HEAD\ntask_id: a\n=======\ntask_id: b\n>>>>>>> x\n", "conflict"),
+    ],
 )
 def test_unreadable_documents_are_named(data, why):
     with pytest.raises(codec.Unreadable, match=why):

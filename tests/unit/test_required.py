@@ -1,4 +1,4 @@
-""""No more, no less": which args a loop with given required fields accepts."""
+""" "No more, no less": which args a loop with given required fields accepts."""
 
 from __future__ import annotations
 
@@ -38,4 +38,3 @@ def test_pass_args_dict_allows_extra_keys():
 def test_missing_lists_paths():
     tree = req.build_tree(["lr", "optimizer.m"])
     assert req.missing({"optimizer": {}}, tree) == ["lr", "optimizer.m"]
-

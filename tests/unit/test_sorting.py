@@ -22,7 +22,7 @@ UTC = timezone.utc
 
 def naive(*parts):
     """A datetime without a zone, as a task file may hold (it means UTC)."""
-    return datetime(*parts)  # noqa: DTZ001
+    return datetime(*parts)
 
 
 # --- get_path ------------------------------------------------------------------
@@ -192,14 +192,10 @@ def test_mixed_types_sort_deterministically_without_raising():
     assert ids(sort_docs(list(reversed(MIXED)), "args.v")).split()[:-2] == asc.split()[:-2]
 
 
-scalars = (
-    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=4) | st.datetimes()
-)
+scalars = st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=4) | st.datetimes()
 values = st.recursive(
     scalars,
-    lambda inner: (
-        st.lists(inner, max_size=2) | st.dictionaries(st.text(max_size=2), inner, max_size=2)
-    ),
+    lambda inner: st.lists(inner, max_size=2) | st.dictionaries(st.text(max_size=2), inner, max_size=2),
     max_leaves=4,
 )
 
@@ -207,9 +203,7 @@ values = st.recursive(
 @settings(max_examples=100, deadline=None)
 @given(st.lists(st.one_of(st.just(MISSING), values), max_size=12), st.booleans())
 def test_any_values_sort_with_missing_last(vals, descending):
-    docs = [
-        {"task_id": str(i), "args": {} if v is MISSING else {"v": v}} for i, v in enumerate(vals)
-    ]
+    docs = [{"task_id": str(i), "args": {} if v is MISSING else {"v": v}} for i, v in enumerate(vals)]
     out = sort_docs(docs, [("args.v", -1 if descending else 1)])
     assert sorted(d["task_id"] for d in out) == sorted(d["task_id"] for d in docs)
     present = [get_path(d, "args.v") not in (None, MISSING) for d in out]
@@ -217,9 +211,7 @@ def test_any_values_sort_with_missing_last(vals, descending):
 
 
 def test_sorting_100000_tasks_is_quick():
-    docs = [
-        {"task_id": str(i), "summary": {"acc": (i * 7919) % 1000 / 1000}} for i in range(100_000)
-    ]
+    docs = [{"task_id": str(i), "summary": {"acc": (i * 7919) % 1000 / 1000}} for i in range(100_000)]
     out = sort_docs(docs, "summary.acc:desc")
     assert out[0]["summary"]["acc"] == 0.999
     assert out[-1]["summary"]["acc"] == 0.0

@@ -15,19 +15,39 @@ LATER = datetime(2026, 11, 20, 13, 0, tzinfo=timezone.utc)
 
 
 def task(status="pending", **kw):
-    doc = model.new_task(task_id="t1", now=NOW, node="n", args={"lr": 0.1, "model": "resnet"},
-                         metadata={"tags": ["v1"], "note": "x"}, **kw)
+    doc = model.new_task(
+        task_id="t1",
+        now=NOW,
+        node="n",
+        args={"lr": 0.1, "model": "resnet"},
+        metadata={"tags": ["v1"], "note": "x"},
+        **kw,
+    )
     doc["status"] = status
     return doc
 
 
 ALLOWED = [
-    ("pending", "cancelled"), ("running", "success"), ("running", "failed"), ("running", "cancelled"),
-    ("running", "pending"), ("success", "pending"), ("failed", "pending"), ("cancelled", "pending"),
-    ("failed", "cancelled"), ("success", "cancelled"),
+    ("pending", "cancelled"),
+    ("running", "success"),
+    ("running", "failed"),
+    ("running", "cancelled"),
+    ("running", "pending"),
+    ("success", "pending"),
+    ("failed", "pending"),
+    ("cancelled", "pending"),
+    ("failed", "cancelled"),
+    ("success", "cancelled"),
 ]
-REFUSED = [("pending", "running"), ("pending", "success"), ("pending", "failed"), ("success", "failed"),
-           ("failed", "success"), ("cancelled", "success"), ("success", "running")]
+REFUSED = [
+    ("pending", "running"),
+    ("pending", "success"),
+    ("pending", "failed"),
+    ("success", "failed"),
+    ("failed", "success"),
+    ("cancelled", "success"),
+    ("success", "running"),
+]
 
 
 @pytest.mark.parametrize(("old", "new"), ALLOWED)
@@ -93,10 +113,12 @@ def test_max_retries_zero_fails_at_first_failure():
 
 @pytest.mark.parametrize(
     ("path", "value", "fields"),
-    [("args.lr", 0.005, {"args": {"lr": 0.005}}),
-     ("metadata.tags", ["v2"], {"metadata": {"tags": ["v2"]}}),
-     ("status", "cancelled", {"status": "cancelled"}),
-     ("args.optimizer.lr", 1, {"args": {"optimizer": {"lr": 1}}})],
+    [
+        ("args.lr", 0.005, {"args": {"lr": 0.005}}),
+        ("metadata.tags", ["v2"], {"metadata": {"tags": ["v2"]}}),
+        ("status", "cancelled", {"status": "cancelled"}),
+        ("args.optimizer.lr", 1, {"args": {"optimizer": {"lr": 1}}}),
+    ],
 )
 def test_patch_paths(path, value, fields):
     out: dict = {}

@@ -103,13 +103,13 @@ class TaskTable(DataTable[object]):
             old = self.shown[row.key]
             self.shown[row.key] = row
             if old.cells != row.cells:
-                for column, before, after in zip(columns, old.cells, row.cells):
+                for column, before, after in zip(columns, old.cells, row.cells, strict=False):
                     if before != after:
                         self._set_cell(row.key, column, self._cell(column, after))
         self.set_marks(marks)
 
     def _cells(self, columns: Iterable[object], cells: tuple[str, ...]) -> list[object]:
-        return [self._cell(str(column), cell) for column, cell in zip(columns, cells)]
+        return [self._cell(str(column), cell) for column, cell in zip(columns, cells, strict=False)]
 
     def _cell(self, column: str, value: str) -> object:
         return Text(value, justify="right") if column in self._numeric else value
