@@ -35,7 +35,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from labtasker.fsqueue import ids, layout
+from labtasker.fsqueue import entries, ids, layout
 
 log = logging.getLogger("labtasker")
 
@@ -337,9 +337,14 @@ class DirCache:
             for name in os.listdir(fd):
                 if layout.is_task_file(name):
                     try:
-                        out[name] = _key(os.lstat(name, dir_fd=fd))  # relative to the fd: no path walk
+                        st = os.lstat(name, dir_fd=fd)  # relative to the fd: no path walk
                     except FileNotFoundError:
                         continue
+                    why = entries.problem(st)
+                    if why is None:
+                        out[name] = _key(st)
+                    else:  # a directory, FIFO, link, device or huge file: never opened
+                        entries.warn(self.directory / name, why)
         finally:
             os.close(fd)
         return out
@@ -353,7 +358,10 @@ class DirCache:
         settled_before = self._fs_now() - self.racy_ns if len(scanned) >= self.store_min else -(2**62)
         for i in misses:
             name = out[i][0]
-            read = _read(self.directory / name)
+            try:
+                read = entries.read(self.directory / name)
+            except entries.BadEntry:
+                read = None
             doc = None if read is None else self.parse(name, read[1])
             if doc is not None:
                 doc = _interned(doc)
@@ -491,22 +499,6 @@ def store_path(cache_dir: Path, dirname: str) -> Path:
     """The cache file of a directory: one per user, since it is a pickle."""
     uid = os.geteuid() if hasattr(os, "geteuid") else 0
     return cache_dir / f"{dirname}.{uid}.pickle"
-
-
-def _read(path: Path) -> tuple[os.stat_result, bytes] | None:
-    """A file's stat and bytes, from the same open file; None if it vanished."""
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except FileNotFoundError:
-        return None
-    try:
-        st = os.fstat(fd)
-        chunks = []
-        while chunk := os.read(fd, max(st.st_size, 4096) + 1):
-            chunks.append(chunk)
-    finally:
-        os.close(fd)
-    return st, b"".join(chunks)
 
 
 def _dumps(value: Any) -> bytes:
