@@ -27,6 +27,7 @@ import gc
 import heapq
 import logging
 import os
+import stat
 import struct
 import sys
 import zlib
@@ -253,9 +254,11 @@ class DirCache:
         tag: str = "",
         racy_ns: int = RACY_NS,
         store_min: int = STORE_MIN,
+        reject: Callable[[str, str], None] | None = None,
     ) -> None:
         self.directory = directory
         self.parse = parse
+        self.reject = reject  # told of a regular file too big to be ours (the queue quarantines it)
         self.cache_dir = cache_dir  # the queue's tmp/cache/: local, never synced
         self.store = store_path(cache_dir, directory.name) if persist else None
         self.tag = tag  # names the parsing code: a file written by other code is ignored
@@ -343,7 +346,9 @@ class DirCache:
                     why = entries.problem(st)
                     if why is None:
                         out[name] = _key(st)
-                    else:  # a directory, FIFO, link, device or huge file: never opened
+                    elif stat.S_ISREG(st.st_mode) and self.reject is not None:
+                        self.reject(name, why)  # a huge file: never read
+                    else:  # a directory, FIFO, link or device: never opened
                         entries.warn(self.directory / name, why)
         finally:
             os.close(fd)

@@ -20,7 +20,9 @@ from pathlib import Path
 log = logging.getLogger("labtasker")
 
 MAX_BYTES = 1 << 20  # no task file we write comes near 1 MiB; a bigger one is not ours
-_FLAGS = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
+_FLAGS = (
+    os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
+)
 _warned: set[tuple[str, str]] = set()
 
 

@@ -133,6 +133,12 @@ class FsQueue:
         hit = self._cache.get((dirname, name))
         if hit is not None and hit[0] == key:
             return hit[1]
+        if entries.problem(st) is not None:
+            if stat.S_ISREG(st.st_mode):
+                self.quarantine(dirname, name, entries.problem(st) or "")  # too big to be ours
+            else:
+                entries.warn(path, entries.problem(st) or "")
+            return None
         try:
             got = entries.read(path)
         except entries.BadEntry:
@@ -229,6 +235,7 @@ class FsQueue:
                 self.tmp / "cache",
                 persist=dirname in _STATE_DIRNAMES,
                 tag=_PARSE_TAG,
+                reject=lambda name, why: self.quarantine(dirname, name, why),
             )
         return found
 
@@ -326,7 +333,6 @@ class FsQueue:
         held_path = self.tmp / layout.held_name(dirname, name, *held.me())
         os.rename(self.path / dirname / name, held_path)
         return held_path
-
 
     def _load_held(
         self, held_path: Path, dirname: str, name: str, known: tuple[Any, Doc, bytes] | None = None
