@@ -58,6 +58,12 @@ class LostRace(LabtaskerError):
     """Another process changed the task first; the caller's change was not made."""
 
 
+class TaskBusy(LostRace):
+    """The task is in another process's hand for longer than we waited; it exists, try again."""
+
+    exit_code = 75  # EX_TEMPFAIL: worth retrying
+
+
 class LeaseLost(LabtaskerError):
     """This worker no longer holds the task (cancelled, reclaimed or deleted)."""
 

@@ -402,6 +402,14 @@ class FsQueue:
             out.append(Held(self.tmp / name, origin, original, held.holder_of(host, token)))
         return out
 
+    def in_hand(self, dirname: str, name: str) -> bool:
+        """True if a live process (or one not yet known dead) holds ``dirname/name`` now."""
+        return any(h.origin == dirname and h.name == name for h in self.held_files() if self._holding(h))
+
+    def _holding(self, item: Held) -> bool:
+        alive = item.holder.alive() if item.holder is not None else None
+        return alive is not False or not self._put_back(item)
+
     def settle_held(self, older_than: float = HELD_AGE) -> list[str]:
         """Put back what dead processes held; return the ``tmp/`` names settled.
 
