@@ -9,7 +9,8 @@ Only the test suite sets ``LABTASKER_FAULT``; unset (always, in use) every
   ``write`` (the new file's bytes written to a temp file, not yet renamed
   into place), ``put`` (the new file in place, the held copy not yet
   removed), ``drop`` (the held copy removed);
-- ``action``: ``kill`` (SIGKILL this process), or an errno name such as
+- ``action``: ``kill`` (SIGKILL this process), ``stop`` (SIGSTOP it, so a
+  test can look at the queue mid-step, then kill it), or an errno name such as
   ``ENOSPC``, ``EIO``, ``EROFS``, ``EACCES`` (raise that OSError), or
   ``error`` (raise a ValueError, like a document that cannot be serialised);
 - ``dir``: only for files taken from this directory (``*`` or empty: any);
@@ -48,6 +49,9 @@ def at(step: str, dirname: str = "") -> None:
     action = _FAULT[1]
     if action == "kill":
         os.kill(os.getpid(), signal.SIGKILL)
+    if action == "stop":
+        os.kill(os.getpid(), signal.SIGSTOP)
+        return
     if action == "error":
         raise ValueError(f"injected fault at {step}")
     code = getattr(errno, action, errno.EIO)

@@ -28,6 +28,7 @@ log = logging.getLogger("labtasker")
 
 FORMAT_VERSION = 1
 READ_CACHE_MAX = 4096  # documents remembered by ``read``: a loop over 10^5 tasks stays small
+_FIND_ROUNDS = 20
 HELD_AGE = 120.0  # seconds (filesystem clock) before a file held by another host's process is put back
 Doc = dict[str, Any]
 Change = Callable[[Doc], "tuple[str, Doc] | None"]
@@ -245,15 +246,19 @@ class FsQueue:
         A held task comes back ``busy``: it exists, but someone has it in hand.
         """
         self.settle_held()
-        found = self._real_find(task_id)
-        if found is not None:
-            return found
-        for item in self.held_files():
-            if item.task_id == task_id:
-                doc = self._read_held(item)
-                if doc is not None:
-                    return Located(item.origin, item.name, doc, busy=True)
-        return self._real_find(task_id)  # put back (or published) while we looked at tmp/
+        for _ in range(_FIND_ROUNDS):  # a busy task can be in hand at one look and moved at the next
+            found = self._real_find(task_id)
+            if found is not None:
+                return found
+            items = self.held_files()
+            for item in items:
+                if item.task_id == task_id:
+                    doc = self._read_held(item)
+                    if doc is not None:
+                        return Located(item.origin, item.name, doc, busy=True)
+            if not items:  # nothing in anyone's hand: a second look would see the same
+                return self._real_find(task_id)
+        return self._real_find(task_id)
 
     def _real_find(self, task_id: str) -> Located | None:
         for dirname in _STATE_DIRNAMES:
@@ -321,9 +326,11 @@ class FsQueue:
         except BaseException:
             _rename_quietly(held_path, self.path / dirname / name)
             raise
-        faults.at("put", dirname)
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(held_path)  # if this fails, the copy is a duplicate the next look removes
+        try:
+            faults.at("put", dirname)
+        finally:
+            with contextlib.suppress(OSError):
+                os.unlink(held_path)  # if this fails, the copy is a duplicate the next look removes
         faults.at("drop", dirname)
         return new
 
@@ -386,13 +393,20 @@ class FsQueue:
     # ------------------------------------------------------------- recovery
     def held_files(self) -> list[Held]:
         """Every file some process holds in ``tmp/`` (taken by ``take``), as it is now."""
-        out = []
+        return self._tmp_entries()[0]
+
+    def _tmp_entries(self) -> tuple[list[Held], list[str]]:
+        """The held files and the temp-file names in ``tmp/``, from one listing."""
+        out, temps = [], []
         try:
             with os.scandir(self.tmp) as it:
-                found = [e.name for e in it if e.name.startswith("held.")]
+                found = [e.name for e in it if e.name.startswith(("held.", "w.", "clock."))]
         except FileNotFoundError:
-            return []
+            return [], []
         for name in sorted(found):
+            if name.endswith(".tmp"):
+                temps.append(name)
+                continue
             parsed = layout.parse_held(name)
             if parsed is None:
                 continue
@@ -400,7 +414,7 @@ class FsQueue:
             if origin not in layout.ALL_DIRS or not layout.is_task_file(original):
                 continue
             out.append(Held(self.tmp / name, origin, original, held.holder_of(host, token)))
-        return out
+        return out, temps
 
     def in_hand(self, dirname: str, name: str) -> bool:
         """True if a live process (or one not yet known dead) holds ``dirname/name`` now."""
@@ -420,7 +434,14 @@ class FsQueue:
         """
         done: list[str] = []
         fs_now: float | None = None
-        for item in self.held_files():
+        items, temps = self._tmp_entries()
+        for name in temps:  # a dead writer's unfinished write on this host: gone at once
+            writer = held.temp_holder(name)
+            if writer is not None and writer.alive() is False:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(self.tmp / name)
+                    done.append(name)
+        for item in items:
             alive = item.holder.alive() if item.holder is not None else None
             if alive:
                 continue
