@@ -102,13 +102,21 @@ def submit_task(
         priority=priority,
         max_retries=max_retries,
         heartbeat_timeout=heartbeat_timeout,
-        task_timeout=durations.parse(task_timeout),
+        task_timeout=_seconds(task_timeout, "task_timeout"),
     )
     from labtasker.fsqueue import model
 
     model.new_task(task_id="check", now=_now(), node="check", **fields)  # validate before any write
     doc = tasks.submit(context(create=True).queue, **fields)
     return TaskSubmitResponse(task_id=doc["task_id"])
+
+
+def _seconds(value: Any, name: str) -> float | None:
+    """A duration argument (``"1h"``, 3600), or ValueError naming the argument."""
+    try:
+        return durations.parse(value)
+    except ValueError as exc:
+        raise ValueError(f"{name}: {exc}") from None
 
 
 def submit_tasks(batch: list[dict[str, Any]]) -> list[str]:
@@ -336,6 +344,8 @@ def create_queue(
     queue_name: str | None = None, password: str | None = None, metadata: dict[str, Any] | None = None
 ) -> Queue:
     """Create a queue (``password`` is accepted for compatibility; files need none)."""
+    if queue_name is not None:
+        config.check_queue_name(queue_name)  # before anything is created
     ctx = context(create=True)
     name = queue_name or (ctx.cfg.queue_name if ctx.cfg else config.DEFAULT_QUEUE)
     path = ctx.cfg.resolved_queue_dir(name) if ctx.cfg and queue_name else ctx.queue.path
@@ -361,8 +371,8 @@ def update_queue(
     if not queue.exists():
         raise QueueNotFound(f"no queue at {queue.path}")
     info = queue.info()
-    if new_queue_name:
-        info["queue_name"] = new_queue_name
+    if new_queue_name is not None:
+        info["queue_name"] = config.check_queue_name(new_queue_name, "new queue name")
     if metadata_update:
         info["metadata"] = {**(info.get("metadata") or {}), **metadata_update}
     queue.write_info(info)
@@ -371,6 +381,8 @@ def update_queue(
 
 def delete_queue(queue_name: str | None = None, cascade_delete: bool = True) -> None:
     """Delete a queue directory and everything in it."""
+    if queue_name is not None:
+        config.check_queue_name(queue_name)
     queue = context(queue_name=queue_name).queue
     if not queue.exists():
         raise QueueNotFound(f"no queue at {queue.path}")

@@ -25,8 +25,8 @@ class Create(Command):
 
     metadata = cli.SwitchAttr(["--metadata"], str, argname="JSON", help="Metadata of the queue (JSON object)")
 
-    def main(self, queue_name: str = "") -> int:
-        queue_name = queue_name or None  # type: ignore[assignment]
+    def main(self, *name: str) -> int:
+        queue_name = _one_name(name)
         queue = api.context(queue_name=queue_name).queue
         if queue.exists():
             raise QueueExists(f"queue already exists at {queue.path}")
@@ -58,8 +58,8 @@ class Get(Command):
         ["--fmt"], cli.Set("yaml", "jsonl"), default="yaml", argname="FORMAT", help="yaml or jsonl"
     )
 
-    def main(self, queue_name: str = "") -> int:
-        queue_name = queue_name or None  # type: ignore[assignment]
+    def main(self, *name: str) -> int:
+        queue_name = _one_name(name)
         record = api.get_queue(queue_name).to_dict()
         lines = output.jsonl([record]) if self.fmt == "jsonl" else _yaml(record)
         output.emit(lines, pager=False)
@@ -80,7 +80,7 @@ class Update(Command):
     metadata = cli.SwitchAttr(["--metadata"], str, argname="JSON", help="Metadata keys to set (JSON object)")
 
     def main(self) -> int:
-        if not self.new_name and not self.metadata:
+        if self.new_name is None and not self.metadata:
             raise UsageError("nothing to update: give --new-name or --metadata")
         metadata = parse_dict(self.metadata, "--metadata") if self.metadata else None
         queue = api.update_queue(new_queue_name=self.new_name, metadata_update=metadata)
@@ -94,8 +94,8 @@ class Delete(Command):
 
     yes = cli.Flag(["-y", "--yes"], help="Do not ask for confirmation")
 
-    def main(self, queue_name: str = "") -> int:
-        queue_name = queue_name or None  # type: ignore[assignment]
+    def main(self, *name: str) -> int:
+        queue_name = _one_name(name)
         queue = api.get_queue(queue_name)
         if not self.yes:
             if not output.can_prompt():
@@ -132,7 +132,14 @@ def _table(queues: list[Queue]) -> list[str]:
 class PathCmd(Command):
     """Print the queue's directory, e.g. `ls $(labtasker queue path)/pending`"""
 
-    def main(self, queue_name: str = "") -> int:
-        queue_name = queue_name or None  # type: ignore[assignment]
+    def main(self, *name: str) -> int:
+        queue_name = _one_name(name)
         sys.stdout.write(f"{api.context(queue_name=queue_name).queue.path}\n")
         return 0
+
+
+def _one_name(given: tuple[str, ...]) -> str | None:
+    """The queue name argument, if given (an explicit empty name is checked, and refused, later)."""
+    if len(given) > 1:
+        raise UsageError(f"one queue name at most, not {len(given)}: {' '.join(given)}")
+    return given[0] if given else None

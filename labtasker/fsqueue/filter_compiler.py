@@ -17,7 +17,7 @@ from typing import Any
 
 import simpleeval
 
-from labtasker.fsqueue import clock
+from labtasker.fsqueue import clock, filter_regex
 from labtasker.fsqueue import filter_nodes as nodes
 from labtasker.fsqueue.filter_dates import BadDate, date_of, parse_date
 from labtasker.fsqueue.filter_errors import Refused, span, syntax_refusal
@@ -268,7 +268,7 @@ class Compiler:
         if not pattern.const or not isinstance(pattern.value, str):
             raise self.refuse("regex() needs its pattern as a string literal", node.args[1])
         try:
-            search = re.compile(pattern.value).search
+            search = filter_regex.compile_search(pattern.value)
         except re.error as exc:
             raise self.refuse(f"bad regular expression: {exc}", node.args[1]) from None
         get = subject.fn

@@ -10,6 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta, timezone
 
 import pendulum
+import regex
 import pytest
 import simpleeval
 from hypothesis import given, settings
@@ -476,6 +477,7 @@ def test_one_compiled_filter_over_100000_tasks_parses_once(monkeypatch):
 
     monkeypatch.setattr(ast, "parse", counting("ast", ast.parse))
     monkeypatch.setattr(re, "compile", counting("re", re.compile))
+    monkeypatch.setattr(regex, "compile", counting("re", regex.compile))  # regex(): fsqueue/filter_regex.py
     monkeypatch.setattr(pendulum, "parse", counting("pendulum", pendulum.parse))
     monkeypatch.setattr(simpleeval.SimpleEval, "eval", walked)
     monkeypatch.setattr(simpleeval.SimpleEval, "_eval", walked)
