@@ -119,9 +119,19 @@ def _seconds(value: Any, name: str) -> float | None:
         raise ValueError(f"{name}: {exc}") from None
 
 
-def submit_tasks(batch: list[dict[str, Any]]) -> list[str]:
-    """Submit many tasks at once (each a dict of ``submit_task`` arguments); returns ids."""
-    return tasks.submit_many(context(create=True).queue, batch)
+def submit_tasks(batch: list[dict[str, Any]], *, again: bool = False) -> list[str]:
+    """Submit many tasks at once (each a dict of ``submit_task`` arguments); returns their ids.
+
+    Resumable: the ids come from the batch's content, so calling it again with
+    the same batch after a crash submits only the tasks that did not get in.
+    ``again=True`` submits the same batch anew, as new tasks.
+    """
+    return submit_batch(batch, again=again).ids
+
+
+def submit_batch(batch: list[dict[str, Any]], *, again: bool = False) -> tasks.Batch:
+    """``submit_tasks``, also saying how many tasks of the batch were in the queue already."""
+    return tasks.submit_batch(context(create=True).queue, batch, again=again)
 
 
 def ls_tasks(

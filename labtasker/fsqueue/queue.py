@@ -269,6 +269,13 @@ class FsQueue:
                         return Located(dirname, name, doc)
         return None
 
+    def task_ids(self) -> set[str]:
+        """The id of every task with a file anywhere: a state directory, a tombstone, or in hand."""
+        out = {layout.task_id_of(d, n) for d in _STATE_DIRNAMES for n in self._listing(d)}
+        out.update(layout.task_id_of("deleted", n) for n in self._listing("deleted"))
+        out.update(h.task_id for h in self.held_files() if h.task_id is not None)
+        return out
+
     def count(self) -> dict[str, int]:
         """Number of tasks per status, from directory listings alone (held tasks in their origin state)."""
         self.settle_held()

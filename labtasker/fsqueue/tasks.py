@@ -7,10 +7,13 @@ as ``LostRace`` or ``TaskNotFound``, never as a half-made change.
 from __future__ import annotations
 
 import copy
+import hashlib
+import json
 import os
 import random
 import time
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -40,6 +43,42 @@ def submit_many(queue: FsQueue, tasks: Iterable[dict[str, Any]], *, now: datetim
         queue.put("pending", doc)
     atomic.fsync_dir(queue.path / "pending")
     return [doc["task_id"] for doc in docs]
+
+
+@dataclass(frozen=True)
+class Batch:
+    """What a bulk submit did: every id of the batch, and how many were in the queue already."""
+
+    ids: list[str]
+    already: int
+
+
+def submit_batch(
+    queue: FsQueue, tasks: Iterable[dict[str, Any]], *, now: datetime | None = None, again: bool = False
+) -> Batch:
+    """Submit a batch that can be resumed: running it again submits only the tasks that did not get in.
+
+    Each task's id comes from the batch's content and its position, so after a
+    killed run the same batch finds its tasks by id and writes the rest.
+    ``again`` submits the same content as a new batch (new ids).
+    """
+    stamp = now or clock.now()
+    specs = list(tasks)
+    for spec in specs:  # every task checked before anything is written
+        new_task(task_id="check", now=stamp, node=queue.node, **spec)
+    text = json.dumps(specs, sort_keys=True, default=repr, ensure_ascii=False)
+    salt = ids.nonce(8) if again else ""
+    digest = hashlib.sha256((salt + text).encode("utf-8", "surrogatepass")).digest()
+    batch_ids = ids.batch_task_ids(digest, len(specs))
+    present = queue.task_ids()
+    already = 0
+    for task_id, spec in zip(batch_ids, specs, strict=True):
+        if task_id in present:
+            already += 1
+            continue
+        queue.put("pending", new_task(task_id=task_id, now=stamp, node=queue.node, **spec))
+    atomic.fsync_dir(queue.path / "pending")
+    return Batch(batch_ids, already)
 
 
 def locate(queue: FsQueue, task_id: str) -> Located:
