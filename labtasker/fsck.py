@@ -200,7 +200,7 @@ def _tmp(queue: FsQueue, fs_now: float) -> list[Finding]:
         if alive:
             continue
         # a rename keeps the mtime of a held file but sets its ctime; a write sets both
-        age = fs_now - (max(st.st_mtime, st.st_ctime) if parsed else st.st_mtime)
+        age = fs_now - (st.st_ctime if parsed else st.st_mtime)
         if alive is None and age <= (HELD_AGE if parsed else TMP_AGE) + CLOCK_MARGIN:
             continue
         what = "a task held by a process that died" if parsed else "a write that never finished"

@@ -561,13 +561,15 @@ def _unlink_quietly(path: Path) -> None:
 
 
 def _fs_age(path: Path, fs_now: float) -> float:
-    """Seconds since a file last changed, both times from the filesystem's clock.
+    """Seconds since a held file was taken, both times from the filesystem's clock.
 
-    The change time counts too: a rename keeps a file's mtime (a task taken
-    from ``pending/`` may have been written hours ago) but sets its ctime.
+    The change time, not the modification time: a rename keeps a file's mtime
+    (a task taken from ``pending/`` may have been written hours ago, or copied
+    with a future mtime by rsync) but sets its ctime, which no process can
+    set to anything but the filesystem's now.
     """
     try:
         st = os.lstat(path)
     except FileNotFoundError:
         return 0.0
-    return fs_now - max(st.st_mtime, st.st_ctime)
+    return fs_now - st.st_ctime

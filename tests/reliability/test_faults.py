@@ -142,3 +142,50 @@ def test_a_failed_write_is_one_clear_line_on_the_command_line(project: Path, lt:
     assert "Traceback" not in ran.stderr
     assert lt("task", "ls", "-q", "--no-pager").out.split() == [tid]
     assert lt("task", "update", "--id", tid, "--", "metadata.a=1").code == 0
+
+
+def test_a_live_holder_is_never_recovered_whatever_its_clock(queue: FsQueue, project: Path) -> None:
+    """The issue's holder 1 h behind: its file looked old and was 'recovered' while it was alive."""
+    tid = labtasker.submit_task(args={"x": 1}).task_id
+    child = _claimer(queue, project, "change:stop")
+    deadline = time.monotonic() + 20
+    while not _stopped(child.pid):
+        assert time.monotonic() < deadline and child.poll() is None
+        time.sleep(0.005)
+    (held,) = [queue.tmp / n for n in os.listdir(queue.tmp) if n.startswith("held.")]
+    hour_ago = time.time() - 3600
+    os.utime(held, (hour_ago, hour_ago))  # what a holder whose clock is 1 h behind would stamp
+    assert queue.settle_held(older_than=0.0) == []  # alive on this host: its times do not matter
+    assert queue.recover_held(older_than=0.0) == []
+    found = queue.find(tid)
+    assert found is not None and found.busy and found.dirname == "pending"
+    assert fsck(queue, repair=True).clean and held.exists()  # nor does fsck take it
+    os.kill(child.pid, signal.SIGCONT)  # the holder carries on and finishes its claim
+    assert child.wait(timeout=30) == 0
+    assert queue.find(tid).dirname == "running"
+    assert queue.count() == {
+        "pending": 0,
+        "running": 1,
+        "success": 0,
+        "failed": 0,
+        "cancelled": 0,
+    }  # one copy
+
+
+@pytest.mark.parametrize("skew", [-3600.0, 3600.0])
+def test_a_holder_on_another_host_is_judged_by_the_filesystem_clock(skew: float, queue: FsQueue) -> None:
+    tid = labtasker.submit_task(args={"x": 1}).task_id
+    (name,) = queue.names("pending")
+    from labtasker.fsqueue import layout
+
+    held = queue.tmp / layout.held_name("pending", name, "h00000000", "77-1-ab")  # another host's process
+    os.rename(queue.path / "pending" / name, held)
+    os.utime(held, (time.time() + skew, time.time() + skew))  # its clock an hour off, either way
+    assert queue.settle_held() == []  # taken just now by the filesystem's clock: maybe alive
+    assert queue.find(tid).busy
+    deadline = time.monotonic() + 5
+    while not queue.settle_held(older_than=0.05):  # dead once the filesystem's clock says so
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    found = queue.find(tid)
+    assert found is not None and not found.busy and found.dirname == "pending"
