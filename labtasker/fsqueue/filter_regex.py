@@ -24,7 +24,8 @@ _FLAGS = re.IGNORECASE | re.MULTILINE | re.DOTALL | re.VERBOSE  # same bits in r
 def compile_search(pattern: str | re.Pattern[str], flags: int = 0) -> Callable[[str], Any]:
     """``search(text)`` for a pattern, time-limited; raises ``re.error`` for a bad pattern."""
     if isinstance(pattern, re.Pattern):
-        pattern, flags = pattern.pattern, pattern.flags & _FLAGS
+        flags = pattern.flags & _FLAGS
+        pattern = pattern.pattern
     try:
         compiled = regex.compile(pattern, flags & _FLAGS)
     except regex.error as exc:
