@@ -15,7 +15,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from labtasker.fsqueue import layout
-from labtasker.fsqueue.queue import Doc, FsQueue
+from labtasker.fsqueue.store import Doc, FsQueue
 
 DIRNAME = "attempts"
 # The time a record is placed at, best first: when the run ended, its last sign of life, when it began.

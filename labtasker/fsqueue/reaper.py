@@ -19,9 +19,10 @@ from pathlib import Path
 from typing import Any
 
 from labtasker.errors import WorkerNotFound
-from labtasker.fsqueue import clock, ids, layout, lease, locking, reconcile, workers
+from labtasker.fsqueue import clock, ids, layout, lease, locking, workers
 from labtasker.fsqueue.lease import Signature, Terms, Verdict
-from labtasker.fsqueue.queue import Doc, FsQueue
+from labtasker.fsqueue.store import Doc, FsQueue
+from labtasker.replicas import reconcile
 
 log = logging.getLogger("labtasker")
 

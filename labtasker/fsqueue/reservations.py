@@ -11,8 +11,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 
-from labtasker.fsqueue import clock, ids, layout, merge
-from labtasker.fsqueue.queue import Doc, FsQueue
+from labtasker.fsqueue import clock, ids, layout
+from labtasker.fsqueue.store import Doc, FsQueue
+from labtasker.replicas import merge
 
 Accept = Callable[[Doc], bool]
 

@@ -13,10 +13,11 @@ from datetime import datetime
 from typing import Any
 
 from labtasker.errors import LeaseLost, LostRace, TaskNotFound
-from labtasker.fsqueue import atomic, clock, ids, layout, reconcile, transitions
+from labtasker.fsqueue import atomic, clock, ids, layout, transitions
+from labtasker.fsqueue.documents import new_task
 from labtasker.fsqueue.layout import STATE_DIRS, TaskStatus
-from labtasker.fsqueue.model import new_task
-from labtasker.fsqueue.queue import Doc, FsQueue, Located
+from labtasker.fsqueue.store import Doc, FsQueue, Located
+from labtasker.replicas import reconcile
 
 _RETRIES_ON_RACE = 5
 _TERMINAL = tuple(s.value for s in layout.TERMINAL)

@@ -7,15 +7,15 @@ from datetime import datetime
 from typing import Any
 
 from labtasker.errors import InvalidTransition
-from labtasker.fsqueue import merge
-from labtasker.fsqueue.layout import TaskStatus, parse_status
-from labtasker.fsqueue.model import (
+from labtasker.fsqueue.documents import (
     DICT_FIELDS,
     check_int,
     check_key,
     deep_merge,
     expand,
 )  # fmt: skip
+from labtasker.fsqueue.layout import TaskStatus, parse_status
+from labtasker.replicas import merge
 
 P, R, S, F, C = (TaskStatus.PENDING, TaskStatus.RUNNING, TaskStatus.SUCCESS,
                  TaskStatus.FAILED, TaskStatus.CANCELLED)  # fmt: skip
@@ -54,7 +54,7 @@ def apply_update(
     """A user's edit: merge dict fields (or replace those named), set scalars, move status.
 
     ``node`` (the editing replica) goes into the edit's clocks, which decide
-    concurrent edits when replicas merge (fsqueue/merge.py).
+    concurrent edits when replicas merge (replicas/merge.py).
     """
     for name in replace_fields:
         if name not in DICT_FIELDS and name not in SCALAR_FIELDS:

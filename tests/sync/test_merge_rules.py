@@ -8,10 +8,11 @@ from typing import Any
 
 import pytest
 
-from labtasker.fsqueue import merge, transitions
+from labtasker.fsqueue import transitions
+from labtasker.fsqueue.documents import new_task
 from labtasker.fsqueue.layout import TaskStatus
-from labtasker.fsqueue.merge import Version
-from labtasker.fsqueue.model import new_task
+from labtasker.replicas import merge
+from labtasker.replicas.merge import Version
 
 T0 = datetime(2026, 3, 1, tzinfo=timezone.utc)
 Doc = dict[str, Any]

@@ -30,8 +30,8 @@ from datetime import datetime, timezone
 from typing import Any
 
 from labtasker.fsqueue import ids, layout
+from labtasker.fsqueue.documents import TASK_FIELDS, ordered, set_path
 from labtasker.fsqueue.layout import STATE_DIRS
-from labtasker.fsqueue.model import TASK_FIELDS, ordered, set_path
 
 Doc = dict[str, Any]
 Clock = tuple[int, str]

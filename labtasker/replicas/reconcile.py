@@ -22,10 +22,11 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from labtasker.fsqueue import atomic, clock, codec, ids, layout, merge
+from labtasker.fsqueue import atomic, clock, codec, ids, layout
+from labtasker.fsqueue.documents import normalise
 from labtasker.fsqueue.layout import STATE_DIRS
-from labtasker.fsqueue.model import normalise
-from labtasker.fsqueue.queue import Doc, FsQueue
+from labtasker.fsqueue.store import Doc, FsQueue
+from labtasker.replicas import merge
 
 log = logging.getLogger("labtasker")
 
