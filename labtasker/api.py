@@ -26,10 +26,9 @@ from labtasker.api_models import (
     WorkerLsResponse,
 )  # fmt: skip
 from labtasker.errors import LeaseLost, QueueExists, QueueNotFound
-from labtasker.fsqueue import durations, layout, tasks, transitions, workers
+from labtasker.fsqueue import attempts, durations, layout, tasks, transitions, workers
 from labtasker.fsqueue.layout import STATE_DIRS, TaskStatus
 from labtasker.fsqueue.store import FsQueue
-from labtasker.replicas import reconcile
 from labtasker.worker import required as req
 
 _queues: dict[tuple[Path, str], FsQueue] = {}
@@ -269,7 +268,7 @@ def report_task_status(
         if new != old:
             doc["sgen"] = doc["gen"]  # an explicit status change (merge rules: replicas/merge.py)
             if old in layout.TERMINAL:
-                reconcile.keep_replaced(queue, before)
+                attempts.keep_replaced(queue, before)
         return new, doc
 
     tasks.change_task(queue, task_id, change)

@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from labtasker.errors import InvalidTransition
+from labtasker.fsqueue import versions
 from labtasker.fsqueue.documents import (
     DICT_FIELDS,
     check_int,
@@ -15,7 +16,6 @@ from labtasker.fsqueue.documents import (
     expand,
 )  # fmt: skip
 from labtasker.fsqueue.layout import TaskStatus, parse_status
-from labtasker.replicas import merge
 
 P, R, S, F, C = (TaskStatus.PENDING, TaskStatus.RUNNING, TaskStatus.SUCCESS,
                  TaskStatus.FAILED, TaskStatus.CANCELLED)  # fmt: skip
@@ -84,7 +84,7 @@ def apply_update(
         _to_pending(doc)
     doc["last_modified"] = now
     doc["gen"] = int(doc.get("gen") or 0) + 1
-    merge.note_edit(doc, edited, replace_fields, doc["gen"], node)
+    versions.note_edit(doc, edited, replace_fields, doc["gen"], node)
     if new != old or reset_pending:
         doc["sgen"] = doc["gen"]  # an explicit status change: beats the history it replaces
     return new, doc
