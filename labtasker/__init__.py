@@ -24,7 +24,7 @@ from labtasker.api import (
 )  # fmt: skip
 from labtasker.api_models import Attempt, Task, TaskUpdateRequest
 from labtasker.errors import LabtaskerError
-from labtasker.loop import Required, loop, task_info
+from labtasker.worker.decorator import Required, loop, task_info
 
 __version__ = "0.1.0"
 

@@ -26,10 +26,10 @@ from labtasker.api_models import (
     WorkerLsResponse,
 )  # fmt: skip
 from labtasker.errors import LeaseLost, QueueExists, QueueNotFound
-from labtasker.fsqueue import durations, layout, reconcile, tasks, transitions, workers
-from labtasker.fsqueue import required as req
+from labtasker.fsqueue import attempts, durations, layout, tasks, transitions, workers
 from labtasker.fsqueue.layout import STATE_DIRS, TaskStatus
-from labtasker.fsqueue.queue import FsQueue
+from labtasker.fsqueue.store import FsQueue
+from labtasker.worker import required as req
 
 _queues: dict[tuple[Path, str], FsQueue] = {}
 
@@ -104,7 +104,7 @@ def submit_task(
         heartbeat_timeout=heartbeat_timeout,
         task_timeout=durations.parse(task_timeout),
     )
-    from labtasker.fsqueue import model
+    from labtasker.fsqueue import documents as model
 
     model.new_task(task_id="check", now=_now(), node="check", **fields)  # validate before any write
     doc = tasks.submit(context(create=True).queue, **fields)
@@ -129,7 +129,7 @@ def ls_tasks(
     predicate = _compile(extra_filter)
     spec = None
     if sort:
-        from labtasker.fsqueue import sorting
+        from labtasker.filters import sorting
 
         spec = sorting.parse_sort(sort)
     dirnames = [layout.parse_status(status).dirname] if status else list(STATE_DIRS.values())
@@ -226,7 +226,7 @@ def report_task_status(
     Elsewhere: the task's current status only merges the summary; another
     status is a change through the state machine.
     """
-    from labtasker.loop import current_run
+    from labtasker.worker.decorator import current_run
 
     new = layout.parse_status(status)
     run = current_run()
@@ -266,9 +266,9 @@ def report_task_status(
         doc["last_modified"] = now
         doc["gen"] = int(doc.get("gen") or 0) + 1
         if new != old:
-            doc["sgen"] = doc["gen"]  # an explicit status change (merge rules: fsqueue/merge.py)
+            doc["sgen"] = doc["gen"]  # an explicit status change (merge rules: replicas/merge.py)
             if old in layout.TERMINAL:
-                reconcile.keep_replaced(queue, before)
+                attempts.keep_replaced(queue, before)
         return new, doc
 
     tasks.change_task(queue, task_id, change)
@@ -284,7 +284,7 @@ def _is_own_job(task_id: str) -> bool:
 
 def finish(status: str = "success", summary: dict[str, Any] | None = None) -> None:
     """End the current loop task with ``status`` (inside ``@labtasker.loop()`` only)."""
-    from labtasker.loop import task_info
+    from labtasker.worker.decorator import task_info
 
     report_task_status(task_info().task_id, status, summary)
 
@@ -421,7 +421,7 @@ def run_loop(
     Lease settings not given here come from ``[loop]`` of ``config.toml``; with
     ``wait`` the loop waits for new tasks instead of returning when none is left.
     """
-    from labtasker import runner  # the loop machinery loads only for loops
+    from labtasker.worker import runner  # the loop machinery loads only for loops
 
     ctx = context(create=True)
     predicate = _compile(extra_filter)
@@ -452,7 +452,7 @@ def _compile(extra_filter: str | dict[str, Any] | None) -> Any:
     """A predicate for a filter expression, or None for no filter."""
     if not extra_filter:
         return None
-    from labtasker.fsqueue import filter as flt
+    from labtasker.filters import language as flt
 
     return flt.compile(extra_filter, now=_now())
 

@@ -26,7 +26,7 @@ from typing import Any
 from labtasker.fsqueue import clock, layout
 from labtasker.fsqueue.layout import STATE_DIRS
 from labtasker.fsqueue.locking import is_network_fs
-from labtasker.fsqueue.queue import Doc, FsQueue
+from labtasker.fsqueue.store import Doc, FsQueue
 
 log = logging.getLogger("labtasker")
 

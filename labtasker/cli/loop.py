@@ -15,14 +15,16 @@ from typing import Any
 
 from plumbum import cli
 
-from labtasker import api, runner
-from labtasker.cli import child, errors, output
+from labtasker import api
+from labtasker.cli import child, output
+from labtasker.cli import error_report as errors
 from labtasker.cli.base import Command, argtype, positive_seconds
 from labtasker.cli.task import positive
 from labtasker.cli.template import Template
 from labtasker.errors import LabtaskerError, LeaseLost, UsageError
 from labtasker.fsqueue import durations
-from labtasker.fsqueue import required as req
+from labtasker.worker import required as req
+from labtasker.worker import runner
 
 
 class JobFailed(Exception):
@@ -171,7 +173,7 @@ class Loop(Command):
         spec = JobSpec.from_options(command, self.cmd, self.script_path, self.shell)
         tree = req.build_tree(spec.fields)
         if self.extra_filter:  # a bad filter is an error before any task is taken
-            from labtasker.fsqueue import filter as flt
+            from labtasker.filters import language as flt
 
             flt.compile(self.extra_filter)
         job = _Job(spec, use_pty=not self.no_pty and output.is_tty(sys.stdout))

@@ -14,7 +14,8 @@ from labtasker.cli.args import parse_assignment
 from labtasker.cli.base import read_ids_from_stdin
 from labtasker.cli.task import Selection
 from labtasker.errors import LabtaskerError, UsageError
-from labtasker.fsqueue import layout, model, transitions
+from labtasker.fsqueue import documents as model
+from labtasker.fsqueue import layout, transitions
 
 Change = tuple[str, dict[str, Any], list[str]]  # task id, fields, fields to replace whole
 

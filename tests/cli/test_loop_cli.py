@@ -15,7 +15,7 @@ import pytest
 
 from labtasker import api, config
 from labtasker.cli import child
-from labtasker.fsqueue.queue import FsQueue
+from labtasker.fsqueue.store import FsQueue
 from tests.cli.conftest import Lt, labtasker_bin
 from tests.conftest import queue_env
 
@@ -164,7 +164,7 @@ def test_placeholders_that_fit_no_task_are_a_clear_error(lt: Lt) -> None:
 
 @pytest.mark.usefixtures("project")
 def test_wait_and_lease_flags_reach_the_loop_engine(lt: Lt, monkeypatch: pytest.MonkeyPatch) -> None:
-    from labtasker import runner
+    from labtasker.worker import runner
 
     calls: list[dict] = []
 

@@ -16,8 +16,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from labtasker.errors import FilterError, UsageError
-from labtasker.fsqueue import clock, filter_dates
-from labtasker.fsqueue import filter as flt
+from labtasker.filters import dates as filter_dates
+from labtasker.filters import language as flt
+from labtasker.fsqueue import clock
 
 UTC = timezone.utc
 

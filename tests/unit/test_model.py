@@ -6,7 +6,8 @@ from datetime import datetime, timezone
 
 import pytest
 
-from labtasker.fsqueue import codec, model
+from labtasker.fsqueue import codec
+from labtasker.fsqueue import documents as model
 
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=timezone.utc)
 

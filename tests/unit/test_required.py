@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from labtasker.fsqueue import required as req
+from labtasker.worker import required as req
 
 CASES = [
     # required fields, args, accepted

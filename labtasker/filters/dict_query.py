@@ -2,7 +2,7 @@
 
 Keys are dotted field paths (``_id`` is ``task_id``); a plain value means
 equality, None matches an absent field and a list field matches any of its
-items. Comparisons share the expression language's rules (``filter_values``).
+items. Comparisons share the expression language's rules (``values``).
 """
 
 from __future__ import annotations
@@ -13,9 +13,9 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from labtasker.errors import FilterError
-from labtasker.fsqueue.filter_nodes import Predicate, accept_all
-from labtasker.fsqueue.filter_values import COMPARE, eq, matches
-from labtasker.fsqueue.paths import check_path, closest, is_absent, resolve, split_path
+from labtasker.filters.field_paths import check_path, closest, is_absent, resolve, split_path
+from labtasker.filters.nodes import Predicate, accept_all
+from labtasker.filters.values import COMPARE, eq, matches
 
 _QUERY_OPERATORS = (
     "$eq",

@@ -18,10 +18,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from labtasker.api_models import Task
-from labtasker.fsqueue import required as req
+from labtasker.worker import required as req
 
 if TYPE_CHECKING:  # the loop machinery is imported when a loop runs, not with labtasker
-    from labtasker import runner
+    from labtasker.worker import runner
 
 _current: runner.Run | None = None
 
@@ -181,7 +181,7 @@ def task_info() -> Task:
         return _current.task
     log_dir = os.environ.get("LABTASKER_LOG_DIR")
     if log_dir and (Path(log_dir) / "task_info.json").exists():
-        from labtasker import runner
+        from labtasker.worker import runner
 
         return runner.read_task_info(log_dir)
     raise RuntimeError("task_info() is only available inside @labtasker.loop() or a job of `labtasker loop`")

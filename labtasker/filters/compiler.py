@@ -3,7 +3,7 @@
 ``Compiler(text, now).run()`` gives the root ``Node`` or raises ``Refused``
 with the span of the offending part. Only the syntax the filter language has is
 accepted; everything else, attribute access and method calls included, is
-refused before any task is seen. The closures come from ``filter_nodes``.
+refused before any task is seen. The closures come from ``nodes``.
 """
 
 from __future__ import annotations
@@ -17,12 +17,12 @@ from typing import Any
 
 import simpleeval
 
-from labtasker.fsqueue import clock
-from labtasker.fsqueue import filter_nodes as nodes
-from labtasker.fsqueue.filter_dates import BadDate, date_of, parse_date
-from labtasker.fsqueue.filter_errors import Refused, span, syntax_refusal
-from labtasker.fsqueue.filter_nodes import Node
-from labtasker.fsqueue.filter_values import (
+from labtasker.filters import nodes
+from labtasker.filters.dates import BadDate, date_of, parse_date
+from labtasker.filters.field_paths import FIELDS, closest
+from labtasker.filters.nodes import Node
+from labtasker.filters.refusals import Refused, span, syntax_refusal
+from labtasker.filters.values import (
     ARITHMETIC,
     ARITHMETIC_ERRORS,
     COMPARE,
@@ -31,7 +31,7 @@ from labtasker.fsqueue.filter_values import (
     matches,
     mod,
 )
-from labtasker.fsqueue.paths import FIELDS, closest
+from labtasker.fsqueue import clock
 
 MAX_LENGTH = 10_000  # characters in an expression
 MAX_DEPTH = 100  # nesting of the syntax tree

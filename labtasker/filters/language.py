@@ -10,10 +10,11 @@ The rule for missing fields: a path that leads nowhere, or to null, is
 ``MISSING``; every comparison with it is false, ``not`` of that is true, and
 arithmetic on it stays ``MISSING``. ``x == None`` asks "is x missing or null".
 
-The pieces, each in its own module: ``filter_compiler`` (syntax to closures),
-``filter_nodes`` (the closures), ``filter_values`` (comparison and arithmetic
-that never raise), ``filter_dates`` (``date(...)``), ``filter_dict`` (MongoDB
-style dict queries) and ``filter_errors`` (messages with a caret).
+The pieces, each in its own module of ``labtasker.filters``: ``compiler``
+(syntax to closures), ``nodes`` (the closures), ``values`` (comparison and
+arithmetic that never raise), ``dates`` (``date(...)``), ``dict_query`` (MongoDB
+style dict queries), ``refusals`` (messages with a caret), ``field_paths``
+(dotted paths inside task documents) and ``sorting`` (``sort_by`` keys).
 """
 
 from __future__ import annotations
@@ -24,12 +25,12 @@ from datetime import datetime
 from typing import Any
 
 from labtasker.errors import FilterError
-from labtasker.fsqueue.filter_compiler import MAX_DEPTH, MAX_LENGTH, Compiler
-from labtasker.fsqueue.filter_dates import parse_date
-from labtasker.fsqueue.filter_dict import compile_query
-from labtasker.fsqueue.filter_errors import Refused, error
-from labtasker.fsqueue.filter_nodes import Doc, Predicate, accept_all, reject_all, truthy
-from labtasker.fsqueue.filter_values import MAX_INT_BITS
+from labtasker.filters.compiler import MAX_DEPTH, MAX_LENGTH, Compiler
+from labtasker.filters.dates import parse_date
+from labtasker.filters.dict_query import compile_query
+from labtasker.filters.nodes import Doc, Predicate, accept_all, reject_all, truthy
+from labtasker.filters.refusals import Refused, error
+from labtasker.filters.values import MAX_INT_BITS
 
 __all__ = [
     "MAX_DEPTH",

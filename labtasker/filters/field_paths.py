@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping
 from datetime import date, datetime, timezone
 from typing import Any
 
-from labtasker.fsqueue.model import TASK_FIELDS
+from labtasker.fsqueue.documents import TASK_FIELDS
 
 Key = str | int
 Path = tuple[Key, ...]

@@ -14,7 +14,7 @@ from datetime import date
 from typing import Any
 
 from labtasker.errors import FilterError
-from labtasker.fsqueue.paths import Path, as_instant, check_path, is_absent, resolve, split_path
+from labtasker.filters.field_paths import Path, as_instant, check_path, is_absent, resolve, split_path
 
 
 @dataclass(frozen=True)

@@ -31,9 +31,9 @@ from typing import Any
 from labtasker.api_models import Task
 from labtasker.errors import LeaseLost, WorkerCrashed
 from labtasker.fsqueue import claim, clock, layout, lease, locking, tasks, workers
-from labtasker.fsqueue.queue import FsQueue, Located
 from labtasker.fsqueue.reaper import Reaper
-from labtasker.lease_keeper import ETA, FENCED, LOST, LeaseKeeper
+from labtasker.fsqueue.store import FsQueue, Located
+from labtasker.worker.lease_keeper import ETA, FENCED, LOST, LeaseKeeper
 
 log = logging.getLogger("labtasker")
 

@@ -11,8 +11,8 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from labtasker.fsqueue.filter_values import guarded
-from labtasker.fsqueue.paths import MISSING, TIMESTAMP_FIELDS, Path, is_absent, resolve, step
+from labtasker.filters.field_paths import MISSING, TIMESTAMP_FIELDS, Path, is_absent, resolve, step
+from labtasker.filters.values import guarded
 
 Doc = Mapping[str, Any]
 Predicate = Callable[[Doc], bool]
