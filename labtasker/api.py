@@ -303,9 +303,14 @@ def ls_workers(
     worker_id: str | None = None,
     worker_name: str | None = None,
     status: str | None = None,
+    extra_filter: str | dict[str, Any] | None = None,
     limit: int = 100,
     offset: int = 0,
 ) -> WorkerLsResponse:
+    """Workers matching every given condition (``extra_filter`` over worker fields), oldest first."""
+    from labtasker.fsqueue import filter as flt
+
+    predicate = flt.compile(extra_filter, now=_now(), fields=flt.WORKER_FIELDS) if extra_filter else None
     queue = _reader()
     if queue is None:
         return WorkerLsResponse([])
@@ -317,6 +322,8 @@ def ls_workers(
         if worker_name and d.get("worker_name") != worker_name:
             continue
         if status and d.get("status") != status:
+            continue
+        if predicate is not None and not predicate(d):
             continue
         found.append(Worker.from_doc(d))
     found.sort(key=lambda w: (_ts(w.created_at), w.worker_id))

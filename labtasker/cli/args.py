@@ -121,9 +121,9 @@ def parse_dict(text: str, option: str) -> dict[str, Any]:
 
 
 def parse_assignment(text: str) -> tuple[str, Any]:
-    """``field.path=value`` -> (path, typed value)."""
+    """``field.path=value`` -> (path, typed value); dashes in the path are underscores."""
     path, sep, raw = text.partition("=")
-    path = path.strip()
+    path = path.strip().replace("-", "_")  # task-name=x is task_name=x, as for task args
     if not sep or not path:
         raise UsageError(f"invalid update {text!r}: write field=value, e.g. -u 'args.lr=0.01'")
     check_path(path, "field")
