@@ -8,6 +8,7 @@ from labtasker.api import (
     delete_queue,
     delete_task,
     delete_worker,
+    fetch_task,
     finish,
     get_queue,
     get_task,
@@ -24,22 +25,26 @@ from labtasker.api import (
 )  # fmt: skip
 from labtasker.api_models import Attempt, Task, TaskUpdateRequest
 from labtasker.errors import LabtaskerError
+from labtasker.event_listener import EventListener, connect_events
 from labtasker.loop import Required, loop, task_info
 
 __version__ = "0.1.0"
 
 __all__ = [
     "Attempt",
+    "EventListener",
     "LabtaskerError",
     "Required",
     "Task",
     "TaskUpdateRequest",
     "__version__",
+    "connect_events",
     "create_queue",
     "create_worker",
     "delete_queue",
     "delete_task",
     "delete_worker",
+    "fetch_task",
     "finish",
     "get_queue",
     "get_task",

@@ -18,6 +18,7 @@ from labtasker.api_models import (
     Attempt,
     Queue,
     Task,
+    TaskFetchResponse,
     TaskLsResponse,
     TaskSubmitResponse,
     TaskUpdateRequest,
@@ -230,6 +231,10 @@ def report_task_status(
 
     new = layout.parse_status(status)
     run = current_run()
+    if run is not None and run.task_id == task_id and worker_id not in (None, run.worker_id):
+        raise LeaseLost(
+            f"task {task_id} is run by worker {run.worker_id}, not {worker_id}; nothing was written"
+        )
     if run is not None and run.task_id == task_id:
         located = tasks.finish(
             run.queue,
@@ -254,10 +259,18 @@ def report_task_status(
         return
     queue = context().queue
     now = _now()
+    failed_worker = []
 
     def change(doc: dict[str, Any]) -> tuple[TaskStatus, dict[str, Any]]:
         old = layout.parse_status(doc["status"])
+        owner = doc.get("worker_id")
+        if old == TaskStatus.RUNNING and worker_id is not None and owner and owner != worker_id:
+            raise LeaseLost(  # fencing: only the worker running a task reports on it
+                f"task {task_id} is run by worker {owner}, not {worker_id}; nothing was written"
+            )
         if old == TaskStatus.RUNNING and new == TaskStatus.FAILED:
+            if owner:
+                failed_worker.append(owner)
             return transitions.fail(doc, "reported failed", now, summary)
         before = dict(doc, summary=dict(doc.get("summary") or {}))
         transitions.merge_summary(doc, summary)
@@ -272,6 +285,11 @@ def report_task_status(
         return new, doc
 
     tasks.change_task(queue, task_id, change)
+    for owner in failed_worker:  # a failure counts against the worker that ran the task
+        try:
+            workers.record_failure(queue, owner)
+        except KeyError:
+            pass  # the worker was deleted
 
 
 def _is_own_job(task_id: str) -> bool:
@@ -289,6 +307,67 @@ def finish(status: str = "success", summary: dict[str, Any] | None = None) -> No
     report_task_status(task_info().task_id, status, summary)
 
 
+def fetch_task(
+    worker_id: str | None = None,
+    eta_max: str | float | None = None,
+    heartbeat_timeout: float | None = None,
+    start_heartbeat: bool = True,
+    required_fields: list[str] | None = None,
+    extra_filter: str | dict[str, Any] | None = None,
+    cmd: Any = None,
+) -> TaskFetchResponse:
+    """Take the first matching pending task for a worker and mark it running (no loop).
+
+    ``required_fields`` are the args it must have, no more, no less (``"*"`` or
+    None: any). With ``start_heartbeat`` a background thread renews the lease
+    until the task leaves ``running/`` (report its end with ``report_task_status``);
+    without it, the task is reclaimed after ``heartbeat_timeout``. ``cmd`` is
+    accepted for compatibility and not used.
+    """
+    from labtasker.fsqueue import claim, clock, lease, locking
+    from labtasker.lease_keeper import LeaseKeeper
+
+    ctx = context(create=True)
+    queue = ctx.queue
+    predicate = _compile(extra_filter)
+    fields = [f for f in (required_fields or []) if f != "*"]
+    any_args = not required_fields or "*" in required_fields
+    tree = req.build_tree(fields)
+    interval = ctx.cfg.setting("heartbeat_interval") if ctx.cfg else 30.0
+    timeout = heartbeat_timeout or (ctx.cfg.setting("heartbeat_timeout") if ctx.cfg else None)
+    terms = lease.make_terms(interval, timeout, durations.parse(eta_max))
+    worker_id = _fetch_worker(queue) if worker_id is None else str(worker_id)  # a plain str for YAML
+
+    def accept(doc: dict[str, Any]) -> bool:
+        return req.matches(doc.get("args"), tree, allow_extra=any_args) and (
+            predicate is None or predicate(doc)
+        )
+
+    claimer = claim.Claimer(queue, worker_id, accept)
+    # No liveness lock: this process may keep the task long after the call, so only
+    # the heartbeat (the file's mtime) says it is alive.
+    claimer.fields = {
+        "lease": lease.lease_info(terms, host=locking.host_key(), lock=None, skew=0.0, node=queue.node)
+    }
+    got = claimer.claim(clock.now())
+    if got is None:
+        return TaskFetchResponse(found=False)
+    if start_heartbeat:
+        LeaseKeeper(queue, got.name, terms.interval, terms.give_up_after, eta=terms.eta).__enter__()
+    return TaskFetchResponse(found=True, task=Task.from_doc(got.doc))
+
+
+_fetch_workers: dict[Path, str] = {}
+
+
+def _fetch_worker(queue: FsQueue) -> str:
+    """One worker per process and queue for ``fetch_task`` calls that name none."""
+    wid = _fetch_workers.get(queue.path)
+    if wid is None or queue.read("workers", f"{wid}.yaml") is None:
+        wid = _fetch_workers[queue.path] = workers.create(queue)["worker_id"]
+    return wid
+
+
 # ------------------------------------------------------------------- workers
 def create_worker(
     worker_name: str | None = None, metadata: dict[str, Any] | None = None, max_retries: int = 3
@@ -296,7 +375,7 @@ def create_worker(
     doc = workers.create(
         context(create=True).queue, worker_name=worker_name, metadata=metadata, max_retries=max_retries
     )
-    return WorkerCreateResponse(worker_id=doc["worker_id"])
+    return WorkerCreateResponse(doc["worker_id"])
 
 
 def ls_workers(
@@ -432,6 +511,7 @@ def run_loop(
 
     ctx = context(create=True)
     predicate = _compile(extra_filter)
+    worker_id = None if worker_id is None else str(worker_id)  # create_worker's id is a str subclass
 
     def accept(doc: dict[str, Any]) -> bool:
         return req.matches(doc.get("args"), tree, allow_extra=allow_extra) and (
@@ -478,6 +558,7 @@ __all__ = [
     "delete_queue",
     "delete_task",
     "delete_worker",
+    "fetch_task",
     "finish",
     "get_queue",
     "get_task",

@@ -42,7 +42,9 @@ class _Param:
         self.name, self.key, self.annotation, self.resolver = name, key, annotation, resolver
 
     def value(self, args: dict[str, Any]) -> Any:
-        raw = args[self.key]
+        raw: Any = args
+        for part in self.key.split("."):  # alias="a.b.c" reaches args["a"]["b"]["c"]
+            raw = raw[part]
         if self.resolver is not None:
             return self.resolver(raw)
         return _cast(raw, self.annotation)
@@ -114,13 +116,11 @@ def loop(
 
     def decorate(fn: Callable[..., Any]) -> Callable[..., Any]:
         params = params_of(fn)
-        fields = list(required_fields) if required_fields else [p.key for p in params]
-        if not fields:
-            raise ValueError(
-                f"{fn.__name__} declares no Required() parameters and no required_fields; "
-                "say which args the loop needs"
-            )
-        tree = req.build_tree(fields)
+        # required_fields and the Required() parameters together are the args a task must have;
+        # "*" among them, or none at all, puts no limit on other keys.
+        fields = list(dict.fromkeys([*(required_fields or []), *(p.key for p in params)]))
+        any_args = not fields or "*" in fields
+        tree = req.build_tree(f for f in fields if f != "*")
 
         @functools.wraps(fn)
         def wrapper(*a: Any, **kw: Any) -> runner.Tally:
@@ -132,7 +132,7 @@ def loop(
             return api.run_loop(
                 job,
                 tree,
-                allow_extra=pass_args_dict,
+                allow_extra=pass_args_dict or any_args,
                 extra_filter=extra_filter,
                 eta_max=eta_max,
                 heartbeat_timeout=heartbeat_timeout,

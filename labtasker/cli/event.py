@@ -38,6 +38,16 @@ class Listen(Command):
         help="line (readable) or jsonl (seq, time, entity, id, old, new, doc)",
     )
     polling = cli.Flag(["--polling"], help="Poll the directories (the default on network filesystems)")
+    compact = cli.Flag(["-c", "--compact"], help="One line per event (the default; same as --fmt line)")
+    raw = cli.Flag(
+        ["--raw"], excludes=["--compact"], help="Each event as it is recorded (same as --fmt jsonl)"
+    )
+    timeout = cli.SwitchAttr(
+        ["--timeout"],
+        float,
+        argname="SECONDS",
+        help="Accepted for scripts of the original: following files needs no connection",
+    )
 
     def main(self) -> int:
         queue = api.context().queue
@@ -51,7 +61,8 @@ class Listen(Command):
             output.info(f"listening to {queue.path} ({how}); Ctrl-C to stop")
             while not stop.is_set():
                 for event in stream.poll(0.5):
-                    print(event.to_json() if self.fmt == "jsonl" else event.line(), flush=True)
+                    as_json = self.raw or (self.fmt == "jsonl" and not self.compact)
+                    print(event.to_json() if as_json else event.line(), flush=True)
         return 0
 
 

@@ -131,6 +131,9 @@ class Submit(Command):
         argname="FILE",
         help="Submit one task per line of a JSON-lines file ('-' reads stdin)",
     )
+    cmd = cli.SwitchAttr(
+        ["--cmd", "--command"], str, argname="COMMAND", help="A command to keep with the task (its cmd field)"
+    )
     quiet = cli.Flag(["-q", "--quiet"], help="Print nothing (the task id is printed otherwise)")
 
     def main(self, *task_args: str) -> int:
@@ -158,6 +161,8 @@ class Submit(Command):
             "metadata": parse_dict(self.metadata, "--metadata") if self.metadata else None,
             "heartbeat_timeout": self.heartbeat_timeout,
         }
+        if self.cmd is not None:
+            out["cmd"] = self.cmd
         if self.priority is not None:
             out["priority"] = self.priority
         if self.max_retries is not None:

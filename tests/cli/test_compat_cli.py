@@ -3,6 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
@@ -130,3 +136,99 @@ def test_update_field_names_take_dashes_or_underscores(lt: Lt) -> None:
     assert (task.task_name, task.max_retries) == ("renamed", 7)
     assert lt("task", "update", "--id", task_id, "-u", "args.batch-size=32").code == 0
     assert api.get_task(task_id).args == {"lr": 1, "batch_size": 32}
+
+
+# --- labtasker loop ----------------------------------------------------------------
+
+TTY_PROBE = (
+    "import os, sys\n"
+    "ttys = [s.isatty() for s in (sys.stdin, sys.stdout, sys.stderr)]\n"
+    "cols = os.get_terminal_size(1).columns if ttys[1] else 0\n"
+    "print(os.environ['LABTASKER_TASK_ID'], ttys, cols > 0)\n"
+    "try:\n    input()\nexcept EOFError:\n    print('stdin at end')\n"
+)
+
+
+def test_a_command_without_placeholders_runs_every_task_under_a_terminal_even_from_a_pipe(
+    project: Path, shell: Callable[..., subprocess.CompletedProcess[str]], tmp_path: Path
+) -> None:
+    probe = tmp_path / "probe.py"
+    probe.write_text(TTY_PROBE)
+    ids = [api.submit_task(args=args).task_id for args in ({"lr": 0.1}, {"a": {"b": 1}}, None)]
+    # nohup-like: no terminal anywhere (stdin /dev/null, output into a pipe)
+    ran = shell(f"labtasker loop -- {sys.executable} {probe} < /dev/null | cat", timeout=120)
+    lines = [line for line in ran.stdout.splitlines() if line.strip()]
+    assert sorted(line.split()[0] for line in lines if "[" in line) == sorted(ids)
+    assert all("[True, True, True] True" in line for line in lines if "[" in line)
+    assert lines.count("stdin at end") == 3
+    assert {t.status for t in api.ls_tasks().content} == {"success"}
+
+
+def test_no_use_pty_gives_the_command_plain_pipes(
+    project: Path, shell: Callable[..., subprocess.CompletedProcess[str]], tmp_path: Path
+) -> None:
+    probe = tmp_path / "probe.py"
+    probe.write_text(TTY_PROBE)
+    api.submit_task(args={"x": 1})
+    ran = shell(f"labtasker loop --no-use-pty -- {sys.executable} {probe} < /dev/null", timeout=120)
+    assert "[False, False, False]" in ran.stdout
+
+
+@pytest.mark.usefixtures("project")
+def test_placeholders_still_say_why_no_task_fits(lt: Lt) -> None:
+    api.submit_task(args={"lr": 0.1, "extra": 1})
+    ran = lt("loop", "--no-use-pty", "--", "echo", "%(lr)")
+    assert ran.code == 2
+    assert "no pending task has exactly the args of the command's placeholders (lr)" in ran.err
+    assert "it has extra extra" in ran.err
+
+
+# --- the original's spellings ------------------------------------------------------
+
+
+@pytest.mark.usefixtures("project")
+def test_queue_create_with_the_originals_options(lt: Lt) -> None:
+    ran = lt("queue", "create", "--queue-name", "exp2", "--password", "secret", "--metadata", '{"tag": "x"}')
+    assert ran.code == 0, ran.err
+    assert (
+        ran.err
+        == "labtasker: a queue folder has no password (its file permissions guard it); --password ignored\n"
+    )
+    assert api.get_queue("exp2").metadata == {"tag": "x"}
+    ran = lt("queue", "update", "--new-password", "p2")
+    assert ran.code == 0 and "has no password" in ran.err
+
+
+@pytest.mark.usefixtures("project")
+def test_submit_with_cmd_keeps_the_command(lt: Lt) -> None:
+    task_id = submit(lt, "--cmd", "python train.py", "--", "--lr=0.1")
+    assert api.get_task(task_id).cmd == "python train.py"
+
+
+@pytest.mark.usefixtures("project")
+def test_worker_ls_takes_pager_switches(lt: Lt) -> None:
+    wid = api.create_worker()
+    for switch in ("--pager", "--no-pager"):
+        ran = lt("worker", "ls", "-q", switch)
+        assert (ran.code, ran.lines) == (0, [wid])
+
+
+def test_event_listen_with_the_originals_switches(project: Path, tmp_path: Path) -> None:
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    for switches, looks_like in ((["--raw", "--timeout", "5"], "{"), (["--compact", "-v"], "task ")):
+        listener = subprocess.Popen(
+            [sys.executable, "-m", "labtasker", "event", "listen", *switches],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+        )
+        try:
+            assert listener.stderr is not None and listener.stdout is not None
+            assert "listening to" in listener.stderr.readline()
+            api.submit_task(args={"x": 1})
+            line = listener.stdout.readline()
+            assert line.startswith("{") if looks_like == "{" else "task " in line, line
+        finally:
+            listener.send_signal(signal.SIGTERM)
+            assert listener.wait(timeout=20) == 0

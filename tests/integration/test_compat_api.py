@@ -1,0 +1,253 @@
+"""Python scripts written for the original labtasker, run on this one: what they expect holds."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+from typing import Annotated, Any
+
+import pytest
+
+import labtasker
+from labtasker import Required
+from labtasker.errors import LeaseLost, WorkerCrashed
+from labtasker.fsqueue.queue import FsQueue
+
+pytestmark = pytest.mark.usefixtures("project")
+
+NESTED = {"arg1": 1, "arg2": {"arg3": 1, "arg4": "foo", "arg5": {"arg6": "bar"}}}
+DEEP = {
+    "arg1": "value1",
+    "arg2": {
+        "arg21": [1, 2, 3],
+        "arg22": {"deep1": {"deeper1": ["a", "b"], "deeper2": {"bottom": True}}, "deep2": "s"},
+    },
+}
+
+
+def statuses() -> list[str]:
+    return sorted(t.status for t in labtasker.ls_tasks().content)
+
+
+# --- which tasks a Python loop takes ------------------------------------------------
+
+
+def test_a_loop_without_required_fields_takes_any_task() -> None:
+    labtasker.submit_task(args={"a": 1})
+    labtasker.submit_task(args={"b": {"c": 2}})
+    labtasker.submit_task()
+    seen = []
+
+    @labtasker.loop()
+    def main() -> None:
+        seen.append(labtasker.task_info().args)
+
+    assert main().done == 3
+    assert sorted(map(str, seen)) == sorted(map(str, [{"a": 1}, {"b": {"c": 2}}, {}]))
+
+
+def test_a_dotted_alias_reaches_the_nested_value() -> None:
+    labtasker.submit_task(args=NESTED)
+    got = []
+
+    @labtasker.loop(required_fields=["*"])
+    def main(
+        arg1: Annotated[int, Required()],
+        arg2: Annotated[dict[str, Any], Required(resolver=lambda a: {**a, "arg3": str(a["arg3"])})],
+        bar: str = Required(alias="arg2.arg5.arg6"),
+    ) -> None:
+        got.append((arg1, arg2["arg3"], bar))
+
+    assert main().done == 1
+    assert got == [(1, "1", "bar")]
+
+
+def test_required_fields_and_required_parameters_together_are_the_args_a_task_must_have() -> None:
+    fits = labtasker.submit_task(
+        args={"arg1": "v", "arg2": {"arg21": 1, "arg23": {"arg231": 5, "arg232": 6}}}
+    )
+    labtasker.submit_task(args={"arg1": "v", "arg2": {"arg21": 1, "arg23": {"arg231": 5}}})  # lacks one
+    got = []
+
+    @labtasker.loop(required_fields=["arg1", "arg2.arg23.arg232"])
+    def main(
+        a: Annotated[int, Required(alias="arg2.arg21")], b: int = Required(alias="arg2.arg23.arg231")
+    ) -> None:
+        got.append((labtasker.task_info().task_id, a, b))
+
+    main()
+    assert got == [(fits.task_id, 1, 5)]
+
+
+def test_a_star_allows_extra_keys_at_every_level() -> None:
+    deep = labtasker.submit_task(args=DEEP)  # arg2.arg22 has a key (deep2) no alias names
+    labtasker.submit_task(args=NESTED)  # has no arg2.arg22: not taken
+    got = []
+
+    @labtasker.loop(required_fields=["*"])
+    def main(
+        bottom: Annotated[bool, Required(alias="arg2.arg22.deep1.deeper2.bottom")],
+        deeper: list[str] = Required(alias="arg2.arg22.deep1.deeper1"),
+    ) -> None:
+        got.append((labtasker.task_info().task_id, bottom, deeper))
+
+    main()
+    assert got == [(deep.task_id, True, ["a", "b"])]
+
+
+def test_integer_keys_in_args_are_stored_as_strings_and_filter_as_paths() -> None:
+    task_id = labtasker.submit_task(args={"arg4": {0: "zero", 1: "one"}}).task_id
+    assert labtasker.get_task(task_id).args == {"arg4": {"0": "zero", "1": "one"}}
+    assert [t.task_id for t in labtasker.ls_tasks(extra_filter='args.arg4["0"] == "zero"').content] == [
+        task_id
+    ]
+    assert [t.task_id for t in labtasker.ls_tasks(extra_filter={"args.arg4.1": "one"}).content] == [task_id]
+
+    @labtasker.loop()
+    def main(arg4: dict[str, str] = Required()) -> None:
+        assert arg4["0"] == "zero"
+
+    assert main().done == 1
+
+
+# --- failures reported by hand count like raised ones ------------------------------
+
+
+def test_finish_failed_counts_against_the_task_and_the_worker() -> None:
+    for i in range(3):
+        labtasker.submit_task(task_name=f"t{i}", args={"i": i})
+    calls = 0
+
+    @labtasker.loop(create_worker_kwargs={"max_retries": 3})
+    def main(i: int = Required()) -> None:
+        nonlocal calls
+        calls += 1
+        labtasker.finish("failed")
+
+    tally = main()
+    assert calls == 3  # the worker gave up after its third failure
+    assert "failed 3 tasks in a row" in tally.crashed
+    [worker] = labtasker.ls_workers().content
+    assert (worker.status, worker.retries) == ("crashed", 3)
+    tasks = labtasker.ls_tasks().content
+    assert {t.status for t in tasks} == {"pending"}
+    assert sum(t.retries for t in tasks) == 3
+
+
+def test_report_failed_outside_a_loop_counts_against_the_worker_that_ran_it() -> None:
+    wid = labtasker.create_worker(max_retries=2)
+    for i in range(3):
+        labtasker.submit_task(args={"i": i})
+    for _ in range(2):
+        fetched = labtasker.fetch_task(worker_id=wid, start_heartbeat=False)
+        assert fetched.found and fetched.task is not None
+        labtasker.report_task_status(fetched.task.task_id, "failed")
+    assert labtasker.ls_workers(worker_id=wid).content[0].status == "crashed"
+
+
+# --- fencing ----------------------------------------------------------------------
+
+
+def test_report_task_status_for_another_workers_task_is_refused() -> None:
+    a, b = labtasker.create_worker(), labtasker.create_worker()
+    task_id = labtasker.submit_task(args={"x": 1}).task_id
+    fetched = labtasker.fetch_task(worker_id=a, start_heartbeat=False)
+    assert fetched.task is not None and fetched.task.task_id == task_id
+    with pytest.raises(LeaseLost, match=f"run by worker {a}, not {b}"):
+        labtasker.report_task_status(task_id, "success", worker_id=b)
+    assert labtasker.get_task(task_id).status == "running"
+    labtasker.report_task_status(task_id, "success", summary={"acc": 1}, worker_id=a)
+    task = labtasker.get_task(task_id)
+    assert (task.status, task.summary) == ("success", {"acc": 1})
+
+
+# --- suspended workers -------------------------------------------------------------
+
+
+def test_a_suspended_worker_gets_no_task_and_its_loop_ends_saying_so() -> None:
+    for i in range(3):
+        labtasker.submit_task(args={"i": i})
+    wid = labtasker.create_worker()
+
+    @labtasker.loop(worker_id=wid)
+    def main(i: int = Required()) -> None:
+        labtasker.report_worker_status(wid, "suspended")
+
+    tally = main()
+    assert tally.done == 1
+    assert f"worker {wid} is suspended" in tally.crashed
+    assert statuses() == ["pending", "pending", "success"]
+    with pytest.raises(WorkerCrashed, match="is marked suspended"):
+        main()
+    assert statuses() == ["pending", "pending", "success"]
+    labtasker.report_worker_status(wid, "active")
+    assert main().done == 1  # it suspends itself again after one task
+
+
+# --- the original's API calls --------------------------------------------------------
+
+
+def test_create_worker_returns_the_id_as_a_string() -> None:
+    wid = labtasker.create_worker(worker_name="gpu0")
+    assert isinstance(wid, str) and wid == wid.worker_id
+    assert labtasker.ls_workers(worker_id=wid).content[0].worker_name == "gpu0"
+
+
+def test_fetch_task_takes_the_first_matching_task_and_keeps_its_lease(queue: FsQueue) -> None:
+    labtasker.submit_task(args={"a": 1}, priority=1)
+    high = labtasker.submit_task(args={"a": 2}, priority=5).task_id
+    labtasker.submit_task(args={"b": 3}, priority=9)
+    got = labtasker.fetch_task(required_fields=["a"], heartbeat_timeout=0.6)
+    assert got.found and got.task is not None
+    assert (got.task.task_id, got.task.status) == (high, "running")
+    time.sleep(1.5)  # past the timeout: the heartbeat thread renews the lease
+    assert labtasker.get_task(high).status == "running"
+    labtasker.report_task_status(high, "success")
+    none = labtasker.fetch_task(extra_filter="args.a == 7")
+    assert (none.found, none.task) == (False, None)
+
+
+def test_connect_events_hands_out_transitions_in_order() -> None:
+    listener = labtasker.connect_events(timeout=10)
+    try:
+        task_id = labtasker.submit_task(args={"x": 1}).task_id
+        labtasker.report_task_status(task_id, "cancelled")
+        seen: list[tuple[str, str]] = []
+        deadline = time.monotonic() + 20
+        while len(seen) < 2 and time.monotonic() < deadline:
+            event = listener.get_event(timeout=0.5)
+            if event is not None and event.event.entity_type == "task":
+                assert event.event.entity_id == task_id and event.sequence > 0
+                seen.append((event.event.old_state, event.event.new_state))
+    finally:
+        listener.stop()
+    assert seen == [("created", "pending"), ("pending", "cancelled")]
+    assert list(listener.iter_events()) == []  # stopped, nothing left over
+
+
+def test_create_queue_keeps_its_metadata(project: Path) -> None:
+    queue = labtasker.create_queue("other", password="ignored", metadata={"tag": "test"})
+    assert queue.metadata == {"tag": "test"}
+    assert labtasker.get_queue("other").metadata == {"tag": "test"}
+
+
+def test_iter_events_follows_a_loop_run() -> None:
+    listener = labtasker.connect_events()
+    labtasker.submit_task(args={"foo": 1})
+
+    @labtasker.loop()
+    def main(foo: int = Required()) -> None:
+        pass
+
+    runner = threading.Thread(target=main)
+    runner.start()
+    runner.join(30)
+    wanted = [("created", "pending"), ("created", "active"), ("pending", "running"), ("running", "success")]
+    got: list[tuple[str, str]] = []
+    for event in listener.iter_events():
+        got.append((event.old_state, event.new_state))
+        if len(got) == len(wanted) or got[-1] == ("running", "success"):
+            break
+    listener.stop()
+    assert got == wanted
