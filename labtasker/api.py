@@ -16,6 +16,7 @@ from typing import Any
 from labtasker import config
 from labtasker.api_models import (
     Attempt,
+    HealthCheckResponse,
     Queue,
     Task,
     TaskFetchResponse,
@@ -357,6 +358,28 @@ def fetch_task(
     return TaskFetchResponse(found=True, task=Task.from_doc(got.doc))
 
 
+def refresh_task_heartbeat(task_id: str, worker_id: str | None = None) -> None:
+    """Renew the lease of a running task (one taken with ``fetch_task(start_heartbeat=False)``).
+
+    LeaseLost if the task is not running (for ``worker_id``, when given).
+    """
+    queue = context().queue
+    prefix = f"{task_id}{layout.SEP}"
+    names = [n for n in queue.names("running") if n.startswith(prefix)]
+    if worker_id is not None:
+        names = [n for n in names if n == layout.running_name(task_id, str(worker_id))]
+    if not names or not tasks.heartbeat(queue, names[0]):
+        owner = f" by worker {worker_id}" if worker_id else ""
+        raise LeaseLost(f"task {task_id} is not running{owner}; nothing to renew")
+
+
+def health_check() -> HealthCheckResponse:
+    """``status`` "healthy" when the queue folder can be read and written (there is no server to ask)."""
+    queue = context().queue
+    ok = queue.exists() and os.access(queue.path, os.R_OK | os.W_OK | os.X_OK)
+    return HealthCheckResponse(status="healthy" if ok else "unhealthy", queue=str(queue.path))
+
+
 _fetch_workers: dict[Path, str] = {}
 
 
@@ -413,7 +436,8 @@ def report_worker_status(worker_id: str, status: str) -> None:
     workers.set_status(context().queue, worker_id, status)
 
 
-def delete_worker(worker_id: str) -> None:
+def delete_worker(worker_id: str, cascade_update: bool = True) -> None:
+    """Delete a worker's file; its tasks keep their ``worker_id`` as a record (``cascade_update`` is accepted)."""
     workers.delete(context().queue, worker_id)
 
 
@@ -562,9 +586,11 @@ __all__ = [
     "finish",
     "get_queue",
     "get_task",
+    "health_check",
     "ls_queues",
     "ls_tasks",
     "ls_workers",
+    "refresh_task_heartbeat",
     "report_task_status",
     "report_worker_status",
     "submit_task",

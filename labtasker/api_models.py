@@ -177,6 +177,14 @@ class TaskSubmitResponse:
 
 
 @dataclass
+class HealthCheckResponse:
+    """``health_check()``: ``status`` is "healthy" when the queue folder is readable and writable."""
+
+    status: str
+    queue: str
+
+
+@dataclass
 class TaskFetchResponse:
     """What ``fetch_task`` took: ``found`` and the task (None when nothing was pending)."""
 

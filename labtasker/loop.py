@@ -106,10 +106,12 @@ def loop(
     create_worker_kwargs: dict[str, Any] | None = None,
     max_tasks: int | None = None,
     wait: bool = False,
+    cmd: str | list[str] | None = None,
 ) -> Any:
     """Decorate a function to run it on every matching pending task, then return.
 
     With ``wait=True`` the loop waits for new tasks instead of returning.
+    ``cmd`` is accepted for scripts of the original and not used.
     """
     if callable(required_fields):  # used bare: @labtasker.loop
         return loop()(required_fields)
@@ -173,6 +175,35 @@ def _call(
 
 def current_run() -> runner.Run | None:
     return _current
+
+
+def current_task_id() -> str | None:
+    """The id of the task being run (in a loop or a job of `labtasker loop`), else None."""
+    if _current is not None:
+        return _current.task_id
+    return os.environ.get("LABTASKER_TASK_ID") or None
+
+
+def current_worker_id() -> str | None:
+    """The id of the worker running the current task, else None."""
+    if _current is not None:
+        return _current.worker_id
+    return os.environ.get("LABTASKER_WORKER_ID") or None
+
+
+def is_enabled() -> bool:
+    """True inside a loop or a job of `labtasker loop`."""
+    return current_worker_id() is not None
+
+
+def get_labtasker_log_dir() -> Path:
+    """The folder of the current run's ``run.log`` and ``task_info.json``."""
+    if _current is not None:
+        return Path(_current.log_dir)
+    log_dir = os.environ.get("LABTASKER_LOG_DIR")
+    if not log_dir:
+        raise RuntimeError("no current run: call this inside @labtasker.loop() or a job of `labtasker loop`")
+    return Path(log_dir)
 
 
 def task_info() -> Task:

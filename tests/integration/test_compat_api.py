@@ -251,3 +251,46 @@ def test_iter_events_follows_a_loop_run() -> None:
             break
     listener.stop()
     assert got == wanted
+
+
+def test_the_current_run_is_known_inside_a_loop_and_nowhere_else() -> None:
+    assert (labtasker.current_task_id(), labtasker.current_worker_id(), labtasker.is_enabled()) == (
+        None,
+        None,
+        False,
+    )
+    task_id = labtasker.submit_task(args={"x": 1}).task_id
+    wid = labtasker.create_worker()
+    seen = []
+
+    @labtasker.loop(worker_id=wid, cmd=["python", "train.py"])  # cmd: accepted as the original's
+    def main(x: int = Required()) -> None:
+        log_dir = labtasker.get_labtasker_log_dir()
+        seen.append((labtasker.current_task_id(), labtasker.current_worker_id(), labtasker.is_enabled()))
+        seen.append((log_dir / "task_info.json").exists())
+
+    main()
+    assert seen == [(task_id, wid, True), True]
+    with pytest.raises(RuntimeError):
+        labtasker.get_labtasker_log_dir()
+
+
+def test_refresh_task_heartbeat_renews_a_fetched_task_and_refuses_others() -> None:
+    wid = labtasker.create_worker()
+    task_id = labtasker.submit_task(args={"x": 1}).task_id
+    assert labtasker.fetch_task(worker_id=wid, start_heartbeat=False).found
+    labtasker.refresh_task_heartbeat(task_id, worker_id=wid)
+    labtasker.refresh_task_heartbeat(task_id)
+    with pytest.raises(LeaseLost, match="not running by worker someone-else"):
+        labtasker.refresh_task_heartbeat(task_id, worker_id="someone-else")
+    labtasker.report_task_status(task_id, "success")
+    with pytest.raises(labtasker.LabtaskerRuntimeError):
+        labtasker.refresh_task_heartbeat(task_id)
+
+
+def test_health_check_and_the_originals_names_for_errors(queue: FsQueue) -> None:
+    assert labtasker.health_check().status == "healthy"
+    with pytest.raises(labtasker.LabtaskerValueError):
+        labtasker.ls_tasks(extra_filter="true")
+    labtasker.delete_worker(labtasker.create_worker(), cascade_update=True)
+    assert labtasker.ls_workers().content == []
