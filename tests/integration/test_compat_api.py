@@ -123,7 +123,7 @@ def test_finish_failed_counts_against_the_task_and_the_worker() -> None:
     def main(i: int = Required()) -> None:
         nonlocal calls
         calls += 1
-        labtasker.finish("failed")
+        labtasker.finish("failed", summary={"reason": "by hand"})
 
     tally = main()
     assert calls == 3  # the worker gave up after its third failure
@@ -133,6 +133,8 @@ def test_finish_failed_counts_against_the_task_and_the_worker() -> None:
     tasks = labtasker.ls_tasks().content
     assert {t.status for t in tasks} == {"pending"}
     assert sum(t.retries for t in tasks) == 3
+    assert all(t.retries == 1 for t in tasks)  # a failed task goes behind the others
+    assert all(t.summary == {"reason": "by hand"} for t in tasks)
 
 
 def test_report_failed_outside_a_loop_counts_against_the_worker_that_ran_it() -> None:
@@ -294,3 +296,14 @@ def test_health_check_and_the_originals_names_for_errors(queue: FsQueue) -> None
         labtasker.ls_tasks(extra_filter="true")
     labtasker.delete_worker(labtasker.create_worker(), cascade_update=True)
     assert labtasker.ls_workers().content == []
+
+
+def test_report_task_status_summary_none_keeps_empty_dict_clears_and_keys_merge() -> None:
+    task_id = labtasker.submit_task(args={"x": 1}).task_id
+    labtasker.report_task_status(task_id, "cancelled", summary={"a": 1, "b": {"c": 2}})
+    labtasker.report_task_status(task_id, "cancelled", summary={"b": {"d": 3}})
+    assert labtasker.get_task(task_id).summary == {"a": 1, "b": {"d": 3}}  # a top-level key is replaced
+    labtasker.report_task_status(task_id, "cancelled")
+    assert labtasker.get_task(task_id).summary == {"a": 1, "b": {"d": 3}}
+    labtasker.report_task_status(task_id, "cancelled", summary={})
+    assert labtasker.get_task(task_id).summary == {}
