@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -215,7 +216,8 @@ def test_worker_ls_takes_pager_switches(lt: Lt) -> None:
 
 def test_event_listen_with_the_originals_switches(project: Path, tmp_path: Path) -> None:
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
-    for switches, looks_like in ((["--raw", "--timeout", "5"], "{"), (["--compact", "-v"], "task ")):
+    transition = re.compile(r"\[\s*(\w+)\s*->\s*(\w+)\s*\]")
+    for switches, looks_like in ((["--raw", "--timeout", "5"], "{"), (["--compact", "-v"], "[")):
         listener = subprocess.Popen(
             [sys.executable, "-m", "labtasker", "event", "listen", *switches],
             stdout=subprocess.PIPE,
@@ -228,7 +230,12 @@ def test_event_listen_with_the_originals_switches(project: Path, tmp_path: Path)
             assert "listening to" in listener.stderr.readline()
             api.submit_task(args={"x": 1})
             line = listener.stdout.readline()
-            assert line.startswith("{") if looks_like == "{" else "task " in line, line
+            if looks_like == "{":
+                assert json.loads(line)["new"] == "pending"
+            else:  # the original's compact line: [seq][time][state_transition][task][id][created -> pending]
+                found = transition.search(line)
+                assert found is not None and found.groups() == ("created", "pending"), line
+                assert "[task      ]" in line and "state_transition" in line
         finally:
             listener.send_signal(signal.SIGTERM)
             assert listener.wait(timeout=20) == 0
