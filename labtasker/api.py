@@ -473,7 +473,9 @@ def update_queue(
     info = queue.info()
     if new_queue_name:
         info["queue_name"] = new_queue_name
-    if metadata_update:
+    if metadata_update is not None and not metadata_update:
+        info["metadata"] = {}  # an empty update empties it, as in the original
+    elif metadata_update:
         info["metadata"] = {**(info.get("metadata") or {}), **metadata_update}
     queue.write_info(info)
     return _queue_model(queue)

@@ -103,10 +103,10 @@ class Update(Command):
             output.info(
                 "a queue folder has no password (its file permissions guard it); --new-password ignored"
             )
-        if not self.new_name and not self.metadata and self.new_password is not None:
+        if not self.new_name and not self.metadata:  # as the original: nothing asked, nothing done
+            if self.new_password is None:
+                output.info("nothing to update (give --new-name or --metadata)")
             return 0
-        if not self.new_name and not self.metadata:
-            raise UsageError("nothing to update: give --new-name or --metadata")
         metadata = parse_dict(self.metadata, "--metadata") if self.metadata else None
         queue = api.update_queue(new_queue_name=self.new_name, metadata_update=metadata)
         print(f"updated queue '{queue.queue_name}' at {queue.path}")

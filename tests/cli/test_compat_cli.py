@@ -239,3 +239,15 @@ def test_event_listen_with_the_originals_switches(project: Path, tmp_path: Path)
         finally:
             listener.send_signal(signal.SIGTERM)
             assert listener.wait(timeout=20) == 0
+
+
+@pytest.mark.usefixtures("project")
+def test_queue_update_with_nothing_is_a_no_op_and_empty_metadata_empties_it(lt: Lt) -> None:
+    assert lt("queue", "update", "--metadata", '{"a": 1, "b": 2}').code == 0
+    assert lt("queue", "update", "--metadata", '{"b": 3}').code == 0
+    assert api.get_queue().metadata == {"a": 1, "b": 3}
+    ran = lt("queue", "update")
+    assert ran.code == 0 and "nothing to update" in ran.err
+    assert api.get_queue().metadata == {"a": 1, "b": 3}
+    assert lt("queue", "update", "--metadata", "{}").code == 0
+    assert api.get_queue().metadata == {}
