@@ -128,6 +128,10 @@ def loop(
         def wrapper(*a: Any, **kw: Any) -> runner.Tally:
             from labtasker import api
 
+            _arguments(
+                fn, params, None, pass_args_dict, a, kw
+            )  # a call that cannot bind fails now, not per task
+
             def job(run: runner.Run) -> None:
                 _call(fn, params, run, pass_args_dict, a, kw)
 
@@ -158,19 +162,75 @@ def _call(
     kw: dict[str, Any],
 ) -> None:
     global _current
-    args = run.task.args
-    call_kw = dict(kw)
-    for p in params:
-        call_kw[p.name] = p.value(args)
+    call_args, call_kw = _arguments(fn, params, run.task.args, pass_args_dict, a, kw)
     _current = run
     try:
         with _Tee(run.log_dir / "run.log"):
-            if pass_args_dict:
-                fn(dict(args), *a, **call_kw)
-            else:
-                fn(*a, **call_kw)
+            fn(*call_args, **call_kw)
     finally:
         _current = None
+
+
+_P = inspect.Parameter
+
+
+def _arguments(
+    fn: Callable[..., Any],
+    params: list[_Param],
+    args: dict[str, Any] | None,
+    pass_args_dict: bool,
+    a: tuple[Any, ...],
+    kw: dict[str, Any],
+) -> tuple[list[Any], dict[str, Any]]:
+    """The call of ``fn`` for one task: Required parameters from the task's args (``args``;
+    None: placeholders, to check the call's shape), the caller's own arguments for the rest.
+
+    The caller's positional arguments go to the parameters that are not Required, in order.
+    """
+    required = {p.name: p for p in params}
+
+    def value(name: str) -> Any:
+        return None if args is None else required[name].value(args)
+
+    for name in kw:
+        if name in required:
+            raise TypeError(
+                f"{fn.__name__}(): {name!r} is filled from the task's args; leave it out of the call"
+            )
+    signature = list(inspect.signature(fn).parameters.values())
+    leading = [dict(args or {})] if pass_args_dict else []
+    if pass_args_dict:
+        signature = signature[1:]  # the first parameter takes the args dict
+    positional: list[Any] = []
+    call_kw = dict(kw)
+    spare = list(a)
+    by_position = True  # until a parameter must be left to its default or to a keyword
+    for p in signature:
+        if p.kind in (_P.POSITIONAL_ONLY, _P.POSITIONAL_OR_KEYWORD):
+            if p.name in required:
+                given: Any = value(p.name)
+            elif spare:
+                given = spare.pop(0)
+            elif p.name in call_kw:
+                given = call_kw.pop(p.name)
+            elif p.default is not _P.empty:
+                by_position = False
+                continue
+            else:
+                raise TypeError(f"{fn.__name__}() missing argument {p.name!r}")
+            if by_position:
+                positional.append(given)
+            elif p.kind is _P.POSITIONAL_ONLY:
+                raise TypeError(f"{fn.__name__}(): positional-only {p.name!r} follows a defaulted parameter")
+            else:
+                call_kw[p.name] = given
+        elif p.kind is _P.KEYWORD_ONLY and p.name in required:
+            call_kw[p.name] = value(p.name)
+    if spare and not any(p.kind is _P.VAR_POSITIONAL for p in signature):
+        raise TypeError(f"{fn.__name__}() got {len(spare)} positional argument(s) too many")
+    if spare and not by_position:
+        raise TypeError(f"{fn.__name__}(): extra positional arguments need every earlier parameter given")
+    return [*leading, *positional, *spare], call_kw
 
 
 def current_run() -> runner.Run | None:

@@ -307,3 +307,30 @@ def test_report_task_status_summary_none_keeps_empty_dict_clears_and_keys_merge(
     assert labtasker.get_task(task_id).summary == {"a": 1, "b": {"d": 3}}
     labtasker.report_task_status(task_id, "cancelled", summary={})
     assert labtasker.get_task(task_id).summary == {}
+
+
+def test_the_callers_own_arguments_fill_the_parameters_that_are_not_required() -> None:
+    labtasker.submit_task(args={"a": 1, "c": 2.5})
+    got = []
+
+    @labtasker.loop(max_tasks=1)
+    def mixed(a: Annotated[int, Required()], b: str, *rest: str, c: float = Required(), **more: Any) -> None:
+        got.append((a, b, rest, c, more))
+
+    assert mixed("hello", "x", "y", d=4).done == 1
+    assert got == [(1, "hello", ("x", "y"), 2.5, {"d": 4})]
+
+
+def test_a_call_that_cannot_bind_is_an_error_before_any_task_is_taken() -> None:
+    task_id = labtasker.submit_task(args={"a": 1}).task_id
+
+    @labtasker.loop()
+    def main(a: int = Required(), b: str = "default") -> None:
+        pass
+
+    with pytest.raises(TypeError, match="'a' is filled from the task's args"):
+        main(a=5)
+    with pytest.raises(TypeError, match="too many"):
+        main("x", "y")
+    assert labtasker.get_task(task_id).status == "pending"
+    assert main("given").done == 1
