@@ -251,3 +251,15 @@ def test_queue_update_with_nothing_is_a_no_op_and_empty_metadata_empties_it(lt: 
     assert api.get_queue().metadata == {"a": 1, "b": 3}
     assert lt("queue", "update", "--metadata", "{}").code == 0
     assert api.get_queue().metadata == {}
+
+
+@pytest.mark.usefixtures("project")
+def test_a_loop_as_a_suspended_worker_refuses_to_start(lt: Lt) -> None:
+    api.submit_task(args={"x": 1})
+    wid = lt("worker", "create").out.strip()
+    assert lt("worker", "report", wid, "suspended").code == 0
+    ran = lt("loop", "--worker-id", wid, "--no-use-pty", "--", "true")
+    assert ran.code == 1 and f"worker {wid} is marked suspended" in ran.err
+    assert [t.status for t in api.ls_tasks().content] == ["pending"]
+    assert lt("worker", "report", wid, "active").code == 0
+    assert lt("loop", "--worker-id", wid, "--no-use-pty", "--", "true").code == 0
