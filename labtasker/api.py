@@ -27,7 +27,7 @@ from labtasker.api_models import (
     WorkerCreateResponse,
     WorkerLsResponse,
 )  # fmt: skip
-from labtasker.errors import LeaseLost, QueueExists, QueueNotFound
+from labtasker.errors import LeaseLost, QueueExists, QueueNotFound, WorkerCrashed
 from labtasker.fsqueue import durations, layout, reconcile, tasks, transitions, workers
 from labtasker.fsqueue import required as req
 from labtasker.fsqueue.layout import STATE_DIRS, TaskStatus
@@ -338,6 +338,12 @@ def fetch_task(
     timeout = heartbeat_timeout or (ctx.cfg.setting("heartbeat_timeout") if ctx.cfg else None)
     terms = lease.make_terms(interval, timeout, durations.parse(eta_max))
     worker_id = _fetch_worker(queue) if worker_id is None else str(worker_id)  # a plain str for YAML
+    status = workers.get(queue, worker_id).get("status")  # WorkerNotFound for an unknown id
+    if status in ("crashed", "suspended"):
+        raise WorkerCrashed(
+            f"worker {worker_id} is {status} and takes no tasks; "
+            f"reactivate it with `labtasker worker report {worker_id} active`"
+        )
 
     def accept(doc: dict[str, Any]) -> bool:
         return req.matches(doc.get("args"), tree, allow_extra=any_args) and (

@@ -146,6 +146,15 @@ def test_report_failed_outside_a_loop_counts_against_the_worker_that_ran_it() ->
         assert fetched.found and fetched.task is not None
         labtasker.report_task_status(fetched.task.task_id, "failed")
     assert labtasker.ls_workers(worker_id=wid).content[0].status == "crashed"
+    with pytest.raises(WorkerCrashed, match="is crashed and takes no tasks"):
+        labtasker.fetch_task(worker_id=wid)
+    labtasker.report_worker_status(wid, "suspended")
+    with pytest.raises(WorkerCrashed, match="is suspended"):
+        labtasker.fetch_task(worker_id=wid)
+    labtasker.report_worker_status(wid, "active")
+    assert labtasker.fetch_task(worker_id=wid, start_heartbeat=False).found
+    with pytest.raises(KeyError, match="no worker with id 'nobody'"):
+        labtasker.fetch_task(worker_id="nobody")
 
 
 # --- fencing ----------------------------------------------------------------------
