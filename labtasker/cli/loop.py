@@ -127,7 +127,7 @@ class Loop(Command):
     """
 
     cmd = cli.SwitchAttr(
-        ["-c", "--cmd"],
+        ["-c", "--cmd", "--command"],
         str,
         argname="STRING",
         help="A command run by a shell; placeholder values are quoted for it",
@@ -175,7 +175,10 @@ class Loop(Command):
     )
 
     def main(self, *command: str) -> int:
-        spec = JobSpec.from_options(command, self.cmd, self.script_path, self.shell)
+        cmd = self.cmd
+        if not command and cmd is None and self.script_path is None and not output.is_tty(sys.stdin):
+            cmd = sys.stdin.read().strip() or None  # `echo 'CMD' | labtasker loop`, as the original took it
+        spec = JobSpec.from_options(command, cmd, self.script_path, self.shell)
         tree = req.build_tree(spec.fields)
         # A command without placeholders reads its task itself (task_info(), $LABTASKER_TASK_ID):
         # any args will do, as for a Python loop with no Required() fields.

@@ -263,3 +263,11 @@ def test_a_loop_as_a_suspended_worker_refuses_to_start(lt: Lt) -> None:
     assert [t.status for t in api.ls_tasks().content] == ["pending"]
     assert lt("worker", "report", wid, "active").code == 0
     assert lt("loop", "--worker-id", wid, "--no-use-pty", "--", "true").code == 0
+
+
+def test_loop_takes_its_command_from_a_pipe(
+    project: Path, shell: Callable[..., subprocess.CompletedProcess[str]]
+) -> None:
+    api.submit_task(args={"word": "piped"})
+    ran = shell("echo 'echo got %(word) > out.txt' | labtasker loop --no-use-pty", timeout=120)
+    assert (project / "out.txt").read_text() == "got piped\n", ran.stderr
