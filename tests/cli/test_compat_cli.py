@@ -201,9 +201,15 @@ def test_queue_create_with_the_originals_options(lt: Lt) -> None:
 
 
 @pytest.mark.usefixtures("project")
-def test_submit_with_cmd_keeps_the_command(lt: Lt) -> None:
-    task_id = submit(lt, "--cmd", "python train.py", "--", "--lr=0.1")
-    assert api.get_task(task_id).cmd == "python train.py"
+def test_submit_with_the_originals_options(lt: Lt) -> None:
+    task_id = submit(
+        lt, "--task-name", "t", "--cmd", "python train.py", "--task-timeout", "1h30m", "--", "--lr=0.1"
+    )
+    task = api.get_task(task_id)
+    assert (task.task_name, task.cmd, task.task_timeout) == ("t", "python train.py", 5400)
+    ran = lt("task", "submit", "--task-timeout", "soon", "--", "--lr=1")
+    assert ran.code == 2 and "--task-timeout" in ran.err
+    assert lt("task", "ls", "--pager", "-q").lines == [task_id]
 
 
 @pytest.mark.usefixtures("project")
