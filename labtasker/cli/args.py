@@ -41,7 +41,8 @@ def parse_value(text: str) -> Any:
 def _storable(value: Any) -> bool:
     """Only values a task file can hold: no tuples, sets, bytes or complex numbers."""
     if isinstance(value, dict):
-        return all(isinstance(k, str) and _storable(v) for k, v in value.items())
+        # int keys are stored as strings, as JSON writes them (model.expand)
+        return all(isinstance(k, (str, int)) and _storable(v) for k, v in value.items())
     if isinstance(value, list):
         return all(_storable(v) for v in value)
     return value is None or isinstance(value, (str, bool, int, float))

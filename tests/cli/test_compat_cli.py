@@ -210,6 +210,9 @@ def test_submit_with_the_originals_options(lt: Lt) -> None:
     ran = lt("task", "submit", "--task-timeout", "soon", "--", "--lr=1")
     assert ran.code == 2 and "--task-timeout" in ran.err
     assert lt("task", "ls", "--pager", "-q").lines == [task_id]
+    other = submit(lt, "--args", "{'arg4': {0: 'zero', 1: 'one'}}")
+    assert api.get_task(other).args == {"arg4": {"0": "zero", "1": "one"}}
+    assert lt("task", "ls", "-q", "-f", '{"args.arg4.0": "zero"}').lines == [other]
 
 
 @pytest.mark.usefixtures("project")
