@@ -248,6 +248,9 @@ def report_task_status(
         run.ended = new != TaskStatus.RUNNING
         return
     if _is_own_job(task_id):  # a job started by `labtasker loop` reports on its own run
+        own = os.environ["LABTASKER_WORKER_ID"]
+        if worker_id is not None and str(worker_id) != own:
+            raise LeaseLost(f"task {task_id} is run by worker {own}, not {worker_id}; nothing was written")
         queue = FsQueue(os.environ["LABTASKER_QUEUE_DIR"], node=context().queue.node)
         name = layout.running_name(task_id, os.environ["LABTASKER_WORKER_ID"])
         try:

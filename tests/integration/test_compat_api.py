@@ -343,3 +343,17 @@ def test_a_call_that_cannot_bind_is_an_error_before_any_task_is_taken() -> None:
         main("x", "y")
     assert labtasker.get_task(task_id).status == "pending"
     assert main("given").done == 1
+
+
+def test_a_job_of_labtasker_loop_is_fenced_too(queue: FsQueue, monkeypatch: pytest.MonkeyPatch) -> None:
+    wid = labtasker.create_worker()
+    task_id = labtasker.submit_task(args={"x": 1}).task_id
+    assert labtasker.fetch_task(worker_id=wid, start_heartbeat=False).found
+    monkeypatch.setenv("LABTASKER_TASK_ID", task_id)  # as `labtasker loop` sets them for its job
+    monkeypatch.setenv("LABTASKER_WORKER_ID", wid)
+    monkeypatch.setenv("LABTASKER_QUEUE_DIR", str(queue.path))
+    with pytest.raises(LeaseLost, match=f"run by worker {wid}, not intruder"):
+        labtasker.report_task_status(task_id, "running", summary={"acc": 1}, worker_id="intruder")
+    assert labtasker.get_task(task_id).summary == {}
+    labtasker.report_task_status(task_id, "running", summary={"acc": 1}, worker_id=wid)
+    assert labtasker.get_task(task_id).summary == {"acc": 1}
