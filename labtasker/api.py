@@ -417,11 +417,15 @@ def ls_workers(
     extra_filter: str | dict[str, Any] | None = None,
     limit: int = 100,
     offset: int = 0,
+    sort: list[Any] | None = None,
 ) -> WorkerLsResponse:
-    """Workers matching every given condition (``extra_filter`` over worker fields), oldest first."""
+    """Workers matching every given condition (``extra_filter`` over worker fields), oldest first
+    unless ``sort`` (as for ``ls_tasks``, over worker fields) says otherwise."""
     from labtasker.fsqueue import filter as flt
+    from labtasker.fsqueue import sorting
 
     predicate = flt.compile(extra_filter, now=_now(), fields=flt.WORKER_FIELDS) if extra_filter else None
+    spec = sorting.parse_sort(sort, fields=flt.WORKER_FIELDS) if sort else None
     queue = _reader()
     if queue is None:
         return WorkerLsResponse([])
@@ -436,9 +440,11 @@ def ls_workers(
             continue
         if predicate is not None and not predicate(d):
             continue
-        found.append(Worker.from_doc(d))
-    found.sort(key=lambda w: (_ts(w.created_at), w.worker_id))
-    return WorkerLsResponse(found[offset : offset + limit])
+        found.append(d)
+    found.sort(key=lambda d: (_ts(d.get("created_at")), d["worker_id"]))
+    if spec is not None:
+        found = sorting.sort_docs(found, spec)
+    return WorkerLsResponse([Worker.from_doc(d) for d in found[offset : offset + limit]])
 
 
 def report_worker_status(worker_id: str, status: str) -> None:

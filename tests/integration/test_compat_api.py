@@ -357,3 +357,16 @@ def test_a_job_of_labtasker_loop_is_fenced_too(queue: FsQueue, monkeypatch: pyte
     assert labtasker.get_task(task_id).summary == {}
     labtasker.report_task_status(task_id, "running", summary={"acc": 1}, worker_id=wid)
     assert labtasker.get_task(task_id).summary == {"acc": 1}
+
+
+def test_ls_workers_filters_and_sorts_over_worker_fields() -> None:
+    ids = [
+        labtasker.create_worker(worker_name=name, max_retries=n) for name, n in (("b", 5), ("a", 2), ("c", 9))
+    ]
+    by_name = labtasker.ls_workers(sort=[("worker_name", 1)]).content
+    assert [w.worker_name for w in by_name] == ["a", "b", "c"]
+    by_retries = labtasker.ls_workers(sort="max_retries:desc", extra_filter="max_retries > 2").content
+    assert [w.worker_id for w in by_retries] == [ids[2], ids[0]]
+    assert [w.worker_id for w in labtasker.ls_workers().content] == ids  # oldest first
+    with pytest.raises(labtasker.LabtaskerValueError, match="unknown sort field 'args'"):
+        labtasker.ls_workers(sort="args.lr")
