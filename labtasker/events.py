@@ -62,6 +62,42 @@ class QueueEvent:
         }
         return json.dumps(_plain(data), ensure_ascii=False, sort_keys=False)
 
+    # The original's names for the same facts (its EventResponse and StateTransitionEvent):
+    # event.sequence, event.timestamp, event.event.old_state ("created" when first seen)...
+    type = "state_transition"
+
+    @property
+    def sequence(self) -> int:
+        return self.seq
+
+    @property
+    def timestamp(self) -> datetime:
+        return self.time
+
+    @property
+    def event(self) -> QueueEvent:
+        return self
+
+    @property
+    def entity_type(self) -> str:
+        return self.entity
+
+    @property
+    def entity_id(self) -> str:
+        return self.id
+
+    @property
+    def old_state(self) -> str:
+        return self.old or "created"
+
+    @property
+    def new_state(self) -> str:
+        return self.new
+
+    @property
+    def entity_data(self) -> Doc:
+        return self.doc or {}
+
     def line(self) -> str:
         """A readable line: time, what, old -> new, and what matters about it."""
         stamp = self.time.astimezone().strftime("%H:%M:%S")

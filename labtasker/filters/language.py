@@ -19,6 +19,8 @@ style dict queries), ``refusals`` (messages with a caret), ``field_paths``
 
 from __future__ import annotations
 
+import ast
+import json
 import time
 from collections.abc import Mapping
 from datetime import datetime
@@ -28,7 +30,8 @@ from labtasker.errors import FilterError
 from labtasker.filters.compiler import MAX_DEPTH, MAX_LENGTH, Compiler
 from labtasker.filters.dates import parse_date
 from labtasker.filters.dict_query import compile_query
-from labtasker.filters.nodes import Doc, Predicate, accept_all, reject_all, truthy
+from labtasker.filters.field_paths import FIELDS, WORKER_FIELDS
+from labtasker.filters.nodes import Doc, Predicate, accept_all
 from labtasker.filters.refusals import Refused, error
 from labtasker.filters.values import MAX_INT_BITS
 
@@ -36,6 +39,7 @@ __all__ = [
     "MAX_DEPTH",
     "MAX_INT_BITS",
     "MAX_LENGTH",
+    "WORKER_FIELDS",
     "Doc",
     "Predicate",
     "compile",
@@ -46,23 +50,62 @@ __all__ = [
 _BLANKS = {ord(c): " " for c in "\r\n\t\f\v"}
 
 
-def compile(expr: str | Mapping[str, Any] | None, *, now: datetime | None = None) -> Predicate:
-    """Compile a filter expression, or a dict query, into a predicate over task documents."""
+def compile(
+    expr: str | Mapping[str, Any] | None,
+    *,
+    now: datetime | None = None,
+    fields: frozenset[str] = FIELDS,
+) -> Predicate:
+    """Compile a filter expression, or a dict query, into a predicate over task documents.
+
+    ``fields``: the top-level names the filter may use (``WORKER_FIELDS`` for workers).
+    """
     if expr is None or (isinstance(expr, str) and not expr.strip()):
         return accept_all
     if isinstance(expr, Mapping):
-        return compile_query(expr)
+        return compile_query(expr, fields)
     if not isinstance(expr, str):
         raise FilterError(f"invalid filter: expected a string or a dict, not {type(expr).__name__}")
     # An expression is one line: newlines and tabs mean nothing, and one line keeps carets right.
     text = expr.translate(_BLANKS).strip()
+    query = dict_literal(text)
+    if query is not None:
+        return compile_query(query, fields)
     try:
-        node = Compiler(text, now).run()
+        node = Compiler(text, now, fields).run()
     except Refused as refused:
         raise error(refused.problem, text, *refused.span) from None
-    if node.const:
-        return accept_all if node.value else reject_all
-    return node.fn if node.boolean else truthy(node.fn)
+    return node.fn  # the compiler only gives conditions: always a bool
+
+
+def dict_literal(text: str) -> dict[str, Any] | None:
+    """The dict query written as text (``'{"args.lr": {"$gt": 0.1}}'``), or None if it is not one.
+
+    A command line's ``-f`` is text; written as a dict, JSON or Python, it is the
+    same MongoDB-style query the Python API takes as a dict.
+    """
+    if not text.startswith("{") or len(text) > MAX_LENGTH:
+        return None
+    for parse in (json.loads, ast.literal_eval):
+        try:
+            value = parse(text)
+        except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+            continue
+        if isinstance(value, dict):
+            return value
+    try:
+        written_as_dict = isinstance(ast.parse(text, mode="eval").body, ast.Dict)
+    except (SyntaxError, ValueError, MemoryError, RecursionError):
+        written_as_dict = False
+    if written_as_dict:
+        raise error(
+            "a dict query takes literal values only (JSON or Python), as in"
+            ' {"args.lr": {"$gt": 0.01}}; to compare fields, write an expression: args.lr > 0.01',
+            text,
+            0,
+            len(text),
+        )
+    return None
 
 
 def time_filter(

@@ -176,6 +176,11 @@ def absence(other: Node, want_absent: bool) -> Node:
     return Node(lambda doc: is_absent(get(doc)) is want_absent, boolean=True)
 
 
+def presence(path: Path, want: bool) -> Node:
+    """Is the key at ``path`` there (its value may be null), as MongoDB's ``$exists``."""
+    return Node(lambda doc: (resolve(doc, path) is not MISSING) is want, boolean=True)
+
+
 def every(tests: list[Node]) -> Node:
     """A chained comparison, ``a < b < c``: all of its links."""
     if len(tests) == 1:

@@ -141,8 +141,10 @@ def fail(
 
 
 def merge_summary(doc: dict[str, Any], summary: dict[str, Any] | None) -> None:
-    """Summary updates replace top-level keys and keep the others."""
-    if summary:
+    """Summary updates replace top-level keys and keep the others; an empty dict empties it."""
+    if summary is not None and not summary:
+        doc["summary"] = {}
+    elif summary:
         merged = dict(doc.get("summary") or {})
         merged.update(copy.deepcopy(expand(summary, "summary")))
         doc["summary"] = merged

@@ -47,12 +47,21 @@ def test_loop_runs_each_matching_task_with_its_args_and_env(lt: Lt, monkeypatch:
 
 
 @pytest.mark.usefixtures("project")
-def test_output_is_teed_to_the_runs_log(lt: Lt, project: Path) -> None:
+@pytest.mark.parametrize("pty", [False, True])
+def test_output_is_teed_to_the_runs_log(lt: Lt, project: Path, pty: bool) -> None:
     task_id = api.submit_task(args={"msg": "hello"}).task_id
     ran = lt(
-        "loop", "--", PY, "-c", "import sys; print(sys.argv[1]); print('err', file=sys.stderr)", "%(msg)"
+        "loop",
+        "--use-pty" if pty else "--no-use-pty",
+        "--",
+        PY,
+        "-c",
+        "import sys; print(sys.argv[1]); print('err', file=sys.stderr)",
+        "%(msg)",
     )
-    assert ran.code == 0 and "hello" in ran.out and "err" in ran.err
+    assert ran.code == 0 and "hello" in ran.out
+    # plain pipes keep the job's stderr apart; a terminal is one stream, as it is for a person
+    assert "err" in (ran.out if pty else ran.err)
     logs = list((project / ".labtasker" / "logs").rglob("run.log"))
     assert len(logs) == 1 and task_id in str(logs[0])
     text = logs[0].read_text()
