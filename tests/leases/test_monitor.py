@@ -11,7 +11,7 @@ import pytest
 import labtasker
 from labtasker import config
 from labtasker.fsqueue import layout
-from labtasker.fsqueue.queue import FsQueue
+from labtasker.fsqueue.store import FsQueue
 from tests.leases.conftest import Procs, finished, wait_for
 
 pytestmark = pytest.mark.slow

@@ -15,9 +15,9 @@ import pytest
 
 import labtasker
 from labtasker.errors import TaskNotFound
-from labtasker.fsck import fsck
 from labtasker.fsqueue import entries, tasks
-from labtasker.fsqueue.queue import FsQueue
+from labtasker.fsqueue.store import FsQueue
+from labtasker.replicas.fsck import fsck
 from tests.conftest import queue_env
 from tests.reliability.conftest import Lt
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 import labtasker
-from labtasker.fsqueue.queue import FsQueue
+from labtasker.fsqueue.store import FsQueue
 from tests.conftest import queue_env
 from tests.reliability.conftest import Lt
 

@@ -15,7 +15,7 @@ import pytest
 
 import labtasker
 from labtasker import api
-from labtasker.fsck import fsck
+from labtasker.replicas.fsck import fsck
 from tests.conftest import queue_env
 
 pytestmark = pytest.mark.slow

@@ -13,7 +13,7 @@ import pytest
 import labtasker
 from labtasker import api, config
 from labtasker.errors import FilterError, UsageError
-from labtasker.fsqueue.queue import FsQueue
+from labtasker.fsqueue.store import FsQueue
 from tests.reliability.conftest import Lt
 
 
@@ -138,7 +138,9 @@ def test_a_regex_bomb_ends_with_a_clear_error(pattern: str, queue: FsQueue, lt: 
         labtasker.ls_tasks(extra_filter={"task_name": {"$regex": pattern}})
     ran = lt("task", "ls", "-f", f'regex(task_name, "{pattern}")')
     assert ran.code == 2 and len(ran.err.strip().splitlines()) == 1, ran.err
-    assert time.monotonic() - started < 5
+    assert (
+        time.monotonic() - started < 15
+    )  # three filters, each stopped after 0.2 s of matching (slower under load)
 
 
 def test_the_issues_regex_finishes_and_regex_features_stay(queue: FsQueue) -> None:

@@ -15,7 +15,7 @@ from labtasker import api
 from labtasker.api_models import TaskUpdateRequest
 from labtasker.errors import TaskBusy, TaskNotFound
 from labtasker.fsqueue import layout, tasks
-from labtasker.fsqueue.queue import FsQueue
+from labtasker.fsqueue.store import FsQueue
 from tests.conftest import queue_env
 
 pytestmark = pytest.mark.slow

@@ -18,9 +18,10 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
-from labtasker.fsqueue import clock, codec, durations, entries, held, layout, lease, locking, merge, reconcile
-from labtasker.fsqueue.queue import HELD_AGE as QUEUE_HELD_AGE
-from labtasker.fsqueue.queue import Doc, FsQueue
+from labtasker.fsqueue import clock, codec, durations, entries, held, layout, lease, locking
+from labtasker.fsqueue.store import HELD_AGE as QUEUE_HELD_AGE
+from labtasker.fsqueue.store import Doc, FsQueue
+from labtasker.replicas import merge, reconcile
 
 STATE_DIRNAMES = reconcile.STATE_DIRNAMES
 HELD_AGE = QUEUE_HELD_AGE  # a take lasts milliseconds; held this long by another host's process: it died

@@ -19,10 +19,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from labtasker.fsqueue import atomic, cache, clock, codec, entries, faults, held, ids, layout, merge
+from labtasker.fsqueue import atomic, cache, clock, codec, entries, faults, held, ids, layout, versions
 from labtasker.fsqueue.cache import DirCache
+from labtasker.fsqueue.documents import normalise, ordered
 from labtasker.fsqueue.layout import STATE_DIRS, TaskStatus
-from labtasker.fsqueue.model import normalise, ordered
 
 log = logging.getLogger("labtasker")
 
@@ -246,6 +246,7 @@ class FsQueue:
         A held task comes back ``busy``: it exists, but someone has it in hand.
         """
         self.settle_held()
+        quiet = 0
         for _ in range(_FIND_ROUNDS):  # a busy task can be in hand at one look and moved at the next
             found = self._real_find(task_id)
             if found is not None:
@@ -256,8 +257,9 @@ class FsQueue:
                     doc = self._read_held(item)
                     if doc is not None:
                         return Located(item.origin, item.name, doc, busy=True)
-            if not items:  # nothing in anyone's hand: a second look would see the same
-                return self._real_find(task_id)
+            quiet = 0 if items else quiet + 1
+            if quiet == 2:  # nothing in anyone's hand at two looks in a row: it is nowhere
+                break
         return self._real_find(task_id)
 
     def _real_find(self, task_id: str) -> Located | None:
@@ -375,7 +377,7 @@ class FsQueue:
             doc["status"] = _STATUS_OF_DIR[dirname].value
             doc["rev"] = int(doc.get("rev") or 0) + 1
             doc["node"] = self.node
-            merge.stamp_life(doc, doc["rev"], self.node)  # replicas merge by it (fsqueue/merge.py)
+            versions.stamp_life(doc, doc["rev"], self.node)  # replicas merge by it (replicas/merge.py)
             doc = ordered(doc)
         name = self.name_for(dirname, doc)
         atomic.write_atomic(self.path / dirname / name, codec.dump(doc), self.tmp)
