@@ -146,7 +146,8 @@ def parse(data: bytes | str, *, plain: bool = False) -> Any:
         node = loader.get_single_node()
         if node is None:
             return None
-        if plain and (b"*" if isinstance(data, bytes) else "*") in data:  # no alias without a '*'
+        star = b"*" in data if isinstance(data, bytes) else "*" in data
+        if plain and star:  # no alias without a '*'
             _check_graph(node)
         try:
             return _value(loader, node, set(), MAX_DEPTH if plain else 10**9)
