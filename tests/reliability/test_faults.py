@@ -8,12 +8,14 @@ failing there, the task must be exactly as it was and the next change must work.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -188,3 +190,43 @@ def test_a_holder_on_another_host_is_judged_by_the_filesystem_clock(skew: float,
         time.sleep(0.01)
     found = queue.find(tid)
     assert found is not None and not found.busy and found.dirname == "pending"
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path) -> Iterator[Path]:
+    """A 512 KiB tmpfs, where the test may mount one (root on Linux); skipped elsewhere."""
+    point = tmp_path / "small"
+    point.mkdir()
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=512k", "tmpfs", str(point)], capture_output=True, check=False
+    )
+    if mounted.returncode != 0:
+        pytest.skip("cannot mount a tmpfs here (the injected ENOSPC test covers this)")
+    try:
+        yield point
+    finally:
+        subprocess.run(["umount", "-l", str(point)], check=False)
+
+
+def test_a_really_full_disk_while_finishing(small_disk: Path) -> None:
+    from labtasker.fsqueue import claim
+
+    queue = FsQueue.create(small_disk / "q", "small")
+    tid = tasks.submit(queue, args={"x": 1})["task_id"]
+    got = claim.Claimer(queue, "w1").claim()
+    assert got is not None
+    filler = small_disk / "filler"
+    fd = os.open(filler, os.O_WRONLY | os.O_CREAT, 0o644)
+    with contextlib.suppress(OSError):  # fill the disk to the last byte
+        while True:
+            os.write(fd, b"x" * 512)
+    os.close(fd)
+    with pytest.raises(OSError, match="No space left"):
+        tasks.finish(queue, got.name, "success", summary={"acc": 0.9})
+    found = queue.find(tid)
+    assert found is not None and (found.dirname, found.busy) == ("running", False)  # visible, still ours
+    assert not [n for n in os.listdir(queue.tmp) if n.startswith(("held.", "w."))]  # nothing half-written
+    filler.unlink()
+    tasks.finish(queue, got.name, "success", summary={"acc": 0.9})
+    assert queue.find(tid).doc["summary"] == {"acc": 0.9}
+    assert fsck(queue).clean
