@@ -160,7 +160,15 @@ def original_rows(work: Workdir, python: Path, n: int, repeat: int) -> list[Row]
         )
     )
     rows.append(_row("no-op `@labtasker.loop()`", n, ours["loop"] / n, theirs["loop"] / n, "ms/task"))
-    rows.append(_row("`labtasker task submit` (process start to exit)", None, ours["cli_submit"], theirs["cli_submit"], "ms/call"))
+    rows.append(
+        _row(
+            "`labtasker task submit` (process start to exit)",
+            None,
+            ours["cli_submit"],
+            theirs["cli_submit"],
+            "ms/call",
+        )
+    )
     return rows
 
 
@@ -180,7 +188,9 @@ def parallel_rows(work: Workdir, cmd: list[str], n: int) -> list[Row]:
     """`labtasker loop -- true '%(i)'` (with and without a pty) beside `parallel -j1 --joblog`."""
     parallel = shutil.which("parallel")
     if parallel is None:
-        return [Row("`labtasker loop -- true` vs GNU parallel", n, "skipped", "GNU parallel is not installed")]
+        return [
+            Row("`labtasker loop -- true` vs GNU parallel", n, "skipped", "GNU parallel is not installed")
+        ]
     scratch = work.path / "parallel"
     scratch.mkdir()
     start = time.perf_counter()
@@ -228,4 +238,3 @@ def _fill_i(project: Project, n: int) -> None:
         [sys.executable, "-m", "labtasker", "task", "submit", "--from-file", "i.jsonl", "-q"],
         cwd=project.folder, env=project.env(), check=True, capture_output=True,
     )  # fmt: skip
-
