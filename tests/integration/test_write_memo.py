@@ -14,8 +14,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from labtasker.fsqueue import cache, claim, codec, tasks
-from labtasker.fsqueue.model import normalise
-from labtasker.fsqueue.queue import FsQueue
+from labtasker.fsqueue.documents import normalise
+from labtasker.fsqueue.store import FsQueue
 
 
 def same(a: Any, b: Any) -> bool:

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from labtasker.fsqueue.paths import MISSING, as_instant
+from labtasker.filters.field_paths import MISSING, as_instant
 
 _UNITS = {
     "s": "seconds", "sec": "seconds", "second": "seconds",
