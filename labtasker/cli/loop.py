@@ -15,14 +15,16 @@ from typing import Any
 
 from plumbum import cli
 
-from labtasker import api, runner
-from labtasker.cli import child, errors, output
+from labtasker import api
+from labtasker.cli import child, output
+from labtasker.cli import error_report as errors
 from labtasker.cli.base import Command, argtype, positive_seconds
 from labtasker.cli.task import positive
 from labtasker.cli.template import Template
 from labtasker.errors import LabtaskerError, LeaseLost, UsageError
 from labtasker.fsqueue import durations
-from labtasker.fsqueue import required as req
+from labtasker.worker import required as req
+from labtasker.worker import runner
 
 
 class JobFailed(Exception):
@@ -127,7 +129,7 @@ class Loop(Command):
     """
 
     cmd = cli.SwitchAttr(
-        ["-c", "--cmd"],
+        ["-c", "--cmd", "--command"],
         str,
         argname="STRING",
         help="A command run by a shell; placeholder values are quoted for it",
@@ -165,19 +167,36 @@ class Loop(Command):
     worker_id = cli.SwitchAttr(["--worker-id"], str, argname="ID", help="Run as this worker (created if new)")
     max_tasks = cli.SwitchAttr(["--max-tasks"], positive, argname="N", help="Stop after N tasks")
     wait = cli.Flag(["--wait"], help="When no task is left, keep waiting for new ones")
-    no_pty = cli.Flag(["--no-pty"], help="Never run the command under a pseudo-terminal")
+    use_pty = cli.Flag(
+        ["--use-pty"],
+        excludes=["--no-use-pty"],
+        help="Run the command under a pseudo-terminal, even without one of our own (the default)",
+    )
+    no_pty = cli.Flag(
+        ["--no-use-pty", "--no-pty"], help="Run the command with plain pipes, not a pseudo-terminal"
+    )
 
     def main(self, *command: str) -> int:
-        spec = JobSpec.from_options(command, self.cmd, self.script_path, self.shell)
+        cmd = self.cmd
+        if not command and cmd is None and self.script_path is None and not output.is_tty(sys.stdin):
+            cmd = sys.stdin.read().strip() or None  # `echo 'CMD' | labtasker loop`, as the original took it
+        spec = JobSpec.from_options(command, cmd, self.script_path, self.shell)
         tree = req.build_tree(spec.fields)
+        # A command without placeholders reads its task itself (task_info(), $LABTASKER_TASK_ID):
+        # any args will do, as for a Python loop with no Required() fields.
+        any_args = not spec.fields
         if self.extra_filter:  # a bad filter is an error before any task is taken
-            from labtasker.fsqueue import filter as flt
+            from labtasker.filters import language as flt
 
             flt.compile(self.extra_filter)
-        job = _Job(spec, use_pty=not self.no_pty and output.is_tty(sys.stdout))
+        # Under a pseudo-terminal by default, with or without a terminal of our own (nohup,
+        # Slurm, a pipe), so isatty() checks and progress bars behave the same everywhere.
+        job = _Job(spec, use_pty=not self.no_pty and os.name == "posix")
         try:
             with _signals_stop_the_loop():
-                tally = api.run_loop(job, tree, **self._loop_options(), notify=job.progress)
+                tally = api.run_loop(
+                    job, tree, allow_extra=any_args, **self._loop_options(), notify=job.progress
+                )
         except (runner.StopLoop, KeyboardInterrupt):
             output.info("stopped; the task that was running is back in pending" if job.active else "stopped")
             return errors.INTERRUPTED
@@ -185,7 +204,7 @@ class Loop(Command):
         if tally.crashed:
             raise LabtaskerError(tally.crashed)  # exit code 1
         if tally.total == 0:
-            _explain_nothing_ran(tree, spec.fields, self.extra_filter)
+            _explain_nothing_ran(tree, spec.fields, self.extra_filter, any_args)
         return 0
 
     def _loop_options(self) -> dict[str, Any]:
@@ -270,14 +289,16 @@ def _tally_line(tally: runner.Tally) -> str:
     return "loop finished: " + ", ".join(parts)
 
 
-def _explain_nothing_ran(tree: req.Tree, fields: list[str], extra_filter: str | None) -> None:
+def _explain_nothing_ran(
+    tree: req.Tree, fields: list[str], extra_filter: str | None, any_args: bool = False
+) -> None:
     """No task ran: if pending tasks exist but none has the command's args, say which keys differ."""
     queue = api.context().queue
     pending = [located.doc for _, located in zip(range(1000), queue.iter_docs(["pending"]), strict=False)]
     if not pending:
         output.info("no pending task to run")
         return
-    fitting = [d for d in pending if req.matches(d.get("args"), tree)]
+    fitting = [d for d in pending if req.matches(d.get("args"), tree, allow_extra=any_args)]
     if fitting:
         output.info(
             f"no pending task matched the filter {extra_filter!r}"

@@ -31,9 +31,9 @@ from typing import Any
 from labtasker.api_models import Task
 from labtasker.errors import LeaseLost, WorkerCrashed
 from labtasker.fsqueue import claim, clock, layout, lease, locking, tasks, workers
-from labtasker.fsqueue.queue import FsQueue, Located
 from labtasker.fsqueue.reaper import Reaper
-from labtasker.lease_keeper import ETA, FENCED, LOST, LeaseKeeper
+from labtasker.fsqueue.store import FsQueue, Located
+from labtasker.worker.lease_keeper import ETA, FENCED, LOST, LeaseKeeper
 
 log = logging.getLogger("labtasker")
 
@@ -200,6 +200,11 @@ def run_loop(queue: FsQueue, job: Job, opts: LoopOptions, notify: Notify | None 
         claimer = claim.Claimer(queue, worker_id, opts.accept)
         host = locking.host_key()
         while opts.max_tasks is None or tally.total < opts.max_tasks:
+            held = _held_back(queue, worker_id)
+            if held:  # suspended (or crashed) since the loop began: it takes no more tasks
+                tally.crashed = held
+                log.error("%s", held)
+                break
             found = _next_task(
                 claimer,
                 sweeper,
@@ -289,7 +294,10 @@ def _run_one(run: Run, job: Job, terms: lease.Terms, claimed_at: float) -> str:
         _tell_lost(run)  # the job's own report found the task gone and kept its result
         return "lost"
     if run.ended:
-        return _ended_outcome(run, how)
+        ended = _ended_outcome(run, how)
+        if ended == "failed":  # finish("failed") counts against the worker like a raised exception
+            workers.record_failure(run.queue, run.worker_id)
+        return ended
     if how == "stopped":
         outcome = _end(run, "failed", error=_stop_error(run))
     elif how == "lost":
@@ -456,13 +464,27 @@ def _register(queue: FsQueue, opts: LoopOptions) -> str:
             doc = workers.get(queue, opts.worker_id)
         except KeyError:
             doc = workers.create(queue, worker_id=opts.worker_id, **opts.create_worker_kwargs)
-        if doc.get("status") == "crashed":
+        if doc.get("status") in ("crashed", "suspended"):
             raise WorkerCrashed(
-                f"worker {opts.worker_id} is marked crashed; reactivate it with "
+                f"worker {opts.worker_id} is marked {doc['status']}; reactivate it with "
                 f"`labtasker worker report {opts.worker_id} active` or use another worker id"
             )
         return opts.worker_id
     return str(workers.create(queue, **opts.create_worker_kwargs)["worker_id"])
+
+
+def _held_back(queue: FsQueue, worker_id: str) -> str:
+    """Why this worker may take no more tasks ("" if it may): a user suspended it."""
+    try:
+        status = workers.get(queue, worker_id).get("status")
+    except KeyError:
+        return ""
+    if status != "suspended":
+        return ""
+    return (
+        f"worker {worker_id} is suspended, so this loop stops and takes no more tasks; "
+        f"resume it with `labtasker worker report {worker_id} active`"
+    )
 
 
 def _worker_gave_up(queue: FsQueue, worker_id: str) -> bool:
