@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 import labtasker
+from labtasker.fsqueue import held
 from labtasker.fsqueue.store import FsQueue
 from tests.conftest import queue_env
 from tests.reliability.conftest import Lt
@@ -56,7 +57,10 @@ def test_a_bulk_submit_killed_at_a_random_moment_resumes(project: Path, queue: F
     assert again.returncode == 0, err
     assert f"{got_in} of {LINES} tasks were in the queue already" in err
     assert _args(queue) == collections.Counter(range(LINES))  # every line once, none twice
-    assert not [n for n in os.listdir(queue.tmp) if n.endswith(".tmp")]
+    left = [(n, held.temp_holder(n)) for n in os.listdir(queue.tmp) if n.endswith(".tmp")]
+    assert not left, [
+        (n, h and h.alive(), h and held.start_ticks(int(h.token.split("-")[0]))) for n, h in left
+    ]
 
 
 def test_killed_while_writing_one_line(project: Path, queue: FsQueue, lt: Lt) -> None:
