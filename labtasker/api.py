@@ -104,7 +104,7 @@ def submit_task(
         priority=priority,
         max_retries=max_retries,
         heartbeat_timeout=heartbeat_timeout,
-        task_timeout=durations.parse(task_timeout),
+        task_timeout=_seconds(task_timeout, "task_timeout"),
     )
     from labtasker.fsqueue import documents as model
 
@@ -113,9 +113,27 @@ def submit_task(
     return TaskSubmitResponse(task_id=doc["task_id"])
 
 
-def submit_tasks(batch: list[dict[str, Any]]) -> list[str]:
-    """Submit many tasks at once (each a dict of ``submit_task`` arguments); returns ids."""
-    return tasks.submit_many(context(create=True).queue, batch)
+def _seconds(value: Any, name: str) -> float | None:
+    """A duration argument (``"1h"``, 3600), or ValueError naming the argument."""
+    try:
+        return durations.parse(value)
+    except ValueError as exc:
+        raise ValueError(f"{name}: {exc}") from None
+
+
+def submit_tasks(batch: list[dict[str, Any]], *, again: bool = False) -> list[str]:
+    """Submit many tasks at once (each a dict of ``submit_task`` arguments); returns their ids.
+
+    Resumable: the ids come from the batch's content, so calling it again with
+    the same batch after a crash submits only the tasks that did not get in.
+    ``again=True`` submits the same batch anew, as new tasks.
+    """
+    return submit_batch(batch, again=again).ids
+
+
+def submit_batch(batch: list[dict[str, Any]], *, again: bool = False) -> tasks.Batch:
+    """``submit_tasks``, also saying how many tasks of the batch were in the queue already."""
+    return tasks.submit_batch(context(create=True).queue, batch, again=again)
 
 
 def ls_tasks(
@@ -461,6 +479,8 @@ def create_queue(
     queue_name: str | None = None, password: str | None = None, metadata: dict[str, Any] | None = None
 ) -> Queue:
     """Create a queue (``password`` is accepted for compatibility; files need none)."""
+    if queue_name is not None:
+        config.check_queue_name(queue_name)  # before anything is created
     ctx = context(create=True)
     name = queue_name or (ctx.cfg.queue_name if ctx.cfg else config.DEFAULT_QUEUE)
     path = ctx.cfg.resolved_queue_dir(name) if ctx.cfg and queue_name else ctx.queue.path
@@ -486,8 +506,8 @@ def update_queue(
     if not queue.exists():
         raise QueueNotFound(f"no queue at {queue.path}")
     info = queue.info()
-    if new_queue_name:
-        info["queue_name"] = new_queue_name
+    if new_queue_name is not None:
+        info["queue_name"] = config.check_queue_name(new_queue_name, "new queue name")
     if metadata_update is not None and not metadata_update:
         info["metadata"] = {}  # an empty update empties it, as in the original
     elif metadata_update:
@@ -498,6 +518,8 @@ def update_queue(
 
 def delete_queue(queue_name: str | None = None, cascade_delete: bool = True) -> None:
     """Delete a queue directory and everything in it."""
+    if queue_name is not None:
+        config.check_queue_name(queue_name)
     queue = context(queue_name=queue_name).queue
     if not queue.exists():
         raise QueueNotFound(f"no queue at {queue.path}")

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from labtasker.errors import ConfigError
+from labtasker.errors import ConfigError, UsageError
 from labtasker.fsqueue import ids
 
 if sys.version_info >= (3, 11):
@@ -52,7 +52,13 @@ class Config:
         return self.root.parent
 
     def resolved_queue_dir(self, queue_name: str | None = None) -> Path:
-        """The queue directory: env, then config, then ``queues/<name>/``."""
+        """The queue directory: env, then config, then ``queues/<name>/``.
+
+        A name given here becomes a folder name, so it is checked first: none
+        can reach outside ``queues/``.
+        """
+        if queue_name is not None:
+            check_queue_name(queue_name)
         env = os.environ.get("LABTASKER_QUEUE_DIR")
         if env and queue_name is None:
             return Path(env).expanduser().absolute()
@@ -86,6 +92,19 @@ def load(root: Path) -> Config:
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: {exc}; fix it with `labtasker config`") from None
     return from_dict(root, raw)
+
+
+QUEUE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
+
+
+def check_queue_name(name: Any, what: str = "queue name") -> str:
+    """A queue name, which becomes a folder name: refuse anything that is not a plain file name."""
+    if not isinstance(name, str) or not QUEUE_NAME.fullmatch(name) or "--" in name:
+        raise UsageError(
+            f"invalid {what} {name!r}: use letters, digits, '.', '_' and '-', starting with a letter "
+            "or digit (no '--', at most 100 characters)"
+        )
+    return name
 
 
 def from_dict(root: Path, raw: dict[str, Any]) -> Config:

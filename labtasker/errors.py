@@ -62,6 +62,12 @@ class LostRace(LabtaskerRuntimeError):
     """Another process changed the task first; the caller's change was not made."""
 
 
+class TaskBusy(LostRace):
+    """The task is in another process's hand for longer than we waited; it exists, try again."""
+
+    exit_code = 75  # EX_TEMPFAIL: worth retrying
+
+
 class LeaseLost(LabtaskerRuntimeError):
     """This worker no longer holds the task (cancelled, reclaimed or deleted)."""
 

@@ -334,16 +334,10 @@ class EventStream:
                 self._feed((TASK, ident, DELETED, _FINAL, None), out)
 
     def _held_task(self, task_id: str) -> bool:
-        for name in _listdir(self.queue.tmp):
-            parsed = layout.parse_held(name)
-            if parsed and parsed[0] in _STATE_OF_DIR and layout.task_id_of(parsed[0], parsed[2]) == task_id:
-                return True
-        return False
+        return any(h.task_id == task_id for h in self.queue.held_files())
 
     def _held(self, dirname: str, name: str) -> bool:
-        return any(
-            (p := layout.parse_held(n)) and p[0] == dirname and p[2] == name for n in _listdir(self.queue.tmp)
-        )
+        return self.queue.in_hand(dirname, name)
 
 
 def _listdir(path: Path) -> list[str]:

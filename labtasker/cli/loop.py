@@ -260,7 +260,7 @@ class _Job:
 
     def progress(self, outcome: str, run: runner.Run, tally: runner.Tally) -> None:
         """One line per finished task: what happened and how many are done, failed and left."""
-        left = len(run.queue.names("pending"))
+        left = run.queue.count()["pending"]  # tasks in someone's hand included
         took = time.monotonic() - self.started
         style = {"done": "green", "failed": "red"}.get(outcome, "yellow")
         word = output.paint(outcome, style, sys.stderr)

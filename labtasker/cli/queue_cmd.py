@@ -32,10 +32,11 @@ class Create(Command):
     )
     quiet = cli.Flag(["-q", "--quiet"], help="Print only the queue's path")
 
-    def main(self, queue_name: str = "") -> int:
-        if queue_name and self.name_option and queue_name != self.name_option:
+    def main(self, *name: str) -> int:
+        given = _one_name(name)
+        if given is not None and self.name_option is not None and given != self.name_option:
             raise UsageError("give the queue name once: as the argument or with --queue-name")
-        queue_name = queue_name or self.name_option or None  # type: ignore[assignment]
+        queue_name = given if given is not None else self.name_option  # an empty name is refused later
         if self.password is not None:
             output.info("a queue folder has no password (its file permissions guard it); --password ignored")
         queue = api.context(queue_name=queue_name).queue
@@ -69,8 +70,8 @@ class Get(Command):
         ["--fmt"], cli.Set("yaml", "jsonl"), default="yaml", argname="FORMAT", help="yaml or jsonl"
     )
 
-    def main(self, queue_name: str = "") -> int:
-        queue_name = queue_name or None  # type: ignore[assignment]
+    def main(self, *name: str) -> int:
+        queue_name = _one_name(name)
         record = api.get_queue(queue_name).to_dict()
         lines = output.jsonl([record]) if self.fmt == "jsonl" else _yaml(record)
         output.emit(lines, pager=False)
@@ -103,7 +104,7 @@ class Update(Command):
             output.info(
                 "a queue folder has no password (its file permissions guard it); --new-password ignored"
             )
-        if not self.new_name and not self.metadata:  # as the original: nothing asked, nothing done
+        if self.new_name is None and not self.metadata:  # as the original: nothing asked, nothing done
             if self.new_password is None:
                 output.info("nothing to update (give --new-name or --metadata)")
             return 0
@@ -119,8 +120,8 @@ class Delete(Command):
 
     yes = cli.Flag(["-y", "--yes"], help="Do not ask for confirmation")
 
-    def main(self, queue_name: str = "") -> int:
-        queue_name = queue_name or None  # type: ignore[assignment]
+    def main(self, *name: str) -> int:
+        queue_name = _one_name(name)
         queue = api.get_queue(queue_name)
         if not self.yes:
             if not output.can_prompt():
@@ -157,7 +158,14 @@ def _table(queues: list[Queue]) -> list[str]:
 class PathCmd(Command):
     """Print the queue's directory, e.g. `ls $(labtasker queue path)/pending`"""
 
-    def main(self, queue_name: str = "") -> int:
-        queue_name = queue_name or None  # type: ignore[assignment]
+    def main(self, *name: str) -> int:
+        queue_name = _one_name(name)
         sys.stdout.write(f"{api.context(queue_name=queue_name).queue.path}\n")
         return 0
+
+
+def _one_name(given: tuple[str, ...]) -> str | None:
+    """The queue name argument, if given (an explicit empty name is checked, and refused, later)."""
+    if len(given) > 1:
+        raise UsageError(f"one queue name at most, not {len(given)}: {' '.join(given)}")
+    return given[0] if given else None

@@ -137,6 +137,11 @@ class Submit(Command):
         argname="FILE",
         help="Submit one task per line of a JSON-lines file ('-' reads stdin)",
     )
+    again = cli.Flag(
+        ["--again"],
+        requires=["--from-file"],
+        help="Submit the file's tasks as new ones even if this very file was submitted before",
+    )
     cmd = cli.SwitchAttr(
         ["--cmd", "--command"], str, argname="COMMAND", help="A command to keep with the task (its cmd field)"
     )
@@ -148,7 +153,15 @@ class Submit(Command):
                 raise UsageError(
                     "--from-file takes the args from the file: drop the args after -- and --args"
                 )
-            ids = api.submit_tasks(self._batch(_read_lines(self.from_file)))
+            done = api.submit_batch(self._batch(_read_lines(self.from_file)), again=self.again)
+            ids = done.ids
+            if done.already:  # a rerun after a killed run: only the missing lines were written
+                print(
+                    f"labtasker: {done.already} of {len(ids)} tasks were in the queue already "
+                    f"(an earlier run of this file); submitted the other {len(ids) - done.already} "
+                    "(--again submits the whole file as new tasks)",
+                    file=sys.stderr,
+                )
         else:
             if task_args and self.args_text:
                 raise UsageError("give the task args either after -- or with --args, not both")

@@ -17,7 +17,7 @@ from typing import Any
 
 import simpleeval
 
-from labtasker.filters import nodes
+from labtasker.filters import nodes, regex_search
 from labtasker.filters.dates import BadDate, date_of, parse_date
 from labtasker.filters.field_paths import FIELDS, check_path, closest, split_path
 from labtasker.filters.nodes import Node
@@ -323,7 +323,7 @@ class Compiler:
         if not pattern.const or not isinstance(pattern.value, str):
             raise self.refuse("regex() needs its pattern as a string literal", node.args[1])
         try:
-            search = re.compile(pattern.value).search
+            search = regex_search.compile_search(pattern.value)
         except re.error as exc:
             raise self.refuse(f"bad regular expression: {exc}", node.args[1]) from None
         get = subject.fn

@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from labtasker.errors import FilterError
+from labtasker.filters import regex_search
 from labtasker.filters.field_paths import FIELDS, MISSING, check_path, closest, is_absent, resolve, split_path
 from labtasker.filters.nodes import Predicate, accept_all
 from labtasker.filters.values import COMPARE, eq, matches
@@ -123,13 +124,13 @@ def _query_eq(value: Any, want: Any) -> bool:
 
 def _query_regex(pattern: Any, options: Any) -> Callable[[str], Any]:
     if isinstance(pattern, re.Pattern):
-        return pattern.search
+        return regex_search.compile_search(pattern)
     flags = {"i": re.IGNORECASE, "m": re.MULTILINE, "s": re.DOTALL, "x": re.VERBOSE}
     if not isinstance(pattern, str) or not isinstance(options, str) or set(options) - set(flags):
         raise _QueryRefused(
             f"$regex takes a string pattern and $options from 'imsx', not {pattern!r}, {options!r}"
         )
     try:
-        return re.compile(pattern, sum((flags[f] for f in set(options)), 0)).search
+        return regex_search.compile_search(pattern, sum((flags[f] for f in set(options)), 0))
     except re.error as exc:
         raise _QueryRefused(f"bad regular expression {pattern!r}: {exc}") from None

@@ -10,12 +10,16 @@ import contextlib
 import os
 from pathlib import Path
 
-from labtasker.fsqueue import ids
+from labtasker.fsqueue import faults, held
 
 
 def write_atomic(dest: Path, data: bytes, tmp_dir: Path, *, durable: bool = True) -> None:
-    """Write ``data`` to ``dest`` whole: temp file, fsync, rename over ``dest``."""
-    tmp = tmp_dir / f"w.{ids.nonce(6)}.tmp"
+    """Write ``data`` to ``dest`` whole: temp file, fsync, rename over ``dest``.
+
+    The temp file's name says who writes it (``fsqueue/held.py``), so the
+    next sweep removes it at once if this process dies before the rename.
+    """
+    tmp = tmp_dir / held.temp_name("w")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
     try:
         view = memoryview(data)
@@ -28,8 +32,9 @@ def write_atomic(dest: Path, data: bytes, tmp_dir: Path, *, durable: bool = True
         os.close(fd)
         _unlink_quietly(tmp)
         raise
-    os.close(fd)  # NFS reports deferred write errors here, so let it raise
     try:
+        os.close(fd)  # NFS reports deferred write errors here, so let it raise
+        faults.at("write", dest.parent.name)
         os.replace(tmp, dest)
     except BaseException:
         _unlink_quietly(tmp)

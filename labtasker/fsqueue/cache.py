@@ -35,6 +35,7 @@ import hashlib
 import heapq
 import logging
 import os
+import stat
 import struct
 import sys
 import zlib
@@ -44,7 +45,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from labtasker.fsqueue import ids, layout
+from labtasker.fsqueue import entries, ids, layout
 
 log = logging.getLogger("labtasker")
 
@@ -264,9 +265,11 @@ class DirCache:
         tag: str = "",
         racy_ns: int = RACY_NS,
         store_min: int = STORE_MIN,
+        reject: Callable[[str, str], None] | None = None,
     ) -> None:
         self.directory = directory
         self.parse = parse
+        self.reject = reject  # told of a regular file too big to be ours (the queue quarantines it)
         self.cache_dir = cache_dir  # the queue's tmp/cache/: local, never synced
         self.store = store_path(cache_dir, directory.name) if persist else None
         self.tag = tag  # names the parsing code: a file written by other code is ignored
@@ -375,9 +378,16 @@ class DirCache:
             for name in os.listdir(fd):
                 if layout.is_task_file(name):
                     try:
-                        out[name] = _key(os.lstat(name, dir_fd=fd))  # relative to the fd: no path walk
+                        st = os.lstat(name, dir_fd=fd)  # relative to the fd: no path walk
                     except FileNotFoundError:
                         continue
+                    why = entries.problem(st)
+                    if why is None:
+                        out[name] = _key(st)
+                    elif stat.S_ISREG(st.st_mode) and self.reject is not None:
+                        self.reject(name, why)  # a huge file: never read
+                    else:  # a directory, FIFO, link or device: never opened
+                        entries.warn(self.directory / name, why)
         finally:
             os.close(fd)
         return out
@@ -392,7 +402,10 @@ class DirCache:
         memo = self._load_memo()
         for i in misses:
             name = out[i][0]
-            read = _read(self.directory / name)
+            try:
+                read = entries.read(self.directory / name)
+            except entries.BadEntry:
+                read = None
             doc = None
             if read is not None:
                 doc = memo.get((name, content_digest(read[1]))) if memo else None
@@ -618,22 +631,6 @@ def store_path(cache_dir: Path, dirname: str) -> Path:
     """The cache file of a directory: one per user, since it is a pickle."""
     uid = os.geteuid() if hasattr(os, "geteuid") else 0
     return cache_dir / f"{dirname}.{uid}.pickle"
-
-
-def _read(path: Path) -> tuple[os.stat_result, bytes] | None:
-    """A file's stat and bytes, from the same open file; None if it vanished."""
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except FileNotFoundError:
-        return None
-    try:
-        st = os.fstat(fd)
-        chunks = []
-        while chunk := os.read(fd, max(st.st_size, 4096) + 1):
-            chunks.append(chunk)
-    finally:
-        os.close(fd)
-    return st, b"".join(chunks)
 
 
 def _dumps(value: Any) -> bytes:

@@ -12,7 +12,7 @@ listing of 10^5 files notice.
 from __future__ import annotations
 
 import io
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 import yaml
@@ -62,6 +62,7 @@ class _NoAliasDumper(_Resolving, _Dumper):  # type: ignore[misc, valid-type]
 
 
 CONFLICT_MARKERS = (b"<<<<<<< ", b"\n=======\n", b">>>>>>> ")
+MAX_DEPTH = 64  # containers in containers; our writer never nests deeper (submit refuses it)
 
 
 class Unreadable(ValueError):
@@ -111,9 +112,11 @@ def load(data: bytes, *, required_key: str | None = None) -> dict[str, Any]:
     if data.startswith(b"<<<<<<< ") or any(m in data for m in CONFLICT_MARKERS[1:]):
         raise Unreadable("git conflict markers")
     try:
-        doc = parse(data)
+        doc = parse(data, plain=True)
     except yaml.YAMLError as exc:
         raise Unreadable(f"invalid YAML: {str(exc).splitlines()[0]}") from None
+    except RecursionError:
+        raise Unreadable(f"nested deeper than {MAX_DEPTH} levels") from None
     if not isinstance(doc, dict):
         raise Unreadable("not a mapping")
     if required_key is not None and not isinstance(doc.get(required_key), str):
@@ -133,30 +136,91 @@ _SCALARS = {
 }
 
 
-def parse(data: bytes | str) -> Any:
+def parse(data: bytes | str, *, plain: bool = False) -> Any:
     """``yaml.load`` with the safe loader (raises ``yaml.YAMLError``); plain data is built directly.
 
     Files in our writer's own style are read line by line (``plain_yaml``),
-    several times faster; anything else goes through libyaml.
+    several times faster; anything else goes through libyaml. With ``plain``
+    (task files), raises ``Unreadable`` for aliases (a few lines of them
+    expand to gigabytes; our writer never emits one), for nesting deeper than
+    ``MAX_DEPTH`` and for values that are not plain data.
     """
     if isinstance(data, bytes):
         quick = plain_yaml.parse(data)
         if quick is not None:
+            if plain:
+                _check_depth(quick)
             return quick
     loader = _FastLoader(data)
     try:
         node = loader.get_single_node()
         if node is None:
             return None
+        star = b"*" in data if isinstance(data, bytes) else "*" in data
+        if plain and star:  # no alias without a '*'
+            _check_graph(node)
         try:
-            return _value(loader, node, set())
+            return _value(loader, node, set(), MAX_DEPTH if plain else 10**9)
         except _Unusual:
-            return loader.construct_document(node)
+            if not plain:
+                return loader.construct_document(node)
+            _check_graph(node)
+            return _plain_only(loader.construct_document(node))
     finally:
         loader.dispose()
 
 
-def _value(loader: Any, node: Node, path: set[int]) -> Any:
+_PLAIN = (str, int, float, bool, type(None), datetime, date)
+
+
+def _check_depth(value: Any) -> None:
+    """Refuse plain data nested deeper than ``MAX_DEPTH`` (what the fast reader made)."""
+    stack = [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            raise Unreadable(f"nested deeper than {MAX_DEPTH} levels")
+        if isinstance(item, dict):
+            stack.extend((v, depth + 1) for v in item.values() if isinstance(v, (dict, list)))
+        elif isinstance(item, list):
+            stack.extend((v, depth + 1) for v in item if isinstance(v, (dict, list)))
+
+
+def _plain_only(value: Any) -> Any:
+    """Refuse what a YAML tag made of a value that is not plain data (a set, bytes...)."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+        elif not isinstance(item, _PLAIN):
+            raise Unreadable(f"a {type(item).__name__} value: task files hold plain data only")
+    return value
+
+
+def _check_graph(root: Node) -> None:
+    """Refuse a document whose nodes repeat (aliases) or nest deeper than ``MAX_DEPTH``."""
+    seen: set[int] = set()
+    stack: list[tuple[Node, int]] = [(root, 0)]
+    while stack:
+        node, depth = stack.pop()
+        if id(node) in seen:
+            raise Unreadable("YAML aliases (&anchor / *alias): not written by labtasker")
+        seen.add(id(node))
+        if depth > MAX_DEPTH:
+            raise Unreadable(f"nested deeper than {MAX_DEPTH} levels")
+        if isinstance(node, MappingNode):
+            for key, item in node.value:
+                stack.append((key, depth + 1))
+                stack.append((item, depth + 1))
+        elif isinstance(node, SequenceNode):
+            stack.extend((item, depth + 1) for item in node.value)
+
+
+def _value(loader: Any, node: Node, path: set[int], depth: int) -> Any:
     """What the safe constructor makes of ``node`` if it is plain data; else raise ``_Unusual``."""
     kind, tag = type(node), node.tag
     if kind is ScalarNode:
@@ -170,6 +234,8 @@ def _value(loader: Any, node: Node, path: set[int]) -> Any:
         return build(loader, node)
     if id(node) in path:  # an alias of its own ancestor: a recursive structure
         raise _Unusual
+    if len(path) >= depth:
+        raise Unreadable(f"nested deeper than {MAX_DEPTH} levels")
     path.add(id(node))
     try:
         if kind is MappingNode and tag == _TAG + "map":
@@ -177,10 +243,10 @@ def _value(loader: Any, node: Node, path: set[int]) -> Any:
             for key, item in node.value:
                 if type(key) is not ScalarNode or key.tag == _TAG + "merge":
                     raise _Unusual
-                out[_value(loader, key, path)] = _value(loader, item, path)
+                out[_value(loader, key, path, depth)] = _value(loader, item, path, depth)
             return out
         if kind is SequenceNode and tag == _TAG + "seq":
-            return [_value(loader, item, path) for item in node.value]
+            return [_value(loader, item, path, depth) for item in node.value]
     finally:
         path.discard(id(node))
     raise _Unusual

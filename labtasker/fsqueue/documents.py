@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import copy
 import json
+import math
 import re
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
-from labtasker.fsqueue import codec
 from labtasker.fsqueue.layout import TaskStatus
 
 KEY = re.compile(r"^[A-Za-z0-9_-]+$")
@@ -73,25 +73,69 @@ def expand(mapping: Any, where: str) -> dict[str, Any]:
     return out
 
 
+MAX_DEPTH = 32  # containers in containers, in args, metadata, summary and cmd
+
+
 def _plain(value: Any, where: str) -> Any:
-    """Check a value can be stored as YAML, recursing into containers."""
+    """Check a value can be stored as YAML and read back the same (and as JSON), recursing into containers.
+
+    Plain data only: str, int, float (NaN and infinities included: YAML keeps
+    them), bool, None, datetime, list/tuple and dict. A set, bytes or any
+    other object is refused here, before anything is written.
+    """
+    if where.count(".") + where.count("[") > MAX_DEPTH:
+        raise ValueError(f"{where.split('.')[0]} is nested deeper than {MAX_DEPTH} levels: flatten it")
     if isinstance(value, dict):
         return expand(value, where)
     if isinstance(value, (list, tuple)):
         return [_plain(v, f"{where}[{i}]") for i, v in enumerate(value)]
     if type(value).__module__ == "numpy" and hasattr(value, "tolist"):
         return _plain(value.tolist(), where)  # np.linspace values are common in sweeps
-    if value is None or type(value) in (str, int, float, bool, datetime):
+    if type(value) is str:
+        return check_text(value, where)
+    if value is None or type(value) in (int, float, bool, datetime, date):
         return value
     for base in (bool, int, float, str):  # subclasses (str enums...) are stored as their base
         if isinstance(value, base):
-            return base(value)
-    if codec.yaml_safe(value):
-        return value
+            return _plain(base(value), where)
     raise ValueError(
         f"value of {where} is a {type(value).__name__}, which cannot be stored: "
         "use str, int, float, bool, None, list or dict"
     )
+
+
+def check_text(value: str, where: str) -> str:
+    """A string UTF-8 can hold (no lone surrogates)."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError(
+            f"{where} is not valid text (it holds a lone surrogate): pass proper Unicode"
+        ) from None
+    return value
+
+
+def check_name(value: Any, what: str) -> str | None:
+    """A name a person reads in listings: text without control characters."""
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise ValueError(f"{what} must be a string, not {type(value).__name__}")
+    bad = next((c for c in value if ord(c) < 32 or 127 <= ord(c) < 160), None)
+    if bad is not None:
+        raise ValueError(f"{what} {value!r} contains the control character {bad!r}: use printable text")
+    return check_text(value, what)
+
+
+def check_seconds(value: Any, name: str) -> float | None:
+    """A timeout in seconds: None, or a finite number above zero."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ValueError(f"{name} must be a number of seconds, not {value!r}")
+    if not math.isfinite(value) or value <= 0:
+        raise ValueError(f"{name} must be a positive, finite number of seconds, not {value!r}")
+    return value
 
 
 def deep_merge(dst: dict[str, Any], src: dict[str, Any]) -> dict[str, Any]:
@@ -119,8 +163,9 @@ def new_task(
     task_timeout: float | None = None,
 ) -> dict[str, Any]:
     """A fresh pending task document; raises ValueError naming any bad input."""
-    if task_name is not None and not isinstance(task_name, str):
-        raise ValueError(f"task_name must be a string, not {type(task_name).__name__}")
+    task_name = check_name(task_name, "task_name")
+    heartbeat_timeout = check_seconds(heartbeat_timeout, "heartbeat_timeout")
+    task_timeout = check_seconds(task_timeout, "task_timeout")
     return {
         "task_id": task_id,
         "task_name": task_name,

@@ -37,6 +37,30 @@ def new_task_id() -> str:
     return str(uuid.UUID(int=value))
 
 
+BATCH_MAX = 1 << 26  # lines a batch may have (the line number takes 26 bits of its id)
+
+
+def batch_task_ids(digest: bytes, count: int) -> list[str]:
+    """Ids for the lines of a batch, the same every time the same batch is submitted.
+
+    A rerun of a bulk submit that was killed half-way finds which lines got in
+    by their ids. Shaped like UUIDs (version 8): 84 bits of the batch's digest,
+    then the line number, so a batch's ids sort in line order.
+    """
+    if count > BATCH_MAX:
+        raise ValueError(f"a batch holds at most {BATCH_MAX} tasks, not {count}: split it")
+    head = int.from_bytes(digest[:11], "big") >> 4  # 84 bits
+    out = []
+    for line in range(count):
+        value = (head >> 36) << 80  # 48 bits
+        value |= 0x8 << 76  # version 8: made by the application
+        value |= ((head >> 24) & 0xFFF) << 64  # 12 bits
+        value |= 0b10 << 62  # RFC 4122 variant
+        value |= (head & 0xFFFFFF) << 38 | line << 12  # 24 bits, then the line (26 bits), then zeros
+        out.append(str(uuid.UUID(int=value)))
+    return out
+
+
 def nonce(nbytes: int = 4) -> str:
     """A short random hex string for names that must be unique."""
     return secrets.token_hex(nbytes)

@@ -153,17 +153,22 @@ def worker_of_running(name: str) -> str:
     return parts[1] if len(parts) > 1 else ""
 
 
-def held_name(dirname: str, name: str, taken_at: datetime, owner: str) -> str:
-    """Name of a file taken into ``tmp/``: where it came from, when, and by whom."""
-    return f"held.{dirname}.{stamp(taken_at)}.{owner}.{name}"
+def held_name(dirname: str, name: str, host: str, token: str) -> str:
+    """Name of a file taken into ``tmp/``: where it came from, who holds it, and its name there.
+
+    The holder (``fsqueue/held.py``) is a host key and a process token, never
+    a time: whether a holder died is asked of the kernel on its own host, and
+    judged on the filesystem's clock elsewhere.
+    """
+    return f"held.{dirname}.{host}.{token}.{name}"
 
 
-def parse_held(name: str) -> tuple[str, str, str] | None:
-    """(origin directory, time stamp, original name) of a held file, or None."""
+def parse_held(name: str) -> tuple[str, str, str, str] | None:
+    """(origin directory, host, token, original name) of a held file, or None."""
     parts = name.split(".", 4)
-    if len(parts) != 5 or parts[0] != "held":
+    if len(parts) != 5 or parts[0] != "held" or not parts[4].endswith(SUFFIX):
         return None
-    return parts[1], parts[2], parts[4]
+    return parts[1], parts[2], parts[3], parts[4]
 
 
 def status_value(dirname: str) -> str:

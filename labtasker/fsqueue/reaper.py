@@ -14,12 +14,12 @@ import os
 import random
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from labtasker.errors import WorkerNotFound
-from labtasker.fsqueue import clock, ids, layout, lease, locking, replica_mark, workers
+from labtasker.fsqueue import clock, held, layout, lease, locking, replica_mark, workers
 from labtasker.fsqueue.lease import Signature, Terms, Verdict
 from labtasker.fsqueue.store import Doc, FsQueue
 
@@ -82,7 +82,7 @@ class Reaper:
         self._swept_at = float("-inf")
         self._jitter = 1.0
         self._janitor_at = float("-inf")
-        self._probe = queue.tmp / f"clock.{os.getpid()}x{ids.nonce(3)}.tmp"
+        self._probe = queue.tmp / held.temp_name("clock")  # removed by the next sweep if we die
         self._replica = False
 
     def __enter__(self) -> Reaper:
@@ -123,6 +123,9 @@ class Reaper:
         self.skew = fs_now - wall.timestamp()
         mono = time.monotonic()
         result = Sweep()
+        result.recovered = self.queue.settle_held()  # dead holders on this host: at once
+        for name in result.recovered:
+            log.info("recovered tmp/%s, left by a process that died holding it", name)
         names = self.queue.names("running")
         self._forget_gone(set(names))
         locks_in_use: set[str] = set()
@@ -242,10 +245,10 @@ class Reaper:
         )
 
     def _janitor(self, result: Sweep, fs_now: float, locks_in_use: set[str]) -> None:
-        now = datetime.fromtimestamp(fs_now, timezone.utc)
-        result.recovered = self.queue.recover_held(now, older_than=self.tmp_age)
-        for name in result.recovered:
+        recovered = self.queue.recover_held(older_than=self.tmp_age)
+        for name in recovered:
             log.info("recovered tmp/%s, left by a process that died holding it", name)
+        result.recovered += recovered
         result.locks_removed = locking.clean(self.queue, keep=locks_in_use)
 
 

@@ -12,13 +12,14 @@ import contextlib
 import copy
 import logging
 import os
+import stat
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from labtasker.fsqueue import atomic, cache, clock, codec, ids, layout, versions
+from labtasker.fsqueue import atomic, cache, clock, codec, entries, faults, held, ids, layout, versions
 from labtasker.fsqueue.cache import DirCache
 from labtasker.fsqueue.documents import normalise, ordered
 from labtasker.fsqueue.layout import STATE_DIRS, TaskStatus
@@ -27,6 +28,8 @@ log = logging.getLogger("labtasker")
 
 FORMAT_VERSION = 1
 READ_CACHE_MAX = 4096  # documents remembered by ``read``: a loop over 10^5 tasks stays small
+_FIND_ROUNDS = 20
+HELD_AGE = 120.0  # seconds (filesystem clock) before a file held by another host's process is put back
 Doc = dict[str, Any]
 Change = Callable[[Doc], "tuple[str, Doc] | None"]
 """Given the held document, return (new directory, new document), or None to delete."""
@@ -39,6 +42,21 @@ class Located:
     dirname: str
     name: str
     doc: Doc
+    busy: bool = False  # in another process's hand (in ``tmp/``) at the moment of looking
+
+
+@dataclass(frozen=True)
+class Held:
+    """A file some process took into ``tmp/``: where it came from and who holds it."""
+
+    path: Path
+    origin: str
+    name: str
+    holder: held.Holder | None
+
+    @property
+    def task_id(self) -> str | None:
+        return layout.task_id_of(self.origin, self.name) if self.origin in _STATE_DIRNAMES else None
 
 
 class FsQueue:
@@ -50,7 +68,6 @@ class FsQueue:
         self.tmp = self.path / "tmp"
         self._cache: dict[tuple[str, str], tuple[tuple[int, int, int], Doc, bytes]] = {}
         self._dirs: dict[str, DirCache] = {}
-        self._owner = f"{os.getpid()}x{ids.nonce(3)}"
 
     # ------------------------------------------------------------------ set-up
     @classmethod
@@ -90,27 +107,46 @@ class FsQueue:
 
     # ----------------------------------------------------------------- reading
     def names(self, dirname: str) -> list[str]:
-        """Sorted names of the documents in a directory (junk skipped)."""
+        """Sorted names of the task files in a directory (junk and non-regular entries skipped).
+
+        Looking at a state directory first puts back what dead processes held
+        (``settle_held``), so a task a crashed process held is back within one look.
+        """
+        if dirname in _STATE_DIRNAMES:
+            self.settle_held()
+        return sorted(self._listing(dirname))
+
+    def _listing(self, dirname: str) -> list[str]:
         try:
-            return sorted(n for n in os.listdir(self.path / dirname) if layout.is_task_file(n))
-        except FileNotFoundError:
+            with os.scandir(self.path / dirname) as it:
+                return [e.name for e in it if layout.is_task_file(e.name) and entries.is_regular(e)]
+        except (FileNotFoundError, NotADirectoryError):
             return []
 
     def read(self, dirname: str, name: str) -> Doc | None:
-        """A document, from the cache when the file is unchanged; None if it vanished."""
+        """A document, from the cache when the file is unchanged; None if it vanished or is not a task file."""
         path = self.path / dirname / name
         try:
-            st = os.stat(path)
+            st = os.lstat(path)
         except FileNotFoundError:
             return None
         key = (st.st_ino, st.st_size, st.st_mtime_ns)
         hit = self._cache.get((dirname, name))
         if hit is not None and hit[0] == key:
             return hit[1]
-        try:
-            data = path.read_bytes()
-        except FileNotFoundError:
+        if entries.problem(st) is not None:
+            if stat.S_ISREG(st.st_mode):
+                self.quarantine(dirname, name, entries.problem(st) or "")  # too big to be ours
+            else:
+                entries.warn(path, entries.problem(st) or "")
             return None
+        try:
+            got = entries.read(path)
+        except entries.BadEntry:
+            return None
+        if got is None:
+            return None
+        data = got[1]
         doc = self._parse(dirname, name, data)
         if doc is not None:
             if len(self._cache) >= READ_CACHE_MAX:
@@ -135,10 +171,19 @@ class FsQueue:
         Big directories keep their parsed documents (fsqueue/cache.py), in
         memory and, for state directories, in ``tmp/cache/``; each call checks
         them against a fresh listing and ``stat``, so none is ever stale.
+        A task in another process's hand is listed in the state it was taken
+        from (``busy``), after the others.
         """
+        dirnames = list(dirnames)
+        if any(d in _STATE_DIRNAMES for d in dirnames):
+            self.settle_held()
+        seen: set[str] = set()
         for dirname in dirnames:
             for name, doc in self._dir_cache(dirname).docs():
+                if dirname in _STATE_DIRNAMES:
+                    seen.add(layout.task_id_of(dirname, name))
                 yield Located(dirname, name, doc)
+        yield from self._held_docs(dirnames, seen)
 
     def iter_views(self, dirnames: Iterable[str]) -> Iterator[tuple[str, str, Mapping[str, Any]]]:
         """(directory, name, document) like ``iter_docs``, each document a read-only Mapping.
@@ -146,9 +191,41 @@ class FsQueue:
         A view reads only the fields asked for, so filtering 10^5 tasks on
         ``args`` decodes ``args`` alone; ``dict(view)`` gives a plain dict.
         """
+        dirnames = list(dirnames)
+        if any(d in _STATE_DIRNAMES for d in dirnames):
+            self.settle_held()
+        seen: set[str] = set()
         for dirname in dirnames:
             for name, view in self._dir_cache(dirname).views():
+                if dirname in _STATE_DIRNAMES:
+                    seen.add(layout.task_id_of(dirname, name))
                 yield dirname, name, view
+        for located in self._held_docs(dirnames, seen):
+            yield located.dirname, located.name, located.doc
+
+    def _held_docs(self, dirnames: list[str], seen: set[str]) -> Iterator[Located]:
+        """The held tasks taken from ``dirnames``, except those listed already (published meanwhile)."""
+        for item in self.held_files():
+            if item.origin not in dirnames or item.task_id in seen:
+                continue
+            if item.task_id is not None and self._real_find(item.task_id) is not None:
+                continue  # its holder published it (or died just after): the real file speaks
+            doc = self._read_held(item)
+            if doc is not None:
+                yield Located(item.origin, item.name, doc, busy=True)
+
+    def _read_held(self, item: Held) -> Doc | None:
+        try:
+            got = entries.read(item.path)
+        except entries.BadEntry:
+            return None
+        if got is None:
+            return None
+        try:
+            doc = _load(got[1], item.origin, item.name)
+        except codec.Unreadable:
+            return None
+        return normalise(doc) if item.origin in _STATE_DIRNAMES else doc
 
     def _dir_cache(self, dirname: str) -> DirCache:
         found = self._dirs.get(dirname)
@@ -159,28 +236,61 @@ class FsQueue:
                 self.tmp / "cache",
                 persist=dirname in _STATE_DIRNAMES,
                 tag=_PARSE_TAG,
+                reject=lambda name, why: self.quarantine(dirname, name, why),
             )
         return found
 
     def find(self, task_id: str) -> Located | None:
-        """Where a task is now, searching every state directory."""
+        """Where a task is now, searching every state directory, then the files held in ``tmp/``.
+
+        A held task comes back ``busy``: it exists, but someone has it in hand.
+        """
+        self.settle_held()
+        quiet = 0
+        for _ in range(_FIND_ROUNDS):  # a busy task can be in hand at one look and moved at the next
+            found = self._real_find(task_id)
+            if found is not None:
+                return found
+            items = self.held_files()
+            for item in items:
+                if item.task_id == task_id:
+                    doc = self._read_held(item)
+                    if doc is not None:
+                        return Located(item.origin, item.name, doc, busy=True)
+            quiet = 0 if items else quiet + 1
+            if quiet == 2:  # nothing in anyone's hand at two looks in a row: it is nowhere
+                break
+        return self._real_find(task_id)
+
+    def _real_find(self, task_id: str) -> Located | None:
         for dirname in _STATE_DIRNAMES:
-            for name in self.names(dirname):
+            for name in sorted(self._listing(dirname)):
                 if layout.task_id_of(dirname, name) == task_id:
                     doc = self.read(dirname, name)
                     if doc is not None:
                         return Located(dirname, name, doc)
         return None
 
+    def task_ids(self) -> set[str]:
+        """The id of every task with a file anywhere: a state directory, a tombstone, or in hand."""
+        out = {layout.task_id_of(d, n) for d in _STATE_DIRNAMES for n in self._listing(d)}
+        out.update(layout.task_id_of("deleted", n) for n in self._listing("deleted"))
+        out.update(h.task_id for h in self.held_files() if h.task_id is not None)
+        return out
+
     def count(self) -> dict[str, int]:
-        """Number of tasks per status, from directory listings alone."""
-        return {status.value: self._count(status.dirname) for status in TaskStatus}
+        """Number of tasks per status, from directory listings alone (held tasks in their origin state)."""
+        self.settle_held()
+        out = {status.value: self._count(status.dirname) for status in TaskStatus}
+        for item in self.held_files():
+            if item.origin in _STATUS_OF_DIR and item.task_id is not None:
+                real = self._real_find(item.task_id)
+                if real is None:
+                    out[_STATUS_OF_DIR[item.origin].value] += 1
+        return out
 
     def _count(self, dirname: str) -> int:
-        try:
-            return sum(1 for n in os.listdir(self.path / dirname) if layout.is_task_file(n))  # no sort needed
-        except FileNotFoundError:
-            return 0
+        return len(self._listing(dirname))
 
     def quarantine(self, dirname: str, name: str, why: str) -> None:
         """Move an unreadable file aside, never delete it, and say so."""
@@ -202,43 +312,61 @@ class FsQueue:
     ) -> Located | None:
         """Take a file, apply ``change`` to its document, put the result.
 
-        Raises FileNotFoundError when another process took the file first; the
-        file is put back unchanged if ``change`` (or ``on_take``, given the held
-        file's path to check it) raises.
+        Raises FileNotFoundError when another process took the file first. If
+        any step fails before the result is in place (``on_take``, given the
+        held file's path to check it, ``change``, serialising, writing: a full
+        disk, a read-only folder, an I/O error), the file is put back as it
+        was and the error raised; nothing is lost or left half-made.
         """
         known = self._cache.pop((dirname, name), None)  # the file is leaving: memory stays flat in a loop
-        held = self._take(dirname, name)
+        held_path = self.take(dirname, name)
         try:
+            faults.at("held", dirname)
             if on_take is not None:
-                on_take(held)
-            doc = self._load_held(held, dirname, name, known)
+                on_take(held_path)
+            doc = self._load_held(held_path, dirname, name, known)
             result = change(doc)
+            faults.at("change", dirname)
+            if result is None:
+                new = None
+            else:
+                new_dirname, new_doc = result
+                new = Located(new_dirname, self.put(new_dirname, new_doc), new_doc)
         except BaseException:
-            _rename_quietly(held, self.path / dirname / name)
+            _rename_quietly(held_path, self.path / dirname / name)
             raise
-        if result is None:
-            os.unlink(held)
-            return None
-        new_dirname, new_doc = result
-        new_name = self.put(new_dirname, new_doc)
-        os.unlink(held)
-        return Located(new_dirname, new_name, new_doc)
+        try:
+            faults.at("put", dirname)
+        finally:
+            with contextlib.suppress(OSError):
+                os.unlink(held_path)  # if this fails, the copy is a duplicate the next look removes
+        faults.at("drop", dirname)
+        return new
 
-    def _take(self, dirname: str, name: str) -> Path:
-        held = self.tmp / layout.held_name(dirname, name, clock.now(), self._owner)
-        os.rename(self.path / dirname / name, held)
-        return held
+    def take(self, dirname: str, name: str) -> Path:
+        """Move ``dirname/name`` into ``tmp/`` under a name that says it is ours; FileNotFoundError if gone."""
+        faults.at("take", dirname)
+        held_path = self.tmp / layout.held_name(dirname, name, *held.me())
+        os.rename(self.path / dirname / name, held_path)
+        return held_path
 
     def _load_held(
-        self, held: Path, dirname: str, name: str, known: tuple[Any, Doc, bytes] | None = None
+        self, held_path: Path, dirname: str, name: str, known: tuple[Any, Doc, bytes] | None = None
     ) -> Doc:
-        data = held.read_bytes()
+        try:
+            got = entries.read(held_path)
+        except entries.BadEntry as exc:
+            _rename_quietly(held_path, self.path / dirname / name)
+            raise FileNotFoundError(f"{dirname}/{name} is not a task file: {exc}") from None
+        if got is None:
+            raise FileNotFoundError(f"{held_path} vanished while held")
+        data = got[1]
         if known is not None and known[2] == data:  # the very bytes ``read`` parsed (a claim's check)
             return copy.deepcopy(known[1])
         try:
             doc = _load(data, dirname, name)
         except codec.Unreadable as exc:
-            _rename_quietly(held, self.path / dirname / name)
+            _rename_quietly(held_path, self.path / dirname / name)
             self.quarantine(dirname, name, str(exc))
             raise FileNotFoundError(f"{dirname}/{name} was unreadable and is quarantined") from None
         return normalise(doc) if dirname in _STATE_DIRNAMES else doc
@@ -283,32 +411,133 @@ class FsQueue:
         return layout.terminal_name(doc["task_id"], self.node)
 
     # ------------------------------------------------------------- recovery
-    def recover_held(self, now: datetime, older_than: float = 300.0) -> list[str]:
-        """Put back files a dead process left in ``tmp/``; remove stale temp files.
+    def held_files(self) -> list[Held]:
+        """Every file some process holds in ``tmp/`` (taken by ``take``), as it is now."""
+        return self._tmp_entries()[0]
 
-        A held file is older than ``older_than`` seconds only if its taker died
-        (a take lasts milliseconds). If the task reappeared elsewhere (the taker
-        died after publishing), the held copy is a duplicate and is dropped.
-        """
-        done = []
-        cutoff = layout.stamp(now.fromtimestamp(now.timestamp() - older_than, now.tzinfo))
-        for name in sorted(os.listdir(self.tmp)):
-            path = self.tmp / name
+    def _tmp_entries(self) -> tuple[list[Held], list[str]]:
+        """The held files and the temp-file names in ``tmp/``, from one listing."""
+        out, temps = [], []
+        try:
+            with os.scandir(self.tmp) as it:
+                found = [e.name for e in it if e.name.startswith(("held.", "w.", "clock."))]
+        except FileNotFoundError:
+            return [], []
+        for name in sorted(found):
+            if name.endswith(".tmp"):
+                temps.append(name)
+                continue
             parsed = layout.parse_held(name)
             if parsed is None:
-                if name.endswith(".tmp") and _age(path, now) > older_than:
-                    path.unlink(missing_ok=True)
+                continue
+            origin, host, token, original = parsed
+            if origin not in layout.ALL_DIRS or not layout.is_task_file(original):
+                continue
+            out.append(Held(self.tmp / name, origin, original, held.holder_of(host, token)))
+        return out, temps
+
+    def in_hand(self, dirname: str, name: str) -> bool:
+        """True if a live process (or one not yet known dead) holds ``dirname/name`` now."""
+        return any(h.origin == dirname and h.name == name for h in self.held_files() if self._holding(h))
+
+    def _holding(self, item: Held) -> bool:
+        alive = item.holder.alive() if item.holder is not None else None
+        return alive is not False or not self._put_back(item)
+
+    def settle_held(self, older_than: float = HELD_AGE) -> list[str]:
+        """Put back what dead processes held; return the ``tmp/`` names settled.
+
+        A holder on this host is asked of the kernel (dead at once); a holder
+        on another host, or named in an older form, is taken for dead once its
+        file is ``older_than`` seconds old on the filesystem's clock (a take
+        lasts milliseconds). A live holder, whatever its clock, is left alone.
+        """
+        done: list[str] = []
+        fs_now: float | None = None
+        items, temps = self._tmp_entries()
+        for name in temps:  # a dead writer's unfinished write on this host: gone at once
+            writer = held.temp_holder(name)
+            if writer is not None and writer.alive() is False:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(self.tmp / name)
                     done.append(name)
+        for item in items:
+            alive = item.holder.alive() if item.holder is not None else None
+            if alive:
                 continue
-            origin, stamp, original = parsed
-            if stamp > cutoff:
-                continue
-            if origin in _STATE_DIRNAMES and self.find(layout.task_id_of(origin, original)):
-                path.unlink(missing_ok=True)
-            else:
-                _rename_quietly(path, self.path / origin / original)
-            done.append(name)
+            if alive is None:
+                if fs_now is None:
+                    fs_now = self.fs_now()
+                if _fs_age(item.path, fs_now) <= older_than:
+                    continue
+            if self._put_back(item):
+                done.append(item.path.name)
         return done
+
+    def _put_back(self, item: Held) -> bool:
+        """Return a dead holder's file to where it came from, or drop it if it was published already."""
+        try:
+            if item.task_id is not None and self._real_find(item.task_id) is not None:
+                os.unlink(item.path)  # the holder died after putting the new version in place
+                log.info("removed tmp/%s: a dead process's copy of a task that is in place", item.path.name)
+            else:
+                os.rename(item.path, self.path / item.origin / item.name)
+                log.info("put back %s/%s, held by a process that died", item.origin, item.name)
+        except FileNotFoundError:
+            return False  # another process settled it first
+        except OSError as exc:  # a read-only queue: readers still show it where it was
+            log.debug("cannot put back %s: %s", item.path, exc)
+            return False
+        return True
+
+    def fs_now(self) -> float:
+        """Now on the filesystem's clock: the mtime of a file just created in ``tmp/``."""
+        probe = self.tmp / held.temp_name("clock")
+        try:
+            fd = os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        except OSError:
+            return clock.now().timestamp()  # an unwritable queue: our clock is all there is
+        try:
+            return os.fstat(fd).st_mtime
+        finally:
+            os.close(fd)
+            _unlink_quietly(probe)
+
+    def recover_held(self, now: datetime | None = None, older_than: float = HELD_AGE) -> list[str]:
+        """Put back files dead processes held; remove temp files of dead writers.
+
+        ``now`` is ignored (ages are measured on the filesystem's clock); kept
+        so older callers keep working.
+        """
+        done = self.settle_held(older_than)
+        fs_now: float | None = None
+        try:
+            names = sorted(os.listdir(self.tmp))
+        except FileNotFoundError:
+            return done
+        for name in names:
+            if not name.endswith(".tmp"):
+                continue
+            path = self.tmp / name
+            writer = held.temp_holder(name)
+            alive = writer.alive() if writer is not None else None
+            if alive:
+                continue
+            if alive is None:
+                if fs_now is None:
+                    fs_now = self.fs_now()
+                with contextlib.suppress(FileNotFoundError):
+                    if fs_now - os.lstat(path).st_mtime <= max(older_than, TMP_AGE):
+                        continue
+            with contextlib.suppress(OSError):
+                if not stat.S_ISREG(os.lstat(path).st_mode):
+                    continue  # not a file we would have written: fsck reports it
+                path.unlink()
+                done.append(name)
+        return done
+
+
+TMP_AGE = 600.0  # a temp file of another host's writer this old (filesystem clock) is abandoned
 
 
 _STATE_DIRNAMES = tuple(STATE_DIRS.values())
@@ -339,8 +568,21 @@ def _rename_quietly(src: Path, dest: Path) -> None:
         os.rename(src, dest)
 
 
-def _age(path: Path, now: datetime) -> float:
+def _unlink_quietly(path: Path) -> None:
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(path)
+
+
+def _fs_age(path: Path, fs_now: float) -> float:
+    """Seconds since a held file was taken, both times from the filesystem's clock.
+
+    The change time, not the modification time: a rename keeps a file's mtime
+    (a task taken from ``pending/`` may have been written hours ago, or copied
+    with a future mtime by rsync) but sets its ctime, which no process can
+    set to anything but the filesystem's now.
+    """
     try:
-        return now.timestamp() - path.stat().st_mtime
+        st = os.lstat(path)
     except FileNotFoundError:
         return 0.0
+    return fs_now - st.st_ctime

@@ -7,18 +7,24 @@ as ``LostRace`` or ``TaskNotFound``, never as a half-made change.
 from __future__ import annotations
 
 import copy
+import hashlib
+import json
 import os
-from collections.abc import Iterable
+import random
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from labtasker.errors import LeaseLost, LostRace, TaskNotFound
+from labtasker.errors import LeaseLost, TaskBusy, TaskNotFound
 from labtasker.fsqueue import atomic, attempts, clock, ids, layout, transitions
 from labtasker.fsqueue.documents import new_task
 from labtasker.fsqueue.layout import STATE_DIRS, TaskStatus
 from labtasker.fsqueue.store import Doc, FsQueue, Located
 
-_RETRIES_ON_RACE = 5
+BUSY_WAIT = 10.0  # seconds a change waits for a task in someone else's hand before saying "busy"
+FINISH_WAIT = 60.0  # a worker waits longer: its result must not be lost to an editor
 _TERMINAL = tuple(s.value for s in layout.TERMINAL)
 
 
@@ -39,6 +45,42 @@ def submit_many(queue: FsQueue, tasks: Iterable[dict[str, Any]], *, now: datetim
     return [doc["task_id"] for doc in docs]
 
 
+@dataclass(frozen=True)
+class Batch:
+    """What a bulk submit did: every id of the batch, and how many were in the queue already."""
+
+    ids: list[str]
+    already: int
+
+
+def submit_batch(
+    queue: FsQueue, tasks: Iterable[dict[str, Any]], *, now: datetime | None = None, again: bool = False
+) -> Batch:
+    """Submit a batch that can be resumed: running it again submits only the tasks that did not get in.
+
+    Each task's id comes from the batch's content and its position, so after a
+    killed run the same batch finds its tasks by id and writes the rest.
+    ``again`` submits the same content as a new batch (new ids).
+    """
+    stamp = now or clock.now()
+    specs = list(tasks)
+    for spec in specs:  # every task checked before anything is written
+        new_task(task_id="check", now=stamp, node=queue.node, **spec)
+    text = json.dumps(specs, sort_keys=True, default=repr, ensure_ascii=False)
+    salt = ids.nonce(8) if again else ""
+    digest = hashlib.sha256((salt + text).encode("utf-8", "surrogatepass")).digest()
+    batch_ids = ids.batch_task_ids(digest, len(specs))
+    present = queue.task_ids()
+    already = 0
+    for task_id, spec in zip(batch_ids, specs, strict=True):
+        if task_id in present:
+            already += 1
+            continue
+        queue.put("pending", new_task(task_id=task_id, now=stamp, node=queue.node, **spec))
+    atomic.fsync_dir(queue.path / "pending")
+    return Batch(batch_ids, already)
+
+
 def locate(queue: FsQueue, task_id: str) -> Located:
     """Find a task or raise TaskNotFound."""
     found = queue.find(task_id)
@@ -47,27 +89,52 @@ def locate(queue: FsQueue, task_id: str) -> Located:
     return found
 
 
-def change_task(queue: FsQueue, task_id: str, change: Any) -> Located | None:
+def change_task(queue: FsQueue, task_id: str, change: Any, *, wait: float | None = None) -> Located | None:
     """Apply ``change`` (doc -> (status, doc) or None) to a task, wherever it is.
 
-    If another process moves the task between the lookup and the take, look
-    again: the change applies to the task's latest state.
+    If another process has the task in hand (a claim, an edit, a sweep), wait
+    and look again: the change applies to the task's latest state. After
+    ``wait`` seconds of that, TaskBusy; TaskNotFound only if no file of the
+    task exists anywhere.
     """
-    for _ in range(_RETRIES_ON_RACE):
+
+    def step(doc: Doc) -> tuple[str, Doc] | None:
+        result = change(doc)
+        if result is None:
+            return None
+        status, new_doc = result
+        return STATE_DIRS[status], new_doc
+
+    backoff = _Backoff(BUSY_WAIT if wait is None else wait)
+    while True:
         where = locate(queue, task_id)
+        if not where.busy:
+            try:
+                return queue.transact(where.dirname, where.name, step)
+            except FileNotFoundError:
+                pass
+        if not backoff.sleep():
+            raise TaskBusy(
+                f"task {task_id} is busy: another process has had it in hand for "
+                f"{backoff.limit:g}s; try again"
+            )
 
-        def step(doc: Doc) -> tuple[str, Doc] | None:
-            result = change(doc)
-            if result is None:
-                return None
-            status, new_doc = result
-            return STATE_DIRS[status], new_doc
 
-        try:
-            return queue.transact(where.dirname, where.name, step)
-        except FileNotFoundError:
-            continue
-    raise LostRace(f"task {task_id} kept changing under us; try again")
+class _Backoff:
+    """Sleeps growing, jittered intervals (rivals fall out of step) until ``limit`` seconds have passed."""
+
+    def __init__(self, limit: float) -> None:
+        self.limit = limit
+        self.deadline = time.monotonic() + limit
+        self.delay = 0.002
+
+    def sleep(self) -> bool:
+        left = self.deadline - time.monotonic()
+        if left <= 0:
+            return False
+        time.sleep(min(left, self.delay * random.uniform(0.5, 1.5)))
+        self.delay = min(self.delay * 2, 0.1)
+        return True
 
 
 def update(
@@ -120,21 +187,41 @@ def delete(queue: FsQueue, task_id: str, *, now: datetime | None = None) -> None
 def heartbeat(queue: FsQueue, running_name: str) -> bool:
     """Renew a lease by touching its file; False if the task is no longer ours.
 
-    An edit from another process holds the file in ``tmp/`` for a moment, so a
-    missing file is looked for again before the lease is declared lost.
+    An edit from another process holds the file in ``tmp/`` for a moment: that
+    is "busy", not "gone" (the edit writes the file anew, which renews it too).
     """
     path = queue.path / "running" / running_name
-    for wait in (0.0, 0.05, 0.2, 0.5):
-        if wait:
-            import time
-
-            time.sleep(wait)
+    for _ in range(3):  # a file is always in place or in hand; a look between the two can miss both
         try:
             os.utime(path)
             return True
         except FileNotFoundError:
-            continue
+            pass
+        if queue.in_hand("running", running_name):
+            return True
+        time.sleep(0.01)
     return False
+
+
+def _while_in_hand(
+    queue: FsQueue, running_name: str, act: Callable[[], Located | None], limit: float
+) -> Located | None:
+    """``act()`` on our running file, waiting while another process has it in hand; FileNotFoundError if gone."""
+    backoff = _Backoff(limit)
+    misses = 0
+    while True:
+        try:
+            return act()
+        except FileNotFoundError:
+            pass
+        if queue.in_hand("running", running_name):
+            misses = 0
+        else:
+            misses += 1
+            if misses >= 3:
+                raise FileNotFoundError(running_name)
+        if not backoff.sleep():
+            raise FileNotFoundError(running_name)
 
 
 def finish(
@@ -176,16 +263,13 @@ def finish(
             return "running", doc
         raise ValueError(f"a run cannot end as {final.value}")
 
-    for wait in (0.0, 0.05, 0.2, 0.5):  # an edit may hold the file for a moment
-        if wait:
-            import time
-
-            time.sleep(wait)
-        try:
-            located = queue.transact("running", running_name, change)
-        except FileNotFoundError:
-            continue
-        assert located is not None
+    try:  # an edit may hold the file for a moment: wait for it, the result must land
+        located = _while_in_hand(
+            queue, running_name, lambda: queue.transact("running", running_name, change), FINISH_WAIT
+        )
+    except FileNotFoundError:
+        located = None
+    if located is not None:
         return located
     _record_attempt(queue, running_name, status, summary, error, stamp)
     raise LeaseLost(
@@ -209,8 +293,8 @@ def request_status(
             doc["requested_status"] = status.value
         return "running", doc
 
-    if queue.transact("running", running_name, change) is None:  # pragma: no cover
-        raise LeaseLost(running_name)
+    # FileNotFoundError (the caller's "lease lost") only once no file of the run is in place or in hand
+    _while_in_hand(queue, running_name, lambda: queue.transact("running", running_name, change), FINISH_WAIT)
 
 
 def _requested(doc: Doc, status: TaskStatus) -> TaskStatus:

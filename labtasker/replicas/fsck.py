@@ -16,15 +16,15 @@ import contextlib
 import os
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from typing import Any
 
-from labtasker.fsqueue import clock, codec, durations, ids, layout, lease, locking
+from labtasker.fsqueue import clock, codec, durations, entries, held, layout, lease, locking
+from labtasker.fsqueue.store import HELD_AGE as QUEUE_HELD_AGE
 from labtasker.fsqueue.store import Doc, FsQueue
 from labtasker.replicas import merge, reconcile
 
 STATE_DIRNAMES = reconcile.STATE_DIRNAMES
-HELD_AGE = 300.0  # a take lasts milliseconds; a held file this old was left by a dead process
+HELD_AGE = QUEUE_HELD_AGE  # a take lasts milliseconds; held this long by another host's process: it died
 TMP_AGE = 3600.0  # temp files of writes; a write this old died
 CLOCK_MARGIN = 60.0  # hosts writing one share may disagree this much
 
@@ -98,17 +98,26 @@ def _listing(queue: FsQueue, dirname: str) -> list[str]:
 
 def _look(queue: FsQueue, dirname: str, name: str, places: dict[str, list[str]]) -> Finding | None:
     rel = f"{dirname}/{name}"
+    if name.startswith(".") or name.endswith(".tmp"):
+        return None  # what every reader skips (.nfs files, dotfiles, temp writes)
+    try:
+        why = entries.problem(os.lstat(queue.path / rel))
+    except FileNotFoundError:
+        return None
+    if why is not None:
+        return Finding("not-a-task-file", rel, f"{why}; readers skip it")
     if layout.is_alternate_copy(name):
         return Finding("conflict-copy", rel, "a second copy left by a sync tool or a backup")
-    if name.startswith(".") or name.endswith(".tmp") or not (queue.path / rel).is_file():
-        return None  # what every reader skips (.nfs files, dotfiles, temp writes)
     if not name.endswith(layout.SUFFIX):
         return Finding("not-a-task-file", rel, "not a .yaml file")
     key = "worker_id" if dirname == "workers" else "task_id"
     try:
-        doc = codec.load((queue.path / rel).read_bytes(), required_key=key)
-    except FileNotFoundError:
-        return None
+        got = entries.read(queue.path / rel)
+        if got is None:
+            return None
+        doc = codec.load(got[1], required_key=key)
+    except entries.BadEntry as exc:
+        return Finding("not-a-task-file", rel, str(exc))
     except codec.Unreadable as exc:
         return Finding("unreadable", rel, str(exc))
     if dirname not in STATE_DIRNAMES:
@@ -146,11 +155,15 @@ def _duplicates(queue: FsQueue, places: dict[str, list[str]]) -> list[Finding]:
 
 def _leases(queue: FsQueue, fs_now: float, grace: float, all_nodes: bool) -> list[Finding]:
     out = []
-    for name in queue.names("running"):
+    for name in _listing(queue, "running"):  # a listing that puts nothing back: fsck reports first
+        if not layout.is_task_file(name):
+            continue
         try:
-            st = os.stat(queue.path / "running" / name)
-            doc = codec.load((queue.path / "running" / name).read_bytes(), required_key="task_id")
-        except (FileNotFoundError, codec.Unreadable):
+            got = entries.read(queue.path / "running" / name)
+            if got is None:
+                continue
+            st, doc = got[0], codec.load(got[1], required_key="task_id")
+        except (entries.BadEntry, codec.Unreadable):
             continue
         terms = lease.terms_of(doc, lease.Terms())
         age = fs_now - st.st_mtime
@@ -170,32 +183,36 @@ def _ours(queue: FsQueue, doc: Doc) -> bool:
 
 
 def _tmp(queue: FsQueue, fs_now: float) -> list[Finding]:
+    """Files of processes that died: held tasks and unfinished writes (same host: at once)."""
     out = []
     for name in _listing(queue, "tmp"):
         path = queue.tmp / name
         try:
-            st = os.stat(path)
+            st = os.lstat(path)
         except FileNotFoundError:
             continue
-        if not path.is_file() or name.startswith("fsck."):
+        parsed = layout.parse_held(name)
+        if entries.problem(st) == "a directory" or name.startswith("fsck."):
             continue
-        age = fs_now - st.st_mtime
-        held = layout.parse_held(name) is not None
-        if age > (HELD_AGE if held else TMP_AGE) + CLOCK_MARGIN:
-            what = "a task held by a process that died" if held else "a write that never finished"
-            out.append(Finding("tmp-leftover", f"tmp/{name}", f"{what}, {durations.human(age)} old"))
+        if parsed is None and not name.endswith(".tmp"):
+            continue
+        owner = held.holder_of(parsed[1], parsed[2]) if parsed else held.temp_holder(name)
+        alive = owner.alive() if owner is not None else None
+        if alive:
+            continue
+        # a rename keeps the mtime of a held file but sets its ctime; a write sets both
+        age = fs_now - (st.st_ctime if parsed else st.st_mtime)
+        if alive is None and age <= (HELD_AGE if parsed else TMP_AGE) + CLOCK_MARGIN:
+            continue
+        what = "a task held by a process that died" if parsed else "a write that never finished"
+        out.append(Finding("tmp-leftover", f"tmp/{name}", f"{what}, {durations.human(age)} old"))
     return out
 
 
 def _fs_now(queue: FsQueue) -> float:
     """Now on the filesystem's clock: the mtime of a probe file we just wrote."""
-    probe = queue.tmp / f"fsck.{os.getpid()}x{ids.nonce(3)}.tmp"
     queue.tmp.mkdir(exist_ok=True)
-    try:
-        os.close(os.open(probe, os.O_WRONLY | os.O_CREAT, 0o644))
-        return os.stat(probe).st_mtime
-    finally:
-        probe.unlink(missing_ok=True)
+    return queue.fs_now()
 
 
 # ------------------------------------------------------------------ repair
@@ -203,7 +220,7 @@ def _repair(queue: FsQueue, found: list[Finding], grace: float, all_nodes: bool)
     kinds = {f.kind for f in found}
     for finding in found:
         dirname, name = finding.path.split("/", 1)
-        if finding.kind in ("unreadable", "not-a-task-file"):
+        if finding.kind in ("unreadable", "not-a-task-file") and dirname != "tmp":
             queue.quarantine(dirname, name, finding.detail)
         elif finding.kind in ("status-mismatch", "misnamed"):
             _rename(queue, dirname, name)
@@ -213,8 +230,7 @@ def _repair(queue: FsQueue, found: list[Finding], grace: float, all_nodes: bool)
         if finding.kind == "expired-lease":
             _reclaim(queue, finding, all_nodes)
     if "tmp-leftover" in kinds:
-        now = datetime.fromtimestamp(_fs_now(queue), timezone.utc)
-        queue.recover_held(now, older_than=HELD_AGE + CLOCK_MARGIN)
+        queue.recover_held(older_than=HELD_AGE + CLOCK_MARGIN)
         for finding in found:
             path = queue.path / finding.path
             if finding.kind == "tmp-leftover" and finding.path.endswith(".tmp"):

@@ -240,9 +240,7 @@ def _remove(queue: FsQueue, dirname: str, name: str, now: datetime) -> bool:
 
 
 def _hold(queue: FsQueue, dirname: str, name: str, now: datetime) -> Path:
-    held = queue.tmp / layout.held_name(dirname, name, now, f"{os.getpid()}x{ids.nonce(3)}")
-    os.rename(queue.path / dirname / name, held)
-    return held
+    return queue.take(dirname, name)
 
 
 # --------------------------------------------------- results, other files

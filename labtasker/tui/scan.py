@@ -76,13 +76,8 @@ def load_docs(queue: FsQueue, state: str) -> list[tuple[str, dict[str, Any]]]:
     """(file name, document) of every readable file of a state, in directory order."""
     if state == "quarantine":
         return [(name, _quarantined(queue, name)) for name in sorted(_listdir(queue.path / "quarantine"))]
-    dirname = DIRNAME[state]
-    out = []
-    for name in queue.names(dirname):
-        doc = queue.read(dirname, name)
-        if doc is not None:
-            out.append((name, doc))
-    return out
+    dirname = DIRNAME[state]  # a task in another process's hand is listed too, where it was taken from
+    return [(found.name, found.doc) for found in queue.iter_docs([dirname])]
 
 
 def compile_filter(expr: str, now: datetime) -> Callable[[dict[str, Any]], bool]:

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import logging
 import os
+import subprocess
+import sys
+import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -12,7 +15,7 @@ import pytest
 import labtasker
 from labtasker import api, config
 from labtasker.errors import InvalidTransition, LeaseLost, TaskNotFound
-from labtasker.fsqueue import claim, layout, tasks, workers
+from labtasker.fsqueue import claim, held, layout, tasks, workers
 from labtasker.fsqueue.store import FsQueue
 
 T0 = datetime(2026, 11, 20, 12, 0, tzinfo=timezone.utc)
@@ -156,23 +159,47 @@ def test_junk_in_state_dirs_is_ignored(queue: FsQueue) -> None:
     assert queue.count()["pending"] == 1
 
 
+def _dead_holder() -> tuple[str, str]:
+    """(host, token) of a process of this host that has exited."""
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    start = held.start_ticks(child.pid)
+    child.wait()
+    return held.me()[0], f"{child.pid}-{start or 1}-00"
+
+
 def test_a_task_left_in_hand_by_a_dead_process_goes_back(queue: FsQueue) -> None:
     tid = tasks.submit(queue, args={"n": 1})["task_id"]
     (name,) = os.listdir(queue.path / "pending")
-    held = queue.tmp / layout.held_name("pending", name, T0, "999x00")
-    os.rename(queue.path / "pending" / name, held)  # what a take looks like mid-way
-    assert queue.recover_held(T0 + timedelta(seconds=10)) == []  # too fresh: maybe alive
-    assert queue.recover_held(T0 + timedelta(hours=1)) == [held.name]
+    path = queue.tmp / layout.held_name("pending", name, *_dead_holder())
+    os.rename(queue.path / "pending" / name, path)  # what a take looks like mid-way
+    assert queue.recover_held() == [path.name]  # dead on this host: at once
     assert queue.find(tid).dirname == "pending"
+
+
+def test_a_task_held_on_another_host_goes_back_by_the_filesystem_clock(queue: FsQueue) -> None:
+    tid = tasks.submit(queue, args={"n": 1})["task_id"]
+    (name,) = os.listdir(queue.path / "pending")
+    path = queue.tmp / layout.held_name("pending", name, "h00000000", "1-1-00")
+    os.rename(queue.path / "pending" / name, path)
+    assert queue.recover_held() == []  # maybe alive over there
+    found = queue.find(tid)
+    assert found.dirname == "pending" and found.busy  # still listed where it was
+    os.utime(path, (0, 0))  # an ancient mtime is not enough: the rename set the ctime
+    assert queue.settle_held() == []
+    deadline = time.monotonic() + 5
+    while not (settled := queue.settle_held(older_than=0.01)) and time.monotonic() < deadline:
+        time.sleep(0.01)  # until the filesystem's clock is 10 ms past the file's ctime
+    assert settled == [path.name]
+    assert not queue.find(tid).busy
 
 
 def test_a_held_duplicate_of_a_published_task_is_dropped(queue: FsQueue) -> None:
     tid = tasks.submit(queue, args={"n": 1})["task_id"]
     (name,) = os.listdir(queue.path / "pending")
-    held = queue.tmp / layout.held_name("pending", name, T0, "999x00")
-    held.write_bytes((queue.path / "pending" / name).read_bytes())  # died after publishing
-    queue.recover_held(T0 + timedelta(hours=1))
-    assert os.listdir(queue.tmp) == [] and queue.count()["pending"] == 1 and queue.find(tid)
+    path = queue.tmp / layout.held_name("pending", name, *_dead_holder())
+    path.write_bytes((queue.path / "pending" / name).read_bytes())  # died after publishing
+    queue.recover_held()
+    assert not path.exists() and queue.count()["pending"] == 1 and queue.find(tid)
 
 
 def test_worker_crashes_after_consecutive_failures(queue: FsQueue) -> None:

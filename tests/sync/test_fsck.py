@@ -5,12 +5,15 @@ from __future__ import annotations
 import multiprocessing as mp
 import os
 import shutil
+import subprocess
+import sys
 import time
 from pathlib import Path
 
 import pytest
 
 from labtasker.fsqueue import claim, codec, layout, tasks
+from labtasker.fsqueue import held as heldmod
 from labtasker.fsqueue.store import FsQueue
 from labtasker.replicas.fsck import fsck
 from tests.sync.replicas import Replica, check_invariants
@@ -79,7 +82,11 @@ def test_another_nodes_run_is_reclaimed_only_when_asked(rep: Replica) -> None:
 def test_leftovers_in_tmp_are_put_back_or_removed(rep: Replica) -> None:
     tid = rep.submit()
     (name,) = rep.queue.names("pending")
-    held = rep.queue.tmp / layout.held_name("pending", name, rep.now().replace(year=2025), "123x00aa11")
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    start = heldmod.start_ticks(child.pid)
+    child.wait()  # a process of this host that held the task, now dead
+    dead = f"{child.pid}-{start or 1}-00"
+    held = rep.queue.tmp / layout.held_name("pending", name, heldmod.me()[0], dead)
     os.rename(rep.path / "pending" / name, held)
     junk = rep.queue.tmp / "w.deadbeef.tmp"
     junk.write_bytes(b"half a wri")

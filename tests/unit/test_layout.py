@@ -55,8 +55,8 @@ def test_readers_skip_junk(name, read):
 
 
 def test_held_names_parse_back():
-    name = layout.held_name("pending", "p.s--id.yaml", T0, "123xab")
-    assert layout.parse_held(name) == ("pending", layout.stamp(T0), "p.s--id.yaml")
+    name = layout.held_name("pending", "p.s--id.yaml", "h0badcafe", "123-456-ab")
+    assert layout.parse_held(name) == ("pending", "h0badcafe", "123-456-ab", "p.s--id.yaml")
     assert layout.parse_held("w.abc.tmp") is None
 
 
