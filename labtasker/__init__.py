@@ -24,13 +24,14 @@ from labtasker.api import (
 )  # fmt: skip
 from labtasker.api_models import Attempt, Task, TaskUpdateRequest
 from labtasker.errors import LabtaskerError
-from labtasker.loop import Required, loop, task_info
+from labtasker.loop import LoopStopped, Required, loop, task_info
 
 __version__ = "0.1.0"
 
 __all__ = [
     "Attempt",
     "LabtaskerError",
+    "LoopStopped",
     "Required",
     "Task",
     "TaskUpdateRequest",

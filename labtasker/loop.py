@@ -104,10 +104,19 @@ def loop(
     create_worker_kwargs: dict[str, Any] | None = None,
     max_tasks: int | None = None,
     wait: bool = False,
+    quiet: bool = False,
+    exit_on_crash: bool = True,
+    grace: str | float | None = None,
+    count_interrupts: bool = False,
+    retry_backoff: str | float | None = None,
 ) -> Any:
     """Decorate a function to run it on every matching pending task, then return.
 
-    With ``wait=True`` the loop waits for new tasks instead of returning.
+    With ``wait=True`` the loop waits for new tasks instead of returning. It
+    reports on stderr (``quiet=True`` or ``LABTASKER_QUIET=1`` silences it).
+    A loop stopped by a signal raises ``LoopStopped`` (exit 128 + the signal);
+    one whose worker was marked crashed too (exit 1) unless ``exit_on_crash=False``,
+    which returns the tally instead.
     """
     if callable(required_fields):  # used bare: @labtasker.loop
         return loop()(required_fields)
@@ -125,11 +134,13 @@ def loop(
         @functools.wraps(fn)
         def wrapper(*a: Any, **kw: Any) -> runner.Tally:
             from labtasker import api
+            from labtasker.loop_report import Reporter, why_nothing_ran
 
             def job(run: runner.Run) -> None:
                 _call(fn, params, run, pass_args_dict, a, kw)
 
-            return api.run_loop(
+            report = Reporter(quiet=quiet)
+            tally = api.run_loop(
                 job,
                 tree,
                 allow_extra=pass_args_dict,
@@ -140,11 +151,39 @@ def loop(
                 create_worker_kwargs=create_worker_kwargs,
                 max_tasks=max_tasks,
                 wait=wait,
+                report=report,
+                grace=grace,
+                count_interrupts=count_interrupts,
+                retry_backoff=retry_backoff,
             )
+            if tally.stopped_by:
+                report.stopped(tally, tally.stopped_by, tally.interrupted_task)
+                raise LoopStopped(tally, tally.exit_code)
+            report.finished(tally)
+            if tally.crashed:
+                report.line(f"error: {tally.crashed}")
+                if exit_on_crash:
+                    raise LoopStopped(tally, 1)
+            elif tally.total == 0:
+                queue = api.context().queue
+                report.line(why_nothing_ran(queue, tree, fields, extra_filter, pass_args_dict)[0])
+            return tally
 
         return wrapper
 
     return decorate
+
+
+class LoopStopped(SystemExit):
+    """A loop ended early: by SIGINT/SIGTERM/SIGHUP (code 128 + the signal) or a crashed worker (1).
+
+    A ``SystemExit``: uncaught, the script exits with that code and no traceback
+    (the loop already said why on stderr). ``tally`` is what the loop did.
+    """
+
+    def __init__(self, tally: runner.Tally, code: int) -> None:
+        super().__init__(code)
+        self.tally = tally
 
 
 def _call(

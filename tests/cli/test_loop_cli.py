@@ -43,7 +43,9 @@ def test_loop_runs_each_matching_task_with_its_args_and_env(lt: Lt, monkeypatch:
     ]
     assert [api.get_task(i).status for i in ids] == ["success", "success"]
     assert "loop finished: 2 done, 0 failed" in ran.err
-    assert ran.err.count("done in") == 2 and "(2 done, 0 failed, 1 left)" in ran.err
+    assert ran.err.count("done in") == 2
+    assert "(2 done, 0 failed, 0 left; 1 other waits for a different command)" in ran.err  # left: tasks it can run
+    assert f"task {ids[0]} started: lr=0.1, model=vit" in ran.err
 
 
 @pytest.mark.usefixtures("project")
@@ -78,7 +80,15 @@ def test_a_failing_command_is_retried_then_failed(lt: Lt) -> None:
     task = api.get_task(task_id)
     assert (task.status, task.retries) == ("failed", 2)
     assert "exited with code 3" in task.last_error and "boom" in task.last_error
-    assert "loop finished: 0 done, 2 failed" in ran.err
+    assert task.error == {
+        "type": "CommandFailed",
+        "message": "the command exited with code 3: boom",
+        "traceback": "boom",
+    }
+    assert f"task {task_id} failed in" in ran.err
+    assert ": the command exited with code 3: boom; will retry (2/2) (0 done, 1 failed, 1 left)" in ran.err
+    assert "; failed for good (2/2) (0 done, 1 failed, 0 left)" in ran.err
+    assert "loop finished: 0 done, 1 failed (2 attempts)" in ran.err  # tasks, attempts in brackets
 
 
 @pytest.mark.usefixtures("project")
