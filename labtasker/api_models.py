@@ -76,6 +76,7 @@ class Attempt:
     start_time: datetime | None = None
     node: str | None = None
     reason: str | None = None
+    error: dict[str, Any] | None = None  # last_error's parts: type, message, traceback
 
     @classmethod
     def from_doc(cls, name: str, doc: dict[str, Any]) -> Attempt:
@@ -94,6 +95,7 @@ class Attempt:
             start_time=attempts.as_time(doc.get("start_time")),
             node=_text(doc.get("node")),
             reason=_text(doc.get("reason")),
+            error=error_record.of(doc),
         )
 
     def to_dict(self) -> dict[str, Any]:

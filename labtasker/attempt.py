@@ -23,6 +23,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from labtasker.api_models import Task
 from labtasker.fsqueue.queue import FsQueue
@@ -70,6 +71,7 @@ class Run:
     stop_reason: str = ""
     signum: int = 0  # the signal that stopped the loop, if one did
     exit_status: int | None = None  # the command's exit code (labtasker loop)
+    previous_error: Any = None  # the task's last_error when claimed (cleared if this run succeeds)
     given_up: Callable[[Run], None] | None = field(default=None, repr=False)  # set by the loop
     abandoned: bool = False  # the loop recorded this attempt without waiting for the job
     _ended: bool = field(default=False, repr=False)

@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import signal
 import threading
 import time
@@ -176,6 +177,7 @@ def run_loop(queue: FsQueue, job: Job, opts: LoopOptions, report: Reporter | Non
                     interrupts=ints,
                 )
                 run.given_up = lambda r: _give_up(r, opts, report, tally)
+                run.previous_error = got.doc.get("last_error")
                 if ints.requested.is_set():  # stopped while claiming: hand it straight back
                     run.signum = ints.signum
                     _release(run, opts, "before its job began")
@@ -183,13 +185,13 @@ def run_loop(queue: FsQueue, job: Job, opts: LoopOptions, report: Reporter | Non
                 report.prefix = _prefix(queue, worker_id)
                 _write_task_info(run)
                 report.started(run)
-                began = time.monotonic()
+                began = clock.now()  # the queue's clock: a fixed clock gives the same logs
                 current[:] = [run]
                 try:
                     outcome = _run_one(run, job, lease.terms_of(got.doc, terms), claimed_at, opts, report)
                 finally:
                     current.clear()
-                took = time.monotonic() - began
+                took = max(0.0, (clock.now() - began).total_seconds())
                 tally.history.append((run.task_id, outcome))
                 _log_footer(run, outcome, took)
                 report.ended(outcome, run, tally, took, claimer.runnable())
@@ -361,6 +363,7 @@ def _attempt_recorded(run: Run) -> bool:
         doc = run.queue.read("attempts", name) if name.startswith(prefix) else None
         if (
             doc is not None
+            and doc.get("reason") == tasks.LATE_RESULT
             and start is not None
             and isinstance(doc.get("finished_at"), datetime)
             and doc["finished_at"] >= start
@@ -433,6 +436,12 @@ def _end(
             _record_attempt(run, "failed", doc.get("last_error"), note)
         return "failed"
     workers.record_success(run.queue, run.worker_id)
+    if isinstance(run.previous_error, str) and run.previous_error:
+        # a reclaim's reason (the loop keeps its own failures as they happen): history, not current
+        owner = re.search(r": worker (\S+);", run.previous_error)
+        _record_attempt(
+            run, "failed", run.previous_error, "reclaimed", worker_id=owner.group(1) if owner else None
+        )
     return "done"
 
 
@@ -459,13 +468,13 @@ def _release(run: Run, opts: LoopOptions, when: str) -> str:
     return "interrupted"
 
 
-def _record_attempt(run: Run, status: str, error: Any, reason: str) -> None:
+def _record_attempt(run: Run, status: str, error: Any, reason: str, worker_id: str | None = "") -> None:
     """Keep an attempt that is no longer the task's current state in attempts/ (its history)."""
     run.queue.put(
         "attempts",
         {
             "task_id": run.task_id,
-            "worker_id": run.worker_id,
+            "worker_id": run.worker_id if worker_id == "" else worker_id,
             "status": status,
             "summary": {},
             "last_error": error,

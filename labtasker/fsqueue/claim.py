@@ -94,7 +94,7 @@ class Claimer:
         i = 0
         while i < len(names):
             name = names[i]
-            if not self._acceptable(name):
+            if not self._acceptable(name, now):
                 del names[i]
                 continue
             try:
@@ -117,7 +117,7 @@ class Claimer:
             return got
         return None
 
-    def _acceptable(self, name: str) -> bool:
+    def _acceptable(self, name: str, now: datetime | None = None) -> bool:
         """Whether this claimer would take the task now (a waiting one is noted in ``_waiting``)."""
         if name in self._rejected:
             return False
@@ -133,7 +133,7 @@ class Claimer:
             if due is not None:
                 self._waiting[name] = due
         due = self._waiting.get(name)
-        if due is not None and due > clock.now():
+        if due is not None and due > (now or clock.now()):
             return False
         self._waiting.pop(name, None)
         return True

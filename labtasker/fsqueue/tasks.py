@@ -19,6 +19,7 @@ from labtasker.fsqueue.model import new_task
 from labtasker.fsqueue.queue import Doc, FsQueue, Located
 
 _RETRIES_ON_RACE = 5
+LATE_RESULT = "lease lost before the result was saved"  # the reason of a result kept in attempts/
 _TERMINAL = tuple(s.value for s in layout.TERMINAL)
 
 
@@ -244,6 +245,6 @@ def _record_attempt(
         "last_error": error,
         "finished_at": now,
         "node": queue.node,
-        "reason": "lease lost before the result was saved",
+        "reason": LATE_RESULT,
     }
     queue.put("attempts", doc)

@@ -44,7 +44,9 @@ def test_loop_runs_each_matching_task_with_its_args_and_env(lt: Lt, monkeypatch:
     assert [api.get_task(i).status for i in ids] == ["success", "success"]
     assert "loop finished: 2 done, 0 failed" in ran.err
     assert ran.err.count("done in") == 2
-    assert "(2 done, 0 failed, 0 left; 1 other waits for a different command)" in ran.err  # left: tasks it can run
+    assert (
+        "(2 done, 0 failed, 0 left; 1 other waits for a different command)" in ran.err
+    )  # left: tasks it can run
     assert f"task {ids[0]} started: lr=0.1, model=vit" in ran.err
 
 
