@@ -3,7 +3,8 @@
 While a loop runs in the main thread it handles the three signals itself, SIGINT
 too when it was started with SIGINT ignored (a shell starts a script's
 background jobs that way, so Ctrl-C on the script would otherwise leave them
-running). A signal never interrupts labtasker's own bookkeeping: it is noted,
+running); SIGHUP stays ignored under ``nohup``, which asks for just that. A
+signal never interrupts labtasker's own bookkeeping: it is noted,
 the listeners are told, and the loop acts on it at the next safe point. A
 Python job in the main thread is interrupted where it stands (listeners raise
 inside it); a command run by ``labtasker loop`` is sent a signal.
@@ -44,6 +45,8 @@ class Interrupts:
     def __enter__(self) -> Interrupts:
         if threading.current_thread() is threading.main_thread():
             for sig in (*STOPS, NUDGE):
+                if sig == signal.SIGHUP and signal.getsignal(sig) == signal.SIG_IGN:
+                    continue  # nohup: a closed terminal must not stop this loop
                 self._saved[sig] = signal.signal(sig, self._handle)
             self.installed = True
         return self
