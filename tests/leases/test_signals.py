@@ -13,8 +13,6 @@ import sys
 import time
 from pathlib import Path
 
-import pytest
-
 import labtasker
 from labtasker.fsqueue.queue import FsQueue
 from tests.cli.conftest import labtasker_bin
@@ -91,9 +89,7 @@ def test_a_python_job_sleeping_past_eta_max_is_stopped_and_fails(
     tid = labtasker.submit_task(args={"x": 1}, max_retries=1).task_id
     pidfile = tmp_path / "job.pid"
     began = time.monotonic()
-    loop = procs.start(
-        fast, [PY, "-c", SLEEPER], name="py", env={"PIDFILE": str(pidfile), "ETA": "1s"}
-    )
+    loop = procs.start(fast, [PY, "-c", SLEEPER], name="py", env={"PIDFILE": str(pidfile), "ETA": "1s"})
     assert loop.wait(timeout=30) == 0
     assert time.monotonic() - began < 15  # not the 60 s the job would sleep
     task = labtasker.get_task(tid)
