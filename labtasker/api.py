@@ -11,7 +11,7 @@ import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from labtasker import config
 from labtasker.api_models import (
@@ -30,6 +30,9 @@ from labtasker.fsqueue import durations, layout, reconcile, tasks, transitions, 
 from labtasker.fsqueue import required as req
 from labtasker.fsqueue.layout import STATE_DIRS, TaskStatus
 from labtasker.fsqueue.queue import FsQueue
+
+if TYPE_CHECKING:  # the loop machinery loads only for loops
+    from labtasker import runner
 
 _queues: dict[tuple[Path, str], FsQueue] = {}
 
@@ -418,16 +421,16 @@ def run_loop(
     report: Any = None,
     wait: bool = False,
     heartbeat_interval: float | None = None,
-    grace: float | None = None,
+    grace: str | float | None = None,
     count_interrupts: bool = False,
-    retry_backoff: float | None = None,
-) -> Any:
+    retry_backoff: str | float | None = None,
+) -> runner.Tally:
     """Run ``job`` over matching pending tasks of the queue in use.
 
     Settings not given here come from ``[loop]`` of ``config.toml``; with
     ``wait`` the loop waits for new tasks instead of returning when none is left.
     """
-    from labtasker import runner  # the loop machinery loads only for loops
+    from labtasker import runner
 
     ctx = context(create=True)
     predicate = _compile(extra_filter)

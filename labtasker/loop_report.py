@@ -57,6 +57,8 @@ class Reporter:
 
     def ended(self, outcome: str, run: Run, tally: Tally, took: float, left: tuple[int, int]) -> None:
         """One line per attempt: outcome, time, what happens next, and the counts so far."""
+        if self.quiet:
+            return
         what = self.paint(outcome)
         detail = ""
         if outcome == "failed":

@@ -42,7 +42,16 @@ from labtasker.loop_report import Reporter
 
 log = logging.getLogger("labtasker")
 
-__all__ = ["Interrupted", "JobStopped", "LoopOptions", "Run", "StopLoop", "Tally", "run_loop"]
+__all__ = [
+    "DEFAULT_GRACE",
+    "Interrupted",
+    "JobStopped",
+    "LoopOptions",
+    "Run",
+    "StopLoop",
+    "Tally",
+    "run_loop",
+]
 
 OUTCOMES = ("done", "failed", "cancelled", "lost", "interrupted")
 
@@ -182,7 +191,7 @@ def run_loop(queue: FsQueue, job: Job, opts: LoopOptions, report: Reporter | Non
                     run.signum = ints.signum
                     _release(run, opts, "before its job began")
                     break
-                report.prefix = _prefix(queue, worker_id)
+                report.prefix = "" if report.quiet else _prefix(queue, worker_id)
                 _write_task_info(run)
                 report.started(run)
                 began = clock.now()  # the queue's clock: a fixed clock gives the same logs
@@ -194,7 +203,7 @@ def run_loop(queue: FsQueue, job: Job, opts: LoopOptions, report: Reporter | Non
                 took = max(0.0, (clock.now() - began).total_seconds())
                 tally.history.append((run.task_id, outcome))
                 _log_footer(run, outcome, took)
-                report.ended(outcome, run, tally, took, claimer.runnable())
+                report.ended(outcome, run, tally, took, (0, 0) if report.quiet else claimer.runnable())
                 if outcome == "interrupted":
                     tally.interrupted_task = run.task_id
                     tally.stopped_by = tally.stopped_by or signal.Signals(run.signum or signal.SIGINT).name
