@@ -276,3 +276,62 @@ def test_ctrl_c_stops_the_job_and_the_loop_and_keeps_the_task(project: Path, tmp
         os.kill(int(child_pid.read_text()), 0)
     assert FsQueue(api.context().queue.path).names("running") == []
     assert config.find_root() is not None
+
+
+def test_the_loops_lines_in_a_real_shell(project: Path, shell) -> None:
+    """Crash versus drained queue, as a person sees them: one line each, the right exit status."""
+    poison = api.submit_task(args={"x": 1}, max_retries=5, priority=5).task_id
+    api.submit_task(args={"x": 2})
+    api.submit_task(args={"y": 1})  # waits for a different command
+    fail = f"{PY} -c 'raise SystemExit(1)' '%(x)'"
+    ran = shell(f"labtasker loop --retry-backoff 0 --cmd {json.dumps(fail)}", check=False)
+    assert ran.returncode == 1
+    assert ran.stderr.count("was marked crashed") == 1
+    assert f"after 3 failed attempts in a row: task {poison} 3 times; this loop stops" in ran.stderr
+    assert (
+        "; will retry (2/5) (0 done, 1 failed, 2 left; 1 other waits for a different command)" in ran.stderr
+    )
+    assert "loop finished: 0 done, 1 failed (3 attempts)" in ran.stderr
+    api.update_tasks([api.TaskUpdateRequest(task_id=poison, status="cancelled")])
+    worker = api.ls_workers().content[0].worker_id
+    assert api.ls_workers().content[0].status == "crashed"
+    ran = shell(f"labtasker loop -q --worker-id {worker} -- true '%(x)'", check=False)
+    assert ran.returncode == 1 and "is marked crashed; reactivate it with" in ran.stderr
+    ran = shell(
+        f"labtasker worker report {worker} active && labtasker loop -q --worker-id {worker} -- true '%(x)'"
+    )
+    assert ran.stderr == "" and api.get_task(api.ls_tasks(status="success").content[0].task_id).args == {
+        "x": 2
+    }
+
+
+@pytest.mark.usefixtures("project")
+def test_a_drained_queue_is_not_a_crash_exit_0(lt: Lt) -> None:
+    task_id = api.submit_task(args={"x": 1}, max_retries=3).task_id
+    ran = lt("loop", "--retry-backoff", "0", "--", PY, "-c", "raise SystemExit(2)", "%(x)")
+    assert ran.code == 0, ran.err
+    assert "crashed" not in ran.err and ran.err.count("loop finished: 0 done, 1 failed (3 attempts)") == 1
+    assert api.get_task(task_id).status == "failed"
+    assert api.ls_workers().content[0].status == "exited"
+
+
+def test_an_idle_waiting_loop_stops_on_sigterm(project: Path, tmp_path: Path) -> None:
+    exe = labtasker_bin(tmp_path) / "labtasker"
+    proc = subprocess.Popen(
+        [str(exe), "loop", "--wait", "--", "true", "%(x)"],
+        cwd=project,
+        env=queue_env(project),
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    from labtasker.fsqueue import locking
+
+    locks = locking.lock_dir(api.context().queue)
+    deadline = time.monotonic() + 20
+    while not list(locks.glob("*.lock")):  # its liveness lock: taken once it handles signals
+        assert time.monotonic() < deadline, "the loop never started"
+        time.sleep(0.03)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=20)
+    assert proc.returncode == 143
+    assert err.strip().splitlines()[-1] == "labtasker: stopped by SIGTERM (0 done, 0 failed)"
