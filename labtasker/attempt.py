@@ -74,6 +74,7 @@ class Run:
     previous_error: Any = None  # the task's last_error when claimed (cleared if this run succeeds)
     given_up: Callable[[Run], None] | None = field(default=None, repr=False)  # set by the loop
     abandoned: bool = False  # the loop recorded this attempt without waiting for the job
+    hit_job: bool = False  # the stop came while the job was running (not after it returned)
     _ended: bool = field(default=False, repr=False)
     _guard: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _job_thread: int | None = field(default=None, repr=False)
@@ -128,6 +129,7 @@ class Run:
             else:
                 again = None
                 self.stop_kind, self.stop_reason, self.signum = kind, reason, signum
+                self.hit_job = self._job_thread is not None
                 self.stopping.set()
             callbacks = list(self._on_stop)
             python_job = not self._stops_itself and self._job_thread is not None

@@ -289,7 +289,7 @@ def _run_one(
         how, exc = _call(run, job)
     if run.abandoned:
         return "failed"  # given up after the grace period; recorded then
-    if how == "interrupted" or (run.stop_kind == SIGNAL and how != "ok"):
+    if how == "interrupted" or (run.stop_kind == SIGNAL and run.hit_job):  # even if it then returned
         run.signum = run.signum or signal.SIGINT
         return _release(run, opts, "while its job ran")
     if how in ("lost", "stopped") and _attempt_recorded(run):

@@ -219,3 +219,34 @@ def _kill_group(pgid: int) -> None:
         os.killpg(pgid, signal.SIGKILL)
     except ProcessLookupError:
         pass
+
+
+GRACEFUL = """
+import os, time
+import labtasker
+from labtasker import Required
+
+@labtasker.loop()
+def main(x: int = Required()):
+    open(os.environ["PIDFILE"], "w").write(str(os.getpid()))
+    try:
+        time.sleep(60)
+    except KeyboardInterrupt:
+        print("saved a checkpoint", flush=True)  # clean-up on Ctrl-C, then a normal return
+
+main()
+"""
+
+
+def test_a_python_job_that_cleans_up_and_returns_on_sigint_is_still_interrupted(
+    fast: Path, queue: FsQueue, procs: Procs, tmp_path: Path
+) -> None:
+    tid = labtasker.submit_task(args={"x": 1}).task_id
+    pidfile = tmp_path / "job.pid"
+    loop = procs.start(fast, [PY, "-c", GRACEFUL], name="py", env={"PIDFILE": str(pidfile)})
+    started_pid(pidfile)
+    loop.send_signal(signal.SIGINT)
+    assert loop.wait(timeout=20) == 130
+    assert "saved a checkpoint" in procs.text("py", "out")
+    task = labtasker.get_task(tid)
+    assert (task.status, task.retries) == ("pending", 0)  # not done: the run did not finish
