@@ -161,7 +161,7 @@ def loop(
                 raise LoopStopped(tally, tally.exit_code)
             report.finished(tally)
             if tally.crashed:
-                report.line(f"error: {tally.crashed}")
+                report.line(f"error: {tally.crashed}", always=True)
                 if exit_on_crash:
                     raise LoopStopped(tally, 1)
             elif tally.total == 0:

@@ -5,7 +5,7 @@ On stderr, each line starting with ``labtasker:``: a line when a task starts
 will be retried, and how many tasks are done, failed and left), a Python job's
 traceback, a final tally counting tasks (attempts in brackets), the reason when
 nothing ran, and why the loop stopped early. ``quiet`` (or ``LABTASKER_QUIET=1``)
-silences it. With several workers on one terminal, lines carry the worker's
+silences the progress (never the line saying why a loop ended early). With several workers on one terminal, lines carry the worker's
 short name.
 """
 
@@ -43,8 +43,9 @@ class Reporter:
     def stream(self) -> TextIO:
         return self._stream or sys.stderr
 
-    def line(self, text: str) -> None:
-        if not self.quiet:
+    def line(self, text: str, *, always: bool = False) -> None:
+        """A ``labtasker:`` line; ``always`` for why a loop ended early, which quiet does not hide."""
+        if always or not self.quiet:
             print(f"labtasker: {self.prefix}{text}", file=self.stream, flush=True)
 
     def paint(self, word: str) -> str:
@@ -83,7 +84,7 @@ class Reporter:
 
     def stopped(self, tally: Tally, signame: str, task_back: str | None) -> None:
         where = f"; task {task_back} is back in pending, no retry counted" if task_back else ""
-        self.line(f"stopped by {signame}{where} ({tally_text(tally)})")
+        self.line(f"stopped by {signame}{where} ({tally_text(tally)})", always=True)
 
 
 def tally_text(tally: Tally) -> str:

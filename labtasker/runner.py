@@ -19,7 +19,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import re
 import signal
 import threading
 import time
@@ -29,15 +28,15 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from labtasker import loop_report
+from labtasker import loop_report, loop_worker, outcomes
 from labtasker.api_models import Task
 from labtasker.attempt import DEFAULT_GRACE, SIGNAL, Interrupted, JobStopped, Run
-from labtasker.errors import LeaseLost, WorkerCrashed, WorkerNotFound
-from labtasker.fsqueue import claim, clock, error_record, layout, lease, locking, tasks, transitions, workers
+from labtasker.errors import LeaseLost
+from labtasker.fsqueue import claim, clock, error_record, layout, lease, locking, transitions
 from labtasker.fsqueue.queue import FsQueue, Located
 from labtasker.fsqueue.reaper import Reaper
 from labtasker.interrupts import Interrupts
-from labtasker.lease_keeper import ETA, FENCED, LOST, LeaseKeeper
+from labtasker.lease_keeper import ETA, LeaseKeeper
 from labtasker.loop_report import Reporter
 
 log = logging.getLogger("labtasker")
@@ -134,7 +133,7 @@ class LoopOptions:
 def run_loop(queue: FsQueue, job: Job, opts: LoopOptions, report: Reporter | None = None) -> Tally:
     """Run ``job`` on matching tasks until none is left (or forever with ``wait``); return the tally."""
     terms = lease.make_terms(opts.heartbeat_interval, opts.heartbeat_timeout, opts.eta_max)
-    worker_id = _register(queue, opts)
+    worker_id = loop_worker.register(queue, opts.worker_id, opts.create_worker_kwargs)
     report = report or Reporter(quiet=True)
     tally = Tally()
     every = opts.sweep_every or min(5.0, terms.interval)
@@ -189,9 +188,11 @@ def run_loop(queue: FsQueue, job: Job, opts: LoopOptions, report: Reporter | Non
                 run.previous_error = got.doc.get("last_error")
                 if ints.requested.is_set():  # stopped while claiming: hand it straight back
                     run.signum = ints.signum
-                    _release(run, opts, "before its job began")
+                    outcomes.release(
+                        run, "before its job began", count=opts.count_interrupts, backoff=opts.retry_backoff
+                    )
                     break
-                report.prefix = "" if report.quiet else _prefix(queue, worker_id)
+                report.prefix = "" if report.quiet else loop_worker.prefix(queue, worker_id)
                 _write_task_info(run)
                 report.started(run)
                 began = clock.now()  # the queue's clock: a fixed clock gives the same logs
@@ -208,15 +209,15 @@ def run_loop(queue: FsQueue, job: Job, opts: LoopOptions, report: Reporter | Non
                     tally.interrupted_task = run.task_id
                     tally.stopped_by = tally.stopped_by or signal.Signals(run.signum or signal.SIGINT).name
                     break
-                if outcome == "failed" and _worker_gave_up(queue, worker_id):
+                if outcome == "failed" and loop_worker.gave_up(queue, worker_id):
                     if claimer.runnable()[0] == 0 and claimer.next_retry() is None:
                         break  # nothing left to run here anyway: a drained queue, not a crash
                     tally.crashed = loop_report.crash_text(
-                        worker_id, tally.history, tally_failures(queue, worker_id)
+                        worker_id, tally.history, loop_worker.failures_in_a_row(queue, worker_id)
                     )
                     break
         finally:
-            _settle_worker(queue, worker_id, crashed=bool(tally.crashed))
+            loop_worker.settle(queue, worker_id, crashed=bool(tally.crashed))
     if ints.signum:
         tally.stopped_by = ints.name
     if tally.stopped_by:
@@ -265,13 +266,6 @@ def _next_task(
     return None
 
 
-def tally_failures(queue: FsQueue, worker_id: str) -> int:
-    try:
-        return int(workers.get(queue, worker_id).get("retries") or 0)
-    except KeyError:
-        return 0
-
-
 def _run_one(
     run: Run, job: Job, terms: lease.Terms, claimed_at: float, opts: LoopOptions, report: Reporter
 ) -> str:
@@ -291,27 +285,33 @@ def _run_one(
         return "failed"  # given up after the grace period; recorded then
     if how == "interrupted" or (run.stop_kind == SIGNAL and run.hit_job):  # even if it then returned
         run.signum = run.signum or signal.SIGINT
-        return _release(run, opts, "while its job ran")
-    if how in ("lost", "stopped") and _attempt_recorded(run):
-        _tell_lost(run)  # the job's own report found the task gone and kept its result
+        return outcomes.release(
+            run, "while its job ran", count=opts.count_interrupts, backoff=opts.retry_backoff
+        )
+    if how in ("lost", "stopped") and outcomes.attempt_recorded(run):
+        outcomes.tell_lost(run)  # the job's own report found the task gone and kept its result
         return "lost"
     if run.ended:
-        return _ended_outcome(run, how)
+        return outcomes.ended_outcome(run, how)
     if how == "stopped":
-        outcome = _end(run, "failed", opts, error=_stop_record(run))
+        outcome = outcomes.end(run, "failed", opts.retry_backoff, error=outcomes.stop_record(run))
     elif how == "lost":
-        outcome = _end(run, "failed", opts, error=error_record.make("LeaseLost", str(exc)))
+        outcome = outcomes.end(
+            run, "failed", opts.retry_backoff, error=error_record.make("LeaseLost", str(exc))
+        )
     elif how == "error":
         assert exc is not None
         record = getattr(exc, "record", None) or error_record.from_exception(exc)
         if "record" not in vars(exc):  # a Python job's traceback: shown, and kept with its log
             _append_log(run, record.get("traceback", ""))
             report.traceback(record.get("traceback", ""))
-        outcome = _end(run, "failed", opts, error=record)
+        outcome = outcomes.end(run, "failed", opts.retry_backoff, error=record)
     else:
-        outcome = _end(run, "success", opts)  # if the lease was lost, this keeps the result in attempts/
+        outcome = outcomes.end(
+            run, "success", opts.retry_backoff
+        )  # if the lease was lost, this keeps the result in attempts/
     if outcome == "lost":
-        _tell_lost(run)
+        outcomes.tell_lost(run)
     return outcome
 
 
@@ -348,11 +348,13 @@ def _give_up(run: Run, opts: LoopOptions, report: Reporter, tally: Tally) -> Non
     if run.keeper is not None:
         run.keeper.stop()
     if run.stop_kind == SIGNAL:
-        _release(run, opts, "its job did not stop in time")
+        outcomes.release(
+            run, "its job did not stop in time", count=opts.count_interrupts, backoff=opts.retry_backoff
+        )
         tally.history.append((run.task_id, "interrupted"))
         name = signal.Signals(run.signum).name
         report.stopped(tally, name, run.task_id)
-        _settle_worker(run.queue, run.worker_id, crashed=False)
+        loop_worker.settle(run.queue, run.worker_id, crashed=False)
         logging.shutdown()
         os._exit(128 + run.signum)
     run.abandoned = True
@@ -361,143 +363,7 @@ def _give_up(run: Run, opts: LoopOptions, report: Reporter, tally: Tally) -> Non
         run.task_id,
         run.grace,
     )
-    _end(run, "failed", opts, error=_stop_record(run))
-
-
-def _attempt_recorded(run: Run) -> bool:
-    """True if this run already left its result in attempts/ (its report found the task gone)."""
-    start = run.task.start_time
-    prefix = f"{run.task_id}{layout.SEP}{run.worker_id}{layout.SEP}"
-    for name in run.queue.names("attempts"):
-        doc = run.queue.read("attempts", name) if name.startswith(prefix) else None
-        if (
-            doc is not None
-            and doc.get("reason") == tasks.LATE_RESULT
-            and start is not None
-            and isinstance(doc.get("finished_at"), datetime)
-            and doc["finished_at"] >= start
-        ):
-            return True
-    return False
-
-
-def _ended_outcome(run: Run, how: str) -> str:
-    """The job reported its final status itself; the loop keeps it."""
-    status = _status_now(run)
-    if status == "cancelled":
-        return "cancelled"
-    if how == "error" or status in ("pending", "failed"):
-        return "failed"
-    return "done"
-
-
-_STOP_TYPES = {ETA: "EtaExceeded", FENCED: "LeaseNotRenewed", LOST: "LeaseLost"}
-
-
-def _stop_record(run: Run) -> dict[str, Any]:
-    stamp = clock.now().isoformat(timespec="seconds")
-    names = {ETA: "eta_max exceeded", FENCED: "lease not renewed", LOST: "lease lost"}
-    what = names.get(run.stop_kind, "stopped")
-    message = f"{what}: {run.stop_reason}; worker {run.worker_id} stopped the job at {stamp}"
-    return error_record.make(_STOP_TYPES.get(run.stop_kind, "JobStopped"), message)
-
-
-def _tell_lost(run: Run) -> None:
-    """Say where the task went, since this worker's run no longer counts."""
-    found = run.queue.find(run.task_id)
-    where = "it is gone (deleted)"
-    if found is not None:
-        doc = found.doc
-        where = f"it is now {layout.status_value(found.dirname)}"
-        if doc.get("worker_id") and doc.get("worker_id") != run.worker_id:
-            where += f" (worker {doc['worker_id']})"
-        if found.dirname in ("pending", "failed") and doc.get("last_error"):
-            where += f"; last error: {error_record.headline(doc['last_error'])}"
-    log.warning(
-        "task %s was taken from worker %s; %s. This run's result is in attempts/",
-        run.task_id,
-        run.worker_id,
-        where,
-    )
-
-
-def _end(
-    run: Run,
-    status: str,
-    opts: LoopOptions,
-    *,
-    error: dict[str, Any] | None = None,
-    summary: dict[str, Any] | None = None,
-) -> str:
-    try:
-        located = tasks.finish(
-            run.queue, run.running_name, status, summary=summary, error=error, backoff=opts.retry_backoff
-        )
-    except LeaseLost:
-        return "lost"
-    if located.dirname == "cancelled":  # the job asked for it
-        return "cancelled"
-    if located.dirname in ("failed", "pending"):
-        workers.record_failure(run.queue, run.worker_id)
-        if located.dirname == "pending":  # the task keeps only its current error: this one goes to history
-            doc = located.doc
-            note = f"failed; will retry ({int(doc.get('retries') or 0) + 1}/{doc.get('max_retries')})"
-            _record_attempt(run, "failed", doc.get("last_error"), note)
-        return "failed"
-    workers.record_success(run.queue, run.worker_id)
-    if isinstance(run.previous_error, str) and run.previous_error:
-        # a reclaim's reason (the loop keeps its own failures as they happen): history, not current
-        owner = re.search(r": worker (\S+);", run.previous_error)
-        _record_attempt(
-            run, "failed", run.previous_error, "reclaimed", worker_id=owner.group(1) if owner else None
-        )
-    return "done"
-
-
-def _release(run: Run, opts: LoopOptions, when: str) -> str:
-    """A signal stopped the loop: the task back to pending at once, no retry counted (unless
-    ``count_interrupts``), the attempt recorded in attempts/."""
-    if run.keeper is not None:
-        run.keeper.stop()
-    name = signal.Signals(run.signum or signal.SIGINT).name
-    record = error_record.make("Interrupted", f"stopped by {name} {when}")
-    if opts.count_interrupts:
-        _end(run, "failed", opts, error=record)
-        return "interrupted"
-    stamp = clock.now()
-
-    def change(doc: dict[str, Any]) -> tuple[str, dict[str, Any]]:
-        return "pending", transitions.release(doc, stamp)
-
-    try:
-        run.queue.transact("running", run.running_name, change)
-    except FileNotFoundError:
-        return "lost"
-    _record_attempt(run, "interrupted", record, f"stopped by {name}; back to pending, no retry counted")
-    return "interrupted"
-
-
-def _record_attempt(run: Run, status: str, error: Any, reason: str, worker_id: str | None = "") -> None:
-    """Keep an attempt that is no longer the task's current state in attempts/ (its history)."""
-    run.queue.put(
-        "attempts",
-        {
-            "task_id": run.task_id,
-            "worker_id": run.worker_id if worker_id == "" else worker_id,
-            "status": status,
-            "summary": {},
-            "last_error": error,
-            "start_time": run.task.start_time,
-            "finished_at": clock.now(),
-            "node": run.queue.node,
-            "reason": reason,
-        },
-    )
-
-
-def _status_now(run: Run) -> str:
-    found = run.queue.find(run.task_id)
-    return layout.status_value(found.dirname) if found else "deleted"
+    outcomes.end(run, "failed", opts.retry_backoff, error=outcomes.stop_record(run))
 
 
 class _Idle:
@@ -530,77 +396,6 @@ class _Idle:
         self._woken.set()
 
 
-def _register(queue: FsQueue, opts: LoopOptions) -> str:
-    """The worker this loop runs as (created, or reused when named), with its session noted."""
-    if opts.worker_id:
-        try:
-            doc = workers.get(queue, opts.worker_id)
-        except KeyError:
-            doc = workers.create(queue, worker_id=opts.worker_id, **opts.create_worker_kwargs)
-        if doc.get("status") == "crashed":
-            raise WorkerCrashed(
-                f"worker {opts.worker_id} is marked crashed; reactivate it with "
-                f"`labtasker worker report {opts.worker_id} active` or use another worker id"
-            )
-        worker_id = opts.worker_id
-    else:
-        worker_id = str(workers.create(queue, **opts.create_worker_kwargs)["worker_id"])
-
-    def here(doc: dict[str, Any]) -> dict[str, Any]:
-        if doc.get("status") == "exited":
-            doc["status"] = "active"  # a named worker starting again
-        doc.update(pid=os.getpid(), sid=os.getsid(0), last_modified=clock.now())
-        return doc
-
-    workers.change(queue, worker_id, here)
-    return worker_id
-
-
-def _settle_worker(queue: FsQueue, worker_id: str, *, crashed: bool) -> None:
-    """A loop that ends marks its worker ``exited`` (a crashed one stays crashed)."""
-
-    def fn(doc: dict[str, Any]) -> dict[str, Any]:
-        if doc.get("status") != "crashed" or not crashed:
-            doc["status"] = "exited"
-        doc["last_modified"] = clock.now()
-        return doc
-
-    try:
-        workers.change(queue, worker_id, fn)
-    except (WorkerNotFound, OSError) as exc:
-        log.debug("could not mark worker %s exited: %s", worker_id, exc)
-
-
-def _prefix(queue: FsQueue, worker_id: str) -> str:
-    """``[name] `` when another live worker of this host runs in the same session (terminal, script)."""
-    sid, me = os.getsid(0), os.getpid()
-    for name in queue.names("workers"):
-        doc = queue.read("workers", name)
-        if (
-            doc is None
-            or doc.get("worker_id") == worker_id
-            or doc.get("status") != "active"
-            or doc.get("node") != queue.node
-            or doc.get("sid") != sid
-            or doc.get("pid") in (None, me)
-        ):
-            continue
-        if _alive(int(doc["pid"])):
-            mine = queue.read("workers", f"{worker_id}{layout.SUFFIX}") or {}
-            return f"[{mine.get('worker_name') or worker_id.rsplit('.', 1)[-1]}] "
-    return ""
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def _append_log(run: Run, text: str) -> None:
     if text:
         with open(run.log_dir / "run.log", "a", encoding="utf-8") as log_file:
@@ -618,13 +413,6 @@ def _log_footer(run: Run, outcome: str, took: float) -> None:
     _append_log(run, f"# labtasker: {status}, {outcome}, {took:.1f}s on {locking.host_key().split('/')[0]}")
 
 
-def _worker_gave_up(queue: FsQueue, worker_id: str) -> bool:
-    try:
-        return workers.get(queue, worker_id).get("status") == "crashed"
-    except KeyError:
-        return False
-
-
 def _log_dir(logs_dir: Path | None, task_id: str) -> Path:
     base = logs_dir or (Path.cwd() / ".labtasker" / "logs")
     path = base / "run" / f"{layout.stamp(clock.now())}{layout.SEP}{task_id}"
@@ -640,7 +428,6 @@ def _write_task_info(run: Run) -> None:
 
 def read_task_info(log_dir: str | os.PathLike[str]) -> Task:
     """The Task a loop handed to a subprocess (via ``LABTASKER_LOG_DIR``)."""
-    from datetime import datetime
 
     data = json.loads((Path(log_dir) / "task_info.json").read_text(encoding="utf-8"))
     for key in ("created_at", "last_modified", "start_time", "last_heartbeat"):
