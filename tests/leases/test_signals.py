@@ -250,3 +250,42 @@ def test_a_python_job_that_cleans_up_and_returns_on_sigint_is_still_interrupted(
     assert "saved a checkpoint" in procs.text("py", "out")
     task = labtasker.get_task(tid)
     assert (task.status, task.retries) == ("pending", 0)  # not done: the run did not finish
+
+
+def test_a_python_job_that_ignores_sigterm_is_ended_after_the_grace(
+    fast: Path, queue: FsQueue, procs: Procs, tmp_path: Path
+) -> None:
+    tid = labtasker.submit_task(args={"x": 1}).task_id
+    pidfile = tmp_path / "job.pid"
+    env = {"PIDFILE": str(pidfile), "SWALLOW": "1", "GRACE": "1"}
+    loop = procs.start(fast, [PY, "-c", SLEEPER], name="py", env=env)
+    started_pid(pidfile)
+    began = time.monotonic()
+    loop.send_signal(signal.SIGTERM)
+    assert loop.wait(timeout=20) == 143
+    assert time.monotonic() - began < 8  # the grace (1 s), then the process is ended
+    assert "swallowed a stop" in procs.text("py", "out")
+    assert f"stopped by SIGTERM; task {tid} is back in pending, no retry counted" in procs.text("py")
+    task = labtasker.get_task(tid)
+    assert (task.status, task.retries) == ("pending", 0)
+    assert labtasker.ls_workers().content[0].status == "exited"
+
+
+def test_under_nohup_sighup_is_left_ignored(project: Path, tmp_path: Path) -> None:
+    tid = labtasker.submit_task(args={"x": 1}).task_id
+    pidfile = tmp_path / "job.pid"
+    job = f"import os, time; open({str(pidfile)!r}, 'w').write(str(os.getpid())); time.sleep(2)"
+    exe = labtasker_bin(tmp_path) / "labtasker"
+    proc = subprocess.Popen(
+        ["nohup", str(exe), "loop", "--", PY, "-c", job, "%(x)"],
+        cwd=project,
+        env=queue_env(project),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    started_pid(pidfile)
+    proc.send_signal(signal.SIGHUP)  # the terminal closed: nohup asked to carry on
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0, err
+    assert labtasker.get_task(tid).status == "success"
