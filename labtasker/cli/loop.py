@@ -129,7 +129,6 @@ class Loop(Command):
         labtasker loop -- python train.py --lr '%(lr)' --model '%(model)'
         labtasker loop --cmd 'python train.py --lr %(lr) > out-%(lr).txt'
         labtasker loop --script-path job.sh
-        labtasker loop --grace 20 --count-interrupts -- python train.py --lr '%(lr)'
     """
 
     cmd = cli.SwitchAttr(
