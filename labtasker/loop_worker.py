@@ -44,10 +44,11 @@ def register(queue: FsQueue, worker_id: str | None, create_kwargs: dict[str, Any
 
 
 def settle(queue: FsQueue, worker_id: str, *, crashed: bool) -> None:
-    """A loop that ends marks its worker ``exited`` (a crashed one stays crashed)."""
+    """A loop that ends marks its worker ``exited`` (a crashed one stays crashed, a suspended one
+    suspended; ``crashed=False`` after a crash that only drained the queue)."""
 
     def fn(doc: dict[str, Any]) -> dict[str, Any]:
-        if doc.get("status") != "crashed" or not crashed:
+        if doc.get("status") == "active" or (doc.get("status") == "crashed" and not crashed):
             doc["status"] = "exited"
         doc["last_modified"] = clock.now()
         return doc
