@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -61,6 +62,8 @@ def test_output_is_teed_to_the_runs_log(lt: Lt, project: Path) -> None:
     assert len(logs) == 1 and task_id in str(logs[0])
     text = logs[0].read_text()
     assert "hello\n" in text and "err\n" in text
+    last = text.splitlines()[-1]  # how it ended, how long it took, where
+    assert last.startswith("# labtasker: exit status 0, done, ") and last.endswith(f"s on {socket.gethostname()}")
 
 
 @pytest.mark.usefixtures("project")
