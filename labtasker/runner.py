@@ -285,6 +285,9 @@ def _run_one(
         return "failed"  # given up after the grace period; recorded then
     if how == "interrupted" or (run.stop_kind == SIGNAL and run.hit_job):  # even if it then returned
         run.signum = run.signum or signal.SIGINT
+        if isinstance(exc, StopLoop):
+            outcomes.release(run, "by its job", count=False, backoff=opts.retry_backoff)
+            raise exc
         return outcomes.release(
             run, "while its job ran", count=opts.count_interrupts, backoff=opts.retry_backoff
         )
@@ -325,7 +328,9 @@ def _call(run: Run, job: Job) -> tuple[str, BaseException | None]:
             run.disarm()
     except JobStopped:
         return "stopped", None
-    except (StopLoop, KeyboardInterrupt):  # Interrupted is a KeyboardInterrupt
+    except StopLoop as exc:  # the job ends the loop: the task goes back, StopLoop leaves run_loop
+        return "interrupted", exc
+    except KeyboardInterrupt:  # Interrupted is a KeyboardInterrupt
         return "interrupted", None
     except Exception as exc:  # the job's failure is data, recorded on the task
         if run.stopping.is_set() and run.stop_kind != SIGNAL:

@@ -202,8 +202,8 @@ class Loop(Command):
         job = _Job(spec, use_pty=not self.no_pty and output.is_tty(sys.stdout))
         try:
             tally = api.run_loop(job, tree, **self._loop_options(), report=report)
-        except KeyboardInterrupt:  # only where the loop could not take the signals itself
-            output.info("stopped")
+        except (runner.StopLoop, KeyboardInterrupt):  # only where the loop could not take the signals
+            output.info("stopped; the task that was running is back in pending")
             return errors.INTERRUPTED
         if tally.stopped_by:
             report.stopped(tally, tally.stopped_by, tally.interrupted_task)
