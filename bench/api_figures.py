@@ -12,9 +12,9 @@ import labtasker
 from bench.raw import Limits
 from bench.table import Row, fmt_fraction, fmt_rate, rate
 from bench.workdir import Project, Workdir, task_spec
+from labtasker.filters import language as flt
 from labtasker.fsqueue import claim, layout, tasks
-from labtasker.fsqueue import filter as flt
-from labtasker.fsqueue import required as req
+from labtasker.worker import required as req
 
 FILTER = 'args.lr >= 0.005 and args.model == "vit"'
 REQUIRED = ["x", "lr", "model"]

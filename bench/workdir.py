@@ -12,7 +12,7 @@ from pathlib import Path
 
 from labtasker import api, config
 from labtasker.fsqueue import tasks
-from labtasker.fsqueue.queue import FsQueue
+from labtasker.fsqueue.store import FsQueue
 
 BENCH_DIR = Path(__file__).resolve().parent
 REPO = BENCH_DIR.parent

@@ -16,8 +16,10 @@ from typing import TYPE_CHECKING, Any
 from labtasker import config
 from labtasker.api_models import (
     Attempt,
+    HealthCheckResponse,
     Queue,
     Task,
+    TaskFetchResponse,
     TaskLsResponse,
     TaskSubmitResponse,
     TaskUpdateRequest,
@@ -25,14 +27,14 @@ from labtasker.api_models import (
     WorkerCreateResponse,
     WorkerLsResponse,
 )  # fmt: skip
-from labtasker.errors import LeaseLost, QueueExists, QueueNotFound
-from labtasker.fsqueue import durations, layout, reconcile, tasks, transitions, workers
-from labtasker.fsqueue import required as req
+from labtasker.errors import LeaseLost, QueueExists, QueueNotFound, WorkerCrashed
+from labtasker.fsqueue import attempts, durations, layout, tasks, transitions, workers
 from labtasker.fsqueue.layout import STATE_DIRS, TaskStatus
-from labtasker.fsqueue.queue import FsQueue
+from labtasker.fsqueue.store import FsQueue
+from labtasker.worker import required as req
 
 if TYPE_CHECKING:  # the loop machinery loads only for loops
-    from labtasker import runner
+    from labtasker.worker import runner
 
 _queues: dict[tuple[Path, str], FsQueue] = {}
 
@@ -107,7 +109,7 @@ def submit_task(
         heartbeat_timeout=heartbeat_timeout,
         task_timeout=durations.parse(task_timeout),
     )
-    from labtasker.fsqueue import model
+    from labtasker.fsqueue import documents as model
 
     model.new_task(task_id="check", now=_now(), node="check", **fields)  # validate before any write
     doc = tasks.submit(context(create=True).queue, **fields)
@@ -132,7 +134,7 @@ def ls_tasks(
     predicate = _compile(extra_filter)
     spec = None
     if sort:
-        from labtasker.fsqueue import sorting
+        from labtasker.filters import sorting
 
         spec = sorting.parse_sort(sort)
     dirnames = [layout.parse_status(status).dirname] if status else list(STATE_DIRS.values())
@@ -229,10 +231,14 @@ def report_task_status(
     Elsewhere: the task's current status only merges the summary; another
     status is a change through the state machine.
     """
-    from labtasker.loop import current_run
+    from labtasker.worker.decorator import current_run
 
     new = layout.parse_status(status)
     run = current_run()
+    if run is not None and run.task_id == task_id and worker_id not in (None, run.worker_id):
+        raise LeaseLost(
+            f"task {task_id} is run by worker {run.worker_id}, not {worker_id}; nothing was written"
+        )
     if run is not None and run.task_id == task_id:
         located = tasks.finish(
             run.queue,
@@ -245,6 +251,9 @@ def report_task_status(
         run.ended = new != TaskStatus.RUNNING
         return
     if _is_own_job(task_id):  # a job started by `labtasker loop` reports on its own run
+        own = os.environ["LABTASKER_WORKER_ID"]
+        if worker_id is not None and str(worker_id) != own:
+            raise LeaseLost(f"task {task_id} is run by worker {own}, not {worker_id}; nothing was written")
         queue = FsQueue(os.environ["LABTASKER_QUEUE_DIR"], node=context().queue.node)
         name = layout.running_name(task_id, os.environ["LABTASKER_WORKER_ID"])
         try:
@@ -257,10 +266,18 @@ def report_task_status(
         return
     queue = context().queue
     now = _now()
+    failed_worker = []
 
     def change(doc: dict[str, Any]) -> tuple[TaskStatus, dict[str, Any]]:
         old = layout.parse_status(doc["status"])
+        owner = doc.get("worker_id")
+        if old == TaskStatus.RUNNING and worker_id is not None and owner and owner != worker_id:
+            raise LeaseLost(  # fencing: only the worker running a task reports on it
+                f"task {task_id} is run by worker {owner}, not {worker_id}; nothing was written"
+            )
         if old == TaskStatus.RUNNING and new == TaskStatus.FAILED:
+            if owner:
+                failed_worker.append(owner)
             return transitions.fail(doc, _REPORTED_FAILED, now, summary)
         before = dict(doc, summary=dict(doc.get("summary") or {}))
         transitions.merge_summary(doc, summary)
@@ -269,12 +286,17 @@ def report_task_status(
         doc["last_modified"] = now
         doc["gen"] = int(doc.get("gen") or 0) + 1
         if new != old:
-            doc["sgen"] = doc["gen"]  # an explicit status change (merge rules: fsqueue/merge.py)
+            doc["sgen"] = doc["gen"]  # an explicit status change (merge rules: replicas/merge.py)
             if old in layout.TERMINAL:
-                reconcile.keep_replaced(queue, before)
+                attempts.keep_replaced(queue, before)
         return new, doc
 
     tasks.change_task(queue, task_id, change)
+    for owner in failed_worker:  # a failure counts against the worker that ran the task
+        try:
+            workers.record_failure(queue, owner)
+        except KeyError:
+            pass  # the worker was deleted
 
 
 _REPORTED_FAILED = {"type": "ReportedFailed", "message": "the job reported failed"}  # see error_record
@@ -290,9 +312,98 @@ def _is_own_job(task_id: str) -> bool:
 
 def finish(status: str = "success", summary: dict[str, Any] | None = None) -> None:
     """End the current loop task with ``status`` (inside ``@labtasker.loop()`` only)."""
-    from labtasker.loop import task_info
+    from labtasker.worker.decorator import task_info
 
     report_task_status(task_info().task_id, status, summary)
+
+
+def fetch_task(
+    worker_id: str | None = None,
+    eta_max: str | float | None = None,
+    heartbeat_timeout: float | None = None,
+    start_heartbeat: bool = True,
+    required_fields: list[str] | None = None,
+    extra_filter: str | dict[str, Any] | None = None,
+    cmd: Any = None,
+) -> TaskFetchResponse:
+    """Take the first matching pending task for a worker and mark it running (no loop).
+
+    ``required_fields`` are the args it must have, no more, no less (``"*"`` or
+    None: any). With ``start_heartbeat`` a background thread renews the lease
+    until the task leaves ``running/`` (report its end with ``report_task_status``);
+    without it, the task is reclaimed after ``heartbeat_timeout``. ``cmd`` is
+    accepted for compatibility and not used.
+    """
+    from labtasker.fsqueue import claim, clock, lease, locking
+    from labtasker.worker.lease_keeper import LeaseKeeper
+
+    ctx = context(create=True)
+    queue = ctx.queue
+    predicate = _compile(extra_filter)
+    fields = [f for f in (required_fields or []) if f != "*"]
+    any_args = not required_fields or "*" in required_fields
+    tree = req.build_tree(fields)
+    interval = ctx.cfg.setting("heartbeat_interval") if ctx.cfg else 30.0
+    timeout = heartbeat_timeout or (ctx.cfg.setting("heartbeat_timeout") if ctx.cfg else None)
+    terms = lease.make_terms(interval, timeout, durations.parse(eta_max))
+    worker_id = _fetch_worker(queue) if worker_id is None else str(worker_id)  # a plain str for YAML
+    status = workers.get(queue, worker_id).get("status")  # WorkerNotFound for an unknown id
+    if status in ("crashed", "suspended"):
+        raise WorkerCrashed(
+            f"worker {worker_id} is {status} and takes no tasks; "
+            f"reactivate it with `labtasker worker report {worker_id} active`"
+        )
+
+    def accept(doc: dict[str, Any]) -> bool:
+        return req.matches(doc.get("args"), tree, allow_extra=any_args) and (
+            predicate is None or predicate(doc)
+        )
+
+    claimer = claim.Claimer(queue, worker_id, accept)
+    # No liveness lock: this process may keep the task long after the call, so only
+    # the heartbeat (the file's mtime) says it is alive.
+    claimer.fields = {
+        "lease": lease.lease_info(terms, host=locking.host_key(), lock=None, skew=0.0, node=queue.node)
+    }
+    got = claimer.claim(clock.now())
+    if got is None:
+        return TaskFetchResponse(found=False)
+    if start_heartbeat:
+        LeaseKeeper(queue, got.name, terms.interval, terms.give_up_after, eta=terms.eta).__enter__()
+    return TaskFetchResponse(found=True, task=Task.from_doc(got.doc))
+
+
+def refresh_task_heartbeat(task_id: str, worker_id: str | None = None) -> None:
+    """Renew the lease of a running task (one taken with ``fetch_task(start_heartbeat=False)``).
+
+    LeaseLost if the task is not running (for ``worker_id``, when given).
+    """
+    queue = context().queue
+    prefix = f"{task_id}{layout.SEP}"
+    names = [n for n in queue.names("running") if n.startswith(prefix)]
+    if worker_id is not None:
+        names = [n for n in names if n == layout.running_name(task_id, str(worker_id))]
+    if not names or not tasks.heartbeat(queue, names[0]):
+        owner = f" by worker {worker_id}" if worker_id else ""
+        raise LeaseLost(f"task {task_id} is not running{owner}; nothing to renew")
+
+
+def health_check() -> HealthCheckResponse:
+    """``status`` "healthy" when the queue folder can be read and written (there is no server to ask)."""
+    queue = context().queue
+    ok = queue.exists() and os.access(queue.path, os.R_OK | os.W_OK | os.X_OK)
+    return HealthCheckResponse(status="healthy" if ok else "unhealthy", queue=str(queue.path))
+
+
+_fetch_workers: dict[Path, str] = {}
+
+
+def _fetch_worker(queue: FsQueue) -> str:
+    """One worker per process and queue for ``fetch_task`` calls that name none."""
+    wid = _fetch_workers.get(queue.path)
+    if wid is None or queue.read("workers", f"{wid}.yaml") is None:
+        wid = _fetch_workers[queue.path] = workers.create(queue)["worker_id"]
+    return wid
 
 
 # ------------------------------------------------------------------- workers
@@ -302,16 +413,25 @@ def create_worker(
     doc = workers.create(
         context(create=True).queue, worker_name=worker_name, metadata=metadata, max_retries=max_retries
     )
-    return WorkerCreateResponse(worker_id=doc["worker_id"])
+    return WorkerCreateResponse(doc["worker_id"])
 
 
 def ls_workers(
     worker_id: str | None = None,
     worker_name: str | None = None,
     status: str | None = None,
+    extra_filter: str | dict[str, Any] | None = None,
     limit: int = 100,
     offset: int = 0,
+    sort: list[Any] | None = None,
 ) -> WorkerLsResponse:
+    """Workers matching every given condition (``extra_filter`` over worker fields), oldest first
+    unless ``sort`` (as for ``ls_tasks``, over worker fields) says otherwise."""
+    from labtasker.filters import language as flt
+    from labtasker.filters import sorting
+
+    predicate = flt.compile(extra_filter, now=_now(), fields=flt.WORKER_FIELDS) if extra_filter else None
+    spec = sorting.parse_sort(sort, fields=flt.WORKER_FIELDS) if sort else None
     queue = _reader()
     if queue is None:
         return WorkerLsResponse([])
@@ -324,16 +444,21 @@ def ls_workers(
             continue
         if status and d.get("status") != status:
             continue
-        found.append(Worker.from_doc(d))
-    found.sort(key=lambda w: (_ts(w.created_at), w.worker_id))
-    return WorkerLsResponse(found[offset : offset + limit])
+        if predicate is not None and not predicate(d):
+            continue
+        found.append(d)
+    found.sort(key=lambda d: (_ts(d.get("created_at")), d["worker_id"]))
+    if spec is not None:
+        found = sorting.sort_docs(found, spec)
+    return WorkerLsResponse([Worker.from_doc(d) for d in found[offset : offset + limit]])
 
 
 def report_worker_status(worker_id: str, status: str) -> None:
     workers.set_status(context().queue, worker_id, status)
 
 
-def delete_worker(worker_id: str) -> None:
+def delete_worker(worker_id: str, cascade_update: bool = True) -> None:
+    """Delete a worker's file; its tasks keep their ``worker_id`` as a record (``cascade_update`` is accepted)."""
     workers.delete(context().queue, worker_id)
 
 
@@ -369,7 +494,9 @@ def update_queue(
     info = queue.info()
     if new_queue_name:
         info["queue_name"] = new_queue_name
-    if metadata_update:
+    if metadata_update is not None and not metadata_update:
+        info["metadata"] = {}  # an empty update empties it, as in the original
+    elif metadata_update:
         info["metadata"] = {**(info.get("metadata") or {}), **metadata_update}
     queue.write_info(info)
     return _queue_model(queue)
@@ -430,10 +557,11 @@ def run_loop(
     Settings not given here come from ``[loop]`` of ``config.toml``; with
     ``wait`` the loop waits for new tasks instead of returning when none is left.
     """
-    from labtasker import runner
+    from labtasker.worker import runner
 
     ctx = context(create=True)
     predicate = _compile(extra_filter)
+    worker_id = None if worker_id is None else str(worker_id)  # create_worker's id is a str subclass
 
     def accept(doc: dict[str, Any]) -> bool:
         return req.matches(doc.get("args"), tree, allow_extra=allow_extra) and (
@@ -474,7 +602,7 @@ def _compile(extra_filter: str | dict[str, Any] | None) -> Any:
     """A predicate for a filter expression, or None for no filter."""
     if not extra_filter:
         return None
-    from labtasker.fsqueue import filter as flt
+    from labtasker.filters import language as flt
 
     return flt.compile(extra_filter, now=_now())
 
@@ -493,12 +621,15 @@ __all__ = [
     "delete_queue",
     "delete_task",
     "delete_worker",
+    "fetch_task",
     "finish",
     "get_queue",
     "get_task",
+    "health_check",
     "ls_queues",
     "ls_tasks",
     "ls_workers",
+    "refresh_task_heartbeat",
     "report_task_status",
     "report_worker_status",
     "submit_task",

@@ -183,6 +183,22 @@ class TaskSubmitResponse:
 
 
 @dataclass
+class HealthCheckResponse:
+    """``health_check()``: ``status`` is "healthy" when the queue folder is readable and writable."""
+
+    status: str
+    queue: str
+
+
+@dataclass
+class TaskFetchResponse:
+    """What ``fetch_task`` took: ``found`` and the task (None when nothing was pending)."""
+
+    found: bool = False
+    task: Task | None = None
+
+
+@dataclass
 class TaskLsResponse:
     content: list[Task] = field(default_factory=list)
 
@@ -191,9 +207,14 @@ class TaskLsResponse:
         return bool(self.content)
 
 
-@dataclass
-class WorkerCreateResponse:
-    worker_id: str
+class WorkerCreateResponse(str):
+    """The new worker's id: a ``str`` (as the original's ``create_worker`` returned), with ``.worker_id``."""
+
+    __slots__ = ()
+
+    @property
+    def worker_id(self) -> str:
+        return str(self)
 
 
 @dataclass

@@ -54,13 +54,22 @@ class InvalidTransition(LabtaskerError, ValueError):
     """A status change the task state machine does not allow."""
 
 
-class LostRace(LabtaskerError):
+class LabtaskerRuntimeError(LabtaskerError, RuntimeError):
+    """Something that went wrong while running (the original's name, kept for scripts that catch it)."""
+
+
+class LostRace(LabtaskerRuntimeError):
     """Another process changed the task first; the caller's change was not made."""
 
 
-class LeaseLost(LabtaskerError):
+class LeaseLost(LabtaskerRuntimeError):
     """This worker no longer holds the task (cancelled, reclaimed or deleted)."""
 
 
-class WorkerCrashed(LabtaskerError):
-    """The worker failed too many times and was marked crashed."""
+class WorkerCrashed(LabtaskerRuntimeError):
+    """The worker failed too many times (or was suspended) and takes no tasks."""
+
+
+# The original's names for bad input, kept for scripts that catch them.
+LabtaskerValueError = UsageError
+LabtaskerTypeError = UsageError

@@ -26,7 +26,7 @@ from typing import Any
 from labtasker.fsqueue import clock, error_record, layout
 from labtasker.fsqueue.layout import STATE_DIRS
 from labtasker.fsqueue.locking import is_network_fs
-from labtasker.fsqueue.queue import Doc, FsQueue
+from labtasker.fsqueue.store import Doc, FsQueue
 
 log = logging.getLogger("labtasker")
 
@@ -61,6 +61,42 @@ class QueueEvent:
             "doc": self.doc,
         }
         return json.dumps(_plain(data), ensure_ascii=False, sort_keys=False)
+
+    # The original's names for the same facts (its EventResponse and StateTransitionEvent):
+    # event.sequence, event.timestamp, event.event.old_state ("created" when first seen)...
+    type = "state_transition"
+
+    @property
+    def sequence(self) -> int:
+        return self.seq
+
+    @property
+    def timestamp(self) -> datetime:
+        return self.time
+
+    @property
+    def event(self) -> QueueEvent:
+        return self
+
+    @property
+    def entity_type(self) -> str:
+        return self.entity
+
+    @property
+    def entity_id(self) -> str:
+        return self.id
+
+    @property
+    def old_state(self) -> str:
+        return self.old or "created"
+
+    @property
+    def new_state(self) -> str:
+        return self.new
+
+    @property
+    def entity_data(self) -> Doc:
+        return self.doc or {}
 
     def line(self) -> str:
         """A readable line: time, what, old -> new, and what matters about it."""

@@ -17,8 +17,8 @@ from collections.abc import Callable
 
 from labtasker.events import EventStream, QueueEvent
 from labtasker.fsqueue.lease import Terms
-from labtasker.fsqueue.queue import FsQueue
 from labtasker.fsqueue.reaper import Reaper, Sweep
+from labtasker.fsqueue.store import FsQueue
 
 log = logging.getLogger("labtasker")
 

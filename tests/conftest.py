@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from labtasker import api, config
-from labtasker.fsqueue.queue import FsQueue
+from labtasker.fsqueue.store import FsQueue
 
 _ENV = (
     "LABTASKER_ROOT", "LABTASKER_QUEUE_DIR", "LABTASKER_QUEUE_NAME", "LABTASKER_NODE_ID",

@@ -41,7 +41,8 @@ def parse_value(text: str) -> Any:
 def _storable(value: Any) -> bool:
     """Only values a task file can hold: no tuples, sets, bytes or complex numbers."""
     if isinstance(value, dict):
-        return all(isinstance(k, str) and _storable(v) for k, v in value.items())
+        # int keys are stored as strings, as JSON writes them (model.expand)
+        return all(isinstance(k, (str, int)) and _storable(v) for k, v in value.items())
     if isinstance(value, list):
         return all(_storable(v) for v in value)
     return value is None or isinstance(value, (str, bool, int, float))
@@ -121,9 +122,9 @@ def parse_dict(text: str, option: str) -> dict[str, Any]:
 
 
 def parse_assignment(text: str) -> tuple[str, Any]:
-    """``field.path=value`` -> (path, typed value)."""
+    """``field.path=value`` -> (path, typed value); dashes in the path are underscores."""
     path, sep, raw = text.partition("=")
-    path = path.strip()
+    path = path.strip().replace("-", "_")  # task-name=x is task_name=x, as for task args
     if not sep or not path:
         raise UsageError(f"invalid update {text!r}: write field=value, e.g. -u 'args.lr=0.01'")
     check_path(path, "field")

@@ -11,7 +11,7 @@ from plumbum import cli
 from plumbum.cli.application import ShowCompletion, ShowHelp, ShowHelpAll, ShowVersion, Subcommand
 from plumbum.cli.switches import SwitchError
 
-from labtasker.cli import errors
+from labtasker.cli import error_report as errors
 from labtasker.errors import LabtaskerError, UsageError
 
 

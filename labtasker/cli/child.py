@@ -1,7 +1,8 @@
 """Running a job's command: output shown live and copied to a log, stopped cleanly on request.
 
-On a terminal the command runs under a pseudo-terminal, so progress bars and
-colours render as they would without labtasker. The command gets its own
+By default the command runs under a pseudo-terminal (its stdin, stdout and
+stderr are one), whether or not labtasker itself has a terminal, so progress
+bars, colours and isatty() checks behave as they would without labtasker. The command gets its own
 process group: stopping it stops everything it started (data loader workers,
 the commands of a shell script). A stop sends the group one signal, waits the
 grace period (less if asked again), then sends SIGKILL.
@@ -65,9 +66,10 @@ def _spawn(argv: list[str], env: dict[str, str], use_pty: bool) -> tuple[Any, di
 
         master, slave = pty.openpty()
         _prepare_pty(slave)
+        os.write(master, b"\x04")  # nobody types here: a job reading stdin gets end-of-file, not a hang
         try:
             proc = subprocess.Popen(
-                argv, stdin=subprocess.DEVNULL, stdout=slave, stderr=slave, env=env, start_new_session=True
+                argv, stdin=slave, stdout=slave, stderr=slave, env=env, start_new_session=True
             )
         except BaseException:
             os.close(master)
@@ -91,18 +93,24 @@ def _spawn(argv: list[str], env: dict[str, str], use_pty: bool) -> tuple[Any, di
 
 
 def _prepare_pty(fd: int) -> None:
-    """Same size as our terminal; no CR added to each LF (the log stays plain text)."""
+    """Same size as our terminal (80x24 without one); no CR added to each LF (the log stays
+    plain text); no echo (nothing typed there)."""
     import fcntl
+    import struct
     import termios
 
     try:
         size = fcntl.ioctl(sys.stdout.fileno(), termios.TIOCGWINSZ, b"\0" * 8)
-        fcntl.ioctl(fd, termios.TIOCSWINSZ, size)
     except (OSError, ValueError, AttributeError):
+        size = struct.pack("HHHH", 24, 80, 0, 0)
+    try:
+        fcntl.ioctl(fd, termios.TIOCSWINSZ, size)
+    except OSError:
         pass
     try:
         attrs = termios.tcgetattr(fd)
         attrs[1] &= ~termios.ONLCR
+        attrs[3] &= ~termios.ECHO
         termios.tcsetattr(fd, termios.TCSANOW, attrs)
     except termios.error:
         pass

@@ -8,7 +8,7 @@ import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from plumbum import cli
 
@@ -16,6 +16,9 @@ from labtasker import api
 from labtasker.cli import output
 from labtasker.cli.base import Command, Group
 from labtasker.errors import QueueNotFound
+
+if TYPE_CHECKING:
+    from labtasker.events import QueueEvent
 
 
 class Event(Group):
@@ -38,6 +41,20 @@ class Listen(Command):
         help="line (readable) or jsonl (seq, time, entity, id, old, new, doc)",
     )
     polling = cli.Flag(["--polling"], help="Poll the directories (the default on network filesystems)")
+    compact = cli.Flag(
+        ["-c", "--compact"],
+        help="One bracketed line per event, as the original printed it: "
+        "[seq][time][state_transition][entity][id][old -> new]",
+    )
+    raw = cli.Flag(
+        ["--raw"], excludes=["--compact"], help="Each event as it is recorded (same as --fmt jsonl)"
+    )
+    timeout = cli.SwitchAttr(
+        ["--timeout"],
+        float,
+        argname="SECONDS",
+        help="Accepted for scripts of the original: following files needs no connection",
+    )
 
     def main(self) -> int:
         queue = api.context().queue
@@ -51,8 +68,20 @@ class Listen(Command):
             output.info(f"listening to {queue.path} ({how}); Ctrl-C to stop")
             while not stop.is_set():
                 for event in stream.poll(0.5):
-                    print(event.to_json() if self.fmt == "jsonl" else event.line(), flush=True)
+                    if self.raw or (self.fmt == "jsonl" and not self.compact):
+                        text = event.to_json()
+                    else:
+                        text = compact(event) if self.compact else event.line()
+                    print(text, flush=True)
         return 0
+
+
+def compact(event: QueueEvent) -> str:
+    """The original's compact line, for scripts that parse it (``old`` is "created" when first seen)."""
+    return (
+        f"[{event.seq:5}][{event.time.isoformat()}][{'state_transition':20}]"
+        f"[{event.entity:10}][{event.id:10}][{event.old_state:10} -> {event.new:10}]"
+    )
 
 
 @contextmanager

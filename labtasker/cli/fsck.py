@@ -36,7 +36,7 @@ class Fsck(Command):
     quiet = cli.Flag(["-q", "--quiet"], help="Print nothing: the exit code tells")
 
     def main(self) -> int:
-        from labtasker.fsck import fsck
+        from labtasker.replicas.fsck import fsck
 
         queue = existing_queue()
         report = fsck(queue, repair=self.repair, grace=self.grace, all_nodes=self.all_nodes)

@@ -13,7 +13,7 @@ from labtasker import config
 from labtasker.cli import output
 from labtasker.cli.base import Command, positive_seconds
 from labtasker.errors import ConfigError, LabtaskerError, UsageError
-from labtasker.fsqueue.queue import FsQueue
+from labtasker.fsqueue.store import FsQueue
 
 
 class Init(Command):

@@ -12,16 +12,18 @@ from typing import Any
 
 from plumbum import cli
 
-from labtasker import api, loop_report, runner
-from labtasker.attempt import SIGNAL
-from labtasker.cli import child, errors, output
+from labtasker import api
+from labtasker.cli import child, output
+from labtasker.cli import error_report as errors
 from labtasker.cli.base import Command, argtype, positive_seconds
 from labtasker.cli.task import positive
 from labtasker.cli.template import Template
 from labtasker.errors import LabtaskerError, LeaseLost, UsageError
 from labtasker.fsqueue import durations, error_record
-from labtasker.fsqueue import required as req
-from labtasker.interrupts import forwarded
+from labtasker.worker import loop_report, runner
+from labtasker.worker import required as req
+from labtasker.worker.attempt import SIGNAL
+from labtasker.worker.interrupts import forwarded
 
 
 class JobFailed(Exception):
@@ -132,7 +134,7 @@ class Loop(Command):
     """
 
     cmd = cli.SwitchAttr(
-        ["-c", "--cmd"],
+        ["-c", "--cmd", "--command"],
         str,
         argname="STRING",
         help="A command run by a shell; placeholder values are quoted for it",
@@ -170,7 +172,14 @@ class Loop(Command):
     worker_id = cli.SwitchAttr(["--worker-id"], str, argname="ID", help="Run as this worker (created if new)")
     max_tasks = cli.SwitchAttr(["--max-tasks"], positive, argname="N", help="Stop after N tasks")
     wait = cli.Flag(["--wait"], help="When no task is left, keep waiting for new ones")
-    no_pty = cli.Flag(["--no-pty"], help="Never run the command under a pseudo-terminal")
+    use_pty = cli.Flag(
+        ["--use-pty"],
+        excludes=["--no-use-pty"],
+        help="Run the command under a pseudo-terminal, even without one of our own (the default)",
+    )
+    no_pty = cli.Flag(
+        ["--no-use-pty", "--no-pty"], help="Run the command with plain pipes, not a pseudo-terminal"
+    )
     grace = cli.SwitchAttr(
         ["--grace"],
         positive_seconds,
@@ -190,18 +199,26 @@ class Loop(Command):
     quiet = cli.Flag(["-q", "--quiet"], help="Print no progress lines (also LABTASKER_QUIET=1)")
 
     def main(self, *command: str) -> int:
-        spec = JobSpec.from_options(command, self.cmd, self.script_path, self.shell)
+        cmd = self.cmd
+        if not command and cmd is None and self.script_path is None and not output.is_tty(sys.stdin):
+            cmd = sys.stdin.read().strip() or None  # `echo 'CMD' | labtasker loop`, as the original took it
+        spec = JobSpec.from_options(command, cmd, self.script_path, self.shell)
         tree = req.build_tree(spec.fields)
+        # A command without placeholders reads its task itself (task_info(), $LABTASKER_TASK_ID):
+        # any args will do, as for a Python loop with no Required() fields.
+        any_args = not spec.fields
         if self.extra_filter:  # a bad filter is an error before any task is taken
-            from labtasker.fsqueue import filter as flt
+            from labtasker.filters import language as flt
 
             flt.compile(self.extra_filter)
         if self.retry_backoff is not None and self.retry_backoff < 0:
             raise UsageError("--retry-backoff must be 0 or more seconds")
         report = loop_report.Reporter(quiet=self.quiet)
-        job = _Job(spec, use_pty=not self.no_pty and output.is_tty(sys.stdout))
+        # Under a pseudo-terminal by default, with or without a terminal of our own (nohup,
+        # Slurm, a pipe), so isatty() checks and progress bars behave the same everywhere.
+        job = _Job(spec, use_pty=not self.no_pty and os.name == "posix")
         try:
-            tally = api.run_loop(job, tree, **self._loop_options(), report=report)
+            tally = api.run_loop(job, tree, allow_extra=any_args, **self._loop_options(), report=report)
         except (runner.StopLoop, KeyboardInterrupt):  # only where the loop could not take the signals
             output.info("stopped; the task that was running is back in pending")
             return errors.INTERRUPTED
@@ -213,7 +230,7 @@ class Loop(Command):
             raise LabtaskerError(tally.crashed)  # exit code 1
         if tally.total == 0:
             reason, mistake = loop_report.why_nothing_ran(
-                api.context().queue, tree, spec.fields, self.extra_filter
+                api.context().queue, tree, spec.fields, self.extra_filter, any_args, command=True
             )
             if mistake:
                 raise UsageError(reason)

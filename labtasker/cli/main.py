@@ -6,7 +6,7 @@ import sys
 from typing import NoReturn
 
 from labtasker import __version__
-from labtasker.cli import errors
+from labtasker.cli import error_report as errors
 from labtasker.cli.base import Group, add_optional
 
 
@@ -21,7 +21,7 @@ class Labtasker(Group):
 # Each group is imported only when it runs (or for --help), so start-up stays fast.
 Labtasker.subcommand("init", "labtasker.cli.init.Init")
 Labtasker.subcommand("config", "labtasker.cli.config_cmd.Config")
-Labtasker.subcommand("queue", "labtasker.cli.queue.QueueGroup")
+Labtasker.subcommand("queue", "labtasker.cli.queue_cmd.QueueGroup")
 Labtasker.subcommand("task", "labtasker.cli.task.TaskGroup")
 Labtasker.subcommand("worker", "labtasker.cli.worker.WorkerGroup")
 Labtasker.subcommand("loop", "labtasker.cli.loop.Loop")

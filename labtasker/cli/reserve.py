@@ -45,7 +45,7 @@ class Reserve(Command):
                 "--node NAME is required: the node to set tasks aside for "
                 "(its id is in .labtasker/node_id on that machine)"
             )
-        from labtasker.fsqueue import filter as flt
+        from labtasker.filters import language as flt
 
         queue = existing_queue()
         accept = flt.compile(self.extra_filter, now=clock.now()) if self.extra_filter else None

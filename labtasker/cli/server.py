@@ -17,11 +17,11 @@ from typing import NoReturn
 from plumbum import cli
 
 from labtasker import __version__, api
-from labtasker.cli import errors
+from labtasker.cli import error_report as errors
 from labtasker.cli.base import Command, Group, argtype
 from labtasker.cli.event import _stop_on_signals
 from labtasker.fsqueue import durations, lease
-from labtasker.fsqueue.queue import FsQueue
+from labtasker.fsqueue.store import FsQueue
 
 log = logging.getLogger("labtasker")
 

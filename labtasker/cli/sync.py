@@ -9,8 +9,8 @@ from plumbum import cli
 from labtasker import api
 from labtasker.cli.base import Command
 from labtasker.errors import ConfigError, QueueNotFound
-from labtasker.fsqueue import reconcile
-from labtasker.fsqueue.queue import FsQueue
+from labtasker.fsqueue.store import FsQueue
+from labtasker.replicas import reconcile
 
 
 def existing_queue() -> FsQueue:
@@ -42,7 +42,7 @@ class Sync(Command):
     quiet = cli.Flag(["-q", "--quiet"], help="Print nothing unless something fails")
 
     def main(self) -> int:
-        from labtasker import sync
+        from labtasker.replicas import git_sync as sync
 
         queue = existing_queue()
         if queue.node == "local" and not os.environ.get("LABTASKER_NODE_ID"):

@@ -125,11 +125,20 @@ class Submit(Command):
         argname="SECONDS",
         help="Reclaim the task if its worker is silent this long",
     )
+    task_timeout = cli.SwitchAttr(
+        ["--task-timeout"],
+        str,
+        argname="DURATION",
+        help="A run of this task longer than this (e.g. 3600, 1h30m) is stopped and retried",
+    )
     from_file = cli.SwitchAttr(
         ["--from-file"],
         str,
         argname="FILE",
         help="Submit one task per line of a JSON-lines file ('-' reads stdin)",
+    )
+    cmd = cli.SwitchAttr(
+        ["--cmd", "--command"], str, argname="COMMAND", help="A command to keep with the task (its cmd field)"
     )
     quiet = cli.Flag(["-q", "--quiet"], help="Print nothing (the task id is printed otherwise)")
 
@@ -158,6 +167,10 @@ class Submit(Command):
             "metadata": parse_dict(self.metadata, "--metadata") if self.metadata else None,
             "heartbeat_timeout": self.heartbeat_timeout,
         }
+        if self.task_timeout is not None:
+            out["task_timeout"] = _duration(self.task_timeout)
+        if self.cmd is not None:
+            out["cmd"] = self.cmd
         if self.priority is not None:
             out["priority"] = self.priority
         if self.max_retries is not None:
@@ -180,6 +193,17 @@ _LINE_KEYS = (
     "task_timeout",
     "cmd",
 )
+
+
+def _duration(text: str) -> float:
+    from labtasker.fsqueue import durations
+
+    try:
+        value = durations.parse(text)
+    except ValueError as exc:
+        raise UsageError(f"invalid value {text!r} for --task-timeout: {exc}") from None
+    assert value is not None
+    return value
 
 
 def _read_lines(source: str) -> list[tuple[int, str]]:
@@ -242,6 +266,9 @@ class Ls(Selection):
     )
     quiet = cli.Flag(["-q", "--quiet"], help="Print only task ids, one per line")
     no_pager = cli.Flag(["--no-pager"], help="Never page the output")
+    pager = cli.Flag(
+        ["--pager"], excludes=["--no-pager"], help="Page long output on a terminal (the default)"
+    )
     fmt = cli.SwitchAttr(
         ["--fmt"],
         cli.Set(*_FORMATS),

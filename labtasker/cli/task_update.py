@@ -12,9 +12,10 @@ from labtasker.api_models import Task, TaskUpdateRequest
 from labtasker.cli import output
 from labtasker.cli.args import parse_assignment
 from labtasker.cli.base import read_ids_from_stdin
-from labtasker.cli.task import Selection
+from labtasker.cli.task import Selection, count_arg, positive
 from labtasker.errors import LabtaskerError, UsageError
-from labtasker.fsqueue import layout, model, transitions
+from labtasker.fsqueue import documents as model
+from labtasker.fsqueue import layout, transitions
 
 Change = tuple[str, dict[str, Any], list[str]]  # task id, fields, fields to replace whole
 
@@ -34,6 +35,17 @@ class Update(Selection):
         ["--reset-pending"], help="Put the tasks back to pending with retries reset to 0"
     )
     quiet = cli.Flag(["-q", "--quiet"], help="No confirmation and no output (for scripts and pipes)")
+    yes = cli.Flag(["-y", "--yes"], help="Do not ask before updating several tasks picked by a query")
+    limit = cli.SwitchAttr(
+        ["--limit"],
+        positive,
+        argname="INT",
+        help="Update at most this many of the matching tasks (in listing order); "
+        "a count you give is taken as your confirmation",
+    )
+    offset = cli.SwitchAttr(
+        ["--offset"], count_arg, default=0, argname="INT", help="Skip this many matching tasks first"
+    )
     editor = cli.Flag(["--editor"], help="Edit the selected tasks as YAML in $EDITOR")
 
     def main(self, *assignments: str) -> int:
@@ -56,7 +68,7 @@ class Update(Selection):
                 changes += [(i, {}, []) for i in ids if i not in edited]
         else:
             changes = [(task_id, fields, replace) for task_id in ids]
-            self._confirm(len(ids))
+            self._confirm(ids)
         return self._apply(changes)
 
     def _targets(self) -> tuple[list[str], list[Task] | None]:
@@ -65,7 +77,10 @@ class Update(Selection):
         if only_id:  # the per-id path used with xargs: no listing at all
             return [self.task_id], None
         if self.has_selector():
-            tasks = self.select(None)
+            tasks = self.select(None, self.offset)
+            if self.limit is not None and len(tasks) > self.limit:
+                output.info(f"{len(tasks)} tasks match; updating the first {self.limit} (--limit)")
+                tasks = tasks[: self.limit]
             return [t.task_id for t in tasks], tasks
         if output.is_tty(sys.stdin):
             raise UsageError(
@@ -74,12 +89,24 @@ class Update(Selection):
             )
         return list(dict.fromkeys(read_ids_from_stdin())), None
 
-    def _confirm(self, n: int) -> None:
-        """A query that picks many tasks is confirmed on a terminal (not with -q or --id)."""
-        by_query = any((self.task_name, self.status, self.extra_filter))
-        if self.quiet or not by_query or not output.can_prompt():
+    def _confirm(self, ids: list[str]) -> None:
+        """Before a query changes several tasks, say how many: a wrong filter must not cost data.
+
+        On a terminal the user confirms; -y, -q or a --limit of their own is
+        consent given in advance. Without a terminal nothing is asked (a script
+        must never hang, and scripts of the original update without asking):
+        the count goes to stderr instead. Ids given one by one (--id, a pipe)
+        are what the user meant and are not questioned.
+        """
+        by_query = any(v is not None for v in (self.task_name, self.status, self.extra_filter))
+        if not by_query or len(ids) < 2 or self.quiet or self.yes or self.limit is not None:
             return
-        if not output.confirm(f"Update {n} task{'s' if n != 1 else ''}?"):
+        preview = ", ".join(ids[:5]) + (f" and {len(ids) - 5} more" if len(ids) > 5 else "")
+        if not output.can_prompt():
+            output.info(f"updating {len(ids)} tasks that match the selection: {preview}")
+            return
+        print(f"{len(ids)} tasks match: {preview}", file=sys.stderr)
+        if not output.confirm(f"Update all {len(ids)} tasks?"):
             raise LabtaskerError("cancelled; nothing was updated")
 
     def _apply(self, changes: list[Change]) -> int:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from labtasker.errors import UsageError
-from labtasker.fsqueue.model import get_path
+from labtasker.fsqueue.documents import get_path
 
 _PATH = re.compile(r"^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$")
 NONE, SINGLE, DOUBLE = "", "'", '"'

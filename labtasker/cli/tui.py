@@ -15,7 +15,7 @@ from plumbum import cli
 from labtasker import api, config
 from labtasker.cli.base import Command
 from labtasker.errors import QueueNotFound, UsageError
-from labtasker.fsqueue.queue import FsQueue
+from labtasker.fsqueue.store import FsQueue
 
 STATES = ("pending", "running", "success", "failed", "cancelled", "attempts", "quarantine")
 
@@ -73,7 +73,7 @@ class Tui(Command):
     def main(self, queue_dir: str = "") -> int:
         queue = open_queue(queue_dir or None, read_only=self.read_only)
         if self.extra_filter:
-            from labtasker.fsqueue import filter as flt
+            from labtasker.filters import language as flt
 
             flt.compile(self.extra_filter)  # a bad filter is a usage error before the screen opens
         if not (sys.stdin.isatty() and sys.stdout.isatty()):

@@ -59,8 +59,16 @@ class Ls(Command):
     status = cli.SwitchAttr(
         ["-s", "--status"], cli.Set(*WORKER_STATUSES), argname="STATUS", help="Only workers in this status"
     )
+    extra_filter = cli.SwitchAttr(
+        ["-f", "--extra-filter"],
+        str,
+        argname="EXPR",
+        help="""Only workers matching a filter, e.g. 'metadata.gpu == 0' or '{"metadata.gpu": 0}'""",
+    )
     limit = cli.SwitchAttr(["--limit"], count_arg, default=100, argname="INT", help="Show at most this many")
     quiet = cli.Flag(["-q", "--quiet"], help="Print only worker ids")
+    pager = cli.Flag(["--pager"], excludes=["--no-pager"], help="Page the output on a terminal")
+    no_pager = cli.Flag(["--no-pager"], help="Never page the output (the default)")
     fmt = cli.SwitchAttr(
         ["--fmt"],
         cli.Set("table", "yaml", "jsonl"),
@@ -71,7 +79,11 @@ class Ls(Command):
 
     def main(self) -> int:
         workers = api.ls_workers(
-            worker_id=self.worker_id, worker_name=self.worker_name, status=self.status, limit=self.limit
+            worker_id=self.worker_id,
+            worker_name=self.worker_name,
+            status=self.status,
+            extra_filter=self.extra_filter,
+            limit=self.limit,
         ).content
         if self.quiet:
             lines: Any = (w.worker_id for w in workers)
@@ -81,7 +93,7 @@ class Ls(Command):
             lines = output.yaml_docs(w.to_dict() for w in workers)
         else:
             lines = _table(workers)
-        output.emit(lines, pager=False)
+        output.emit(lines, pager=self.pager and not self.quiet)
         return 0
 
 

@@ -3,21 +3,25 @@
 Two kinds of record land there. A run whose task was taken away (cancelled,
 reclaimed, deleted) writes its late result (``tasks._record_attempt``: it has
 ``finished_at``); a result replaced by a merge, a re-queue or a cancel is kept
-whole (``merge.archive``: the run's own fields, no finish time of its own).
+whole (``archive``: the run's own fields, no finish time of its own).
 A file's name starts with its task id, so one task's records are found from a
 listing without reading anyone else's.
 """
 
 from __future__ import annotations
 
+import copy
 from collections import Counter
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Any
 
-from labtasker.fsqueue import layout
-from labtasker.fsqueue.queue import Doc, FsQueue
+from labtasker.fsqueue import atomic, codec, ids, layout
+from labtasker.fsqueue.store import Doc, FsQueue
+from labtasker.fsqueue.versions import canonical_doc, digest, life_fields, life_key, life_of, run_id
 
 DIRNAME = "attempts"
+ARCHIVE_REASON = "another version of this task took its place (a merge, a re-queue or a cancel)"
 # The time a record is placed at, best first: when the run ended, its last sign of life, when it began.
 TIME_FIELDS = ("finished_at", "last_heartbeat", "start_time", "created_at")
 _LATEST = datetime.max.replace(tzinfo=timezone.utc)
@@ -81,3 +85,60 @@ def as_time(value: Any) -> datetime | None:
     if not isinstance(value, datetime):
         return None
     return value if value.tzinfo is not None else value.replace(tzinfo=timezone.utc)
+
+
+# ------------------------------------------------- results kept when replaced
+def archive(doc: Doc) -> tuple[str, Doc]:
+    """The ``attempts/`` file name and record that keep a superseded result.
+
+    Both depend only on the result itself, so every replica (and a re-queue,
+    which keeps the result it replaces) writes the same file.
+    """
+    rev, node, stamp = life_of(doc)
+    worker = str(doc.get("worker_id") or "none")
+    if not ids.SAFE_ID.match(worker) or layout.SEP in worker:
+        worker = "w" + digest(worker)
+    name = layout.attempt_name(doc["task_id"], worker, "m" + digest([doc["task_id"], run_id(doc)])[:10])
+    record = copy.deepcopy(life_fields(doc))
+    record.update(life=[rev, node, stamp], node=node, reason=ARCHIVE_REASON)
+    return name, canonical_doc(record)
+
+
+def is_archive_name(name: str) -> bool:
+    """True for ``attempts/`` names written by ``archive`` (their nonce starts with ``m``)."""
+    parts = name[: -len(layout.SUFFIX)].split(layout.SEP) if name.endswith(layout.SUFFIX) else []
+    return len(parts) == 3 and parts[2].startswith("m")
+
+
+def join_archives(a: Doc, b: Doc) -> Doc:
+    """Two records of one run (versions met under one name): the better lifecycle."""
+    return a if life_key(a) <= life_key(b) else b
+
+
+def write_archive(queue: FsQueue, name: str, record: Doc) -> bool:
+    """Keep a superseded result under ``attempts/name``; two records of one run are joined."""
+    path = queue.path / "attempts" / name
+    old = _bytes_or_none(path)
+    if old is not None:
+        try:
+            record = join_archives(codec.load(old, required_key="task_id"), record)
+        except codec.Unreadable:
+            queue.quarantine("attempts", name, "unreadable")
+    data = codec.dump(canonical_doc(record))
+    if data == old:
+        return False
+    atomic.write_atomic(path, data, queue.tmp)
+    return True
+
+
+def keep_replaced(queue: FsQueue, doc: Doc) -> None:
+    """A user's re-queue or cancel replaces a finished result: keep it in ``attempts/``."""
+    name, record = archive(doc)
+    write_archive(queue, name, record)
+
+
+def _bytes_or_none(path: Path) -> bytes | None:
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        return None

@@ -21,7 +21,7 @@ from collections.abc import Callable
 from datetime import datetime
 
 from labtasker.fsqueue import clock, layout, transitions
-from labtasker.fsqueue.queue import Doc, FsQueue, Located
+from labtasker.fsqueue.store import Doc, FsQueue, Located
 
 Accept = Callable[[Doc], bool]
 

@@ -21,7 +21,7 @@ from pathlib import Path
 import fasteners
 
 from labtasker.fsqueue import ids, layout
-from labtasker.fsqueue.queue import FsQueue
+from labtasker.fsqueue.store import FsQueue
 
 log = logging.getLogger("labtasker")
 

@@ -19,9 +19,9 @@ from pathlib import Path
 from typing import Any
 
 from labtasker.errors import WorkerNotFound
-from labtasker.fsqueue import clock, ids, layout, lease, locking, reconcile, workers
+from labtasker.fsqueue import clock, ids, layout, lease, locking, replica_mark, workers
 from labtasker.fsqueue.lease import Signature, Terms, Verdict
-from labtasker.fsqueue.queue import Doc, FsQueue
+from labtasker.fsqueue.store import Doc, FsQueue
 
 log = logging.getLogger("labtasker")
 
@@ -126,7 +126,7 @@ class Reaper:
         names = self.queue.names("running")
         self._forget_gone(set(names))
         locks_in_use: set[str] = set()
-        self._replica = reconcile.is_replica(self.queue)
+        self._replica = replica_mark.is_replica(self.queue)
         for name in names:
             try:
                 self._sweep_one(name, result, locks_in_use, fs_now, wall, mono)

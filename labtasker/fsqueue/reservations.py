@@ -11,8 +11,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 
-from labtasker.fsqueue import clock, ids, layout, merge
-from labtasker.fsqueue.queue import Doc, FsQueue
+from labtasker.fsqueue import clock, ids, layout, versions
+from labtasker.fsqueue.store import Doc, FsQueue
 
 Accept = Callable[[Doc], bool]
 
@@ -94,7 +94,7 @@ def _setter(
         doc["reserved_for"] = value
         doc["gen"] = int(doc.get("gen") or 0) + 1
         doc["last_modified"] = now or clock.now()
-        merge.note_edit(doc, {"reserved_for": value}, (), doc["gen"], queue.node)
+        versions.note_edit(doc, {"reserved_for": value}, (), doc["gen"], queue.node)
         return "pending", doc
 
     return change

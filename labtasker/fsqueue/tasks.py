@@ -13,10 +13,10 @@ from datetime import datetime
 from typing import Any
 
 from labtasker.errors import LeaseLost, LostRace, TaskNotFound
-from labtasker.fsqueue import atomic, clock, ids, layout, reconcile, transitions
+from labtasker.fsqueue import atomic, attempts, clock, ids, layout, transitions
+from labtasker.fsqueue.documents import new_task
 from labtasker.fsqueue.layout import STATE_DIRS, TaskStatus
-from labtasker.fsqueue.model import new_task
-from labtasker.fsqueue.queue import Doc, FsQueue, Located
+from labtasker.fsqueue.store import Doc, FsQueue, Located
 
 _RETRIES_ON_RACE = 5
 LATE_RESULT = "lease lost before the result was saved"  # the reason of a result kept in attempts/
@@ -93,7 +93,7 @@ def update(
             node=queue.node,
         )
         if before is not None and status.value != before["status"]:
-            reconcile.keep_replaced(queue, before)  # a re-queue or cancel keeps the result it replaces
+            attempts.keep_replaced(queue, before)  # a re-queue or cancel keeps the result it replaces
         return status, new
 
     located = change_task(queue, task_id, change)

@@ -7,15 +7,15 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from labtasker.errors import InvalidTransition
-from labtasker.fsqueue import merge
-from labtasker.fsqueue.layout import TaskStatus, parse_status
-from labtasker.fsqueue.model import (
+from labtasker.fsqueue import versions
+from labtasker.fsqueue.documents import (
     DICT_FIELDS,
     check_int,
     check_key,
     deep_merge,
     expand,
 )  # fmt: skip
+from labtasker.fsqueue.layout import TaskStatus, parse_status
 
 P, R, S, F, C = (TaskStatus.PENDING, TaskStatus.RUNNING, TaskStatus.SUCCESS,
                  TaskStatus.FAILED, TaskStatus.CANCELLED)  # fmt: skip
@@ -56,7 +56,7 @@ def apply_update(
     """A user's edit: merge dict fields (or replace those named), set scalars, move status.
 
     ``node`` (the editing replica) goes into the edit's clocks, which decide
-    concurrent edits when replicas merge (fsqueue/merge.py).
+    concurrent edits when replicas merge (replicas/merge.py).
     """
     for name in replace_fields:
         if name not in DICT_FIELDS and name not in SCALAR_FIELDS:
@@ -86,7 +86,7 @@ def apply_update(
         _to_pending(doc)
     doc["last_modified"] = now
     doc["gen"] = int(doc.get("gen") or 0) + 1
-    merge.note_edit(doc, edited, replace_fields, doc["gen"], node)
+    versions.note_edit(doc, edited, replace_fields, doc["gen"], node)
     if new != old or reset_pending:
         doc["sgen"] = doc["gen"]  # an explicit status change: beats the history it replaces
     return new, doc
@@ -167,8 +167,10 @@ def release(doc: dict[str, Any], now: datetime) -> dict[str, Any]:
 
 
 def merge_summary(doc: dict[str, Any], summary: dict[str, Any] | None) -> None:
-    """Summary updates replace top-level keys and keep the others."""
-    if summary:
+    """Summary updates replace top-level keys and keep the others; an empty dict empties it."""
+    if summary is not None and not summary:
+        doc["summary"] = {}
+    elif summary:
         merged = dict(doc.get("summary") or {})
         merged.update(copy.deepcopy(expand(summary, "summary")))
         doc["summary"] = merged

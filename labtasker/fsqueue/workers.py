@@ -8,8 +8,8 @@ from typing import Any
 
 from labtasker.errors import WorkerNotFound
 from labtasker.fsqueue import clock, ids
-from labtasker.fsqueue.model import expand
-from labtasker.fsqueue.queue import Doc, FsQueue
+from labtasker.fsqueue.documents import expand
+from labtasker.fsqueue.store import Doc, FsQueue
 
 WORKER_STATUSES = ("active", "suspended", "crashed", "exited")  # exited: its loop ended
 

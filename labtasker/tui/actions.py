@@ -14,7 +14,7 @@ from typing import Any
 
 from labtasker.errors import LabtaskerError, UsageError
 from labtasker.fsqueue import codec, tasks
-from labtasker.fsqueue.queue import FsQueue
+from labtasker.fsqueue.store import FsQueue
 
 EDITABLE = ("task_name", "priority", "max_retries", "args", "metadata")
 

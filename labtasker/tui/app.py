@@ -28,7 +28,7 @@ from textual.widgets import DataTable, Footer, Header, Input, Static, Tree
 
 from labtasker.errors import FilterError, LabtaskerError
 from labtasker.fsqueue import clock
-from labtasker.fsqueue.queue import FsQueue
+from labtasker.fsqueue.store import FsQueue
 from labtasker.tui import actions, detail, scan
 from labtasker.tui.actions import Outcome
 from labtasker.tui.columns import short_id

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from labtasker.fsqueue import layout
-from labtasker.fsqueue.queue import FsQueue
+from labtasker.fsqueue.store import FsQueue
 from labtasker.tui.scan import DIRNAME
 
 MAX_FILE_BYTES = 256 * 1024

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from labtasker.errors import UsageError
-from labtasker.fsqueue.queue import FsQueue
+from labtasker.fsqueue.store import FsQueue
 
 
 class ReadOnlyQueue(FsQueue):

@@ -14,9 +14,9 @@ from datetime import datetime, timezone
 from typing import Any
 
 from labtasker.errors import FilterError
-from labtasker.fsqueue import filter as flt
+from labtasker.filters import language as flt
 from labtasker.fsqueue import layout
-from labtasker.fsqueue.queue import FsQueue
+from labtasker.fsqueue.store import FsQueue
 from labtasker.tui import columns as cols
 
 TASK_STATES = ("pending", "running", "success", "failed", "cancelled")

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from labtasker.cli import errors
+from labtasker.cli import error_report as errors
 from labtasker.cli.main import main
 
 

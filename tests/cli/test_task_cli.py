@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from labtasker import api
-from labtasker.fsqueue.queue import FsQueue
+from labtasker.fsqueue.store import FsQueue
 from tests.cli.conftest import Lt
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from labtasker.fsqueue import claim, tasks
 from labtasker.fsqueue.layout import STATE_DIRS, task_id_of
-from labtasker.fsqueue.queue import FsQueue
+from labtasker.fsqueue.store import FsQueue
 from tests.conftest import race
 
 N_TASKS = 1200

@@ -10,8 +10,7 @@ from pathlib import Path
 import pytest
 
 import labtasker
-from labtasker import runner
-from labtasker.fsqueue import required
+from labtasker.worker import required, runner
 
 CHILD = """
 import os, sys, labtasker

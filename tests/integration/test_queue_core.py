@@ -13,7 +13,7 @@ import labtasker
 from labtasker import api, config
 from labtasker.errors import InvalidTransition, LeaseLost, TaskNotFound
 from labtasker.fsqueue import claim, clock, layout, tasks, transitions, workers
-from labtasker.fsqueue.queue import FsQueue
+from labtasker.fsqueue.store import FsQueue
 
 T0 = datetime(2026, 11, 20, 12, 0, tzinfo=timezone.utc)
 
@@ -308,7 +308,7 @@ def test_loop_writes_task_info_for_subprocesses(project: Path) -> None:
 
     @labtasker.loop()
     def main(x: int = labtasker.Required()):
-        run = __import__("labtasker.loop", fromlist=["x"]).current_run()
+        run = __import__("labtasker.worker.decorator", fromlist=["x"]).current_run()
         code = "import labtasker; t = labtasker.task_info(); print(t.task_id, t.args['x'])"
         res = subprocess.run(
             [sys.executable, "-c", code],

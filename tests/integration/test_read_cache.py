@@ -1,11 +1,11 @@
-"""What a process remembers of files it read never outlives the files (fsqueue/queue.py, cache.py)."""
+"""What a process remembers of files it read never outlives the files (fsqueue/store.py, cache.py)."""
 
 from __future__ import annotations
 
 from labtasker import api
 from labtasker.fsqueue import claim, codec, tasks
-from labtasker.fsqueue import queue as queue_module
-from labtasker.fsqueue.queue import FsQueue
+from labtasker.fsqueue import store as queue_module
+from labtasker.fsqueue.store import FsQueue
 
 
 def test_a_claim_takes_the_task_as_it_is_now_not_as_first_read(queue: FsQueue) -> None:

@@ -14,7 +14,7 @@ from typing import TypeVar
 import pytest
 
 from labtasker import config
-from labtasker.fsqueue.queue import FsQueue
+from labtasker.fsqueue.store import FsQueue
 from tests.conftest import queue_env
 
 T = TypeVar("T")

@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 
 import labtasker
-from labtasker.fsqueue import locking, required
-from labtasker.fsqueue.queue import FsQueue
+from labtasker.fsqueue import locking
+from labtasker.fsqueue.store import FsQueue
+from labtasker.worker import required
 from tests.leases.conftest import INTERVAL, TIMEOUT, Procs, finished, lease_age, state, wait_for
 
 pytestmark = pytest.mark.slow

@@ -13,7 +13,7 @@ import pytest
 
 import labtasker
 from labtasker import events
-from labtasker.fsqueue.queue import FsQueue
+from labtasker.fsqueue.store import FsQueue
 from tests.leases.conftest import BIN, Procs, finished, wait_for
 
 # Another process: submits three tasks, cancels one, runs the others (one fails for good).

@@ -8,8 +8,8 @@ import time
 
 import labtasker
 from labtasker.fsqueue import claim
-from labtasker.fsqueue.queue import FsQueue
-from labtasker.lease_keeper import ETA, FENCED, LOST, LeaseKeeper
+from labtasker.fsqueue.store import FsQueue
+from labtasker.worker.lease_keeper import ETA, FENCED, LOST, LeaseKeeper
 from tests.leases.conftest import wait_for
 
 

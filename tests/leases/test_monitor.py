@@ -12,7 +12,7 @@ import pytest
 import labtasker
 from labtasker import config
 from labtasker.fsqueue import clock, layout
-from labtasker.fsqueue.queue import FsQueue
+from labtasker.fsqueue.store import FsQueue
 from tests.leases.conftest import Procs, finished, state, wait_for
 
 pytestmark = pytest.mark.slow

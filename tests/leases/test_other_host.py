@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 
 import labtasker
-from labtasker.fsqueue import claim, lease, required, workers
-from labtasker.fsqueue.queue import FsQueue
+from labtasker.fsqueue import claim, lease, workers
+from labtasker.fsqueue.store import FsQueue
+from labtasker.worker import required
 from tests.leases.conftest import INTERVAL, TIMEOUT, state
 
 pytestmark = pytest.mark.usefixtures("fast")
@@ -35,7 +36,7 @@ def _claimed_elsewhere(queue: FsQueue) -> tuple[str, Path]:
     return tid, path
 
 
-def _loop() -> labtasker.runner.Tally:
+def _loop() -> labtasker.worker.runner.Tally:
     return labtasker.api.run_loop(lambda run: None, required.build_tree(["x"]))
 
 
@@ -89,7 +90,8 @@ def _claimed_on_replica(queue: FsQueue, node: str) -> str:
 
 
 def test_a_replica_leaves_other_nodes_runs_to_their_nodes(queue: FsQueue) -> None:
-    from labtasker.fsqueue import reaper, reconcile
+    from labtasker.fsqueue import reaper
+    from labtasker.replicas import reconcile
 
     reconcile.reconcile(queue)  # what sync and reconcile do: mark this folder a replica
     tid = _claimed_on_replica(queue, "some-other-node")
@@ -102,7 +104,8 @@ def test_a_replica_leaves_other_nodes_runs_to_their_nodes(queue: FsQueue) -> Non
 
 
 def test_a_replica_still_reclaims_its_own_nodes_dead_runs(queue: FsQueue) -> None:
-    from labtasker.fsqueue import reaper, reconcile
+    from labtasker.fsqueue import reaper
+    from labtasker.replicas import reconcile
 
     reconcile.reconcile(queue)
     tid = _claimed_on_replica(queue, queue.node)

@@ -11,8 +11,8 @@ import pytest
 
 import labtasker
 from labtasker.fsqueue import claim, lease, locking, workers
-from labtasker.fsqueue.queue import FsQueue
 from labtasker.fsqueue.reaper import Reaper
+from labtasker.fsqueue.store import FsQueue
 from tests.conftest import race
 from tests.leases.conftest import Procs, state, wait_for
 

@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 import labtasker
-from labtasker.fsqueue.queue import FsQueue
+from labtasker.fsqueue.store import FsQueue
 from tests.cli.conftest import labtasker_bin
 from tests.conftest import queue_env
 from tests.leases.conftest import Procs, state, wait_for

@@ -10,7 +10,7 @@ import pytest
 
 import labtasker
 from labtasker import config
-from labtasker.fsqueue.queue import FsQueue
+from labtasker.fsqueue.store import FsQueue
 from tests.leases.conftest import INTERVAL, TIMEOUT, WORKER, Procs, finished, state, wait_for
 
 pytestmark = pytest.mark.slow

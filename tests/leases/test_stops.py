@@ -10,10 +10,11 @@ from pathlib import Path
 import pytest
 
 import labtasker
-from labtasker import Required, runner
+from labtasker import Required
 from labtasker.errors import LeaseLost
 from labtasker.fsqueue import codec, tasks
-from labtasker.fsqueue.queue import FsQueue
+from labtasker.fsqueue.store import FsQueue
+from labtasker.worker import runner
 from tests.leases.conftest import TIMEOUT
 
 
@@ -141,6 +142,6 @@ def test_a_job_that_watches_lease_lost_stops_itself(queue: FsQueue) -> None:
         assert called.is_set()
         assert run.stop_kind == "lost"
 
-    tally = labtasker.api.run_loop(job, labtasker.fsqueue.required.build_tree(["x"]))
+    tally = labtasker.api.run_loop(job, labtasker.worker.required.build_tree(["x"]))
     assert tally.lost == 1
     assert labtasker.get_task(tid).status == "cancelled"

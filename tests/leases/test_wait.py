@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 
 import labtasker
-from labtasker import config, runner
-from labtasker.fsqueue import required
-from labtasker.fsqueue.queue import FsQueue
+from labtasker import config
+from labtasker.fsqueue.store import FsQueue
+from labtasker.worker import required, runner
 from tests.leases.conftest import BIN, Procs, finished, state, wait_for
 
 

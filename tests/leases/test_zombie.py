@@ -9,7 +9,7 @@ import pytest
 
 import labtasker
 from labtasker.fsqueue import codec
-from labtasker.fsqueue.queue import FsQueue
+from labtasker.fsqueue.store import FsQueue
 from tests.leases.conftest import TIMEOUT, Procs, finished, lease_age, state, wait_for
 
 pytestmark = pytest.mark.slow

@@ -8,8 +8,8 @@ import subprocess
 from pathlib import Path
 
 from labtasker import config
-from labtasker.fsqueue.queue import FsQueue
-from labtasker.sync import SyncReport, sync
+from labtasker.fsqueue.store import FsQueue
+from labtasker.replicas.git_sync import SyncReport, sync
 from tests.sync.replicas import Replica
 
 GIT_ENV = {

@@ -9,9 +9,10 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
-from labtasker.fsqueue import claim, codec, layout, reconcile, tasks
+from labtasker.fsqueue import claim, codec, layout, tasks
 from labtasker.fsqueue.layout import STATE_DIRS
-from labtasker.fsqueue.queue import FsQueue, Located
+from labtasker.fsqueue.store import FsQueue, Located
+from labtasker.replicas import reconcile
 
 LOCAL = ("tmp", "quarantine", ".gitignore", ".git")
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=timezone.utc)

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from labtasker import api
-from labtasker.cli import errors
+from labtasker.cli import error_report as errors
 from labtasker.cli.main import main
 from labtasker.fsqueue import layout
 from tests.sync.gitlab import git, make_remote

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from labtasker.fsck import fsck
 from labtasker.fsqueue import claim, codec, layout, tasks
-from labtasker.fsqueue.queue import FsQueue
+from labtasker.fsqueue.store import FsQueue
+from labtasker.replicas.fsck import fsck
 from tests.sync.replicas import Replica, check_invariants
 
 HOUR = 3600

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from labtasker.fsqueue import layout
-from labtasker.sync import SyncError
+from labtasker.replicas.git_sync import SyncError
 from tests.sync.gitlab import Clone, clone, first_clone, git, make_remote
 from tests.sync.replicas import check_invariants
 
@@ -208,7 +208,7 @@ def test_conflict_marked_files_from_a_hand_merge_are_quarantined_not_merged(
 
 
 def test_a_queue_that_is_a_repository_of_its_own_and_two_unrelated_starts(tmp_path: Path) -> None:
-    from labtasker.sync import sync
+    from labtasker.replicas.git_sync import sync
     from tests.sync.replicas import Replica
 
     remote = make_remote(tmp_path)
@@ -232,7 +232,7 @@ def test_a_queue_that_is_a_repository_of_its_own_and_two_unrelated_starts(tmp_pa
 
 def _busy_worker(path: str, node: str, n: int) -> None:
     from labtasker.fsqueue import claim, tasks
-    from labtasker.fsqueue.queue import FsQueue
+    from labtasker.fsqueue.store import FsQueue
 
     queue = FsQueue(path, node=node)
     claimer = claim.Claimer(queue, f"{node}.busy")

@@ -26,8 +26,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from labtasker.errors import InvalidTransition, LeaseLost, LostRace, TaskNotFound
-from labtasker.fsqueue import codec, layout, merge, reservations
+from labtasker.fsqueue import codec, layout, reservations
 from labtasker.fsqueue.layout import STATE_DIRS
+from labtasker.replicas import merge
 from tests.sync.replicas import Replica, check_invariants, copy_into, files_of
 
 OPS = (
@@ -87,7 +88,7 @@ class World:
             if running:
                 got = r.queue.read("running", running[pick % len(running)])
                 if got is not None:
-                    from labtasker.fsqueue.queue import Located
+                    from labtasker.fsqueue.store import Located
 
                     r.finish(Located("running", running[pick % len(running)], got), "success", {"acc": value})
         elif op == "edit" and tid:
@@ -198,6 +199,6 @@ def _versions(world: World) -> dict[str, list[tuple[dict[str, Any], str]]]:
 
 
 def _as_status(doc: dict[str, Any], dirname: str) -> dict[str, Any]:
-    from labtasker.fsqueue.model import normalise
+    from labtasker.fsqueue.documents import normalise
 
     return normalise(dict(doc, status=layout.status_value(dirname)))

@@ -8,10 +8,11 @@ from typing import Any
 
 import pytest
 
-from labtasker.fsqueue import merge, transitions
+from labtasker.fsqueue import attempts, transitions, versions
+from labtasker.fsqueue.documents import new_task
 from labtasker.fsqueue.layout import TaskStatus
-from labtasker.fsqueue.merge import Version
-from labtasker.fsqueue.model import new_task
+from labtasker.replicas import merge
+from labtasker.replicas.merge import Version
 
 T0 = datetime(2026, 3, 1, tzinfo=timezone.utc)
 Doc = dict[str, Any]
@@ -23,7 +24,7 @@ def put(doc: Doc, status: str, node: str) -> Doc:
     doc["status"] = status
     doc["rev"] = int(doc.get("rev") or 0) + 1
     doc["node"] = node
-    merge.stamp_life(doc, doc["rev"], node)
+    versions.stamp_life(doc, doc["rev"], node)
     return doc
 
 
@@ -155,7 +156,7 @@ def test_two_runs_one_wins_the_other_is_archived_under_a_name_every_replica_agre
     assert one == two
     ((name, record),) = one.archives.items()
     assert name.startswith("t1--a.w--m") and record["summary"] == {"acc": 1} and record["status"] == "success"
-    assert merge.is_archive_name(name)
+    assert attempts.is_archive_name(name)
     edited_same_run = edited(a, "c", {"metadata": {"x": 1}})
     assert merge.resolve([Version("done", a), Version("done", edited_same_run)]).archives == {}
 

@@ -9,7 +9,7 @@ import pytest
 
 from labtasker import api
 from labtasker.fsqueue import claim, reservations
-from labtasker.fsqueue.queue import FsQueue
+from labtasker.fsqueue.store import FsQueue
 from tests.sync.replicas import Replica, check_invariants, copy_into
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from labtasker.fsqueue import reconcile
+from labtasker.replicas import reconcile
 from tests.sync.gitlab import clone, first_clone, make_remote
 from tests.sync.replicas import Replica, check_invariants, copy_into, rsync_into
 

@@ -7,9 +7,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-from labtasker.fsck import fsck
-from labtasker.fsqueue import layout, reconcile, tasks
-from labtasker.fsqueue.queue import FsQueue
+from labtasker.fsqueue import layout, tasks
+from labtasker.fsqueue.store import FsQueue
+from labtasker.replicas import reconcile
+from labtasker.replicas.fsck import fsck
 from tests.sync.console import environment
 
 HOSTS = ("host-a", "host-b", "host-c")

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from labtasker.fsqueue.queue import FsQueue
+from labtasker.fsqueue.store import FsQueue
 from tests.tui.make_sample import NODE, SAMPLE_NOW
 
 SAMPLE = Path(__file__).resolve().parents[2] / "sample_queue"

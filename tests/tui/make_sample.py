@@ -2,7 +2,7 @@
 
     python tests/tui/make_sample.py [DEST]        (default: sample_queue/ at the repo root)
 
-Workers run real loops (``labtasker.runner.run_loop``) over a small sweep:
+Workers run real loops (``labtasker.worker.runner.run_loop``) over a small sweep:
 most runs succeed with metrics, two configurations fail until they are out of
 retries (their tracebacks are real), one run cancels itself on a NaN loss,
 one task is cancelled by the user while it runs (its late result lands in
@@ -25,12 +25,12 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 
-from labtasker import runner  # noqa: E402
 from labtasker.api_models import Task  # noqa: E402
 from labtasker.errors import LeaseLost  # noqa: E402
 from labtasker.fsqueue import atomic, claim, clock, codec, ids, layout, tasks, workers  # noqa: E402
 from labtasker.fsqueue.layout import TaskStatus  # noqa: E402
-from labtasker.fsqueue.queue import FsQueue  # noqa: E402
+from labtasker.fsqueue.store import FsQueue  # noqa: E402
+from labtasker.worker import runner  # noqa: E402
 
 NODE = "lab-node1"
 START = datetime(2025, 3, 14, 9, 0, 0, tzinfo=timezone.utc)

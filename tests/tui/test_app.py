@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from labtasker.fsqueue import codec
-from labtasker.fsqueue.queue import FsQueue
+from labtasker.fsqueue.store import FsQueue
 from tests.tui.conftest import SIZE, make_app, settle
 
 pytestmark = pytest.mark.timeout(60)

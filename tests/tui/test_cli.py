@@ -10,7 +10,7 @@ import pytest
 
 from labtasker.cli.main import main
 from labtasker.cli.tui import open_queue
-from labtasker.fsqueue.queue import FsQueue
+from labtasker.fsqueue.store import FsQueue
 from labtasker.tui.readonly import ReadOnlyQueue
 
 

@@ -8,14 +8,14 @@ import time
 
 import pytest
 
-from labtasker.fsqueue.queue import FsQueue
+from labtasker.fsqueue.store import FsQueue
 from tests.tui.conftest import SIZE, make_app, settle
 
 pytestmark = pytest.mark.timeout(60)
 
 SUBMIT = """\
 import sys
-from labtasker.fsqueue.queue import FsQueue
+from labtasker.fsqueue.store import FsQueue
 from labtasker.fsqueue import tasks
 queue = FsQueue(sys.argv[1], node="other-host")
 print(tasks.submit(queue, task_name="late_arrival", args={"lr": 0.5}, priority=100)["task_id"])
@@ -62,7 +62,8 @@ def fill(queue: FsQueue, n: int) -> None:
     """``n`` pending tasks written straight as files (as the core names and writes them, minus fsync)."""
     from datetime import datetime, timedelta, timezone
 
-    from labtasker.fsqueue import codec, model
+    from labtasker.fsqueue import codec
+    from labtasker.fsqueue import documents as model
 
     start = datetime(2025, 1, 1, tzinfo=timezone.utc)
     for i in range(n):

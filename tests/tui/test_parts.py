@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from labtasker.errors import UsageError
-from labtasker.fsqueue.queue import FsQueue
+from labtasker.fsqueue.store import FsQueue
 from labtasker.tui import actions, detail, scan
 from labtasker.tui.readonly import ReadOnlyQueue
 from tests.tui.make_sample import SAMPLE_NOW

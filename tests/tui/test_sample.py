@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from labtasker.fsqueue import codec, layout
-from labtasker.fsqueue.queue import FsQueue
+from labtasker.fsqueue.store import FsQueue
 from tests.tui.conftest import SAMPLE
 
 MAKE = Path(__file__).with_name("make_sample.py")

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from labtasker.fsqueue.queue import FsQueue
+from labtasker.fsqueue.store import FsQueue
 from tests.tui.conftest import SIZE, make_app, settle
 
 pytestmark = pytest.mark.timeout(60)

@@ -16,8 +16,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from labtasker.errors import FilterError, UsageError
-from labtasker.fsqueue import clock, filter_dates
-from labtasker.fsqueue import filter as flt
+from labtasker.filters import dates as filter_dates
+from labtasker.filters import language as flt
+from labtasker.fsqueue import clock
 
 UTC = timezone.utc
 
@@ -113,7 +114,11 @@ ORIGINAL_ALSO = [
     ("priority in (1, 10)", "t1"),
     ('"optimizer" in dict(args)', "t1"),
     ('"lr" in dict(args)', "t1 t2 t3 t4 t6"),
-    ("exists(args.lr)", "t1 t2 t3 t4"),
+    ("exists(args.lr)", "t1 t2 t3 t4 t6"),  # t6's lr is null: the key is there
+    ("exists(args.lr, True)", "t1 t2 t3 t4 t6"),
+    ("exists(args.lr, False)", "t5"),
+    ('exists("args.lr")', "t1 t2 t3 t4 t6"),
+    ('exists("args.optimizer.lr", False)', "t2 t3 t4 t5 t6"),
     ("exists(summary)", "t1 t2 t3 t4 t6"),
     ("exists(args.optimizer.momentum)", "t1"),
     ("args['optimizer']['lr'] == 0.01", "t1"),
@@ -155,7 +160,7 @@ BEYOND_ORIGINAL = [
     ('"v1" not in list(metadata.tags)', "t6"),
     ('not ("v1" in list(metadata.tags))', "t4 t5 t6"),
     ('status not in ["pending", "running"]', "t3 t4 t5"),
-    ("not exists(args.lr)", "t5 t6"),
+    ("not exists(args.lr)", "t5"),
     ("worker_id == None", "t1 t5 t6"),
     ("worker_id is None", "t1 t5 t6"),
     ("None == worker_id", "t1 t5 t6"),
@@ -163,7 +168,7 @@ BEYOND_ORIGINAL = [
     ("worker_id is not None", "t2 t3 t4"),
     ("args.lr == null", "t5 t6"),
     ("start_time == None", "t1 t5 t6"),
-    ("not not exists(args.lr)", "t1 t2 t3 t4"),
+    ("not not exists(args.lr)", "t1 t2 t3 t4 t6"),
 ]
 
 TYPES_AND_FUNCTIONS = [
@@ -192,14 +197,7 @@ TYPES_AND_FUNCTIONS = [
     ('args.model in ["vit", "resnet"] and summary.acc >= 0.5', "t2 t3 t4"),
     ("summary.acc / 0 > 1", ""),  # division by zero on a task: missing, not an error
     ('date(start_time) >= date("2026-11-20")', "t2 t3"),
-    ("true", ALL),
-    ("True", ALL),
-    ("false", ""),
-    ("1 + 1 == 2", ALL),
-    ("args.lr", "t1 t2 t3 t4"),  # a bare value counts by its truth
-    ("args.lr or priority", "t1 t2 t3 t4 t6"),
-    ("args.lr and summary.acc", "t2 t3 t4"),
-    ("(args.lr or 0) < 0.005", "t1 t5 t6"),
+    ("(args.lr or 0) < 0.005", "t1 t5 t6"),  # and/or inside a comparison give values
 ]
 
 
@@ -221,8 +219,8 @@ DICT_FILTERS = [
     ({"status": {"$nin": ["failed", "cancelled"]}}, "t1 t2 t3 t6"),
     ({"args.lr": {"$ne": 0.1}}, "t1 t2 t4 t5 t6"),  # MongoDB: $ne also matches the missing
     ({"args.lr": {"$eq": 0.1}}, "t3"),
-    ({"args.lr": {"$exists": True}}, "t1 t2 t3 t4"),
-    ({"args.lr": {"$exists": False}}, "t5 t6"),
+    ({"args.lr": {"$exists": True}}, "t1 t2 t3 t4 t6"),  # MongoDB: a null value exists
+    ({"args.lr": {"$exists": False}}, "t5"),
     ({"task_name": {"$regex": "^grid-"}}, "t1 t2 t6"),
     ({"task_name": {"$regex": "^GRID", "$options": "i"}}, "t1 t2 t3 t6"),
     ({"task_name": {"$regex": re.compile("run$")}}, "t4"),
@@ -243,6 +241,55 @@ DICT_FILTERS = [
 @pytest.mark.parametrize(("query", "expected"), DICT_FILTERS, ids=[str(q) for q, _ in DICT_FILTERS])
 def test_dict_filter_matches_exactly(query, expected):
     assert matching(query) == expected
+
+
+# The same queries written as text, as a command line's -f gives them: JSON or Python literals.
+DICT_TEXT = [
+    ('{"metadata.group": "A"}', "t1 t6"),
+    ('{"_id": "t2"}', "t2"),
+    ('{"args.lr": {"$gt": 0.01}}', "t3"),
+    ('{"$or": [{"status": "failed"}, {"priority": {"$gt": 5}}]}', "t1 t4"),
+    ('{"worker_id": null}', "t1 t5 t6"),
+    ("{'worker_id': None, 'status': {'$in': ['pending']}}", "t1 t6"),
+    ('  {"args.model": "vit"}\n', "t2 t6"),
+    ("{}", ALL),
+]
+
+
+@pytest.mark.parametrize(("text", "expected"), DICT_TEXT)
+def test_dict_written_as_text_is_the_same_query_as_the_dict(text, expected):
+    assert matching(text) == expected
+
+
+# Expressions that test nothing about a task would match all of them (or none):
+# refused, so that `task update -f ...` can never reach every task by mistake.
+NOT_CONDITIONS = [
+    ("true", "a constant is not a condition", 0),
+    ("True", "a constant is not a condition", 0),
+    ("false", "a constant is not a condition", 0),
+    ("1", "a constant is not a condition", 0),
+    ('"pending"', "a constant is not a condition", 0),
+    ("1 + 1 == 2", "a constant is not a condition", 0),
+    ("args.lr", "args.lr is a field, not a condition", 0),
+    ("status", "status is a field, not a condition", 0),
+    ("args.lr or priority", "args.lr is a field, not a condition", 0),
+    ('status == "failed" and args.lr', "args.lr is a field, not a condition", 23),
+    ("not args.lr", "args.lr is a field, not a condition", 4),
+    ("summary.acc * 2", "a value, not a condition", 0),
+    ("len(metadata.tags)", "a value, not a condition", 0),
+    ("[1, 2]", "a constant is not a condition", 0),
+    ('status == "x" or {"a": 1}', "a dict is not a condition", 17),
+    ('{"args.lr": args.x}', "a dict query takes literal values only", 0),
+]
+
+
+@pytest.mark.parametrize(("expr", "problem", "column"), NOT_CONDITIONS)
+def test_expression_that_is_not_a_condition_is_refused(expr, problem, column):
+    with pytest.raises(FilterError) as caught:
+        flt.compile(expr, now=NOW)
+    assert problem in str(caught.value).split("\n")[0]
+    assert caught.value.position == column
+    assert caught.value.exit_code == 2
 
 
 @pytest.mark.parametrize("empty", [None, "", "   ", "\n"])
@@ -537,7 +584,7 @@ EXPRESSIONS_FOR_ANY_TASK = [
     "-args.x < 0",
     "args.x[0] == args.y['k']",
     "list(args.x) == dict(args.y)",
-    "not args.x",
+    "not args.x == 1",
 ]
 
 values = st.recursive(

@@ -17,10 +17,10 @@ import pytest
 import yaml
 
 from labtasker.errors import FilterError
-from labtasker.fsqueue import filter as flt
-from labtasker.fsqueue import filter_dates
-from labtasker.fsqueue.paths import FIELDS
-from labtasker.fsqueue.sorting import parse_sort, sort_docs
+from labtasker.filters import dates as filter_dates
+from labtasker.filters import language as flt
+from labtasker.filters.field_paths import FIELDS
+from labtasker.filters.sorting import parse_sort, sort_docs
 
 PAGE = Path(__file__).resolve().parents[2] / "docs" / "filters.md"
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=timezone.utc)

@@ -10,7 +10,7 @@ from datetime import datetime, timezone
 import pytest
 
 from labtasker.errors import FilterError
-from labtasker.fsqueue import filter as flt
+from labtasker.filters import language as flt
 
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=timezone.utc)
 CANARY = "CANARY_PATH"  # replaced by a real path in tmp_path

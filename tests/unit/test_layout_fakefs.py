@@ -7,7 +7,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from labtasker.fsqueue import claim, codec, tasks
-from labtasker.fsqueue.queue import FsQueue
+from labtasker.fsqueue.store import FsQueue
 
 T0 = datetime(2026, 11, 20, 12, 0, tzinfo=timezone.utc)
 

@@ -6,7 +6,8 @@ from datetime import datetime, timezone
 
 import pytest
 
-from labtasker.fsqueue import codec, model
+from labtasker.fsqueue import codec
+from labtasker.fsqueue import documents as model
 
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=timezone.utc)
 
@@ -30,10 +31,15 @@ def test_dotted_keys_nest(given, stored):
     assert make(args=given)["args"] == stored
 
 
-@pytest.mark.parametrize("bad", ["a b", "", "a..b", "é", "x/y", "$gt", "a.", 3])
+@pytest.mark.parametrize("bad", ["a b", "", "a..b", "é", "x/y", "$gt", "a.", 1.5, (1, 2)])
 def test_bad_key_is_a_value_error_naming_it(bad):
     with pytest.raises(ValueError, match="invalid key"):
         make(args={bad: 1})
+
+
+def test_non_string_keys_are_stored_as_json_writes_them():
+    stored = make(args={"arg4": {0: "zero", 1: "one", -2: "m"}, 7: True, True: None})["args"]
+    assert stored == {"arg4": {"0": "zero", "1": "one", "-2": "m"}, "7": True, "true": None}
 
 
 def test_unstorable_value_names_the_key():

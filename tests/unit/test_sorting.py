@@ -12,10 +12,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from labtasker.errors import FilterError
-from labtasker.fsqueue import filter as flt
-from labtasker.fsqueue import model
-from labtasker.fsqueue.paths import MISSING, get_path
-from labtasker.fsqueue.sorting import SortKey, parse_sort, sort_docs
+from labtasker.filters import language as flt
+from labtasker.filters.field_paths import MISSING, get_path
+from labtasker.filters.sorting import SortKey, parse_sort, sort_docs
+from labtasker.fsqueue import documents as model
 
 UTC = timezone.utc
 
@@ -228,9 +228,11 @@ def test_every_task_field_can_be_filtered_and_sorted_on(name):
     assert parse_sort(f"{name}:desc") == (SortKey((name,), descending=True),)
 
 
-@pytest.mark.parametrize("module", ["paths", "model", "filter", "sorting"])
+@pytest.mark.parametrize(
+    "module", ["filters.field_paths", "fsqueue.documents", "filters.language", "filters.sorting"]
+)
 def test_field_paths_import_first_without_a_cycle(module):
-    """paths reads the model's field list; each side imports cleanly on its own."""
-    code = f"import labtasker.fsqueue.{module}"
+    """field_paths reads the documents' field list; each side imports cleanly on its own."""
+    code = f"import labtasker.{module}"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
     assert done.returncode == 0, done.stderr

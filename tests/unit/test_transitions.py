@@ -7,7 +7,8 @@ from datetime import datetime, timezone
 import pytest
 
 from labtasker.errors import InvalidTransition
-from labtasker.fsqueue import model, transitions
+from labtasker.fsqueue import documents as model
+from labtasker.fsqueue import transitions
 from labtasker.fsqueue.layout import TaskStatus
 
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=timezone.utc)

@@ -16,10 +16,10 @@ import signal
 from datetime import datetime
 from typing import Any
 
-from labtasker.attempt import Run
 from labtasker.errors import LeaseLost
 from labtasker.fsqueue import clock, error_record, layout, tasks, transitions, workers
-from labtasker.lease_keeper import ETA, FENCED, LOST
+from labtasker.worker.attempt import Run
+from labtasker.worker.lease_keeper import ETA, FENCED, LOST
 
 log = logging.getLogger("labtasker")
 

@@ -9,6 +9,7 @@ which the merge rules of replicated queues need.
 from __future__ import annotations
 
 import copy
+import json
 import re
 from datetime import datetime
 from typing import Any
@@ -38,6 +39,13 @@ def check_key(key: Any, where: str) -> str:
     return key
 
 
+def _json_key(key: Any, where: str) -> str:
+    """A non-string key as JSON writes it (``0`` -> ``"0"``, True -> ``"true"``); others refused."""
+    if key is None or isinstance(key, (bool, int)):
+        return json.dumps(key)
+    return check_key(key, where)  # a float's '.' would nest, a tuple has no text form: refused
+
+
 def expand(mapping: Any, where: str) -> dict[str, Any]:
     """Validate a dict field and turn dotted keys into nested dicts."""
     if mapping is None:
@@ -47,7 +55,7 @@ def expand(mapping: Any, where: str) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for raw_key, value in mapping.items():
         if not isinstance(raw_key, str):
-            check_key(raw_key, where)
+            raw_key = _json_key(raw_key, where)
         parts = raw_key.split(".")
         path = ".".join(check_key(p, where) for p in parts)
         value = _plain(value, f"{where}.{path}")

@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable
 
 from labtasker.fsqueue import tasks
-from labtasker.fsqueue.queue import FsQueue
+from labtasker.fsqueue.store import FsQueue
 
 log = logging.getLogger("labtasker")
 

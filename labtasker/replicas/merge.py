@@ -22,139 +22,37 @@ A document carries three kinds of state, each merged its own way:
 from __future__ import annotations
 
 import copy
-import hashlib
-import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
-from labtasker.fsqueue import ids, layout
+from labtasker.fsqueue import layout
+from labtasker.fsqueue.attempts import archive, join_archives
+from labtasker.fsqueue.documents import set_path
 from labtasker.fsqueue.layout import STATE_DIRS
-from labtasker.fsqueue.model import TASK_FIELDS, ordered, set_path
+from labtasker.fsqueue.versions import (
+    EDITED_DICTS,
+    EDITED_SCALARS,
+    RESULT_RANK,
+    canonical,
+    leaf_paths,
+    life_key,
+    life_of,
+    run_id,
+)
 
 Doc = dict[str, Any]
 Clock = tuple[int, str]
 
-EDITED_SCALARS = (
-    "task_name", "priority", "max_retries", "cmd", "heartbeat_timeout", "task_timeout", "reserved_for",
-)  # fmt: skip
-EDITED_DICTS = ("args", "metadata")
-BOOKKEEPING = ("rev", "gen", "node", "life", "clocks", "last_modified")
-ARCHIVE_REASON = "another version of this task took its place (a merge, a re-queue or a cancel)"
-
-_KNOWN = frozenset(TASK_FIELDS)
-_NOT_LIFE = frozenset((*EDITED_SCALARS, *EDITED_DICTS, *BOOKKEEPING))
-_RESULT_RANK = {"success": 3, "failed": 2, "cancelled": 1}
-_STATE_RANK = {"running": 2, "pending": 1}
 _ZERO: Clock = (0, "")
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 _ABSENT = object()
 
 
-# ------------------------------------------------------------ fingerprints
-def canonical(value: Any) -> str:
-    """A stable text form of a YAML value, for hashing and tie-breaks."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), default=_plain_text)
-
-
-def _plain_text(value: Any) -> str:
-    return value.isoformat() if isinstance(value, datetime) else repr(value)
-
-
-def digest(value: Any) -> str:
-    """A short hash of a value's canonical form."""
-    return hashlib.blake2b(canonical(value).encode("utf-8"), digest_size=8).hexdigest()
-
-
-# ---------------------------------------------------------------- lifecycle
-def life_fields(doc: Doc) -> Doc:
-    """The part of a document a run or a status change writes (everything but edits and counters)."""
-    return {k: v for k, v in doc.items() if k not in _NOT_LIFE}
-
-
-def life_of(doc: Doc) -> tuple[int, str, str]:
-    """(rev, node, digest) of the write that last changed the lifecycle."""
-    life = doc.get("life")
-    if isinstance(life, list) and len(life) == 3 and isinstance(life[0], int):
-        return int(life[0]), str(life[1]), str(life[2])
-    return _int(doc.get("rev")), str(doc.get("node") or ""), digest(life_fields(doc))
-
-
-def stamp_life(doc: Doc, rev: int, node: str) -> None:
-    """Called on every write: a write that changed the lifecycle records itself in ``life``."""
-    now = digest(life_fields(doc))
-    life = doc.get("life")
-    if not (isinstance(life, list) and len(life) == 3 and life[2] == now):
-        doc["life"] = [int(rev), node, now]
-
-
-def life_key(doc: Doc) -> tuple[Any, ...]:
-    """Sort key of lifecycles: the smallest wins.
-
-    A later status generation (an explicit re-queue or cancel) first; then
-    terminal before not; success, failed, cancelled; then the later lifecycle
-    write; running before pending; then the node id that sorts last (as for
-    edits); then the content.
-    """
-    status = str(doc.get("status"))
-    rev, node, _ = life_of(doc)
-    return (
-        -_int(doc.get("sgen")),
-        -int(status in _RESULT_RANK),
-        -_RESULT_RANK.get(status, 0),
-        -rev,
-        -_STATE_RANK.get(status, 0),
-        _descending(node),
-        digest(life_fields(doc)),
-    )
-
-
-def _descending(text: str) -> tuple[int, ...]:
-    """A sort key under which a string that sorts later comes first."""
-    return (*(-ord(c) for c in text), 1)
-
-
-def run_id(doc: Doc) -> tuple[str, str]:
-    """Which run a document records: its worker and start time; without a run (a cancel
-    before any claim), the status generation the user's change made."""
-    if doc.get("worker_id"):
-        return str(doc["worker_id"]), canonical(doc.get("start_time"))
-    return "", f"sgen {_int(doc.get('sgen'))}"
-
-
-# ---------------------------------------------------------------- edits
-def note_edit(doc: Doc, fields: dict[str, Any], replace_fields: Iterable[str], gen: int, node: str) -> None:
-    """Record in ``clocks`` which paths a user's edit set (``fields`` already expanded)."""
-    clocks = dict(doc.get("clocks") or {})
-    stamp = [int(gen), node]
-    replaced = set(replace_fields)
-    for name, value in fields.items():
-        if name in EDITED_DICTS and name in replaced:
-            clocks = {p: c for p, c in clocks.items() if not p.startswith(name + ".")}
-            clocks[name] = stamp
-        elif name in EDITED_DICTS:
-            for path in _leaves(value, name) if isinstance(value, dict) and value else (name,):
-                clocks[path] = stamp
-        elif name in EDITED_SCALARS:
-            clocks[name] = stamp
-    if clocks:
-        doc["clocks"] = clocks
-
-
-def _leaves(value: Any, path: str) -> dict[str, Any]:
-    """Dotted path -> value for the leaves under ``path`` (an empty dict is a leaf)."""
-    if isinstance(value, dict) and value:
-        out: dict[str, Any] = {}
-        for key, child in value.items():
-            out.update(_leaves(child, f"{path}.{key}"))
-        return out
-    return {path: value}
-
-
 def _field_leaves(doc: Doc, name: str) -> dict[str, Any]:
     value = doc.get(name)
-    return _leaves(value, name) if isinstance(value, dict) and value else {}
+    return leaf_paths(value, name) if isinstance(value, dict) and value else {}
 
 
 def _clocks(doc: Doc) -> dict[str, Clock]:
@@ -246,50 +144,7 @@ def _max_clocks(clocks: list[dict[str, Clock]]) -> dict[str, Clock]:
     return out
 
 
-# ---------------------------------------------------------- archives, plans
-def archive(doc: Doc) -> tuple[str, Doc]:
-    """The ``attempts/`` file name and record that keep a superseded result.
-
-    Both depend only on the result itself, so every replica (and a re-queue,
-    which keeps the result it replaces) writes the same file.
-    """
-    rev, node, stamp = life_of(doc)
-    worker = str(doc.get("worker_id") or "none")
-    if not ids.SAFE_ID.match(worker) or layout.SEP in worker:
-        worker = "w" + digest(worker)
-    name = layout.attempt_name(doc["task_id"], worker, "m" + digest([doc["task_id"], run_id(doc)])[:10])
-    record = copy.deepcopy(life_fields(doc))
-    record.update(life=[rev, node, stamp], node=node, reason=ARCHIVE_REASON)
-    return name, canonical_doc(record)
-
-
-def canonical_doc(doc: Doc) -> Doc:
-    """The document with a key order that depends on its content only (known fields first,
-    the rest sorted, nested mappings sorted), so equal merges are equal bytes everywhere."""
-    first = ordered(doc)
-    known = [k for k in first if k in _KNOWN]
-    return {k: _sorted(first[k]) for k in [*known, *sorted(k for k in first if k not in _KNOWN)]}
-
-
-def _sorted(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: _sorted(value[k]) for k in sorted(value, key=str)}
-    if isinstance(value, list):
-        return [_sorted(v) for v in value]
-    return value
-
-
-def is_archive_name(name: str) -> bool:
-    """True for ``attempts/`` names written by ``archive`` (their nonce starts with ``m``)."""
-    parts = name[: -len(layout.SUFFIX)].split(layout.SEP) if name.endswith(layout.SUFFIX) else []
-    return len(parts) == 3 and parts[2].startswith("m")
-
-
-def join_archives(a: Doc, b: Doc) -> Doc:
-    """Two records of one run (versions met under one name): the better lifecycle."""
-    return a if life_key(a) <= life_key(b) else b
-
-
+# ------------------------------------------------------------------ plans
 @dataclass
 class Plan:
     """What a task's files should be: one file to keep (None: deleted) and results to archive."""
@@ -323,7 +178,7 @@ def resolve(versions: Sequence[Version], tombstones: Sequence[Doc] = ()) -> Plan
     dirname = STATE_DIRS[layout.parse_status(merged["status"])]
     plan = Plan((dirname, canonical_name(dirname, merged), merged))
     for doc in docs:
-        if doc["status"] in _RESULT_RANK and run_id(doc) != run_id(merged):
+        if doc["status"] in RESULT_RANK and run_id(doc) != run_id(merged):
             name, record = archive(doc)
             seen = plan.archives.get(name)
             plan.archives[name] = record if seen is None else join_archives(seen, record)

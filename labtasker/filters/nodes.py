@@ -11,8 +11,8 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from labtasker.fsqueue.filter_values import guarded
-from labtasker.fsqueue.paths import MISSING, TIMESTAMP_FIELDS, Path, is_absent, resolve, step
+from labtasker.filters.field_paths import MISSING, TIMESTAMP_FIELDS, Path, is_absent, resolve, step
+from labtasker.filters.values import guarded
 
 Doc = Mapping[str, Any]
 Predicate = Callable[[Doc], bool]
@@ -174,6 +174,11 @@ def absence(other: Node, want_absent: bool) -> Node:
         return constant(is_absent(other.value) is want_absent)
     get = other.fn
     return Node(lambda doc: is_absent(get(doc)) is want_absent, boolean=True)
+
+
+def presence(path: Path, want: bool) -> Node:
+    """Is the key at ``path`` there (its value may be null), as MongoDB's ``$exists``."""
+    return Node(lambda doc: (resolve(doc, path) is not MISSING) is want, boolean=True)
 
 
 def every(tests: list[Node]) -> Node:

@@ -28,16 +28,16 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from labtasker import loop_report, loop_worker, outcomes
 from labtasker.api_models import Task
-from labtasker.attempt import DEFAULT_GRACE, SIGNAL, Interrupted, JobStopped, Run
 from labtasker.errors import LeaseLost
-from labtasker.fsqueue import claim, clock, error_record, layout, lease, locking, transitions
-from labtasker.fsqueue.queue import FsQueue, Located
+from labtasker.fsqueue import claim, clock, error_record, layout, lease, locking, transitions, workers
 from labtasker.fsqueue.reaper import Reaper
-from labtasker.interrupts import Interrupts
-from labtasker.lease_keeper import ETA, LeaseKeeper
-from labtasker.loop_report import Reporter
+from labtasker.fsqueue.store import FsQueue, Located
+from labtasker.worker import loop_report, loop_worker, outcomes
+from labtasker.worker.attempt import DEFAULT_GRACE, SIGNAL, Interrupted, JobStopped, Run
+from labtasker.worker.interrupts import Interrupts
+from labtasker.worker.lease_keeper import ETA, LeaseKeeper
+from labtasker.worker.loop_report import Reporter
 
 log = logging.getLogger("labtasker")
 
@@ -61,6 +61,7 @@ class Tally:
 
     history: list[tuple[str, str]] = field(default_factory=list)
     crashed: str = ""  # why the worker stopped early, if it did
+    suspended: bool = False  # ...because a user suspended it (not a failure)
     stopped_by: str = ""  # the signal that stopped the loop (SIGINT, SIGTERM, SIGHUP)
     exit_code: int = 0  # 128 + that signal's number
     interrupted_task: str | None = None  # the task put back in pending when the loop was stopped
@@ -160,6 +161,10 @@ def run_loop(queue: FsQueue, job: Job, opts: LoopOptions, report: Reporter | Non
         host = locking.host_key()
         try:
             while (opts.max_tasks is None or tally.total < opts.max_tasks) and not ints.requested.is_set():
+                held = loop_worker.held_back(queue, worker_id)
+                if held:  # suspended since the loop began: it takes no more tasks
+                    tally.crashed, tally.suspended = held, True
+                    break
                 found = _next_task(
                     claimer,
                     sweeper,
@@ -295,7 +300,10 @@ def _run_one(
         outcomes.tell_lost(run)  # the job's own report found the task gone and kept its result
         return "lost"
     if run.ended:
-        return outcomes.ended_outcome(run, how)
+        ended = outcomes.ended_outcome(run, how)
+        if ended == "failed":  # finish("failed") counts against the worker like a raised exception
+            workers.record_failure(run.queue, run.worker_id)
+        return ended
     if how == "stopped":
         outcome = outcomes.end(run, "failed", opts.retry_backoff, error=outcomes.stop_record(run))
     elif how == "lost":

@@ -2,7 +2,7 @@
 
 Keys are dotted field paths (``_id`` is ``task_id``); a plain value means
 equality, None matches an absent field and a list field matches any of its
-items. Comparisons share the expression language's rules (``filter_values``).
+items. Comparisons share the expression language's rules (``values``).
 """
 
 from __future__ import annotations
@@ -13,9 +13,9 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from labtasker.errors import FilterError
-from labtasker.fsqueue.filter_nodes import Predicate, accept_all
-from labtasker.fsqueue.filter_values import COMPARE, eq, matches
-from labtasker.fsqueue.paths import check_path, closest, is_absent, resolve, split_path
+from labtasker.filters.field_paths import FIELDS, MISSING, check_path, closest, is_absent, resolve, split_path
+from labtasker.filters.nodes import Predicate, accept_all
+from labtasker.filters.values import COMPARE, eq, matches
 
 _QUERY_OPERATORS = (
     "$eq",
@@ -38,20 +38,20 @@ class _QueryRefused(Exception):
     """Internal: why a dict query was refused."""
 
 
-def compile_query(query: Mapping[str, Any]) -> Predicate:
+def compile_query(query: Mapping[str, Any], fields: frozenset[str] = FIELDS) -> Predicate:
     """A predicate for a dict query; FilterError naming the problem and the query."""
     try:
-        return _query(query)
+        return _query(query, fields)
     except _QueryRefused as exc:
         shown = repr(dict(query))
         shown = shown if len(shown) <= 200 else shown[:197] + "..."
         raise FilterError(f"invalid filter: {exc}\n  in {shown}") from None
 
 
-def _query(query: Any) -> Predicate:
+def _query(query: Any, fields: frozenset[str]) -> Predicate:
     if not isinstance(query, Mapping):
         raise _QueryRefused(f"expected a dict, not {query!r}")
-    tests = [_query_item(key, cond) for key, cond in query.items()]
+    tests = [_query_item(key, cond, fields) for key, cond in query.items()]
     if not tests:
         return accept_all
     if len(tests) == 1:
@@ -59,19 +59,21 @@ def _query(query: Any) -> Predicate:
     return lambda doc: all(test(doc) for test in tests)
 
 
-def _query_item(key: Any, cond: Any) -> Predicate:
+def _query_item(key: Any, cond: Any, fields: frozenset[str]) -> Predicate:
     if key in ("$and", "$or"):
         if not isinstance(cond, (list, tuple)) or not cond:
             raise _QueryRefused(f"{key} takes a non-empty list of dicts")
-        parts = [_query(part) for part in cond]
+        parts = [_query(part, fields) for part in cond]
         if key == "$and":
             return lambda doc: all(part(doc) for part in parts)
         return lambda doc: any(part(doc) for part in parts)
     if not isinstance(key, str) or key.startswith("$"):
         hint = closest(str(key), ("$and", "$or"))
         raise _QueryRefused(f"unknown operator {key!r}" + (f" (did you mean {hint}?)" if hint else ""))
-    path = ("task_id", *split_path(key)[1:]) if split_path(key)[0] == "_id" else split_path(key)
-    problem = check_path(path)
+    path = split_path(key)
+    if path[0] == "_id":  # MongoDB's name of the document's id
+        path = ("task_id" if "task_id" in fields else "worker_id", *path[1:])
+    problem = check_path(path, fields=fields)
     if problem:
         raise _QueryRefused(problem)
     test = _condition(cond)
@@ -100,9 +102,9 @@ def _operator(op: Any, arg: Any, cond: Mapping[str, Any]) -> _Test:
     if op in _ORDERINGS:
         test = COMPARE[_ORDERINGS[op]]
         return lambda value: test(value, arg)
-    if op == "$exists":
+    if op == "$exists":  # a key holding null exists
         want = bool(arg)
-        return lambda value: (not is_absent(value)) is want
+        return lambda value: (value is not MISSING) is want
     if op == "$regex":
         search = _query_regex(arg, cond.get("$options", ""))
         return lambda value: matches(search, value)

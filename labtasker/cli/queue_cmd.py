@@ -24,15 +24,26 @@ class Create(Command):
     """Create a queue (by default the one named in .labtasker/config.toml)"""
 
     metadata = cli.SwitchAttr(["--metadata"], str, argname="JSON", help="Metadata of the queue (JSON object)")
+    name_option = cli.SwitchAttr(
+        ["--queue-name"], str, argname="NAME", help="The queue's name (or give it as the argument)"
+    )
+    password = cli.SwitchAttr(
+        ["--password"], str, argname="PASSWORD", help="Accepted and ignored: a queue folder has no password"
+    )
+    quiet = cli.Flag(["-q", "--quiet"], help="Print only the queue's path")
 
     def main(self, queue_name: str = "") -> int:
-        queue_name = queue_name or None  # type: ignore[assignment]
+        if queue_name and self.name_option and queue_name != self.name_option:
+            raise UsageError("give the queue name once: as the argument or with --queue-name")
+        queue_name = queue_name or self.name_option or None  # type: ignore[assignment]
+        if self.password is not None:
+            output.info("a queue folder has no password (its file permissions guard it); --password ignored")
         queue = api.context(queue_name=queue_name).queue
         if queue.exists():
             raise QueueExists(f"queue already exists at {queue.path}")
         metadata = parse_dict(self.metadata, "--metadata") if self.metadata else None
         created = api.create_queue(queue_name, metadata=metadata)
-        print(f"created queue '{created.queue_name}' at {created.path}")
+        print(created.path if self.quiet else f"created queue '{created.queue_name}' at {created.path}")
         return 0
 
 
@@ -76,12 +87,26 @@ def _yaml(record: dict[str, object]) -> list[str]:
 class Update(Command):
     """Rename the queue or change its metadata"""
 
-    new_name = cli.SwitchAttr(["--new-name"], str, argname="NAME", help="A new name for the queue")
+    new_name = cli.SwitchAttr(
+        ["--new-name", "--new-queue-name"], str, argname="NAME", help="A new name for the queue"
+    )
+    new_password = cli.SwitchAttr(
+        ["--new-password"],
+        str,
+        argname="PASSWORD",
+        help="Accepted and ignored: a queue folder has no password",
+    )
     metadata = cli.SwitchAttr(["--metadata"], str, argname="JSON", help="Metadata keys to set (JSON object)")
 
     def main(self) -> int:
-        if not self.new_name and not self.metadata:
-            raise UsageError("nothing to update: give --new-name or --metadata")
+        if self.new_password is not None:
+            output.info(
+                "a queue folder has no password (its file permissions guard it); --new-password ignored"
+            )
+        if not self.new_name and not self.metadata:  # as the original: nothing asked, nothing done
+            if self.new_password is None:
+                output.info("nothing to update (give --new-name or --metadata)")
+            return 0
         metadata = parse_dict(self.metadata, "--metadata") if self.metadata else None
         queue = api.update_queue(new_queue_name=self.new_name, metadata_update=metadata)
         print(f"updated queue '{queue.queue_name}' at {queue.path}")

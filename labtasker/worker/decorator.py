@@ -18,10 +18,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from labtasker.api_models import Task
-from labtasker.fsqueue import required as req
+from labtasker.worker import required as req
 
 if TYPE_CHECKING:  # the loop machinery is imported when a loop runs, not with labtasker
-    from labtasker import runner
+    from labtasker.worker import runner
 
 _current: runner.Run | None = None
 
@@ -42,7 +42,9 @@ class _Param:
         self.name, self.key, self.annotation, self.resolver = name, key, annotation, resolver
 
     def value(self, args: dict[str, Any]) -> Any:
-        raw = args[self.key]
+        raw: Any = args
+        for part in self.key.split("."):  # alias="a.b.c" reaches args["a"]["b"]["c"]
+            raw = raw[part]
         if self.resolver is not None:
             return self.resolver(raw)
         return _cast(raw, self.annotation)
@@ -104,6 +106,7 @@ def loop(
     create_worker_kwargs: dict[str, Any] | None = None,
     max_tasks: int | None = None,
     wait: bool = False,
+    cmd: str | list[str] | None = None,
     quiet: bool = False,
     exit_on_crash: bool = True,
     grace: str | float | None = None,
@@ -116,25 +119,28 @@ def loop(
     reports on stderr (``quiet=True`` or ``LABTASKER_QUIET=1`` silences it).
     A loop stopped by a signal raises ``LoopStopped`` (exit 128 + the signal);
     one whose worker was marked crashed too (exit 1) unless ``exit_on_crash=False``,
-    which returns the tally instead.
+    which returns the tally instead. ``cmd`` is accepted for scripts of the
+    original and not used.
     """
-    if callable(required_fields):  # used bare: @labtasker.loop
+    if callable(required_fields):  # used bare: @labtasker.worker.decorator
         return loop()(required_fields)
 
     def decorate(fn: Callable[..., Any]) -> Callable[..., Any]:
         params = params_of(fn)
-        fields = list(required_fields) if required_fields else [p.key for p in params]
-        if not fields:
-            raise ValueError(
-                f"{fn.__name__} declares no Required() parameters and no required_fields; "
-                "say which args the loop needs"
-            )
-        tree = req.build_tree(fields)
+        # required_fields and the Required() parameters together are the args a task must have;
+        # "*" among them, or none at all, puts no limit on other keys.
+        fields = list(dict.fromkeys([*(required_fields or []), *(p.key for p in params)]))
+        any_args = not fields or "*" in fields
+        tree = req.build_tree(f for f in fields if f != "*")
 
         @functools.wraps(fn)
         def wrapper(*a: Any, **kw: Any) -> runner.Tally:
             from labtasker import api
-            from labtasker.loop_report import Reporter, why_nothing_ran
+            from labtasker.worker.loop_report import Reporter, why_nothing_ran
+
+            _arguments(
+                fn, params, None, pass_args_dict, a, kw
+            )  # a call that cannot bind fails now, not per task
 
             def job(run: runner.Run) -> None:
                 _call(fn, params, run, pass_args_dict, a, kw)
@@ -143,7 +149,7 @@ def loop(
             tally = api.run_loop(
                 job,
                 tree,
-                allow_extra=pass_args_dict,
+                allow_extra=pass_args_dict or any_args,
                 extra_filter=extra_filter,
                 eta_max=eta_max,
                 heartbeat_timeout=heartbeat_timeout,
@@ -160,13 +166,15 @@ def loop(
                 report.stopped(tally, tally.stopped_by, tally.interrupted_task)
                 raise LoopStopped(tally, tally.exit_code)
             report.finished(tally)
-            if tally.crashed:
+            if tally.suspended:
+                report.line(tally.crashed, always=True)  # a user's decision, not a failure
+            elif tally.crashed:
                 report.line(f"error: {tally.crashed}", always=True)
                 if exit_on_crash:
                     raise LoopStopped(tally, 1)
             elif tally.total == 0:
                 queue = api.context().queue
-                report.line(why_nothing_ran(queue, tree, fields, extra_filter, pass_args_dict)[0])
+                report.line(why_nothing_ran(queue, tree, fields, extra_filter, pass_args_dict or any_args)[0])
             return tally
 
         return wrapper
@@ -195,23 +203,108 @@ def _call(
     kw: dict[str, Any],
 ) -> None:
     global _current
-    args = run.task.args
-    call_kw = dict(kw)
-    for p in params:
-        call_kw[p.name] = p.value(args)
+    call_args, call_kw = _arguments(fn, params, run.task.args, pass_args_dict, a, kw)
     _current = run
     try:
         with _Tee(run.log_dir / "run.log"):
-            if pass_args_dict:
-                fn(dict(args), *a, **call_kw)
-            else:
-                fn(*a, **call_kw)
+            fn(*call_args, **call_kw)
     finally:
         _current = None
 
 
+_P = inspect.Parameter
+
+
+def _arguments(
+    fn: Callable[..., Any],
+    params: list[_Param],
+    args: dict[str, Any] | None,
+    pass_args_dict: bool,
+    a: tuple[Any, ...],
+    kw: dict[str, Any],
+) -> tuple[list[Any], dict[str, Any]]:
+    """The call of ``fn`` for one task: Required parameters from the task's args (``args``;
+    None: placeholders, to check the call's shape), the caller's own arguments for the rest.
+
+    The caller's positional arguments go to the parameters that are not Required, in order.
+    """
+    required = {p.name: p for p in params}
+
+    def value(name: str) -> Any:
+        return None if args is None else required[name].value(args)
+
+    for name in kw:
+        if name in required:
+            raise TypeError(
+                f"{fn.__name__}(): {name!r} is filled from the task's args; leave it out of the call"
+            )
+    signature = list(inspect.signature(fn).parameters.values())
+    leading = [dict(args or {})] if pass_args_dict else []
+    if pass_args_dict:
+        signature = signature[1:]  # the first parameter takes the args dict
+    positional: list[Any] = []
+    call_kw = dict(kw)
+    spare = list(a)
+    by_position = True  # until a parameter must be left to its default or to a keyword
+    for p in signature:
+        if p.kind in (_P.POSITIONAL_ONLY, _P.POSITIONAL_OR_KEYWORD):
+            if p.name in required:
+                given: Any = value(p.name)
+            elif spare:
+                given = spare.pop(0)
+            elif p.name in call_kw:
+                given = call_kw.pop(p.name)
+            elif p.default is not _P.empty:
+                by_position = False
+                continue
+            else:
+                raise TypeError(f"{fn.__name__}() missing argument {p.name!r}")
+            if by_position:
+                positional.append(given)
+            elif p.kind is _P.POSITIONAL_ONLY:
+                raise TypeError(f"{fn.__name__}(): positional-only {p.name!r} follows a defaulted parameter")
+            else:
+                call_kw[p.name] = given
+        elif p.kind is _P.KEYWORD_ONLY and p.name in required:
+            call_kw[p.name] = value(p.name)
+    if spare and not any(p.kind is _P.VAR_POSITIONAL for p in signature):
+        raise TypeError(f"{fn.__name__}() got {len(spare)} positional argument(s) too many")
+    if spare and not by_position:
+        raise TypeError(f"{fn.__name__}(): extra positional arguments need every earlier parameter given")
+    return [*leading, *positional, *spare], call_kw
+
+
 def current_run() -> runner.Run | None:
     return _current
+
+
+def current_task_id() -> str | None:
+    """The id of the task being run (in a loop or a job of `labtasker loop`), else None."""
+    if _current is not None:
+        return _current.task_id
+    return os.environ.get("LABTASKER_TASK_ID") or None
+
+
+def current_worker_id() -> str | None:
+    """The id of the worker running the current task, else None."""
+    if _current is not None:
+        return _current.worker_id
+    return os.environ.get("LABTASKER_WORKER_ID") or None
+
+
+def is_enabled() -> bool:
+    """True inside a loop or a job of `labtasker loop`."""
+    return current_worker_id() is not None
+
+
+def get_labtasker_log_dir() -> Path:
+    """The folder of the current run's ``run.log`` and ``task_info.json``."""
+    if _current is not None:
+        return Path(_current.log_dir)
+    log_dir = os.environ.get("LABTASKER_LOG_DIR")
+    if not log_dir:
+        raise RuntimeError("no current run: call this inside @labtasker.loop() or a job of `labtasker loop`")
+    return Path(log_dir)
 
 
 def task_info() -> Task:
@@ -220,7 +313,7 @@ def task_info() -> Task:
         return _current.task
     log_dir = os.environ.get("LABTASKER_LOG_DIR")
     if log_dir and (Path(log_dir) / "task_info.json").exists():
-        from labtasker import runner
+        from labtasker.worker import runner
 
         return runner.read_task_info(log_dir)
     raise RuntimeError("task_info() is only available inside @labtasker.loop() or a job of `labtasker loop`")

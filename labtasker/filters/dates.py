@@ -16,7 +16,7 @@ import pendulum
 from dateutil import parser as dateutil_parser  # pendulum's own fallback parser
 from pendulum.tz import get_local_timezone
 
-from labtasker.fsqueue.paths import MISSING, as_instant
+from labtasker.filters.field_paths import MISSING, as_instant
 
 _UNITS = {
     "s": "seconds", "sec": "seconds", "second": "seconds",

@@ -15,15 +15,29 @@ Tree = dict[str, Any]  # leaf = None, "*" key = extras allowed
 
 
 def build_tree(fields: Iterable[str]) -> Tree:
-    """A nested dict of the required dotted paths."""
+    """A nested dict of the required dotted paths.
+
+    A path required as a whole (``arg2``) accepts any value there, even when a
+    deeper path (``arg2.arg22``) is required too: the deeper one must exist,
+    and the levels below the whole one allow other keys.
+    """
+    paths = sorted(dict.fromkeys(fields), key=lambda f: f.count("."))  # shorter paths first
+    for path in paths:
+        if not path or any(part == "" for part in path.split(".")):
+            raise ValueError(f"invalid required field {path!r}: write dotted keys such as 'optimizer.lr'")
+    whole = set(paths)
     tree: Tree = {}
-    for field in fields:
+    for field in paths:
         parts = field.split(".")
         node = tree
-        for part in parts[:-1]:
+        covered = False  # under a path required as a whole
+        for depth, part in enumerate(parts[:-1]):
+            covered = covered or ".".join(parts[: depth + 1]) in whole
             child = node.get(part)
             if child is None:
                 child = node[part] = {}
+            if covered:
+                child["*"] = None
             node = child
         node.setdefault(parts[-1], None)
     return tree

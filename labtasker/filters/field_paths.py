@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping
 from datetime import date, datetime, timezone
 from typing import Any
 
-from labtasker.fsqueue.model import TASK_FIELDS
+from labtasker.fsqueue.documents import TASK_FIELDS
 
 Key = str | int
 Path = tuple[Key, ...]
@@ -40,6 +40,12 @@ MISSING: Any = _Missing()
 # field is filterable without editing a second list. A name a document lacks
 # is simply missing. (model imports only codec and layout: no import cycle.)
 FIELDS = frozenset(TASK_FIELDS)
+
+# The fields of a worker document, for `labtasker worker ls -f` and ls_workers(extra_filter=...).
+WORKER_FIELDS = frozenset(
+    {"worker_id", "worker_name", "status", "retries", "max_retries", "metadata", "node", "pid"}
+    | {"created_at", "last_modified"}
+)
 
 # Top-level fields holding a timestamp; compared as instants, whatever their form.
 TIMESTAMP_FIELDS = frozenset({"created_at", "last_modified", "start_time", "last_heartbeat"})
@@ -119,14 +125,15 @@ def closest(name: str, choices: Iterable[str]) -> str | None:
     return found[0] if found else None
 
 
-def check_path(path: Path, what: str = "field") -> str | None:
-    """None if ``path`` starts at a known field, else the problem in words."""
+def check_path(path: Path, what: str = "field", fields: frozenset[str] = FIELDS) -> str | None:
+    """None if ``path`` starts at a known field (of ``fields``), else the problem in words."""
     head = path[0] if path else ""
     if head == "":
         return f"empty {what}"
-    if not isinstance(head, str) or head not in FIELDS:
-        hint = closest(str(head), FIELDS)
-        tail = f" (did you mean {hint}?)" if hint else f"; task fields are {', '.join(sorted(FIELDS))}"
+    if not isinstance(head, str) or head not in fields:
+        hint = closest(str(head), fields)
+        kind = "task" if fields is FIELDS else "worker"
+        tail = f" (did you mean {hint}?)" if hint else f"; {kind} fields are {', '.join(sorted(fields))}"
         return f"unknown {what} {head!r}{tail}"
     if any(isinstance(k, str) and (not k or k.startswith("__")) for k in path):
         return f"bad {what} path {'.'.join(map(str, path))!r}: empty or '__' key"

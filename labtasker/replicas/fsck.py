@@ -19,8 +19,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
-from labtasker.fsqueue import clock, codec, durations, ids, layout, lease, locking, merge, reconcile
-from labtasker.fsqueue.queue import Doc, FsQueue
+from labtasker.fsqueue import clock, codec, durations, ids, layout, lease, locking
+from labtasker.fsqueue.store import Doc, FsQueue
+from labtasker.replicas import merge, reconcile
 
 STATE_DIRNAMES = reconcile.STATE_DIRNAMES
 HELD_AGE = 300.0  # a take lasts milliseconds; a held file this old was left by a dead process

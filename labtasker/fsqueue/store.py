@@ -18,10 +18,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from labtasker.fsqueue import atomic, cache, clock, codec, ids, layout, merge
+from labtasker.fsqueue import atomic, cache, clock, codec, ids, layout, versions
 from labtasker.fsqueue.cache import DirCache
+from labtasker.fsqueue.documents import normalise, ordered
 from labtasker.fsqueue.layout import STATE_DIRS, TaskStatus
-from labtasker.fsqueue.model import normalise, ordered
 
 log = logging.getLogger("labtasker")
 
@@ -249,7 +249,7 @@ class FsQueue:
             doc["status"] = _STATUS_OF_DIR[dirname].value
             doc["rev"] = int(doc.get("rev") or 0) + 1
             doc["node"] = self.node
-            merge.stamp_life(doc, doc["rev"], self.node)  # replicas merge by it (fsqueue/merge.py)
+            versions.stamp_life(doc, doc["rev"], self.node)  # replicas merge by it (replicas/merge.py)
             doc = ordered(doc)
         name = self.name_for(dirname, doc)
         atomic.write_atomic(self.path / dirname / name, codec.dump(doc), self.tmp)

@@ -26,9 +26,9 @@ from pathlib import Path
 from typing import Any
 
 from labtasker.api_models import Task
-from labtasker.fsqueue.queue import FsQueue
-from labtasker.interrupts import Interrupts
-from labtasker.lease_keeper import LeaseKeeper
+from labtasker.fsqueue.store import FsQueue
+from labtasker.worker.interrupts import Interrupts
+from labtasker.worker.lease_keeper import LeaseKeeper
 
 log = logging.getLogger("labtasker")
 

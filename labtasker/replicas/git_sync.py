@@ -21,8 +21,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from labtasker.errors import ConfigError, LabtaskerError
-from labtasker.fsqueue import atomic, ids, layout, reconcile
-from labtasker.fsqueue.queue import FsQueue
+from labtasker.fsqueue import atomic, ids, layout
+from labtasker.fsqueue.store import FsQueue
+from labtasker.replicas import reconcile
 
 Say = Callable[[str], None]
 Entry = tuple[str, str]  # (mode, object id) of a path in a tree

@@ -16,12 +16,12 @@ import sys
 from typing import TYPE_CHECKING, Any, TextIO
 
 from labtasker.fsqueue import error_record
-from labtasker.fsqueue import required as req
+from labtasker.worker import required as req
 
 if TYPE_CHECKING:
-    from labtasker.attempt import Run
-    from labtasker.fsqueue.queue import FsQueue
-    from labtasker.runner import Tally
+    from labtasker.fsqueue.store import FsQueue
+    from labtasker.worker.attempt import Run
+    from labtasker.worker.runner import Tally
 
 ARGS_WIDTH = 60
 _STYLE = {"done": "green", "failed": "red"}
@@ -143,7 +143,13 @@ def crash_text(worker_id: str, history: list[tuple[str, str]], in_a_row: int) ->
 
 
 def why_nothing_ran(
-    queue: FsQueue, tree: req.Tree, fields: list[str], extra_filter: Any, allow_extra: bool = False
+    queue: FsQueue,
+    tree: req.Tree,
+    fields: list[str],
+    extra_filter: Any,
+    allow_extra: bool = False,
+    *,
+    command: bool = False,
 ) -> tuple[str, bool]:
     """(why no task ran, whether that is the caller's mistake: no pending task has its args)."""
     pending = [located.doc for _, located in zip(range(1000), queue.iter_docs(["pending"]), strict=False)]
@@ -170,10 +176,14 @@ def why_nothing_ran(
         if p
     )
     wanted = ", ".join(fields) or "(none)"
+    needs, names = (
+        ("the command's placeholders", "Placeholders")
+        if command
+        else ("the function's Required() parameters", "Required() parameters")
+    )
     return (
-        f"no pending task has exactly the args this loop needs ({wanted}); "
-        f"e.g. task {doc['task_id']}: {detail}. Required args and task args must match: "
-        "no more, no less",
+        f"no pending task has exactly the args of {needs} ({wanted}); "
+        f"e.g. task {doc['task_id']}: {detail}. {names} and task args must match: no more, no less",
         True,
     )
 

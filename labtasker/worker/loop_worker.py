@@ -13,7 +13,7 @@ from typing import Any
 
 from labtasker.errors import WorkerCrashed, WorkerNotFound
 from labtasker.fsqueue import clock, layout, workers
-from labtasker.fsqueue.queue import FsQueue
+from labtasker.fsqueue.store import FsQueue
 
 log = logging.getLogger("labtasker")
 
@@ -25,9 +25,9 @@ def register(queue: FsQueue, worker_id: str | None, create_kwargs: dict[str, Any
             doc = workers.get(queue, worker_id)
         except KeyError:
             doc = workers.create(queue, worker_id=worker_id, **create_kwargs)
-        if doc.get("status") == "crashed":
+        if doc.get("status") in ("crashed", "suspended"):
             raise WorkerCrashed(
-                f"worker {worker_id} is marked crashed; reactivate it with "
+                f"worker {worker_id} is marked {doc['status']}; reactivate it with "
                 f"`labtasker worker report {worker_id} active` or use another worker id"
             )
     else:
@@ -101,3 +101,17 @@ def failures_in_a_row(queue: FsQueue, worker_id: str) -> int:
         return int(workers.get(queue, worker_id).get("retries") or 0)
     except KeyError:
         return 0
+
+
+def held_back(queue: FsQueue, worker_id: str) -> str:
+    """Why this worker may take no more tasks ("" if it may): a user suspended it."""
+    try:
+        status = workers.get(queue, worker_id).get("status")
+    except KeyError:
+        return ""
+    if status != "suspended":
+        return ""
+    return (
+        f"worker {worker_id} is suspended, so this loop stops and takes no more tasks; "
+        f"resume it with `labtasker worker report {worker_id} active`"
+    )

@@ -14,7 +14,7 @@ from datetime import date
 from typing import Any
 
 from labtasker.errors import FilterError
-from labtasker.fsqueue.paths import Path, as_instant, check_path, is_absent, resolve, split_path
+from labtasker.filters.field_paths import FIELDS, Path, as_instant, check_path, is_absent, resolve, split_path
 
 
 @dataclass(frozen=True)
@@ -41,8 +41,11 @@ _DIRECTIONS = {
 }
 
 
-def parse_sort(spec: str | SortItem | Iterable[SortItem] | None) -> SortSpec:
-    """``["summary.acc:desc", "created_at"]`` or ``[("summary.acc", -1)]`` -> a SortSpec."""
+def parse_sort(spec: str | SortItem | Iterable[SortItem] | None, fields: frozenset[str] = FIELDS) -> SortSpec:
+    """``["summary.acc:desc", "created_at"]`` or ``[("summary.acc", -1)]`` -> a SortSpec.
+
+    ``fields``: the top-level names a sort may use (``WORKER_FIELDS`` for workers).
+    """
     if spec is None:
         return ()
     if isinstance(spec, (str, SortKey)) or _is_pair(spec):
@@ -54,9 +57,9 @@ def parse_sort(spec: str | SortItem | Iterable[SortItem] | None) -> SortSpec:
         if isinstance(item, SortKey):
             keys.append(item)
         elif isinstance(item, str):
-            keys.extend(_parse_text(part.strip()) for part in item.split(",") if part.strip())
+            keys.extend(_parse_text(part.strip(), fields) for part in item.split(",") if part.strip())
         elif _is_pair(tuple(item) if isinstance(item, list) else item):
-            keys.append(_make_key(item[0], item[1], item))
+            keys.append(_make_key(item[0], item[1], item, fields))
         else:
             raise FilterError(
                 f"invalid sort: {item!r}; write 'field:asc', 'field:desc' or ('field', 1 or -1)"
@@ -71,20 +74,20 @@ def _is_pair(item: Any) -> bool:
     return isinstance(item[1], int) or str(item[1]).lower() in _DIRECTIONS
 
 
-def _parse_text(text: str) -> SortKey:
+def _parse_text(text: str, fields: frozenset[str] = FIELDS) -> SortKey:
     field, sep, direction = text.rpartition(":")
     if not sep:
         field, direction = text, "asc"
-    return _make_key(field.strip(), direction.strip(), text)
+    return _make_key(field.strip(), direction.strip(), text, fields)
 
 
-def _make_key(field: str, direction: Any, shown: Any) -> SortKey:
+def _make_key(field: str, direction: Any, shown: Any, fields: frozenset[str] = FIELDS) -> SortKey:
     word = str(direction).lower()
     if isinstance(direction, bool) or word not in _DIRECTIONS:
         wrong = f"the direction must be asc or desc (or 1 / -1), not {direction!r}"
         raise FilterError(f"invalid sort {shown!r}: {wrong}")
     path = split_path(field)
-    problem = check_path(path, "sort field")
+    problem = check_path(path, "sort field", fields)
     if problem:
         raise FilterError(f"invalid sort {shown!r}: {problem}")
     return SortKey(path, _DIRECTIONS[word])

@@ -16,7 +16,7 @@ from typing import Any
 
 import simpleeval
 
-from labtasker.fsqueue.paths import MISSING, as_instant
+from labtasker.filters.field_paths import MISSING, as_instant
 
 MAX_INT_BITS = 10_000  # largest integer arithmetic may produce (about 3000 digits)
 

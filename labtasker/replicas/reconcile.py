@@ -22,10 +22,14 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from labtasker.fsqueue import atomic, clock, codec, ids, layout, merge
+from labtasker.fsqueue import atomic, clock, codec, ids, layout
+from labtasker.fsqueue.attempts import archive, is_archive_name, join_archives, write_archive
+from labtasker.fsqueue.documents import normalise
 from labtasker.fsqueue.layout import STATE_DIRS
-from labtasker.fsqueue.model import normalise
-from labtasker.fsqueue.queue import Doc, FsQueue
+from labtasker.fsqueue.replica_mark import mark_replica
+from labtasker.fsqueue.store import Doc, FsQueue
+from labtasker.fsqueue.versions import canonical, canonical_doc
+from labtasker.replicas import merge
 
 log = logging.getLogger("labtasker")
 
@@ -101,23 +105,6 @@ def reconcile(queue: FsQueue, *, now: datetime | None = None) -> Report:
     return report
 
 
-REPLICA_MARK = "replica"
-"""A file in the local ``tmp/`` saying: this folder exchanges files with other replicas."""
-
-
-def mark_replica(queue: FsQueue) -> None:
-    """Note (locally, never synced) that runs of other nodes arrive here as copies.
-
-    Sweepers then leave those runs alone: their owners renew leases on their
-    own replicas, so a lease that looks stale here says nothing about them.
-    """
-    (queue.tmp / REPLICA_MARK).touch(exist_ok=True)
-
-
-def is_replica(queue: FsQueue) -> bool:
-    return (queue.tmp / REPLICA_MARK).exists()
-
-
 def _scan(queue: FsQueue) -> _Scan:
     scan = _Scan()
     for dirname in SYNCED_DIRS:
@@ -130,7 +117,7 @@ def _scan(queue: FsQueue) -> _Scan:
                 _scan_copy(queue, dirname, name, scan)
             elif dirname == "deleted" and layout.is_task_file(name):
                 scan.tombstones[layout.task_id_of(dirname, name)].append(name)
-            elif dirname == "attempts" and merge.is_archive_name(name):
+            elif dirname == "attempts" and is_archive_name(name):
                 scan.archives[layout.task_id_of(dirname, name)].append(name)
             elif dirname in STATE_DIRNAMES and layout.is_task_file(name):
                 scan.versions[layout.task_id_of(dirname, name)].append((dirname, name))
@@ -212,14 +199,14 @@ def _bytes_of(dirname: str, doc: Doc, inputs: list[_File]) -> bytes:
     for found in inputs:
         if found.dirname == dirname and found.doc == doc:
             return found.data
-    return codec.dump(merge.canonical_doc(doc))
+    return codec.dump(canonical_doc(doc))
 
 
 def _stale_archives(plan: merge.Plan, names: list[str]) -> list[str]:
     """Merge records that must go: all of a deleted task's, and any of the run that won."""
     if plan.keep is None:
         return list(names)
-    own, _ = merge.archive(plan.keep[2])
+    own, _ = archive(plan.keep[2])
     return [own] if own in names and own not in plan.archives else []
 
 
@@ -259,28 +246,6 @@ def _hold(queue: FsQueue, dirname: str, name: str, now: datetime) -> Path:
 
 
 # --------------------------------------------------- results, other files
-def write_archive(queue: FsQueue, name: str, record: Doc) -> bool:
-    """Keep a superseded result under ``attempts/name``; two records of one run are joined."""
-    path = queue.path / "attempts" / name
-    old = _bytes(path)
-    if old is not None:
-        try:
-            record = merge.join_archives(codec.load(old, required_key="task_id"), record)
-        except codec.Unreadable:
-            queue.quarantine("attempts", name, "unreadable")
-    data = codec.dump(merge.canonical_doc(record))
-    if data == old:
-        return False
-    atomic.write_atomic(path, data, queue.tmp)
-    return True
-
-
-def keep_replaced(queue: FsQueue, doc: Doc) -> None:
-    """A user's re-queue or cancel replaces a finished result: keep it in ``attempts/``."""
-    name, record = merge.archive(doc)
-    write_archive(queue, name, record)
-
-
 def _fold_other(queue: FsQueue, dirname: str, name: str, report: Report) -> None:
     """A second copy of a tombstone, an attempt, a worker or queue.yaml: keep one, drop the other."""
     key = {"deleted": "task_id", "attempts": "task_id", "workers": "worker_id"}.get(dirname)
@@ -296,7 +261,7 @@ def _fold_other(queue: FsQueue, dirname: str, name: str, report: Report) -> None
         current = None
     best = _better(dirname, current, copy.doc)
     if best is not current:
-        out = copy.data if best is copy.doc else codec.dump(merge.canonical_doc(best))
+        out = copy.data if best is copy.doc else codec.dump(canonical_doc(best))
         atomic.write_atomic(original, out, queue.tmp)
     (folder / name).unlink(missing_ok=True)
     report.folded.append(f"{dirname}/{name}")
@@ -307,12 +272,12 @@ def _better(dirname: str, current: Doc | None, copy: Doc) -> Doc:
     if current is None:
         return copy
     if dirname == "attempts" and "life" in current and "life" in copy:
-        return merge.join_archives(current, copy)
+        return join_archives(current, copy)
     if dirname == "workers":  # the later write of its one owner
-        return max((current, copy), key=lambda d: (_stamp(d.get("last_modified")), merge.canonical(d)))
+        return max((current, copy), key=lambda d: (_stamp(d.get("last_modified")), canonical(d)))
     if dirname == ".":  # queue.yaml: the first created, as every replica can tell
-        return min((current, copy), key=lambda d: (_stamp(d.get("created_at")), merge.canonical(d)))
-    return max((current, copy), key=merge.canonical)
+        return min((current, copy), key=lambda d: (_stamp(d.get("created_at")), canonical(d)))
+    return max((current, copy), key=canonical)
 
 
 def merge_bytes(dirname: str, ours: bytes, theirs: bytes) -> bytes:

@@ -3,7 +3,7 @@
 ``Compiler(text, now).run()`` gives the root ``Node`` or raises ``Refused``
 with the span of the offending part. Only the syntax the filter language has is
 accepted; everything else, attribute access and method calls included, is
-refused before any task is seen. The closures come from ``filter_nodes``.
+refused before any task is seen. The closures come from ``nodes``.
 """
 
 from __future__ import annotations
@@ -17,12 +17,12 @@ from typing import Any
 
 import simpleeval
 
-from labtasker.fsqueue import clock
-from labtasker.fsqueue import filter_nodes as nodes
-from labtasker.fsqueue.filter_dates import BadDate, date_of, parse_date
-from labtasker.fsqueue.filter_errors import Refused, span, syntax_refusal
-from labtasker.fsqueue.filter_nodes import Node
-from labtasker.fsqueue.filter_values import (
+from labtasker.filters import nodes
+from labtasker.filters.dates import BadDate, date_of, parse_date
+from labtasker.filters.field_paths import FIELDS, check_path, closest, split_path
+from labtasker.filters.nodes import Node
+from labtasker.filters.refusals import Refused, span, syntax_refusal
+from labtasker.filters.values import (
     ARITHMETIC,
     ARITHMETIC_ERRORS,
     COMPARE,
@@ -31,14 +31,14 @@ from labtasker.fsqueue.filter_values import (
     matches,
     mod,
 )
-from labtasker.fsqueue.paths import FIELDS, closest
+from labtasker.fsqueue import clock
 
 MAX_LENGTH = 10_000  # characters in an expression
 MAX_DEPTH = 100  # nesting of the syntax tree
 
 _LITERALS = {"true": True, "false": False, "null": None}
 # Functions the compiler treats itself (their arguments are checked at compile time).
-_SPECIAL = {"date": (1, 1), "regex": (2, 2), "exists": (1, 1)}
+_SPECIAL = {"date": (1, 1), "regex": (2, 2), "exists": (1, 2)}
 _ALL_FUNCTIONS = sorted([*FUNCTIONS, *_SPECIAL])
 
 _NOT_ALLOWED = {
@@ -67,9 +67,10 @@ class Compiler:
     and so on; a class without a method here is refused.
     """
 
-    def __init__(self, text: str, now: datetime | None) -> None:
+    def __init__(self, text: str, now: datetime | None, fields: frozenset[str] = FIELDS) -> None:
         self.text = text
         self._now = now
+        self.fields = fields  # the names a filter may use: a task's fields, or a worker's
 
     def run(self) -> Node:
         """The compiled root of the expression; Refused if any part is not allowed."""
@@ -82,7 +83,39 @@ class Compiler:
         except (RecursionError, MemoryError, ValueError):
             raise Refused("expression nested too deeply", (0, len(self.text))) from None
         self._check_depth(tree.body)
-        return self.build(tree.body)
+        return self.condition(tree.body)
+
+    def condition(self, node: ast.AST) -> Node:
+        """Compile a node that must be a test of each task: never a value, never a constant.
+
+        A filter that is not a condition would be true (or false) for every task,
+        and an update or delete through it would touch them all: refused instead.
+        """
+        if isinstance(node, ast.BoolOp):
+            parts = [self.condition(value) for value in node.values]
+            return nodes.logical(isinstance(node.op, ast.And), parts)
+        if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.Not):
+            return nodes.negate(self.condition(node.operand))
+        built = self.build(node)
+        if built.const:
+            raise self.refuse(
+                "a constant is not a condition: it would hold for every task or for none;"
+                " compare a field, as in args.lr > 0.01",
+                node,
+            )
+        if not built.boolean:
+            if isinstance(node, ast.Dict):
+                problem = "a dict is not a condition; a dict query (MongoDB style) must be the whole filter"
+            elif built.path is not None:
+                shown = ".".join(map(str, built.path))
+                problem = (
+                    f"{shown} is a field, not a condition; compare it, as in {shown} == true,"
+                    f" or test it, as in exists({shown})"
+                )
+            else:
+                problem = "this is a value, not a condition; compare it, as in len(metadata.tags) > 0"
+            raise self.refuse(problem, node)
+        return built
 
     def now(self) -> datetime:
         """The ``now`` of relative dates; the clock is read at most once, only if needed."""
@@ -128,13 +161,15 @@ class Compiler:
         name = node.id
         if name in _LITERALS:
             return nodes.constant(_LITERALS[name])
-        if name in FIELDS:
+        if name in self.fields:
             return nodes.field((name,))
         if name in FUNCTIONS or name in _SPECIAL:
             raise self.refuse(f"{name} is a function; call it, e.g. {name}(...)", node)
         if name.startswith("__"):
             raise self.refuse(f"unknown name {name!r}", node)
-        hint = closest(name, FIELDS) or f"args.{name}"
+        hint = closest(name, self.fields) or (f"args.{name}" if "args" in self.fields else None)
+        if hint is None:
+            raise self.refuse(f"unknown name {name!r}; fields are {', '.join(sorted(self.fields))}", node)
         raise self.refuse(f"unknown name {name!r} (did you mean {hint}?)", node)
 
     def _Attribute(self, node: ast.Attribute) -> Node:
@@ -254,14 +289,34 @@ class Compiler:
             return name
         hint = closest(name, _ALL_FUNCTIONS)
         more = f" (did you mean {hint}?)" if hint else f"; functions are {', '.join(_ALL_FUNCTIONS)}"
-        problem = f"{name!r} is a field, not a function" if name in FIELDS else f"unknown function {name!r}"
+        problem = (
+            f"{name!r} is a field, not a function" if name in self.fields else f"unknown function {name!r}"
+        )
         raise self.refuse(problem + more, node.func)
 
     def _call_exists(self, node: ast.Call) -> Node:
-        target = self.build(node.args[0])
-        if target.path is None:
-            raise self.refuse("exists() takes a field path, as in exists(args.lr)", node.args[0])
-        return nodes.absence(target, want_absent=False)
+        """``exists(args.lr)``, ``exists("args.lr")``, ``exists(args.lr, False)``: is the key there.
+
+        As MongoDB's ``$exists``: a key whose value is null exists.
+        """
+        first = node.args[0]
+        if isinstance(first, ast.Constant) and isinstance(first.value, str):
+            path = split_path(first.value)
+            problem = check_path(path, fields=self.fields)
+            if problem:
+                raise self.refuse(problem, first)
+        else:
+            target = self.build(first)
+            if target.path is None:
+                raise self.refuse("exists() takes a field path, as in exists(args.lr)", first)
+            path = target.path
+        want = True
+        if len(node.args) == 2:
+            flag = self.build(node.args[1])
+            if not flag.const or not isinstance(flag.value, bool):
+                raise self.refuse("exists() takes True or False as its second argument", node.args[1])
+            want = flag.value
+        return nodes.presence(path, want)
 
     def _call_regex(self, node: ast.Call) -> Node:
         subject, pattern = self.build(node.args[0]), self.build(node.args[1])
