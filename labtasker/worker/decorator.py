@@ -146,22 +146,23 @@ def loop(
                 _call(fn, params, run, pass_args_dict, a, kw)
 
             report = Reporter(quiet=quiet)
-            tally = api.run_loop(
-                job,
-                tree,
-                allow_extra=pass_args_dict or any_args,
-                extra_filter=extra_filter,
-                eta_max=eta_max,
-                heartbeat_timeout=heartbeat_timeout,
-                worker_id=worker_id,
-                create_worker_kwargs=create_worker_kwargs,
-                max_tasks=max_tasks,
-                wait=wait,
-                report=report,
-                grace=grace,
-                count_interrupts=count_interrupts,
-                retry_backoff=retry_backoff,
-            )
+            with report.warnings_as_lines():
+                tally = api.run_loop(
+                    job,
+                    tree,
+                    allow_extra=pass_args_dict or any_args,
+                    extra_filter=extra_filter,
+                    eta_max=eta_max,
+                    heartbeat_timeout=heartbeat_timeout,
+                    worker_id=worker_id,
+                    create_worker_kwargs=create_worker_kwargs,
+                    max_tasks=max_tasks,
+                    wait=wait,
+                    report=report,
+                    grace=grace,
+                    count_interrupts=count_interrupts,
+                    retry_backoff=retry_backoff,
+                )
             if tally.stopped_by:
                 report.stopped(tally, tally.stopped_by, tally.interrupted_task)
                 raise LoopStopped(tally, tally.exit_code)

@@ -11,8 +11,11 @@ short name.
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import os
 import sys
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, TextIO
 
 from labtasker.fsqueue import error_record
@@ -47,6 +50,22 @@ class Reporter:
         """A ``labtasker:`` line; ``always`` for why a loop ended early, which quiet does not hide."""
         if always or not self.quiet:
             print(f"labtasker: {self.prefix}{text}", file=self.stream, flush=True)
+
+    @contextlib.contextmanager
+    def warnings_as_lines(self) -> Iterator[None]:
+        """While a Python loop runs, labtasker's warnings (a stopped job, a lost task) print as
+        ``labtasker:`` lines, unless the program set up logging itself."""
+        log = logging.getLogger("labtasker")
+        if log.handlers or logging.getLogger().handlers:
+            yield
+            return
+        handler = logging.StreamHandler(self.stream)
+        handler.setFormatter(logging.Formatter(f"labtasker: {self.prefix}%(message)s"))
+        log.addHandler(handler)
+        try:
+            yield
+        finally:
+            log.removeHandler(handler)
 
     def paint(self, word: str) -> str:
         from labtasker.cli.output import paint  # rendering only, no command machinery

@@ -96,6 +96,7 @@ def test_a_python_job_sleeping_past_eta_max_is_stopped_and_fails(
     assert task.status == "failed" and task.error is not None
     assert task.error["type"] == "EtaExceeded" and "eta_max (1s)" in task.error["message"]
     err = procs.text("py")
+    assert f"labtasker: task {tid}: the run exceeded eta_max (1s); stopping its job" in err
     assert f"task {tid} failed in" in err and "failed for good (1/1)" in err
     assert "loop finished: 0 done, 1 failed" in err
     assert not os.listdir(queue.path / "running")
