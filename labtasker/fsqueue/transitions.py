@@ -134,7 +134,7 @@ def retry_delay(retries: int, backoff: float) -> float:
     """Seconds a task waits before retry number ``retries``: ``backoff``, doubling, capped."""
     if backoff <= 0 or retries <= 0:
         return 0.0
-    return min(RETRY_BACKOFF_CAP, backoff * 2 ** (retries - 1))
+    return float(min(RETRY_BACKOFF_CAP, backoff * 2.0 ** (retries - 1)))
 
 
 def fail(
