@@ -329,8 +329,8 @@ class _Tee:
     def __enter__(self) -> _Tee:
         self.file = open(self.path, "a", encoding="utf-8")
         self.saved = sys.stdout, sys.stderr
-        sys.stdout = _Both(sys.stdout, self.file)  # type: ignore[assignment]
-        sys.stderr = _Both(sys.stderr, self.file)  # type: ignore[assignment]
+        sys.stdout = _Both(sys.stdout, self.file)
+        sys.stderr = _Both(sys.stderr, self.file)
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -344,7 +344,7 @@ class _Both:
 
     def write(self, text: str) -> int:
         self.file.write(text)
-        return self.stream.write(text)
+        return int(self.stream.write(text))
 
     def flush(self) -> None:
         self.file.flush()
