@@ -19,7 +19,7 @@ from pathlib import Path
 if __package__ in (None, ""):  # run as a script: make `bench` importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench import api_figures, cli_figures, loop_figures, machine
+from bench import api_figures, cli_figures, loop_figures, machine, versus
 from bench.raw import Limits, rename_rate
 from bench.table import Progress, Row, fmt_rate, render, size_label, to_json
 from bench.workdir import REPO, Workdir
@@ -42,6 +42,15 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--no-cli", action="store_true", help="skip the figures of the `labtasker` command")
     p.add_argument("--json", type=Path, help="also write the rows and the machine as JSON here")
     p.add_argument("--keep", action="store_true", help="keep the scratch directory")
+    p.add_argument(
+        "--original-venv",
+        type=Path,
+        help=f"a virtualenv with the original labtasker (default {versus.DEFAULT_VENV.relative_to(REPO)}, if present)",
+    )
+    p.add_argument(
+        "--setup-original", action="store_true", help=f"first install {versus.ORIGINAL} into that virtualenv"
+    )
+    p.add_argument("--versus", type=int, help="tasks of the side-by-side figures (default 500, quick 100)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress lines on stderr")
     return p.parse_args(argv)
 
@@ -55,9 +64,9 @@ def main(argv: list[str] | None = None) -> int:
     progress = Progress(opts.quiet)
     try:
         info = machine.describe(work.path, REPO)
-        rows = measure(
-            work, sizes, repeat, progress, cli=None if opts.no_cli else cli_figures.labtasker_cmd()
-        )
+        cli = None if opts.no_cli else cli_figures.labtasker_cmd()
+        rows = measure(work, sizes, repeat, progress, cli=cli)
+        rows += side_by_side(work, opts, repeat, progress, cli)
     finally:
         work.close()
     print(f"Machine:\n{machine.render(info)}\n\n{render(rows)}")
@@ -124,6 +133,28 @@ def measure(
         latency = cli_figures.latency_rows(cli, submitted[small], big_project, big, small, repeat)
         rows += [_said(progress, r) for r in latency]
     rows.append(_probes_row(limits))
+    return rows
+
+
+def side_by_side(
+    work: Workdir, opts: argparse.Namespace, repeat: int, progress: Progress, cli: list[str] | None
+) -> list[Row]:
+    """Beside the original labtasker (when its virtualenv is there) and GNU parallel, in this run."""
+    n = opts.versus or (100 if opts.quick else 500)
+    venv = opts.original_venv or versus.DEFAULT_VENV
+    if opts.setup_original:
+        progress.say(f"installing {versus.ORIGINAL} into {venv}")
+        versus.setup_original(venv)
+    rows = []
+    python = versus.original_python(venv)
+    if python is None:
+        progress.say(f"no original labtasker in {venv} (--setup-original installs it): skipped")
+    else:
+        progress.say(f"side by side with the original, {n} tasks")
+        rows += [_said(progress, r) for r in versus.original_rows(work, python, n, repeat)]
+    if cli is not None:
+        progress.say(f"`labtasker loop -- true` beside GNU parallel, {n} tasks")
+        rows += [_said(progress, r) for r in versus.parallel_rows(work, cli, n)]
     return rows
 
 

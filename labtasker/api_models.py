@@ -39,8 +39,10 @@ class Task:
     @classmethod
     def from_doc(cls, doc: dict[str, Any], queue_name: str | None = None) -> Task:
         """A Task from a task file's document (copied: the task owns its dicts)."""
-        known = {f.name for f in fields(cls)}
-        values = {k: copy.deepcopy(v) for k, v in doc.items() if k in known}
+        known = _FIELD_NAMES.get(cls)
+        if known is None:
+            known = _FIELD_NAMES[cls] = frozenset(f.name for f in fields(cls))
+        values = {k: _copied(v) for k, v in doc.items() if k in known}
         for name in ("args", "metadata", "summary"):
             if not isinstance(values.get(name), dict):
                 values[name] = {}
@@ -55,6 +57,22 @@ class Task:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+_FIELD_NAMES: dict[type, frozenset[str]] = {}
+_IMMUTABLE = (str, int, float, bool, type(None), datetime)
+
+
+def _copied(value: Any) -> Any:
+    """A copy the task owns: a document's dicts and lists copied, its scalars shared (immutable)."""
+    kind = type(value)
+    if kind is dict:
+        return {k: _copied(v) for k, v in value.items()}
+    if kind is list:
+        return [_copied(v) for v in value]
+    if kind in _IMMUTABLE:
+        return value
+    return copy.deepcopy(value)  # anything unusual a hand-edited file may hold
 
 
 @dataclass

@@ -55,6 +55,7 @@ def run(
             pump.stop(signal.SIGINT)
             raise
         finally:
+            pump.close()
             for close in closers:
                 close()
     return Result(proc.returncode, stopped, bytes(pump.tail))
@@ -116,6 +117,17 @@ def _prepare_pty(fd: int) -> None:
         pass
 
 
+def _exit_fd(pid: int) -> int | None:
+    """A pidfd (Linux 5.3+) that becomes readable when ``pid`` exits; None where there is none."""
+    opener = getattr(os, "pidfd_open", None)
+    if opener is None:
+        return None
+    try:
+        return int(opener(pid))
+    except OSError:
+        return None
+
+
 class _Pump:
     """Copies the command's output to our stdout/stderr and to the log as it comes."""
 
@@ -133,6 +145,12 @@ class _Pump:
         self.open = set(sources)
         self.log = log
         self.tail = bytearray()
+        self.exited = _exit_fd(proc.pid)  # readable when the command exits: no poll interval to wait out
+
+    def close(self) -> None:
+        if self.exited is not None:
+            os.close(self.exited)
+            self.exited = None
 
     def until_exit(self, stop: Callable[[], int]) -> bool:
         """Copy output until the command exits; True if ``stop()`` ended it."""
@@ -162,12 +180,20 @@ class _Pump:
         self.drain()
 
     def step(self, timeout: float) -> bool:
-        """Copy what is ready within ``timeout``; False if nothing was."""
-        if not self.open:
-            time.sleep(timeout)
+        """Copy what is ready within ``timeout`` (returning early if the command exits); False if nothing was."""
+        watched = list(self.open)
+        if self.exited is not None:
+            watched.append(self.exited)
+        if not watched:
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                pass
             return False
-        ready, _, _ = select.select(list(self.open), [], [], timeout)
+        ready, _, _ = select.select(watched, [], [], timeout)
         for fd in ready:
+            if fd == self.exited:
+                continue
             try:
                 data = os.read(fd, 65536)
             except OSError:  # EIO: the pseudo-terminal's other side is closed
@@ -180,6 +206,7 @@ class _Pump:
 
     def drain(self) -> None:
         """Copy what is left after the command ended (not waiting for a grandchild that keeps it open)."""
+        self.close()  # the exit is known: only output wakes a step from here on
         while self.open and self.step(0.05):
             pass
 

@@ -12,10 +12,6 @@ from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-import pendulum
-from dateutil import parser as dateutil_parser  # pendulum's own fallback parser
-from pendulum.tz import get_local_timezone
-
 from labtasker.filters.field_paths import MISSING, as_instant
 
 _UNITS = {
@@ -55,6 +51,8 @@ def date_of(now: datetime) -> Callable[[Any], Any]:
 
 
 def _read_date(text: str, now: datetime) -> datetime:
+    import pendulum  # here: most filters have no date(), and pendulum costs ~0.1 s to import
+
     words = " ".join(text.lower().split())
     if words in ("now", "today", "yesterday", "tomorrow"):
         if words == "now":
@@ -68,6 +66,8 @@ def _read_date(text: str, now: datetime) -> datetime:
 
 
 def _relative(words: str, now: datetime, sign: int) -> datetime:
+    import pendulum
+
     fixed, moved, end = timedelta(), pendulum.instance(now), 0
     for found in _AMOUNT.finditer(words):
         if found.start() != end:
@@ -87,6 +87,9 @@ def _relative(words: str, now: datetime, sign: int) -> datetime:
 
 
 def _absolute(text: str, now: datetime) -> datetime:
+    import pendulum
+    from dateutil import parser as dateutil_parser  # pendulum's own fallback parser
+
     zone = _local_zone()
     local_now = pendulum.instance(now).in_timezone(zone)
     try:
@@ -113,6 +116,8 @@ def _zone_named(name: str | None, offset: int | None) -> int | None:
 
 def _local_zone() -> Any:
     """The zone a date without one is read in (tests replace this)."""
+    from pendulum.tz import get_local_timezone
+
     return get_local_timezone()
 
 

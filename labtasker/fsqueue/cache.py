@@ -13,6 +13,13 @@ same stat behind (git's "racily clean" files), so such a file is read again.
 A cache file that is missing, damaged, written by other parsing code, or not
 written by this user is ignored and rebuilt.
 
+A file this user's processes wrote themselves is not parsed again either:
+the writer appends (name, digest of the bytes, document) to a memo log,
+``<dir>.<uid>.memo``, and a reader that must read a file looks its bytes up
+there before parsing them. The memo is keyed by content, so a file changed by
+anyone else (rsync, git, an editor) simply misses it; it is what makes the
+first listing right after a submit as fast as a warm one.
+
 The file holds one column per field (a pickled list each, decoded only when a
 field is first asked for), so a filter on ``args`` over 10^5 tasks decodes
 ``args`` and nothing else. It is a pickle of plain data (lists, dicts,
@@ -24,6 +31,7 @@ from __future__ import annotations
 
 import copy
 import gc
+import hashlib
 import heapq
 import logging
 import os
@@ -32,6 +40,7 @@ import sys
 import zlib
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +56,8 @@ Key = bytes  # inode, size, mtime_ns and ctime_ns of a file, packed: cheap to ma
 Parse = Callable[[str, bytes], "Doc | None"]
 """Turn a file's bytes into a document, or None (the parser quarantines what it cannot read)."""
 _KEY = struct.Struct("<QQqq")
+_FRAME = struct.Struct("<II")  # a memo record's length and crc32
+MEMO_MAX = 32 << 20  # bytes; a memo that no reader has folded into a table stops growing here
 
 
 class _Absent:
@@ -265,6 +276,9 @@ class DirCache:
         self._loaded = False
         self._extra: dict[str, tuple[Key, Doc]] = {}  # read since the table was made
         self._delta: frozenset[str] = frozenset()  # the names the delta file holds
+        self.memo = None if self.store is None else _memo_path(self.store)
+        self._memo: dict[tuple[str, bytes], Doc] | None = None  # (name, digest) -> document, once loaded
+        self._unwritten: list[bytes] = []  # memo records of this process not yet appended
 
     def docs(self) -> list[tuple[str, Doc]]:
         """(name, document) of every readable task file, sorted by name; new dicts, or shared read-only ones."""
@@ -277,6 +291,30 @@ class DirCache:
     def forget(self) -> None:
         """Drop what this process remembers (the cache files stay)."""
         self._table, self._loaded, self._extra, self._delta = None, False, {}, frozenset()
+        self._memo = None
+
+    def remember_written(self, name: str, data: bytes, doc: Doc) -> None:
+        """``data`` was just written as ``name`` and parses to ``doc``: spare every reader the parse.
+
+        ``doc`` must be exactly what parsing ``data`` gives (see ``plain_copy``).
+        Like the table, the memo is for big directories: until the cache folder
+        exists or this process has written ``store_min`` files here, records
+        wait in memory, so a small queue's ``tmp/`` stays empty. Failing to
+        append costs speed only, never the write.
+        """
+        if self.memo is None:
+            return
+        record = _dumps((name, content_digest(data), doc))
+        self._unwritten.append(_FRAME.pack(len(record), zlib.crc32(record)) + record)
+        if self._memo is not None:
+            self._memo[(name, content_digest(data))] = _loads(record)[2]
+        if len(self._unwritten) < self.store_min and not self.cache_dir.is_dir():
+            return
+        try:
+            _append_private(self.memo, b"".join(self._unwritten))
+        except OSError as exc:
+            log.debug("could not append to %s: %s", self.memo, exc)
+        self._unwritten = []
 
     # ------------------------------------------------------------ reading
     def _refresh(self, views: bool) -> list[Any]:
@@ -351,10 +389,15 @@ class DirCache:
         a queue then writes nothing into it (the clock probe is a write).
         """
         settled_before = self._fs_now() - self.racy_ns if len(scanned) >= self.store_min else -(2**62)
+        memo = self._load_memo()
         for i in misses:
             name = out[i][0]
             read = _read(self.directory / name)
-            doc = None if read is None else self.parse(name, read[1])
+            doc = None
+            if read is not None:
+                doc = memo.get((name, content_digest(read[1]))) if memo else None
+                if doc is None:
+                    doc = self.parse(name, read[1])
             if doc is not None:
                 doc = _interned(doc)
                 st = read[0]  # type: ignore[index]
@@ -375,6 +418,16 @@ class DirCache:
         except OSError:
             return -(2**62)  # nothing counts as settled: always correct, only slower
 
+    def _load_memo(self) -> dict[tuple[str, bytes], Doc]:
+        """The documents writers left in the memo log (records after a damaged one are ignored)."""
+        if self._memo is None:
+            self._memo = {}
+            if self.memo is not None:
+                data = self._load_file(self.memo, raw=True)
+                if data:
+                    self._memo = _memo_records(data)
+        return self._memo
+
     # ----------------------------------------------------- the cache file
     def _header(self) -> tuple[Any, ...]:
         return (FORMAT, self.directory.name, self.tag, sys.version_info[:2])
@@ -391,13 +444,13 @@ class DirCache:
                 _unlink_quietly(_delta_path(self.store))
         return self._table
 
-    def _load_file(self, path: Path) -> Any:
-        """A cache file's contents, or None if it is missing, damaged or not ours."""
+    def _load_file(self, path: Path, *, raw: bool = False) -> Any:
+        """A cache file's contents (its bytes if ``raw``), or None if it is missing, damaged or not ours."""
         try:
             with open(path, "rb") as f:
                 if not _ours(os.fstat(f.fileno())):
                     return None
-                return _load_file(f)  # our own file, checked above
+                return f.read() if raw else _load_file(f)  # our own file, checked above
         except FileNotFoundError:
             return None
         except Exception as exc:
@@ -445,6 +498,9 @@ class DirCache:
         packed = self._table.packed(self._header())
         self._write(self.store, packed)
         self._table = Table.unpacked(packed)  # as a new process has it: only the columns in use get decoded
+        if self.memo is not None and self._memo:  # the table now holds what the memo did
+            _unlink_quietly(self.memo)
+            self._memo = {}
         if self._delta:
             _unlink_quietly(_delta_path(self.store))
             self._delta = frozenset()
@@ -466,6 +522,77 @@ def _holds(table: Table, scanned: dict[str, Key]) -> bool:
 
 def _name(item: tuple[str, Any]) -> str:
     return item[0]
+
+
+def _memo_path(store: Path) -> Path:
+    return store.with_name(store.name.replace(".pickle", ".memo"))
+
+
+def content_digest(data: bytes) -> bytes:
+    """What identifies a file's bytes in the memo."""
+    return hashlib.blake2b(data, digest_size=16).digest()
+
+
+def _memo_records(data: bytes) -> dict[tuple[str, bytes], Doc]:
+    out: dict[tuple[str, bytes], Doc] = {}
+    at = 0
+    while at + _FRAME.size <= len(data):
+        size, crc = _FRAME.unpack_from(data, at)
+        record = data[at + _FRAME.size : at + _FRAME.size + size]
+        if len(record) != size or zlib.crc32(record) != crc:
+            break  # a writer died mid-append: what follows cannot be trusted
+        try:
+            name, digest, doc = _loads(record)
+        except Exception:
+            break
+        if isinstance(name, str) and isinstance(digest, bytes) and isinstance(doc, dict):
+            out[(name, digest)] = doc
+        at += _FRAME.size + size
+    return out
+
+
+_PLAIN = (str, int, float, bool, type(None))
+
+
+def plain_copy(value: Any) -> Any:
+    """A copy of ``value`` made of exactly the types a YAML load gives back; TypeError for anything else.
+
+    Dicts, lists, str, int, float, bool, None, and datetimes, whose zone
+    becomes a fixed offset as the loader makes it; a subclass of any of these
+    (pendulum's DateTime) or a tuple would come back from the file as
+    something else, if it could be written at all.
+    """
+    kind = type(value)
+    if kind in _PLAIN:
+        return value
+    if kind is dict:
+        return {plain_copy(k) if type(k) is not str else k: plain_copy(v) for k, v in value.items()}
+    if kind is list:
+        return [plain_copy(v) for v in value]
+    if kind is datetime:
+        offset = value.utcoffset()
+        zone = None if offset is None else timezone(offset)
+        return datetime(
+            value.year, value.month, value.day, value.hour, value.minute, value.second,
+            value.microsecond, tzinfo=zone,
+        )  # fmt: skip
+    raise TypeError(f"not plain data: {kind.__name__}")
+
+
+def _append_private(path: Path, data: bytes) -> None:
+    """Append ``data`` with one write to a file of this user's only (created if missing)."""
+    flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT
+    try:
+        fd = os.open(path, flags, 0o600)
+    except FileNotFoundError:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, flags, 0o600)
+    try:
+        st = os.fstat(fd)
+        if _ours(st) and st.st_size < MEMO_MAX:
+            os.write(fd, data)
+    finally:
+        os.close(fd)
 
 
 def _delta_path(store: Path) -> Path:

@@ -252,10 +252,21 @@ class FsQueue:
             versions.stamp_life(doc, doc["rev"], self.node)  # replicas merge by it (replicas/merge.py)
             doc = ordered(doc)
         name = self.name_for(dirname, doc)
-        atomic.write_atomic(self.path / dirname / name, codec.dump(doc), self.tmp)
+        data = codec.dump(doc)
+        atomic.write_atomic(self.path / dirname / name, data, self.tmp)
         if durable_dir:
             atomic.fsync_dir(self.path / dirname)
+        if dirname in _STATE_DIRNAMES:
+            self._remember(dirname, name, data, doc)
         return name
+
+    def _remember(self, dirname: str, name: str, data: bytes, doc: Doc) -> None:
+        """Let the next listing, here or in another process, take ``doc`` without parsing ``data``."""
+        try:
+            parsed = normalise(cache.plain_copy(doc))  # what a reader's parse of ``data`` gives
+        except TypeError:
+            return  # a value the memo could not hand back exactly: readers parse this file
+        self._dir_cache(dirname).remember_written(name, data, parsed)
 
     def name_for(self, dirname: str, doc: Doc) -> str:
         """The file name a document gets in a directory."""

@@ -43,4 +43,6 @@ def test_four_processes_claim_every_task_exactly_once(tmp_path: Path) -> None:
             assert tid not in seen, f"{tid} in {seen.get(tid)} and {dirname}"
             seen[tid] = dirname
     assert set(seen.values()) == {"done"} and len(seen) == N_TASKS
-    assert os.listdir(queue.path / "tmp") == []
+    assert set(os.listdir(queue.path / "tmp")) <= {
+        "cache"
+    }  # no held file left; the listing cache may be there

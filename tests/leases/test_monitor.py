@@ -39,7 +39,7 @@ def test_a_task_left_in_hand_by_a_dead_process_goes_back(fast: Path, queue: FsQu
     procs.monitor(fast, "--tmp-age", "10m")
     wait_for(lambda: state(queue, tid) == "pending", "the monitor to put the task back")
     assert labtasker.get_task(tid).retries == 0
-    assert f"recovered tmp/{held}" in wait_for(lambda: procs.text("monitor"), "the monitor's log")
+    wait_for(lambda: f"recovered tmp/{held}" in procs.text("monitor"), "the monitor to log it")  # the line follows the move
 
 
 def test_it_waits_for_the_queue_that_init_creates(tmp_path: Path, procs: Procs) -> None:
