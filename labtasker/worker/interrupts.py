@@ -68,8 +68,8 @@ class Interrupts:
 
     def nudge(self) -> bool:
         """Interrupt the main thread (from another thread); False when signals are not ours."""
-        if not self.installed:
-            return False
+        if not self.installed or signal.getsignal(NUDGE) != self._handle:
+            return False  # never send a signal whose handler is not ours (its default ends the process)
         signal.pthread_kill(threading.main_thread().ident or 0, NUDGE)
         return True
 
