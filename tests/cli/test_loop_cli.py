@@ -105,6 +105,10 @@ def test_a_failing_command_is_retried_then_failed(lt: Lt) -> None:
     assert ": the command exited with code 3: boom; will retry (2/2) (0 done, 1 failed, 1 left)" in ran.err
     assert "; failed for good (2/2) (0 done, 1 failed, 0 left)" in ran.err
     assert "loop finished: 0 done, 1 failed (2 attempts)" in ran.err  # tasks, attempts in brackets
+    logs = sorted(Path(".labtasker/logs/run").glob(f"*{task_id}/run.log"))
+    assert [log.read_text().splitlines()[-1].split(", ")[:2] for log in logs] == [
+        ["# labtasker: exit status 3", "failed"]
+    ] * 2
 
 
 @pytest.mark.usefixtures("project")
