@@ -16,6 +16,8 @@ the two equal).
 
 from __future__ import annotations
 
+import re
+from datetime import datetime
 from typing import Any
 
 from yaml.constructor import SafeConstructor
@@ -32,6 +34,12 @@ _BUILD = {
     _TAG + "timestamp": SafeConstructor.construct_yaml_timestamp,
 }
 _CONSTRUCTOR = SafeConstructor()
+# A decimal int without a leading zero (YAML 1.1 reads 012 as octal), and the time our writer emits
+# (``isoformat(" ")`` of an aware datetime): both resolve as the safe loader would resolve them.
+_DECIMAL = re.compile(r"-?(?:0|[1-9][0-9]{0,17})")
+_OUR_TIME = re.compile(
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]{6})?[+-][0-9]{2}:[0-9]{2}"
+)
 _SPECIAL_START = frozenset("'\"&*!|>%@`#{[]},?")  # a plain scalar never starts with these
 MAX_DEPTH = 32  # deeper documents go libyaml's way (and meet its limits)
 _CACHE_MAX = 1 << 16
@@ -54,7 +62,8 @@ def parse(data: bytes) -> dict[str, Any] | None:
     if "\t" in text or "\r" in text or not text.endswith("\n"):
         return None
     try:
-        rows = [_row(line) for line in text[:-1].split("\n")]
+        known = _lines.get
+        rows = [known(line) or _row(line) for line in text[:-1].split("\n")]
         doc, end = _block(rows, 0, 0, 0)
     except (_Unsure, ValueError, TypeError, OverflowError):
         return None
@@ -133,6 +142,10 @@ def _value_text(rest: str) -> Any:
 
 def _scalar(text: str) -> Any:
     """A one-line scalar: plain (resolved as the safe loader does) or quoted without escapes."""
+    if _DECIMAL.fullmatch(text):  # the shapes every task file has, read without the resolvers
+        return int(text)
+    if _OUR_TIME.fullmatch(text):
+        return datetime.fromisoformat(text)
     first = text[0] if text else ""
     if first == "'":
         if len(text) < 2 or not text.endswith("'"):
@@ -186,19 +199,27 @@ def _block(rows: list[tuple[int, Any, Any]], i: int, indent: int, depth: int) ->
 def _mapping(rows: list[tuple[int, Any, Any]], i: int, indent: int, depth: int) -> tuple[dict[Any, Any], int]:
     out: dict[Any, Any] = {}
     n = len(rows)
-    while i < n:
+    entries = 0
+    while i < n:  # the hot loop of a cold listing: kept free of calls it can spare
         at, key, value = rows[i]
         if at < indent or key is _ITEM:
             break
-        if at != indent or key in out:
-            raise _Unsure  # odd indentation, or a duplicate key (libyaml keeps the last)
+        if at != indent:
+            raise _Unsure  # odd indentation
         i += 1
+        entries += 1
         if value is _OPEN:
             if i < n and (rows[i][0] > indent or (rows[i][0] == indent and rows[i][1] is _ITEM)):
                 value, i = _block(rows, i, rows[i][0], depth + 1)
             else:
                 value = None
-        out[key] = _made(value)
+        elif value is _EMPTY_MAP:
+            value = {}
+        elif value is _EMPTY_SEQ:
+            value = []
+        out[key] = value
+    if entries != len(out):
+        raise _Unsure  # a duplicate key (libyaml keeps the last)
     return out, i
 
 
