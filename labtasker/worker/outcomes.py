@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import re
 import signal
+import time
 from datetime import datetime
 from typing import Any
 
@@ -130,9 +131,14 @@ def release(run: Run, when: str, *, count: bool, backoff: float) -> str:
     def change(doc: dict[str, Any]) -> tuple[str, dict[str, Any]]:
         return "pending", transitions.release(doc, stamp)
 
-    try:
-        run.queue.transact("running", run.running_name, change)
-    except FileNotFoundError:
+    for wait in (0.0, 0.05, 0.2, 0.5):  # an edit may hold the running file for a moment
+        time.sleep(wait)
+        try:
+            run.queue.transact("running", run.running_name, change)
+            break
+        except FileNotFoundError:
+            continue
+    else:
         return "lost"
     record_attempt(run, "interrupted", record, f"stopped by {name}; back to pending, no retry counted")
     return "interrupted"
