@@ -24,7 +24,7 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
     "labtasker.errors": ("LabtaskerError", "LabtaskerRuntimeError", "LabtaskerTypeError", "LabtaskerValueError"),
     "labtasker.event_listener": ("EventListener", "connect_events"),
     "labtasker.worker.decorator": (
-        "Required", "current_task_id", "current_worker_id", "get_labtasker_log_dir", "is_enabled", "loop",
+        "LoopStopped", "Required", "current_task_id", "current_worker_id", "get_labtasker_log_dir", "is_enabled", "loop",
         "task_info",
     ),
 }  # fmt: skip
@@ -37,6 +37,7 @@ __all__ = [
     "LabtaskerRuntimeError",
     "LabtaskerTypeError",
     "LabtaskerValueError",
+    "LoopStopped",
     "Required",
     "Task",
     "TaskUpdateRequest",
@@ -118,6 +119,7 @@ if TYPE_CHECKING:  # what type checkers and editors see
     )
     from labtasker.event_listener import EventListener, connect_events
     from labtasker.worker.decorator import (
+        LoopStopped,
         Required,
         current_task_id,
         current_worker_id,

@@ -11,7 +11,7 @@ import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from labtasker import config
 from labtasker.api_models import (
@@ -32,6 +32,9 @@ from labtasker.fsqueue import attempts, durations, layout, tasks, transitions, w
 from labtasker.fsqueue.layout import STATE_DIRS, TaskStatus
 from labtasker.fsqueue.store import FsQueue
 from labtasker.worker import required as req
+
+if TYPE_CHECKING:  # the loop machinery loads only for loops
+    from labtasker.worker import runner
 
 _queues: dict[tuple[Path, str], FsQueue] = {}
 
@@ -260,7 +263,7 @@ def report_task_status(
             run.running_name,
             new,
             summary=summary,
-            error="reported failed by the job" if new == TaskStatus.FAILED else None,
+            error=_REPORTED_FAILED if new == TaskStatus.FAILED else None,
         )
         run.task = Task.from_doc(located.doc)
         run.ended = new != TaskStatus.RUNNING
@@ -293,7 +296,7 @@ def report_task_status(
         if old == TaskStatus.RUNNING and new == TaskStatus.FAILED:
             if owner:
                 failed_worker.append(owner)
-            return transitions.fail(doc, "reported failed", now, summary)
+            return transitions.fail(doc, _REPORTED_FAILED, now, summary)
         before = dict(doc, summary=dict(doc.get("summary") or {}))
         transitions.merge_summary(doc, summary)
         if new != old:
@@ -312,6 +315,9 @@ def report_task_status(
             workers.record_failure(queue, owner)
         except KeyError:
             pass  # the worker was deleted
+
+
+_REPORTED_FAILED = {"type": "ReportedFailed", "message": "the job reported failed"}  # see error_record
 
 
 def _is_own_job(task_id: str) -> bool:
@@ -561,16 +567,19 @@ def run_loop(
     worker_id: str | None = None,
     create_worker_kwargs: dict[str, Any] | None = None,
     max_tasks: int | None = None,
-    notify: Any = None,
+    report: Any = None,
     wait: bool = False,
     heartbeat_interval: float | None = None,
-) -> Any:
+    grace: str | float | None = None,
+    count_interrupts: bool = False,
+    retry_backoff: str | float | None = None,
+) -> runner.Tally:
     """Run ``job`` over matching pending tasks of the queue in use.
 
-    Lease settings not given here come from ``[loop]`` of ``config.toml``; with
+    Settings not given here come from ``[loop]`` of ``config.toml``; with
     ``wait`` the loop waits for new tasks instead of returning when none is left.
     """
-    from labtasker.worker import runner  # the loop machinery loads only for loops
+    from labtasker.worker import runner
 
     ctx = context(create=True)
     predicate = _compile(extra_filter)
@@ -581,21 +590,34 @@ def run_loop(
             predicate is None or predicate(doc)
         )
 
-    interval = heartbeat_interval or (ctx.cfg.setting("heartbeat_interval") if ctx.cfg else 30.0)
-    timeout = heartbeat_timeout or (ctx.cfg.setting("heartbeat_timeout") if ctx.cfg else None)
-    eta = eta_max if eta_max is not None else (ctx.cfg.setting("eta_max") if ctx.cfg else None)
+    def setting(given: Any, name: str, default: Any) -> Any:
+        if given is not None:
+            return given
+        value = ctx.cfg.setting(name) if ctx.cfg else None
+        return default if value is None else value
+
     opts = runner.LoopOptions(
         accept=accept,
         worker_id=worker_id,
         create_worker_kwargs=create_worker_kwargs or {},
-        eta_max=durations.parse(eta),
-        heartbeat_interval=float(interval),
-        heartbeat_timeout=timeout,
+        eta_max=durations.parse(setting(eta_max, "eta_max", None)),
+        heartbeat_interval=float(heartbeat_interval or setting(None, "heartbeat_interval", 30.0)),
+        heartbeat_timeout=heartbeat_timeout or setting(None, "heartbeat_timeout", None),
         max_tasks=max_tasks,
         logs_dir=ctx.logs_dir,
         wait=wait,
+        grace=_seconds(setting(grace, "grace", runner.DEFAULT_GRACE)),
+        count_interrupts=count_interrupts,
+        retry_backoff=_seconds(setting(retry_backoff, "retry_backoff", transitions.RETRY_BACKOFF)),
     )
-    return runner.run_loop(ctx.queue, job, opts, notify)
+    return runner.run_loop(ctx.queue, job, opts, report)
+
+
+def _seconds(value: Any) -> float:
+    """A duration where 0 means none."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and value == 0:
+        return 0.0
+    return float(durations.parse(value) or 0.0)
 
 
 def _compile(extra_filter: str | dict[str, Any] | None) -> Any:

@@ -7,6 +7,7 @@ from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime
 from typing import Any
 
+from labtasker.fsqueue import error_record
 from labtasker.fsqueue.transitions import UPDATABLE
 
 
@@ -31,8 +32,9 @@ class Task:
     cmd: Any = None
     heartbeat_timeout: float | None = None
     task_timeout: float | None = None
-    last_error: str | None = None
+    last_error: str | None = None  # the current error as text (see ``error`` for its parts)
     queue_name: str | None = None
+    error: dict[str, Any] | None = None  # the current error: type, message, traceback (error_record)
 
     @classmethod
     def from_doc(cls, doc: dict[str, Any], queue_name: str | None = None) -> Task:
@@ -45,6 +47,8 @@ class Task:
             if not isinstance(values.get(name), dict):
                 values[name] = {}
         values["queue_name"] = queue_name
+        values["error"] = error_record.of(doc)
+        values["last_error"] = error_record.text(doc.get("last_error")) if values["error"] else None
         return cls(**values)
 
     @property
@@ -90,6 +94,7 @@ class Attempt:
     start_time: datetime | None = None
     node: str | None = None
     reason: str | None = None
+    error: dict[str, Any] | None = None  # last_error's parts: type, message, traceback
 
     @classmethod
     def from_doc(cls, name: str, doc: dict[str, Any]) -> Attempt:
@@ -103,11 +108,12 @@ class Attempt:
             worker_id=_text(doc.get("worker_id")),
             status=_text(doc.get("status")),
             summary=copy.deepcopy(summary) if isinstance(summary, dict) else {},
-            last_error=_text(doc.get("last_error")),
+            last_error=error_record.text(doc.get("last_error")),
             finished_at=attempts.when(doc),
             start_time=attempts.as_time(doc.get("start_time")),
             node=_text(doc.get("node")),
             reason=_text(doc.get("reason")),
+            error=error_record.of(doc),
         )
 
     def to_dict(self) -> dict[str, Any]:

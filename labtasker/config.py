@@ -34,7 +34,12 @@ tmp/
 cache/
 queues/*/tmp/
 """
-LOOP_DEFAULTS: dict[str, Any] = {"heartbeat_interval": 30.0, "heartbeat_timeout": None}
+LOOP_DEFAULTS: dict[str, Any] = {
+    "heartbeat_interval": 30.0,
+    "heartbeat_timeout": None,
+    "grace": None,  # seconds a stopped job gets before the harder stop (attempt.DEFAULT_GRACE)
+    "retry_backoff": None,  # seconds before a failed task's first retry, 0 for none (transitions)
+}
 
 
 @dataclass(frozen=True)
@@ -124,8 +129,12 @@ def from_dict(root: Path, raw: dict[str, Any]) -> Config:
     for key, value in loop.items():
         if key not in LOOP_DEFAULTS and key not in ("eta_max",):
             raise ConfigError(f"unknown setting loop.{key} in {root}/config.toml")
-        if value is not None and key != "eta_max" and (not isinstance(value, (int, float)) or value <= 0):
-            raise ConfigError(f"loop.{key} in {root}/config.toml must be a positive number of seconds")
+        least = 0 if key == "retry_backoff" else 1e-9
+        if value is not None and key != "eta_max" and (not isinstance(value, (int, float)) or value < least):
+            kind = (
+                "a number of seconds, 0 or more" if key == "retry_backoff" else "a positive number of seconds"
+            )
+            raise ConfigError(f"loop.{key} in {root}/config.toml must be {kind}")
     return Config(root=root, queue_name=name, queue_dir=queue_dir, loop=dict(loop), raw=raw)
 
 

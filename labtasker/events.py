@@ -23,7 +23,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from labtasker.fsqueue import clock, layout
+from labtasker.fsqueue import clock, error_record, layout
 from labtasker.fsqueue.layout import STATE_DIRS
 from labtasker.fsqueue.locking import is_network_fs
 from labtasker.fsqueue.store import Doc, FsQueue
@@ -115,7 +115,7 @@ def _details(event: QueueEvent) -> str:
     if event.new in ("pending", "failed") and event.old == "running":
         parts.append(f"retries={doc.get('retries', 0)}/{doc.get('max_retries', 0)}")
         if doc.get("last_error"):
-            parts.append(f"error={str(doc['last_error']).strip().splitlines()[-1][:120]!r}")
+            parts.append(f"error={error_record.headline(doc['last_error'])[:120]!r}")
     return "  ".join(parts)
 
 

@@ -4,7 +4,8 @@ By default the command runs under a pseudo-terminal (its stdin, stdout and
 stderr are one), whether or not labtasker itself has a terminal, so progress
 bars, colours and isatty() checks behave as they would without labtasker. The command gets its own
 process group: stopping it stops everything it started (data loader workers,
-the commands of a shell script).
+the commands of a shell script). A stop sends the group one signal, waits the
+grace period (less if asked again), then sends SIGKILL.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
 
-GRACE = 5.0  # seconds a stopped command gets before the next, harsher signal
+GRACE = 10.0  # seconds a stopped command gets before SIGKILL (the loop passes its own)
 POLL = 0.2  # seconds between checks of the stop condition
 TAIL = 4000  # bytes of output kept for the error message of a failed run
 
@@ -38,12 +39,16 @@ def run(
     env: dict[str, str],
     log_path: Path,
     use_pty: bool,
-    stop: Callable[[], bool] = lambda: False,
+    stop: Callable[[], int] = lambda: 0,
+    hard: Callable[[], bool] = lambda: False,
+    grace: float = GRACE,
 ) -> Result:
-    """Run ``argv`` to the end (or until ``stop()``); KeyboardInterrupt stops it and is re-raised."""
+    """Run ``argv`` to the end, or until ``stop()`` names a signal to stop it with (then
+    SIGKILL after ``grace`` seconds, or at once when ``hard()``); KeyboardInterrupt stops
+    it the same way and is re-raised."""
     with open(log_path, "ab") as log:
         proc, sources, closers = _spawn(argv, env, use_pty)
-        pump = _Pump(proc, sources, log)
+        pump = _Pump(proc, sources, log, hard, grace)
         try:
             stopped = pump.until_exit(stop)
         except KeyboardInterrupt:
@@ -126,8 +131,16 @@ def _exit_fd(pid: int) -> int | None:
 class _Pump:
     """Copies the command's output to our stdout/stderr and to the log as it comes."""
 
-    def __init__(self, proc: subprocess.Popen[bytes], sources: dict[int, Any], log: BinaryIO) -> None:
+    def __init__(
+        self,
+        proc: subprocess.Popen[bytes],
+        sources: dict[int, Any],
+        log: BinaryIO,
+        hard: Callable[[], bool] = lambda: False,
+        grace: float = GRACE,
+    ) -> None:
         self.proc = proc
+        self.hard, self.grace = hard, grace
         self.sources = sources
         self.open = set(sources)
         self.log = log
@@ -139,29 +152,29 @@ class _Pump:
             os.close(self.exited)
             self.exited = None
 
-    def until_exit(self, stop: Callable[[], bool]) -> bool:
+    def until_exit(self, stop: Callable[[], int]) -> bool:
         """Copy output until the command exits; True if ``stop()`` ended it."""
         while self.proc.poll() is None:
-            if stop():
-                self.stop(signal.SIGTERM)
+            sig = stop()
+            if sig:
+                self.stop(sig)
                 return True
             self.step(POLL)
         self.drain()
         return False
 
     def stop(self, first: int) -> None:
-        """Signal the command's group: ``first``, then SIGTERM, then SIGKILL, a grace period each."""
-        for sig in dict.fromkeys((first, signal.SIGTERM, signal.SIGKILL)):
-            if not _signal_group(self.proc.pid, sig):
-                break
-            deadline = time.monotonic() + GRACE
+        """Signal the command's group: ``first``, then SIGKILL after the grace period (or when
+        ``hard()`` turns true)."""
+        if _signal_group(self.proc.pid, first):
+            deadline = time.monotonic() + self.grace
             try:
-                while self.proc.poll() is None and time.monotonic() < deadline:
+                while self.proc.poll() is None and time.monotonic() < deadline and not self.hard():
                     self.step(0.1)
             except KeyboardInterrupt:  # asked again: stop waiting
+                pass
+            if self.proc.poll() is None:
                 _signal_group(self.proc.pid, signal.SIGKILL)
-            if self.proc.poll() is not None:
-                break
         self.proc.wait()
         _signal_group(self.proc.pid, signal.SIGKILL)  # whatever the leader left behind
         self.drain()

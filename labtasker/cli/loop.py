@@ -6,9 +6,6 @@ import os
 import shutil
 import signal
 import sys
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,13 +19,19 @@ from labtasker.cli.base import Command, argtype, positive_seconds
 from labtasker.cli.task import positive
 from labtasker.cli.template import Template
 from labtasker.errors import LabtaskerError, LeaseLost, UsageError
-from labtasker.fsqueue import durations
+from labtasker.fsqueue import durations, error_record
+from labtasker.worker import loop_report, runner
 from labtasker.worker import required as req
-from labtasker.worker import runner
+from labtasker.worker.attempt import SIGNAL
+from labtasker.worker.interrupts import forwarded
 
 
 class JobFailed(Exception):
-    """The command of a run exited with a non-zero code."""
+    """The command of a run exited with a non-zero code (``record``: the task's error record)."""
+
+    def __init__(self, message: str, record: dict[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.record = record or error_record.make("CommandFailed", message)
 
 
 @argtype("duration")
@@ -121,7 +124,9 @@ class Loop(Command):
     SWITCH_HINT = "the command goes after --, e.g. `labtasker loop -- python train.py --lr '%(lr)'`"
 
     DESCRIPTION_MORE = """
-    Runs until no matching pending task is left. Examples:
+    Runs until no matching pending task is left. SIGINT, SIGTERM or SIGHUP stop
+    the command (then SIGKILL after --grace) and put its task back in pending
+    with no retry counted; the exit code is then 128 + the signal. Examples:
 
         labtasker loop -- python train.py --lr '%(lr)' --model '%(model)'
         labtasker loop --cmd 'python train.py --lr %(lr) > out-%(lr).txt'
@@ -175,6 +180,23 @@ class Loop(Command):
     no_pty = cli.Flag(
         ["--no-use-pty", "--no-pty"], help="Run the command with plain pipes, not a pseudo-terminal"
     )
+    grace = cli.SwitchAttr(
+        ["--grace"],
+        positive_seconds,
+        argname="SECONDS",
+        help="A stopped command gets this long to exit before SIGKILL (default 10)",
+    )
+    count_interrupts = cli.Flag(
+        ["--count-interrupts"],
+        help="A run stopped by a signal counts as a failed attempt (by default: back to pending, no retry)",
+    )
+    retry_backoff = cli.SwitchAttr(
+        ["--retry-backoff"],
+        float,
+        argname="SECONDS",
+        help="A failed task waits this long before its first retry, doubling each time (default 1; 0: none)",
+    )
+    quiet = cli.Flag(["-q", "--quiet"], help="Print no progress lines (also LABTASKER_QUIET=1)")
 
     def main(self, *command: str) -> int:
         cmd = self.cmd
@@ -189,22 +211,30 @@ class Loop(Command):
             from labtasker.filters import language as flt
 
             flt.compile(self.extra_filter)
+        if self.retry_backoff is not None and self.retry_backoff < 0:
+            raise UsageError("--retry-backoff must be 0 or more seconds")
+        report = loop_report.Reporter(quiet=self.quiet)
         # Under a pseudo-terminal by default, with or without a terminal of our own (nohup,
         # Slurm, a pipe), so isatty() checks and progress bars behave the same everywhere.
         job = _Job(spec, use_pty=not self.no_pty and os.name == "posix")
         try:
-            with _signals_stop_the_loop():
-                tally = api.run_loop(
-                    job, tree, allow_extra=any_args, **self._loop_options(), notify=job.progress
-                )
-        except (runner.StopLoop, KeyboardInterrupt):
-            output.info("stopped; the task that was running is back in pending" if job.active else "stopped")
+            tally = api.run_loop(job, tree, allow_extra=any_args, **self._loop_options(), report=report)
+        except (runner.StopLoop, KeyboardInterrupt):  # only where the loop could not take the signals
+            output.info("stopped; the task that was running is back in pending")
             return errors.INTERRUPTED
-        output.info(_tally_line(tally))
+        if tally.stopped_by:
+            report.stopped(tally, tally.stopped_by, tally.interrupted_task)
+            return tally.exit_code
+        report.finished(tally)
         if tally.crashed:
             raise LabtaskerError(tally.crashed)  # exit code 1
         if tally.total == 0:
-            _explain_nothing_ran(tree, spec.fields, self.extra_filter, any_args)
+            reason, mistake = loop_report.why_nothing_ran(
+                api.context().queue, tree, spec.fields, self.extra_filter, any_args, command=True
+            )
+            if mistake:
+                raise UsageError(reason)
+            report.line(reason)
         return 0
 
     def _loop_options(self) -> dict[str, Any]:
@@ -216,6 +246,9 @@ class Loop(Command):
             "max_tasks": self.max_tasks,
             "wait": self.wait,
             "heartbeat_interval": self.heartbeat_interval,
+            "grace": self.grace,
+            "count_interrupts": self.count_interrupts,
+            "retry_backoff": self.retry_backoff,
         }
         return options
 
@@ -226,14 +259,11 @@ class _Job:
     def __init__(self, spec: JobSpec, use_pty: bool) -> None:
         self.spec = spec
         self.use_pty = use_pty
-        self.started = 0.0
-        self.active = False  # a task's command is running now
 
     def __call__(self, run: runner.Run) -> None:
         # Reading lease_lost tells the engine this job stops itself (it polls it
         # below), so it never interrupts us mid-way with an exception.
         run.lease_lost  # noqa: B018
-        self.started = time.monotonic()
         argv = self.spec.argv(run.task.args, run.log_dir)
         env = {**os.environ, **run.env()}
         log_path = run.log_dir / "run.log"
@@ -241,121 +271,46 @@ class _Job:
             log.write(f"# labtasker: task {run.task_id}: {_shown(argv)}\n".encode())
         if errors.debug_enabled():
             output.info(f"task {run.task_id}: {_shown(argv)}")
-        self.active = True
+
+        def stop() -> int:
+            if not run.lease_lost:
+                return 0
+            return forwarded(run.signum) if run.stop_kind == SIGNAL else signal.SIGTERM
+
         try:
             result = child.run(
-                argv, env=env, log_path=log_path, use_pty=self.use_pty, stop=lambda: run.lease_lost
+                argv,
+                env=env,
+                log_path=log_path,
+                use_pty=self.use_pty,
+                stop=stop,
+                hard=run.hard.is_set,
+                grace=run.grace,
             )
         except KeyboardInterrupt:
             raise runner.StopLoop from None
         except OSError as exc:
-            self.active = False
             raise JobFailed(f"cannot run {argv[0]!r}: {exc.strerror or exc}") from None
-        self.active = False  # still True after Ctrl-C: the loop says the task went back
+        run.exit_status = result.code
         if result.stopped:
-            reason = getattr(run, "stop_reason", "") or "its lease was lost"
+            reason = run.stop_reason or "its lease was lost"
             raise LeaseLost(f"task {run.task_id}: {reason}; its command was stopped")
         if result.code != 0:
-            raise JobFailed(_failure(result))
-
-    def progress(self, outcome: str, run: runner.Run, tally: runner.Tally) -> None:
-        """One line per finished task: what happened and how many are done, failed and left."""
-        left = run.queue.count()["pending"]  # tasks in someone's hand included
-        took = time.monotonic() - self.started
-        style = {"done": "green", "failed": "red"}.get(outcome, "yellow")
-        word = output.paint(outcome, style, sys.stderr)
-        output.info(
-            f"task {run.task_id} {word} in {took:.1f}s "
-            f"({tally.done} done, {tally.failed} failed, {left} left)"
-        )
+            raise JobFailed(*_failure(result))
 
 
-def _failure(result: child.Result) -> str:
+def _failure(result: child.Result) -> tuple[str, dict[str, Any]]:
+    """The message and error record of a command that failed: its exit, its last lines of output."""
     code = result.code
     how = f"was killed by signal {-code}" if code < 0 else f"exited with code {code}"
     tail = result.tail.decode(errors="replace").replace("\r", "\n").strip().splitlines()[-20:]
-    return f"the command {how}" + ("\n--- last output ---\n" + "\n".join(tail) if tail else "")
+    last = next((line.strip() for line in reversed(tail) if line.strip()), "")
+    message = f"the command {how}" + (f": {last}" if last else "")
+    record = error_record.make("CommandFailed", message, "\n".join(tail) if tail else None)
+    return message, record
 
 
 def _shown(argv: list[str]) -> str:
     import shlex
 
     return " ".join(shlex.quote(a) for a in argv)
-
-
-def _tally_line(tally: runner.Tally) -> str:
-    parts = [f"{tally.done} done", f"{tally.failed} failed"]
-    parts += [f"{n} {name}" for name, n in (("cancelled", tally.cancelled), ("lost", tally.lost)) if n]
-    return "loop finished: " + ", ".join(parts)
-
-
-def _explain_nothing_ran(
-    tree: req.Tree, fields: list[str], extra_filter: str | None, any_args: bool = False
-) -> None:
-    """No task ran: if pending tasks exist but none has the command's args, say which keys differ."""
-    queue = api.context().queue
-    pending = [located.doc for _, located in zip(range(1000), queue.iter_docs(["pending"]), strict=False)]
-    if not pending:
-        output.info("no pending task to run")
-        return
-    fitting = [d for d in pending if req.matches(d.get("args"), tree, allow_extra=any_args)]
-    if fitting:
-        output.info(
-            f"no pending task matched the filter {extra_filter!r}"
-            if extra_filter
-            else "no pending task could be taken (others took them first)"
-        )
-        return
-
-    def differences(doc: dict[str, Any]) -> tuple[list[str], list[str]]:
-        return req.missing(doc.get("args"), tree), extra_paths(doc.get("args"), tree)
-
-    doc = min(pending, key=lambda d: sum(map(len, differences(d))))  # the closest task explains best
-    missing, extra = differences(doc)
-    detail = "; ".join(
-        p
-        for p in (
-            f"it lacks {', '.join(missing)}" if missing else "",
-            f"it has extra {', '.join(extra)}" if extra else "",
-        )
-        if p
-    )
-    wanted = ", ".join(fields) or "(none)"
-    raise UsageError(
-        f"no pending task has exactly the args of the command's placeholders ({wanted}); "
-        f"e.g. task {doc['task_id']}: {detail}. Placeholders and task args must match: "
-        "no more, no less"
-    )
-
-
-def extra_paths(args: Any, tree: req.Tree, prefix: str = "") -> list[str]:
-    """Arg paths that the required tree does not name."""
-    if not isinstance(args, dict) or "*" in tree:
-        return []
-    out = []
-    for key, value in args.items():
-        if key not in tree:
-            out.append(prefix + key)
-        elif isinstance(tree[key], dict):
-            out += extra_paths(value, tree[key], f"{prefix}{key}.")
-    return out
-
-
-@contextmanager
-def _signals_stop_the_loop() -> Iterator[None]:
-    """SIGTERM and SIGHUP (a closed terminal, a batch system) stop the loop like Ctrl-C."""
-
-    def interrupt(signum: int, frame: Any) -> None:
-        raise KeyboardInterrupt
-
-    saved = {}
-    for sig in (signal.SIGTERM, signal.SIGHUP):
-        try:
-            saved[sig] = signal.signal(sig, interrupt)
-        except ValueError:  # not the main thread
-            pass
-    try:
-        yield
-    finally:
-        for sig, handler in saved.items():
-            signal.signal(sig, handler)

@@ -14,7 +14,7 @@ from labtasker.cli import output
 from labtasker.cli.base import Command
 from labtasker.cli.task import _short_summary
 from labtasker.errors import TaskNotFound
-from labtasker.fsqueue import attempts, layout
+from labtasker.fsqueue import attempts, error_record, layout
 
 _FORMATS = ("table", "yaml", "jsonl")
 _HEADERS = ["WHEN", "STATUS", "WORKER", "NODE", "SUMMARY", "REASON"]
@@ -98,8 +98,7 @@ def key_summary(run: Attempt) -> str:
     short = _short_summary(run.summary)
     if short:
         return output.compact(short)
-    error = (run.last_error or "").strip()
-    return f"error: {error.splitlines()[0]}" if error else "-"
+    return f"error: {error_record.headline(run.error)}" if run.error else "-"
 
 
 def _yaml(task: Task | None, runs: list[Attempt]) -> str:

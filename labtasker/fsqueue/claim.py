@@ -5,6 +5,10 @@ directory again only when its listing runs dry or grows old, so a claim costs
 the same with 10^3 or 10^5 pending tasks. The head of the listing is tried
 first (one worker sees strict priority order); after a lost race it jumps a
 random distance into the next few names, so rivals spread out.
+
+A task that failed waits until its ``retry_at`` (a short, growing backoff) while
+the other pending tasks go first; ``next_retry`` says when the earliest such
+task of this claimer comes due, so a loop waits for it instead of ending.
 """
 
 from __future__ import annotations
@@ -42,6 +46,8 @@ class Claimer:
         self._names: list[str] = []
         self._listed_at = float("-inf")
         self._rejected: set[str] = set()  # a pending file's content changes only with its name
+        self._accepted: set[str] = set()
+        self._waiting: dict[str, datetime] = {}  # accepted names whose retry_at has not come yet
         self.fields: Doc = {}  # written into each claimed task (the loop's lease terms)
 
     def claim(self, now: datetime | None = None) -> Located | None:
@@ -64,15 +70,31 @@ class Claimer:
     def _relist(self) -> None:
         names = self.queue.names("pending")
         self._rejected.intersection_update(names)
+        self._accepted.intersection_update(names)
+        self._waiting = {n: t for n, t in self._waiting.items() if n in self._accepted}
         self._names = [n for n in claim_order(names, self.queue.node) if n not in self._rejected]
         self._listed_at = time.monotonic()
+
+    def next_retry(self) -> datetime | None:
+        """When the earliest task this claimer would take, now waiting for its retry, comes due."""
+        return min(self._waiting.values(), default=None)
+
+    def runnable(self) -> tuple[int, int]:
+        """(pending tasks this claimer may take, pending tasks it never will), from a fresh listing."""
+        self._relist()
+        mine = 0
+        for name in self._names:
+            if self.accept is None or self._acceptable(name) or name in self._waiting:
+                mine += 1
+        others = len(self._rejected)
+        return mine, others
 
     def _claim_listed(self, now: datetime | None) -> Located | None:
         names = self._names
         i = 0
         while i < len(names):
             name = names[i]
-            if self.accept is not None and not self._acceptable(name):
+            if not self._acceptable(name, now):
                 del names[i]
                 continue
             try:
@@ -83,19 +105,37 @@ class Claimer:
                 continue
             except _Rejected:
                 self._rejected.add(name)
+                self._accepted.discard(name)
+                del names[i]
+                continue
+            except _NotYet as early:
+                self._waiting[name] = early.due
                 del names[i]
                 continue
             del names[i]
+            self._waiting.pop(name, None)
             return got
         return None
 
-    def _acceptable(self, name: str) -> bool:
-        doc = self.queue.read("pending", name)
-        if doc is None:
+    def _acceptable(self, name: str, now: datetime | None = None) -> bool:
+        """Whether this claimer would take the task now (a waiting one is noted in ``_waiting``)."""
+        if name in self._rejected:
             return False
-        if not self.accept(doc):  # type: ignore[misc]
-            self._rejected.add(name)
+        if name not in self._accepted:
+            doc = self.queue.read("pending", name)
+            if doc is None:
+                return False
+            if self.accept is not None and not self.accept(doc):
+                self._rejected.add(name)
+                return False
+            self._accepted.add(name)
+            due = _retry_at(doc)
+            if due is not None:
+                self._waiting[name] = due
+        due = self._waiting.get(name)
+        if due is not None and due > (now or clock.now()):
             return False
+        self._waiting.pop(name, None)
         return True
 
     def _change(self, now: datetime | None) -> Callable[[Doc], tuple[str, Doc]]:
@@ -104,6 +144,9 @@ class Claimer:
                 raise _Rejected
             if doc.get("reserved_for") not in (None, self.queue.node):
                 raise _Rejected
+            due = _retry_at(doc)
+            if due is not None and due > (now or clock.now()):
+                raise _NotYet(due)
             claimed = transitions.claim(doc, self.worker_id, now or clock.now())
             claimed.update(copy.deepcopy(self.fields))
             return "running", claimed
@@ -122,3 +165,16 @@ def claim_order(names: list[str], node: str) -> list[str]:
 
 class _Rejected(Exception):
     """The held document no longer matches; put it back untouched."""
+
+
+class _NotYet(Exception):
+    """The held task waits for its retry; put it back untouched."""
+
+    def __init__(self, due: datetime) -> None:
+        super().__init__(due)
+        self.due = due
+
+
+def _retry_at(doc: Doc) -> datetime | None:
+    value = doc.get("retry_at")
+    return value if isinstance(value, datetime) else None

@@ -24,7 +24,7 @@ TASK_FIELDS = (
     "task_id", "task_name", "status", "priority", "retries", "max_retries",
     "args", "metadata", "summary", "cmd", "created_at", "last_modified",
     "start_time", "last_heartbeat", "worker_id", "heartbeat_timeout",
-    "task_timeout", "last_error", "reserved_for", "gen", "rev", "node",
+    "task_timeout", "last_error", "retry_at", "reserved_for", "gen", "rev", "node",
 )  # fmt: skip
 DICT_FIELDS = ("args", "metadata", "summary")
 

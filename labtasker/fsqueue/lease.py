@@ -181,7 +181,10 @@ def describe(verdict: Verdict, *, worker: str, by: str, now: datetime) -> str:
 
 
 def reclaim(doc: dict[str, Any], error: str, now: datetime) -> tuple[str, dict[str, Any]]:
-    """A reclaimed run is a failed attempt: one more retry, back to pending or failed for good."""
-    status, doc = transitions.fail(doc, error, now)
+    """A reclaimed run is a failed attempt: one more retry, back to pending or failed for good.
+
+    It may run again at once: a worker that died says little about the task.
+    """
+    status, doc = transitions.fail(doc, error, now, backoff=0)
     doc.pop("lease", None)
     return STATE_DIRS[status], doc

@@ -25,6 +25,7 @@ from labtasker.fsqueue.store import Doc, FsQueue, Located
 
 BUSY_WAIT = 10.0  # seconds a change waits for a task in someone else's hand before saying "busy"
 FINISH_WAIT = 60.0  # a worker waits longer: its result must not be lost to an editor
+LATE_RESULT = "lease lost before the result was saved"  # the reason of a result kept in attempts/
 _TERMINAL = tuple(s.value for s in layout.TERMINAL)
 
 
@@ -230,10 +231,11 @@ def finish(
     status: TaskStatus | str,
     *,
     summary: dict[str, Any] | None = None,
-    error: str | None = None,
+    error: Any = None,
     now: datetime | None = None,
+    backoff: float = transitions.RETRY_BACKOFF,
 ) -> Located:
-    """The owner ends its run: success, failure (retry or failed) or cancel.
+    """The owner ends its run: success, failure (retry after ``backoff``, or failed) or cancel.
 
     If the task is no longer in our running file (cancelled, reclaimed), the
     result goes to ``attempts/`` and LeaseLost is raised: a late result never
@@ -245,7 +247,9 @@ def finish(
     def change(doc: Doc) -> tuple[str, Doc]:
         final = _requested(doc, status)
         if final == TaskStatus.FAILED and status != TaskStatus.FAILED:
-            new_status, new_doc = transitions.fail(doc, "the job reported failed", stamp, summary)
+            new_status, new_doc = transitions.fail(
+                doc, "the job reported failed", stamp, summary, backoff=backoff
+            )
             return STATE_DIRS[new_status], new_doc
         return _end_as(final, doc)
 
@@ -253,7 +257,7 @@ def finish(
         if final == TaskStatus.SUCCESS:
             return "done", transitions.succeed(doc, summary, stamp)
         if final == TaskStatus.FAILED:
-            new_status, new_doc = transitions.fail(doc, error, stamp, summary)
+            new_status, new_doc = transitions.fail(doc, error, stamp, summary, backoff=backoff)
             return STATE_DIRS[new_status], new_doc
         transitions.merge_summary(doc, summary)
         if final == TaskStatus.CANCELLED:
@@ -313,7 +317,7 @@ def _record_attempt(
     running_name: str,
     status: TaskStatus,
     summary: dict[str, Any] | None,
-    error: str | None,
+    error: Any,
     now: datetime,
 ) -> None:
     task_id = layout.task_id_of("running", running_name)
@@ -325,6 +329,6 @@ def _record_attempt(
         "last_error": error,
         "finished_at": now,
         "node": queue.node,
-        "reason": "lease lost before the result was saved",
+        "reason": LATE_RESULT,
     }
     queue.put("attempts", doc)

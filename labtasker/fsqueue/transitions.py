@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import copy
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from labtasker.errors import InvalidTransition
@@ -30,6 +30,8 @@ ALLOWED: dict[TaskStatus, set[TaskStatus]] = {
 }
 SCALAR_FIELDS = ("task_name", "priority", "max_retries", "cmd", "heartbeat_timeout", "task_timeout")
 UPDATABLE = (*DICT_FIELDS, *SCALAR_FIELDS, "status")
+RETRY_BACKOFF = 1.0  # seconds a failed task waits before its first retry; doubles with each retry
+RETRY_BACKOFF_CAP = 60.0
 
 
 def check_transition(task_id: str, old: TaskStatus, new: TaskStatus) -> None:
@@ -116,20 +118,34 @@ def claim(doc: dict[str, Any], worker_id: str, now: datetime) -> dict[str, Any]:
     doc["last_heartbeat"] = now
     doc["last_modified"] = now
     doc["summary"] = {}
+    doc.pop("retry_at", None)
     return doc
 
 
 def succeed(doc: dict[str, Any], summary: dict[str, Any] | None, now: datetime) -> dict[str, Any]:
-    """A run that returned normally."""
+    """A run that returned normally; an earlier attempt's error is no longer the task's."""
     merge_summary(doc, summary)
+    doc["last_error"] = None
     doc["last_modified"] = now
     return doc
 
 
+def retry_delay(retries: int, backoff: float) -> float:
+    """Seconds a task waits before retry number ``retries``: ``backoff``, doubling, capped."""
+    if backoff <= 0 or retries <= 0:
+        return 0.0
+    return float(min(RETRY_BACKOFF_CAP, backoff * 2.0 ** (retries - 1)))
+
+
 def fail(
-    doc: dict[str, Any], error: str | None, now: datetime, summary: dict[str, Any] | None = None
+    doc: dict[str, Any],
+    error: Any,
+    now: datetime,
+    summary: dict[str, Any] | None = None,
+    *,
+    backoff: float = RETRY_BACKOFF,
 ) -> tuple[TaskStatus, dict[str, Any]]:
-    """A failed attempt: one more retry counted, back to pending or failed for good."""
+    """A failed attempt: one more retry counted, back to pending (not before ``retry_at``) or failed."""
     merge_summary(doc, summary)
     doc["retries"] = int(doc.get("retries") or 0) + 1
     doc["last_error"] = error
@@ -137,7 +153,17 @@ def fail(
     if doc["retries"] >= int(doc.get("max_retries") or 0):
         return F, doc
     _to_pending(doc)
+    delay = retry_delay(doc["retries"], backoff)
+    if delay:
+        doc["retry_at"] = now + timedelta(seconds=delay)
     return P, doc
+
+
+def release(doc: dict[str, Any], now: datetime) -> dict[str, Any]:
+    """A run stopped from outside (a signal): back to pending at once, no retry counted."""
+    _to_pending(doc)
+    doc["last_modified"] = now
+    return doc
 
 
 def merge_summary(doc: dict[str, Any], summary: dict[str, Any] | None) -> None:
@@ -155,3 +181,4 @@ def _to_pending(doc: dict[str, Any]) -> None:
     doc["start_time"] = None
     doc["last_heartbeat"] = None
     doc.pop("lease", None)  # the terms of a run that is over
+    doc.pop("retry_at", None)  # a re-queue by hand runs at once

@@ -11,7 +11,7 @@ from labtasker.fsqueue import clock, ids
 from labtasker.fsqueue.documents import expand
 from labtasker.fsqueue.store import Doc, FsQueue
 
-WORKER_STATUSES = ("active", "suspended", "crashed")
+WORKER_STATUSES = ("active", "suspended", "crashed", "exited")  # exited: its loop ended
 
 
 def create(

@@ -107,11 +107,20 @@ def loop(
     max_tasks: int | None = None,
     wait: bool = False,
     cmd: str | list[str] | None = None,
+    quiet: bool = False,
+    exit_on_crash: bool = True,
+    grace: str | float | None = None,
+    count_interrupts: bool = False,
+    retry_backoff: str | float | None = None,
 ) -> Any:
     """Decorate a function to run it on every matching pending task, then return.
 
-    With ``wait=True`` the loop waits for new tasks instead of returning.
-    ``cmd`` is accepted for scripts of the original and not used.
+    With ``wait=True`` the loop waits for new tasks instead of returning. It
+    reports on stderr (``quiet=True`` or ``LABTASKER_QUIET=1`` silences it).
+    A loop stopped by a signal raises ``LoopStopped`` (exit 128 + the signal);
+    one whose worker was marked crashed too (exit 1) unless ``exit_on_crash=False``,
+    which returns the tally instead. ``cmd`` is accepted for scripts of the
+    original and not used.
     """
     if callable(required_fields):  # used bare: @labtasker.worker.decorator
         return loop()(required_fields)
@@ -127,6 +136,7 @@ def loop(
         @functools.wraps(fn)
         def wrapper(*a: Any, **kw: Any) -> runner.Tally:
             from labtasker import api
+            from labtasker.worker.loop_report import Reporter, why_nothing_ran
 
             _arguments(
                 fn, params, None, pass_args_dict, a, kw
@@ -135,22 +145,54 @@ def loop(
             def job(run: runner.Run) -> None:
                 _call(fn, params, run, pass_args_dict, a, kw)
 
-            return api.run_loop(
-                job,
-                tree,
-                allow_extra=pass_args_dict or any_args,
-                extra_filter=extra_filter,
-                eta_max=eta_max,
-                heartbeat_timeout=heartbeat_timeout,
-                worker_id=worker_id,
-                create_worker_kwargs=create_worker_kwargs,
-                max_tasks=max_tasks,
-                wait=wait,
-            )
+            report = Reporter(quiet=quiet)
+            with report.warnings_as_lines():
+                tally = api.run_loop(
+                    job,
+                    tree,
+                    allow_extra=pass_args_dict or any_args,
+                    extra_filter=extra_filter,
+                    eta_max=eta_max,
+                    heartbeat_timeout=heartbeat_timeout,
+                    worker_id=worker_id,
+                    create_worker_kwargs=create_worker_kwargs,
+                    max_tasks=max_tasks,
+                    wait=wait,
+                    report=report,
+                    grace=grace,
+                    count_interrupts=count_interrupts,
+                    retry_backoff=retry_backoff,
+                )
+            if tally.stopped_by:
+                report.stopped(tally, tally.stopped_by, tally.interrupted_task)
+                raise LoopStopped(tally, tally.exit_code)
+            report.finished(tally)
+            if tally.suspended:
+                report.line(tally.crashed, always=True)  # a user's decision, not a failure
+            elif tally.crashed:
+                report.line(f"error: {tally.crashed}", always=True)
+                if exit_on_crash:
+                    raise LoopStopped(tally, 1)
+            elif tally.total == 0:
+                queue = api.context().queue
+                report.line(why_nothing_ran(queue, tree, fields, extra_filter, pass_args_dict or any_args)[0])
+            return tally
 
         return wrapper
 
     return decorate
+
+
+class LoopStopped(SystemExit):
+    """A loop ended early: by SIGINT/SIGTERM/SIGHUP (code 128 + the signal) or a crashed worker (1).
+
+    A ``SystemExit``: uncaught, the script exits with that code and no traceback
+    (the loop already said why on stderr). ``tally`` is what the loop did.
+    """
+
+    def __init__(self, tally: runner.Tally, code: int) -> None:
+        super().__init__(code)
+        self.tally = tally
 
 
 def _call(
@@ -287,8 +329,8 @@ class _Tee:
     def __enter__(self) -> _Tee:
         self.file = open(self.path, "a", encoding="utf-8")
         self.saved = sys.stdout, sys.stderr
-        sys.stdout = _Both(sys.stdout, self.file)  # type: ignore[assignment]
-        sys.stderr = _Both(sys.stderr, self.file)  # type: ignore[assignment]
+        sys.stdout = _Both(sys.stdout, self.file)
+        sys.stderr = _Both(sys.stderr, self.file)
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -302,7 +344,7 @@ class _Both:
 
     def write(self, text: str) -> int:
         self.file.write(text)
-        return self.stream.write(text)
+        return int(self.stream.write(text))
 
     def flush(self) -> None:
         self.file.flush()

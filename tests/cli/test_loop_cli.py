@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -43,7 +44,11 @@ def test_loop_runs_each_matching_task_with_its_args_and_env(lt: Lt, monkeypatch:
     ]
     assert [api.get_task(i).status for i in ids] == ["success", "success"]
     assert "loop finished: 2 done, 0 failed" in ran.err
-    assert ran.err.count("done in") == 2 and "(2 done, 0 failed, 1 left)" in ran.err
+    assert ran.err.count("done in") == 2
+    assert (
+        "(2 done, 0 failed, 0 left; 1 other waits for a different command)" in ran.err
+    )  # left: tasks it can run
+    assert f"task {ids[0]} started: lr=0.1, model=vit" in ran.err
 
 
 @pytest.mark.usefixtures("project")
@@ -66,6 +71,10 @@ def test_output_is_teed_to_the_runs_log(lt: Lt, project: Path, pty: bool) -> Non
     assert len(logs) == 1 and task_id in str(logs[0])
     text = logs[0].read_text()
     assert "hello\n" in text and "err\n" in text
+    last = text.splitlines()[-1]  # how it ended, how long it took, where
+    assert last.startswith("# labtasker: exit status 0, done, ") and last.endswith(
+        f"s on {socket.gethostname()}"
+    )
 
 
 @pytest.mark.usefixtures("project")
@@ -87,7 +96,19 @@ def test_a_failing_command_is_retried_then_failed(lt: Lt) -> None:
     task = api.get_task(task_id)
     assert (task.status, task.retries) == ("failed", 2)
     assert "exited with code 3" in task.last_error and "boom" in task.last_error
-    assert "loop finished: 0 done, 2 failed" in ran.err
+    assert task.error == {
+        "type": "CommandFailed",
+        "message": "the command exited with code 3: boom",
+        "traceback": "boom",
+    }
+    assert f"task {task_id} failed in" in ran.err
+    assert ": the command exited with code 3: boom; will retry (2/2) (0 done, 1 failed, 1 left)" in ran.err
+    assert "; failed for good (2/2) (0 done, 1 failed, 0 left)" in ran.err
+    assert "loop finished: 0 done, 1 failed (2 attempts)" in ran.err  # tasks, attempts in brackets
+    logs = sorted(Path(".labtasker/logs/run").glob(f"*{task_id}/run.log"))
+    assert [log.read_text().splitlines()[-1].split(", ")[:2] for log in logs] == [
+        ["# labtasker: exit status 3", "failed"]
+    ] * 2
 
 
 @pytest.mark.usefixtures("project")
@@ -273,3 +294,62 @@ def test_ctrl_c_stops_the_job_and_the_loop_and_keeps_the_task(project: Path, tmp
         os.kill(int(child_pid.read_text()), 0)
     assert FsQueue(api.context().queue.path).names("running") == []
     assert config.find_root() is not None
+
+
+def test_the_loops_lines_in_a_real_shell(project: Path, shell) -> None:
+    """Crash versus drained queue, as a person sees them: one line each, the right exit status."""
+    poison = api.submit_task(args={"x": 1}, max_retries=5, priority=5).task_id
+    api.submit_task(args={"x": 2})
+    api.submit_task(args={"y": 1})  # waits for a different command
+    fail = f"{PY} -c 'raise SystemExit(1)' '%(x)'"
+    ran = shell(f"labtasker loop --retry-backoff 0 --cmd {json.dumps(fail)}", check=False)
+    assert ran.returncode == 1
+    assert ran.stderr.count("was marked crashed") == 1
+    assert f"after 3 failed attempts in a row: task {poison} 3 times; this loop stops" in ran.stderr
+    assert (
+        "; will retry (2/5) (0 done, 1 failed, 2 left; 1 other waits for a different command)" in ran.stderr
+    )
+    assert "loop finished: 0 done, 1 failed (3 attempts)" in ran.stderr
+    api.update_tasks([api.TaskUpdateRequest(task_id=poison, status="cancelled")])
+    worker = api.ls_workers().content[0].worker_id
+    assert api.ls_workers().content[0].status == "crashed"
+    ran = shell(f"labtasker loop -q --worker-id {worker} -- true '%(x)'", check=False)
+    assert ran.returncode == 1 and "is marked crashed; reactivate it with" in ran.stderr
+    ran = shell(
+        f"labtasker worker report {worker} active && labtasker loop -q --worker-id {worker} -- true '%(x)'"
+    )
+    assert ran.stderr == "" and api.get_task(api.ls_tasks(status="success").content[0].task_id).args == {
+        "x": 2
+    }
+
+
+@pytest.mark.usefixtures("project")
+def test_a_drained_queue_is_not_a_crash_exit_0(lt: Lt) -> None:
+    task_id = api.submit_task(args={"x": 1}, max_retries=3).task_id
+    ran = lt("loop", "--retry-backoff", "0", "--", PY, "-c", "raise SystemExit(2)", "%(x)")
+    assert ran.code == 0, ran.err
+    assert "crashed" not in ran.err and ran.err.count("loop finished: 0 done, 1 failed (3 attempts)") == 1
+    assert api.get_task(task_id).status == "failed"
+    assert api.ls_workers().content[0].status == "exited"
+
+
+def test_an_idle_waiting_loop_stops_on_sigterm(project: Path, tmp_path: Path) -> None:
+    exe = labtasker_bin(tmp_path) / "labtasker"
+    proc = subprocess.Popen(
+        [str(exe), "loop", "--wait", "--", "true", "%(x)"],
+        cwd=project,
+        env=queue_env(project),
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    from labtasker.fsqueue import locking
+
+    locks = locking.lock_dir(api.context().queue)
+    deadline = time.monotonic() + 20
+    while not list(locks.glob("*.lock")):  # its liveness lock: taken once it handles signals
+        assert time.monotonic() < deadline, "the loop never started"
+        time.sleep(0.03)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=20)
+    assert proc.returncode == 143
+    assert err.strip().splitlines()[-1] == "labtasker: stopped by SIGTERM (0 done, 0 failed)"

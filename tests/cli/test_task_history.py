@@ -58,7 +58,7 @@ def test_a_failed_run_shows_its_error(lt: Lt) -> None:
     main()
     labtasker.update_tasks([TaskUpdateRequest(task_id=task_id)], reset_pending=True)
     row = lt("task", "history", task_id).lines[2]
-    assert row.split()[2] == "failed" and '{"error": "out of memory"}' in row
+    assert row.split()[2] == "failed" and "error: RuntimeError: out of memory" in row
 
 
 def test_a_task_without_attempts_says_so(lt: Lt) -> None:

@@ -15,7 +15,7 @@ import pytest
 import labtasker
 from labtasker import api, config
 from labtasker.errors import InvalidTransition, LeaseLost, TaskNotFound
-from labtasker.fsqueue import claim, held, layout, tasks, workers
+from labtasker.fsqueue import claim, clock, held, layout, tasks, transitions, workers
 from labtasker.fsqueue.store import FsQueue
 
 T0 = datetime(2026, 11, 20, 12, 0, tzinfo=timezone.utc)
@@ -41,8 +41,27 @@ def test_a_failed_attempt_goes_behind_its_peers(queue: FsQueue) -> None:
         tasks.submit(queue, args={"n": n})
     claimer = claim.Claimer(queue, "w1")
     first = claimer.claim()
-    tasks.finish(queue, first.name, "failed", error="boom")
+    tasks.finish(queue, first.name, "failed", error="boom", backoff=0)
     assert claim_all(queue) == ["b", "c", "a"]
+
+
+def test_a_failed_task_waits_for_its_retry_while_others_go_first(queue: FsQueue) -> None:
+    for n in "ab":
+        tasks.submit(queue, args={"n": n})
+    claimer = claim.Claimer(queue, "w1")
+    first = claimer.claim()
+    failed_at = clock.now()
+    tasks.finish(queue, first.name, "failed", error="boom", backoff=30, now=failed_at)
+    assert claimer.claim().doc["args"]["n"] == "b"
+    assert claimer.claim() is None  # a is not due yet...
+    assert claimer.next_retry() == failed_at + timedelta(seconds=30)  # ...and the claimer knows when it is
+    assert claim.Claimer(queue, "w2").claim(now=failed_at + timedelta(seconds=31)).doc["args"]["n"] == "a"
+
+
+def test_the_backoff_grows_and_is_capped() -> None:
+    assert [transitions.retry_delay(n, 1.0) for n in (1, 2, 3, 4)] == [1.0, 2.0, 4.0, 8.0]
+    assert transitions.retry_delay(20, 1.0) == transitions.RETRY_BACKOFF_CAP
+    assert transitions.retry_delay(3, 0) == 0
 
 
 def test_filtered_claim_skips_without_taking(queue: FsQueue) -> None:
@@ -211,7 +230,7 @@ def test_worker_crashes_after_consecutive_failures(queue: FsQueue) -> None:
     assert workers.record_failure(queue, wid)["status"] == "crashed"
 
 
-def test_loop_stops_when_its_worker_crashes(project: Path, caplog) -> None:
+def test_loop_stops_when_its_worker_crashes(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
     for i in range(5):
         labtasker.submit_task(args={"i": i})
 
@@ -219,10 +238,26 @@ def test_loop_stops_when_its_worker_crashes(project: Path, caplog) -> None:
     def main(i: int = labtasker.Required()):
         raise RuntimeError("broken GPU")
 
-    with caplog.at_level(logging.ERROR, logger="labtasker"):
-        tally = main()
-    assert tally.failed == 3 and "crashed" in tally.crashed and "marked crashed" in caplog.text
+    with pytest.raises(labtasker.LoopStopped) as stopped:
+        main()
+    assert stopped.value.code == 1  # the calling script sees it: exit status 1
+    tally = stopped.value.tally
+    assert tally.failed == 3 and "3 different tasks failed in a row" in tally.crashed
     assert labtasker.ls_workers().content[0].status == "crashed"
+    err = capsys.readouterr().err
+    assert err.count("was marked crashed") == 1 and "loop finished: 0 done, 3 failed\n" in err
+
+
+def test_a_crash_can_be_returned_instead_of_raised(project: Path) -> None:
+    for i in range(4):
+        labtasker.submit_task(args={"i": i})
+
+    @labtasker.loop(exit_on_crash=False, quiet=True)
+    def main(i: int = labtasker.Required()):
+        raise RuntimeError("broken GPU")
+
+    tally = main()
+    assert tally.failed == 3 and tally.crashed
 
 
 def test_submit_refuses_bad_input_and_writes_nothing(project: Path) -> None:

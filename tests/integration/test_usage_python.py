@@ -304,7 +304,9 @@ def test_4_retries_count_and_task_info_sees_them():
     assert seen == [0, 1, 2]
     (task,) = labtasker.ls_tasks(status="success").content
     assert task.retries == 2
-    assert "flaky" in task.last_error
+    assert task.last_error is None  # the task succeeded: its current error is cleared...
+    history = labtasker.ls_attempts(task.task_id)  # ...and the failed attempts stay in its history
+    assert [(a.status, a.error["message"]) for a in history] == [("failed", "flaky")] * 2
 
 
 def test_4_report_outside_loop_merges_summary_only():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 
 import pytest
 
@@ -149,3 +150,15 @@ def test_a_renewal_seen_through_an_attribute_cache_gets_that_much_more_time() ->
 )
 def test_attribute_cache_of_a_mount(kind: str, options: dict[str, str], seconds: float) -> None:
     assert locking.cache_of_mount(kind, options) == seconds
+
+
+def test_grace_and_retry_backoff_in_config_toml(tmp_path: Path) -> None:
+    from labtasker import config
+    from labtasker.errors import ConfigError
+
+    cfg = config.from_dict(tmp_path, {"loop": {"grace": 20, "retry_backoff": 0}})
+    assert (cfg.setting("grace"), cfg.setting("retry_backoff")) == (20, 0)  # 0: retry at once
+    with pytest.raises(ConfigError, match="loop.retry_backoff .* must be a number of seconds, 0 or more"):
+        config.from_dict(tmp_path, {"loop": {"retry_backoff": -1}})
+    with pytest.raises(ConfigError, match="loop.grace .* must be a positive number of seconds"):
+        config.from_dict(tmp_path, {"loop": {"grace": 0}})

@@ -116,8 +116,9 @@ def test_ctrl_c_puts_the_task_back_without_a_retry(project: Path, queue: FsQueue
     def main(x: int = Required()) -> None:
         raise KeyboardInterrupt
 
-    with pytest.raises(KeyboardInterrupt):
+    with pytest.raises(labtasker.LoopStopped) as stopped:
         main()
+    assert stopped.value.code == 130  # a SystemExit: the script ends with 130 and no traceback
     task = labtasker.get_task(tid)
     assert (task.status, task.retries, task.worker_id, task.last_error) == ("pending", 0, None, None)
     assert "lease" not in queue.find(tid).doc

@@ -48,6 +48,7 @@ class Replica:
             summary=summary,
             error="boom" if status == "failed" else None,
             now=self.now(),
+            backoff=0,  # a replica's clock ticks a second per action: no retry waits here
         )
 
     def run(self, task_id: str | None = None, status: str = "success", **summary: Any) -> str | None:

@@ -328,8 +328,9 @@ def normalise(dest: Path) -> None:
         if path.suffix == ".yaml":
             text = path.read_text(encoding="utf-8")
             doc = codec.load(text.encode("utf-8"))
-            if "pid" in doc:
-                doc["pid"] = 0
+            for key in ("pid", "sid"):  # a worker's process and session
+                if key in doc:
+                    doc[key] = 0
             fixed = codec.dump(doc).decode("utf-8").replace(prefix, "")
             if fixed != text:
                 atomic.write_atomic(path, fixed.encode("utf-8"), dest / "tmp")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 import pytest
 
@@ -57,6 +57,8 @@ def test_failure_with_retries_left_goes_back_to_pending(fake_queue: FsQueue) -> 
     (name,) = listing(fake_queue)["pending"]
     back = codec.load((fake_queue.path / "pending" / name).read_bytes())
     assert (back["retries"], back["last_error"], back["worker_id"]) == (1, "Traceback: boom", None)
-    got = claim.Claimer(fake_queue, "w").claim(now=T0)
+    assert claim.Claimer(fake_queue, "w").claim(now=T0) is None  # it waits for its retry (backoff)
+    assert back["retry_at"] == T0 + timedelta(seconds=1)
+    got = claim.Claimer(fake_queue, "w").claim(now=back["retry_at"])
     tasks.finish(fake_queue, got.name, "failed", error="again", now=T0)
     assert listing(fake_queue)["failed"] == [f"{tid}--node-a.yaml"]
