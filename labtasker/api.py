@@ -606,15 +606,15 @@ def run_loop(
         max_tasks=max_tasks,
         logs_dir=ctx.logs_dir,
         wait=wait,
-        grace=_seconds(setting(grace, "grace", runner.DEFAULT_GRACE)),
+        grace=_loop_seconds(setting(grace, "grace", runner.DEFAULT_GRACE)),
         count_interrupts=count_interrupts,
-        retry_backoff=_seconds(setting(retry_backoff, "retry_backoff", transitions.RETRY_BACKOFF)),
+        retry_backoff=_loop_seconds(setting(retry_backoff, "retry_backoff", transitions.RETRY_BACKOFF)),
     )
     return runner.run_loop(ctx.queue, job, opts, report)
 
 
-def _seconds(value: Any) -> float:
-    """A duration where 0 means none."""
+def _loop_seconds(value: Any) -> float:
+    """A loop's duration setting where 0 means none."""
     if isinstance(value, (int, float)) and not isinstance(value, bool) and value == 0:
         return 0.0
     return float(durations.parse(value) or 0.0)
