@@ -1,7 +1,9 @@
 """Renews a running task's lease from a background thread, and says when to stop.
 
-The lease is the running file's mtime. Each renewal runs in a short-lived
-thread of its own, so a filesystem call that hangs cannot keep the keeper from
+The lease is the running file's mtime. A loop keeps one keeper thread for all
+its runs (``KeeperThread``: starting a thread per task cost a loop of short
+tasks a tenth of its time); each renewal runs in a short-lived thread of its
+own, so a filesystem call that hangs cannot keep the keeper from
 noticing its deadline: if no renewal succeeds for ``give_up_after`` seconds of
 our own monotonic clock, the keeper asks the job to stop, before anyone else
 may reclaim the task. A renewal that finds the file gone means the task was
@@ -13,6 +15,7 @@ recorded the failure.
 from __future__ import annotations
 
 import logging
+import queue as queues
 import threading
 import time
 from collections.abc import Callable
@@ -26,8 +29,44 @@ LOST, FENCED, ETA = "lost", "fenced", "eta"  # why a keeper stops a job
 OnStop = Callable[[str, str], None]  # (kind, reason)
 
 
+class KeeperThread:
+    """One thread that keeps the leases of a loop's runs, one run after another.
+
+    A loop runs one task at a time, so the keeper of a run that just ended
+    leaves the thread as soon as it sees its stop, and the next one starts.
+    """
+
+    def __init__(self) -> None:
+        self._bodies: queues.SimpleQueue[Callable[[], None] | None] = queues.SimpleQueue()
+        self._thread: threading.Thread | None = None
+
+    def __enter__(self) -> KeeperThread:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._thread is not None:
+            self._bodies.put(None)
+
+    def submit(self, body: Callable[[], None]) -> None:
+        if self._thread is None or not self._thread.is_alive():
+            self._thread = threading.Thread(target=self._serve, name="labtasker-lease", daemon=True)
+            self._thread.start()
+        self._bodies.put(body)
+
+    def _serve(self) -> None:
+        while (body := self._bodies.get()) is not None:
+            try:
+                body()
+            except Exception:  # a keeper's bug must not end the keeping of the next runs
+                log.exception("the lease keeper failed")
+
+
 class LeaseKeeper:
-    """Heartbeats ``running/<name>`` every ``interval`` seconds until stopped."""
+    """Heartbeats ``running/<name>`` every ``interval`` seconds until stopped.
+
+    With ``thread``, it runs on that shared thread and ``__exit__`` does not
+    wait for it: once ``stop`` returned, it tells nobody to stop any more.
+    """
 
     def __init__(
         self,
@@ -40,6 +79,7 @@ class LeaseKeeper:
         on_stop: OnStop | None = None,
         touch: Callable[[], bool] | None = None,
         started: float | None = None,
+        thread: KeeperThread | None = None,
     ) -> None:
         self.queue = queue
         self.running_name = running_name
@@ -55,19 +95,29 @@ class LeaseKeeper:
         self.renewals = 0
         self._stop = threading.Event()
         self._wake = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="labtasker-lease", daemon=True)
+        self._telling = threading.RLock()  # held while deciding to tell, so ``stop`` is final
+        self._shared = thread
+        self._thread = (
+            None if thread else threading.Thread(target=self._run, name="labtasker-lease", daemon=True)
+        )
 
     def __enter__(self) -> LeaseKeeper:
-        self._thread.start()
+        if self._shared is not None:
+            self._shared.submit(self._run)
+        else:
+            assert self._thread is not None
+            self._thread.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
-        self._thread.join(timeout=5)
+        if self._thread is not None:
+            self._thread.join(timeout=5)
 
     def stop(self) -> None:
-        """Stop renewing (the run is over); safe from any thread."""
-        self._stop.set()
+        """Stop renewing (the run is over); safe from any thread. No stop is told after it returns."""
+        with self._telling:
+            self._stop.set()
         self._wake.set()
 
     def _run(self) -> None:
@@ -105,16 +155,18 @@ class LeaseKeeper:
             self._wake.clear()
 
     def _end(self, kind: str, reason: str) -> None:
-        if not self._stop.is_set():
-            self.lost.set()
-            self._tell(kind, reason)
+        with self._telling:
+            if not self._stop.is_set():
+                self.lost.set()
+                self._tell(kind, reason)
 
     def _tell(self, kind: str, reason: str) -> None:
-        if self._stop.is_set():
-            return  # the run ended on its own meanwhile
-        self.kind, self.reason = kind, reason
-        if self.on_stop is not None:
-            self.on_stop(kind, reason)
+        with self._telling:
+            if self._stop.is_set():
+                return  # the run ended on its own meanwhile
+            self.kind, self.reason = kind, reason
+            if self.on_stop is not None:
+                self.on_stop(kind, reason)
 
 
 class _Beat(threading.Thread):

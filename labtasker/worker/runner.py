@@ -36,7 +36,7 @@ from labtasker.fsqueue.store import FsQueue, Located
 from labtasker.worker import loop_report, loop_worker, outcomes
 from labtasker.worker.attempt import DEFAULT_GRACE, SIGNAL, Interrupted, JobStopped, Run
 from labtasker.worker.interrupts import Interrupts
-from labtasker.worker.lease_keeper import ETA, LeaseKeeper
+from labtasker.worker.lease_keeper import ETA, KeeperThread, LeaseKeeper
 from labtasker.worker.loop_report import Reporter
 
 log = logging.getLogger("labtasker")
@@ -154,6 +154,7 @@ def run_loop(queue: FsQueue, job: Job, opts: LoopOptions, report: Reporter | Non
         locking.WorkerLock(queue, worker_id) as lock,
         Reaper(queue, terms, every=every) as sweeper,
         _Idle(queue, opts.polling) as idle,
+        KeeperThread() as keeping,
     ):
         ints.listeners.append(on_signal)
         ints.nudged = nudged
@@ -203,7 +204,9 @@ def run_loop(queue: FsQueue, job: Job, opts: LoopOptions, report: Reporter | Non
                 began = clock.now()  # the queue's clock: a fixed clock gives the same logs
                 current[:] = [run]
                 try:
-                    outcome = _run_one(run, job, lease.terms_of(got.doc, terms), claimed_at, opts, report)
+                    outcome = _run_one(
+                        run, job, lease.terms_of(got.doc, terms), claimed_at, opts, report, keeping
+                    )
                 finally:
                     current.clear()
                 took = max(0.0, (clock.now() - began).total_seconds())
@@ -272,7 +275,13 @@ def _next_task(
 
 
 def _run_one(
-    run: Run, job: Job, terms: lease.Terms, claimed_at: float, opts: LoopOptions, report: Reporter
+    run: Run,
+    job: Job,
+    terms: lease.Terms,
+    claimed_at: float,
+    opts: LoopOptions,
+    report: Reporter,
+    keeping: KeeperThread,
 ) -> str:
     keeper = LeaseKeeper(
         run.queue,
@@ -282,6 +291,7 @@ def _run_one(
         eta=terms.eta,
         on_stop=run.stop,
         started=claimed_at,
+        thread=keeping,
     )
     run.keeper, run.eta_max = keeper, terms.eta
     with keeper:
