@@ -79,15 +79,21 @@ class Claimer:
         """When the earliest task this claimer would take, now waiting for its retry, comes due."""
         return min(self._waiting.values(), default=None)
 
-    def runnable(self) -> tuple[int, int]:
-        """(pending tasks this claimer may take, pending tasks it never will), from a fresh listing."""
-        self._relist()
+    def runnable(self, *, relist: bool = True) -> tuple[int, int]:
+        """(pending tasks this claimer may take, pending tasks it never will), from a fresh listing.
+
+        With ``relist=False``, from the listing the claims walk while it is younger than
+        ``relist_after`` (a progress line after each task need not list the directory again).
+        """
+        if relist or time.monotonic() - self._listed_at > self.relist_after:
+            self._relist()
+        if self.accept is None:
+            return len(self._names), len(self._rejected)
         mine = 0
         for name in self._names:
-            if self.accept is None or self._acceptable(name) or name in self._waiting:
+            if self._acceptable(name) or name in self._waiting:
                 mine += 1
-        others = len(self._rejected)
-        return mine, others
+        return mine, len(self._rejected)
 
     def _claim_listed(self, now: datetime | None) -> Located | None:
         names = self._names
