@@ -265,6 +265,7 @@ class _Job:
         # below), so it never interrupts us mid-way with an exception.
         run.lease_lost  # noqa: B018
         argv = self.spec.argv(run.task.args, run.log_dir)
+        runner.write_task_info(run)  # the command may ask for task_info()
         env = {**os.environ, **run.env()}
         log_path = run.log_dir / "run.log"
         with open(log_path, "ab") as log:

@@ -301,6 +301,9 @@ def is_enabled() -> bool:
 def get_labtasker_log_dir() -> Path:
     """The folder of the current run's ``run.log`` and ``task_info.json``."""
     if _current is not None:
+        from labtasker.worker import runner
+
+        runner.write_task_info(_current)  # written when asked for: a run that never asks costs no file
         return Path(_current.log_dir)
     log_dir = os.environ.get("LABTASKER_LOG_DIR")
     if not log_dir:
@@ -321,21 +324,34 @@ def task_info() -> Task:
 
 
 class _Tee:
-    """Copy what the function prints to the run's ``run.log`` while still showing it."""
+    """Copy what the function prints to the run's ``run.log`` while still showing it.
+
+    The log file is opened at the first write: a run that prints nothing costs no open here.
+    """
 
     def __init__(self, path: Path) -> None:
         self.path = path
+        self.file: Any = None
 
     def __enter__(self) -> _Tee:
-        self.file = open(self.path, "a", encoding="utf-8")
         self.saved = sys.stdout, sys.stderr
-        sys.stdout = _Both(sys.stdout, self.file)
-        sys.stderr = _Both(sys.stderr, self.file)
+        sys.stdout = _Both(sys.stdout, self)
+        sys.stderr = _Both(sys.stderr, self)
         return self
 
     def __exit__(self, *exc: object) -> None:
         sys.stdout, sys.stderr = self.saved
-        self.file.close()
+        if self.file is not None:
+            self.file.close()
+
+    def write(self, text: str) -> None:
+        if self.file is None:
+            self.file = open(self.path, "a", encoding="utf-8")  # noqa: SIM115 - closed in __exit__
+        self.file.write(text)
+
+    def flush(self) -> None:
+        if self.file is not None:
+            self.file.flush()
 
 
 class _Both:

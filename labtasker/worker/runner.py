@@ -199,7 +199,6 @@ def run_loop(queue: FsQueue, job: Job, opts: LoopOptions, report: Reporter | Non
                     )
                     break
                 report.prefix = "" if report.quiet else loop_worker.prefix(queue, worker_id)
-                _write_task_info(run)
                 report.started(run)
                 began = clock.now()  # the queue's clock: a fixed clock gives the same logs
                 current[:] = [run]
@@ -212,7 +211,14 @@ def run_loop(queue: FsQueue, job: Job, opts: LoopOptions, report: Reporter | Non
                 took = max(0.0, (clock.now() - began).total_seconds())
                 tally.history.append((run.task_id, outcome))
                 _log_footer(run, outcome, took)
-                report.ended(outcome, run, tally, took, (0, 0) if report.quiet else claimer.runnable())
+                report.ended(
+                    outcome,
+                    run,
+                    tally,
+                    took,
+                    # a done task left the listing when claimed; any other outcome may put one back
+                    (0, 0) if report.quiet else claimer.runnable(relist=outcome != "done"),
+                )
                 if outcome == "interrupted":
                     tally.interrupted_task = run.task_id
                     tally.stopped_by = tally.stopped_by or signal.Signals(run.signum or signal.SIGINT).name
@@ -443,10 +449,14 @@ def _log_dir(logs_dir: Path | None, task_id: str) -> Path:
     return path
 
 
-def _write_task_info(run: Run) -> None:
+def write_task_info(run: Run) -> None:
+    """``task_info.json`` in the run's folder, for a job's subprocess (``task_info()``); once per run."""
+    path = run.log_dir / "task_info.json"
+    if path.exists():
+        return
     info = run.task.to_dict()
     info["worker_id"] = run.worker_id
-    (run.log_dir / "task_info.json").write_text(json.dumps(info, default=str, indent=2), encoding="utf-8")
+    path.write_text(json.dumps(info, default=str, indent=2), encoding="utf-8")
 
 
 def read_task_info(log_dir: str | os.PathLike[str]) -> Task:
