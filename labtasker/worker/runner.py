@@ -454,7 +454,7 @@ def write_task_info(run: Run) -> None:
     path = run.log_dir / "task_info.json"
     if path.exists():
         return
-    info = run.task.to_dict()
+    info = dict(vars(run.task))  # json.dumps copies nothing: no deep copy of the task needed
     info["worker_id"] = run.worker_id
     path.write_text(json.dumps(info, default=str, indent=2), encoding="utf-8")
 
