@@ -32,13 +32,15 @@ OnStop = Callable[[str, str], None]  # (kind, reason)
 class KeeperThread:
     """One thread that keeps the leases of a loop's runs, one run after another.
 
-    A loop runs one task at a time, so the keeper of a run that just ended
-    leaves the thread as soon as it sees its stop, and the next one starts.
+    A loop runs one task at a time. The keeper of a run that ended is stopped
+    but not woken (a wake-up per task costs a thread switch): the next run's
+    keeper, or the end of the loop, wakes it to leave the thread.
     """
 
     def __init__(self) -> None:
         self._bodies: queues.SimpleQueue[Callable[[], None] | None] = queues.SimpleQueue()
         self._thread: threading.Thread | None = None
+        self._last: threading.Event | None = None  # the wake-up of the keeper that had the thread last
 
     def __enter__(self) -> KeeperThread:
         return self
@@ -46,12 +48,19 @@ class KeeperThread:
     def __exit__(self, *exc: object) -> None:
         if self._thread is not None:
             self._bodies.put(None)
+            self._hand_over(None)
 
-    def submit(self, body: Callable[[], None]) -> None:
+    def submit(self, body: Callable[[], None], wake: threading.Event) -> None:
         if self._thread is None or not self._thread.is_alive():
             self._thread = threading.Thread(target=self._serve, name="labtasker-lease", daemon=True)
             self._thread.start()
         self._bodies.put(body)
+        self._hand_over(wake)
+
+    def _hand_over(self, wake: threading.Event | None) -> None:
+        last, self._last = self._last, wake
+        if last is not None:
+            last.set()  # its keeper was stopped already: it leaves the thread to the next
 
     def _serve(self) -> None:
         while (body := self._bodies.get()) is not None:
@@ -103,7 +112,7 @@ class LeaseKeeper:
 
     def __enter__(self) -> LeaseKeeper:
         if self._shared is not None:
-            self._shared.submit(self._run)
+            self._shared.submit(self._run, self._wake)
         else:
             assert self._thread is not None
             self._thread.start()
@@ -118,7 +127,8 @@ class LeaseKeeper:
         """Stop renewing (the run is over); safe from any thread. No stop is told after it returns."""
         with self._telling:
             self._stop.set()
-        self._wake.set()
+        if self._shared is None:
+            self._wake.set()  # a shared thread's next keeper wakes this one (``KeeperThread``)
 
     def _run(self) -> None:
         last_ok = self.started
