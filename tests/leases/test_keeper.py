@@ -105,3 +105,19 @@ def test_one_thread_keeps_the_leases_of_a_loops_successive_runs(queue: FsQueue) 
             os.rename(queue.path / "running" / name, queue.path / "done" / name)  # finished
         time.sleep(0.2)  # the last keeper would notice its file gone here, had it not been stopped
     assert stops.calls == []
+
+
+def test_a_shared_thread_keeps_an_early_deadline_of_the_next_run(queue: FsQueue) -> None:
+    stops = Stops()
+    with KeeperThread() as keeping:
+        name = _claimed(queue)
+        with LeaseKeeper(queue, name, 30.0, 90.0, on_stop=stops, thread=keeping):
+            time.sleep(0.05)  # its keeper now sleeps until the first renewal, 30 s away
+        os.rename(queue.path / "running" / name, queue.path / "done" / name)
+        name = _claimed(queue)
+        started = time.monotonic()
+        with LeaseKeeper(queue, name, 30.0, 90.0, eta=0.2, on_stop=stops, thread=keeping, started=started):
+            wait_for(lambda: stops.calls, "eta")
+    kind, _, at = stops.calls[0]
+    assert kind == ETA
+    assert 0.2 <= at - started < 1.0
