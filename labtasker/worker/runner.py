@@ -66,15 +66,34 @@ class Tally:
     exit_code: int = 0  # 128 + that signal's number
     interrupted_task: str | None = None  # the task put back in pending when the loop was stopped
 
-    def _last(self) -> dict[str, str]:
-        return dict(self.history)  # later attempts of a task override earlier ones
+    # Counts kept up to date from the attempts appended since the last look, so
+    # a progress line per task costs the same after 10 tasks as after 10^5.
+    _seen: int = field(default=0, repr=False)
+    _last: dict[str, str] = field(default_factory=dict, repr=False)  # task -> its last outcome
+    _tries: dict[str, int] = field(default_factory=dict, repr=False)  # task -> its attempts
+    _tasks: dict[str, int] = field(default_factory=dict, repr=False)  # outcome -> tasks ending so
+    _by_last: dict[str, int] = field(default_factory=dict, repr=False)  # outcome -> their attempts
+
+    def _catch_up(self) -> None:
+        for tid, outcome in self.history[self._seen :]:
+            before, tries = self._last.get(tid), self._tries.get(tid, 0)
+            if before is not None:
+                self._tasks[before] -= 1
+                self._by_last[before] -= tries
+            self._last[tid], self._tries[tid] = outcome, tries + 1
+            self._tasks[outcome] = self._tasks.get(outcome, 0) + 1
+            self._by_last[outcome] = self._by_last.get(outcome, 0) + tries + 1
+        self._seen = len(self.history)
 
     def tasks_ending(self, outcome: str) -> int:
-        return sum(1 for o in self._last().values() if o == outcome)
+        """Tasks whose last attempt ended so (later attempts of a task override earlier ones)."""
+        self._catch_up()
+        return self._tasks.get(outcome, 0)
 
     def attempts_ending(self, outcome: str) -> int:
-        last = self._last()
-        return sum(1 for tid, _ in self.history if last[tid] == outcome)
+        """All attempts of the tasks whose last attempt ended so."""
+        self._catch_up()
+        return self._by_last.get(outcome, 0)
 
     @property
     def done(self) -> int:
