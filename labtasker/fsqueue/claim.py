@@ -49,6 +49,7 @@ class Claimer:
         self._accepted: set[str] = set()
         self._waiting: dict[str, datetime] = {}  # accepted names whose retry_at has not come yet
         self.fields: Doc = {}  # written into each claimed task (the loop's lease terms)
+        self._counted = float("nan")  # when the listing was made whose names are all runnable
 
     def claim(self, now: datetime | None = None) -> Located | None:
         """Take the first acceptable pending task, or None if there is none."""
@@ -89,11 +90,10 @@ class Claimer:
             self._relist()
         if self.accept is None:
             return len(self._names), len(self._rejected)
-        mine = 0
-        for name in self._names:
-            if self._acceptable(name) or name in self._waiting:
-                mine += 1
-        return mine, len(self._rejected)
+        if self._counted != self._listed_at:  # once per listing: 10^5 names in a big queue
+            self._names = [n for n in self._names if self._acceptable(n) or n in self._waiting]
+            self._counted = self._listed_at
+        return len(self._names), len(self._rejected)  # claims since only took names out of it
 
     def _claim_listed(self, now: datetime | None) -> Located | None:
         names = self._names
