@@ -70,17 +70,19 @@ class Tally:
     # a progress line per task costs the same after 10 tasks as after 10^5.
     _seen: int = field(default=0, repr=False)
     _last: dict[str, str] = field(default_factory=dict, repr=False)  # task -> its last outcome
-    _tries: dict[str, int] = field(default_factory=dict, repr=False)  # task -> its attempts
+    _tries: dict[str, int] = field(default_factory=dict, repr=False)  # task -> its attempts, if > 1
     _tasks: dict[str, int] = field(default_factory=dict, repr=False)  # outcome -> tasks ending so
     _by_last: dict[str, int] = field(default_factory=dict, repr=False)  # outcome -> their attempts
 
     def _catch_up(self) -> None:
         for tid, outcome in self.history[self._seen :]:
-            before, tries = self._last.get(tid), self._tries.get(tid, 0)
+            before = self._last.get(tid)
+            tries = 0 if before is None else self._tries.get(tid, 1)
             if before is not None:
                 self._tasks[before] -= 1
                 self._by_last[before] -= tries
-            self._last[tid], self._tries[tid] = outcome, tries + 1
+                self._tries[tid] = tries + 1  # only tasks tried again: a loop of 10^5 tasks keeps less
+            self._last[tid] = outcome
             self._tasks[outcome] = self._tasks.get(outcome, 0) + 1
             self._by_last[outcome] = self._by_last.get(outcome, 0) + tries + 1
         self._seen = len(self.history)
