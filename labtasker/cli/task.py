@@ -328,9 +328,12 @@ def _attempt_counts(tasks: list[api.Task], fmt: str) -> dict[str, int] | None:
     """Runs kept in attempts/ per shown task, from one listing (none for jsonl, which stays Task-shaped)."""
     if fmt == "jsonl" or not tasks:
         return None
-    from labtasker.cli.task_history import attempt_counts
+    from labtasker.fsqueue import attempts
 
-    counts = attempt_counts()
+    queue = api.context().queue
+    if not queue.exists():
+        return {}
+    counts = attempts.counts(queue)
     return {t.task_id: counts[t.task_id] for t in tasks if counts[t.task_id]}
 
 
@@ -355,14 +358,14 @@ def task_table(tasks: list[api.Task], attempts: dict[str, int] | None = None) ->
             output.compact(t.args),
         ]
         if with_summary:
-            row.insert(5, output.compact(_short_summary(t.summary)))
+            row.insert(5, output.compact(short_summary(t.summary)))
         if attempts:
             row.insert(5, str(attempts.get(t.task_id, 0)))
         rows.append(row)
     return output.table(rows, headers, width=output.terminal_width())
 
 
-def _short_summary(summary: dict[str, Any]) -> dict[str, Any]:
+def short_summary(summary: dict[str, Any]) -> dict[str, Any]:
     """The summary without the traceback a failed run leaves (it is in `--fmt yaml`)."""
     return {k: v for k, v in summary.items() if k != "labtasker_exception"} or (
         {"error": summary["labtasker_exception"].get("message")} if "labtasker_exception" in summary else {}
