@@ -359,9 +359,9 @@ def listen(
     Example: ``for event in labtasker.events.listen(): print(event.line())``
     """
     if queue is None:
-        from labtasker import api
+        from labtasker.run_context import context
 
-        queue = api.context(create=True).queue
+        queue = context(create=True).queue
     stream = EventStream(queue, polling=polling, rescan_every=rescan_every).__enter__()  # listening now
     return _follow(stream, stop)
 

@@ -6,13 +6,12 @@ Textual is imported only in ``main``, after the arguments were checked, so
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 
 from plumbum import cli
 
-from labtasker import api, config
+from labtasker import api, config, run_context
 from labtasker.cli.base import Command
 from labtasker.errors import QueueNotFound, UsageError
 from labtasker.fsqueue.store import FsQueue
@@ -124,12 +123,4 @@ def open_queue(queue_dir: str | None, *, read_only: bool = False) -> FsQueue:
             f"{queue_dir} is not a queue (it has no queue.yaml): pass the folder that holds "
             "pending/ and running/, e.g. .labtasker/queues/default"
         )
-    return cls(path, node=_local_node())
-
-
-def _local_node() -> str:
-    """This machine's node id (from the project in use, if any): it names the files we write."""
-    root = config.find_root()
-    if root is not None and (root / "config.toml").is_file():
-        return config.node_id(root)
-    return os.environ.get("LABTASKER_NODE_ID") or "local"
+    return cls(path, node=run_context.node_id())
