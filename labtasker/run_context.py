@@ -59,8 +59,12 @@ class Context:
 _queues: dict[tuple[Path, str], FsQueue] = {}
 
 
-def context(*, create: bool = False, queue_name: str | None = None) -> Context:
-    """Resolve the queue in use; with ``create`` make the root and queue if missing."""
+def context(*, create: bool = False, queue_name: str | None = None, read_only: bool = False) -> Context:
+    """Resolve the queue in use; with ``create`` make the root and queue if missing.
+
+    A queue without ``tmp/`` (a git clone) gets its local folders on first use,
+    unless the caller is ``read_only``: then nothing is written into it.
+    """
     root = config.ensure_root() if create else config.find_root()
     if root is not None and not (root / "config.toml").is_file():
         root = None
@@ -80,7 +84,9 @@ def context(*, create: bool = False, queue_name: str | None = None) -> Context:
         queue = _queues[key] = FsQueue(path, node=node)
     if create and not queue.exists():
         FsQueue.create(path, name, node=node)
-    elif queue.exists() and not queue.tmp.is_dir():  # a git clone: no tmp/, no empty state dirs
+    elif (
+        not read_only and queue.exists() and not queue.tmp.is_dir()
+    ):  # a git clone: no tmp/, no empty state dirs
         try:
             FsQueue.create(path, name, node=node)
         except OSError:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from plumbum import cli
 
-from labtasker import api, config, run_context
+from labtasker import config, run_context
 from labtasker.cli.base import Command
 from labtasker.errors import QueueNotFound, UsageError
 from labtasker.fsqueue.store import FsQueue
@@ -105,7 +105,7 @@ def open_queue(queue_dir: str | None, *, read_only: bool = False) -> FsQueue:
 
         cls = ReadOnlyQueue
     if queue_dir is None:
-        found = api.context().queue
+        found = run_context.context(read_only=read_only).queue
         if not found.exists():
             raise QueueNotFound(f"no queue at {found.path}: pass a QUEUE_DIR, or submit a task to create it")
         return cls(found.path, node=found.node)
