@@ -9,6 +9,7 @@ from __future__ import annotations
 import heapq
 import os
 import shutil
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -30,7 +31,8 @@ from labtasker.errors import LeaseLost, QueueExists, QueueNotFound, WorkerCrashe
 from labtasker.fsqueue import attempts, durations, layout, tasks, transitions, workers
 from labtasker.fsqueue.layout import STATE_DIRS, TaskStatus
 from labtasker.fsqueue.store import FsQueue
-from labtasker.run_context import context, current_run, own_job, task_info
+from labtasker.run_context import context as context  # the queue in use, for the CLI too
+from labtasker.run_context import current_run, own_job, task_info
 from labtasker.worker import required as req
 
 if TYPE_CHECKING:  # the loop machinery loads only for loops
@@ -100,7 +102,7 @@ def ls_tasks(
     task_name: str | None = None,
     status: str | None = None,
     extra_filter: str | dict[str, Any] | None = None,
-    limit: int = 100,
+    limit: int | None = 100,
     offset: int = 0,
     sort: list[Any] | None = None,
 ) -> TaskLsResponse:
@@ -115,7 +117,7 @@ def ls_tasks(
     queue = _reader()
     if queue is None:
         return TaskLsResponse([])
-    docs = []
+    docs: list[Mapping[str, Any]] = []
     for _, _, doc in queue.iter_views(dirnames):  # read-only views: only filtered fields are decoded
         if task_id is not None and doc["task_id"] != task_id:
             continue
@@ -138,10 +140,10 @@ def ls_tasks(
 
 
 def _plain(doc: Any) -> dict[str, Any]:
-    return doc if isinstance(doc, dict) else doc.to_dict()  # type: ignore[no-any-return]
+    return doc if isinstance(doc, dict) else doc.to_dict()
 
 
-def _claim_order(doc: dict[str, Any]) -> tuple[Any, ...]:
+def _claim_order(doc: Mapping[str, Any]) -> tuple[Any, ...]:
     return (
         -int(doc.get("priority") or 0),
         _ts(doc.get("last_modified")),
@@ -152,7 +154,7 @@ def _claim_order(doc: dict[str, Any]) -> tuple[Any, ...]:
 
 def _ts(value: Any) -> float:
     try:
-        return value.timestamp()
+        return float(value.timestamp())
     except AttributeError:
         return float("inf")
 

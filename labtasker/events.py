@@ -21,12 +21,16 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from labtasker.fsqueue import clock, error_record, layout
 from labtasker.fsqueue.layout import STATE_DIRS
 from labtasker.fsqueue.locking import is_network_fs
 from labtasker.fsqueue.store import Doc, FsQueue
+
+if TYPE_CHECKING:  # watchdog loads when a watch starts
+    from watchdog.events import FileSystemEventHandler
+    from watchdog.observers.api import BaseObserver
 
 log = logging.getLogger("labtasker")
 
@@ -399,11 +403,12 @@ class Watch:
         from watchdog.observers import Observer
         from watchdog.observers.polling import PollingObserver
 
+        observer: BaseObserver
         if self.polling:
             observer = PollingObserver(timeout=self.poll_every)
         else:
             observer = _arrivals_observer() or Observer()
-        handler = _Handler(self.callback)
+        handler = cast("FileSystemEventHandler", _Handler(self.callback))  # dispatch() is all watchdog calls
         kinds = [FileCreatedEvent, FileMovedEvent, FileDeletedEvent]
         for folder in [self.root / d for d in self.subdirs] or [self.root]:
             folder.mkdir(parents=True, exist_ok=True)
@@ -435,7 +440,7 @@ def _arrivals_observer() -> Any:
     except ImportError:  # not Linux
         return None
 
-    class ArrivalsEmitter(InotifyEmitter):  # type: ignore[misc]
+    class ArrivalsEmitter(InotifyEmitter):
         def get_event_mask_from_filter(self) -> Any:
             return In.IN_CREATE | In.IN_MOVED_TO | In.IN_DELETE_SELF
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib.util
 import sys
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 from plumbum import cli
 from plumbum.cli.application import ShowCompletion, ShowHelp, ShowHelpAll, ShowVersion, Subcommand
@@ -134,10 +134,13 @@ def _unavailable(name: str, exc: Exception) -> type[Command]:
     return Unavailable
 
 
-def argtype(name: str) -> Callable[[Callable[[str], Any]], Callable[[str], Any]]:
+_Parse = TypeVar("_Parse", bound=Callable[[str], Any])
+
+
+def argtype(name: str) -> Callable[[_Parse], _Parse]:
     """Name a plumbum argtype as help shows it (``--limit INT:int``)."""
 
-    def named(fn: Callable[[str], Any]) -> Callable[[str], Any]:
+    def named(fn: _Parse) -> _Parse:
         fn.__name__ = name
         return fn
 

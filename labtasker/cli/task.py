@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from plumbum import cli
 
@@ -82,7 +82,7 @@ class Selection(Command):
             status=self.status,
             extra_filter=self.extra_filter,
             limit=limit,
-            offset=offset,  # type: ignore[arg-type]
+            offset=offset,
             sort=sort or None,
         )
         return response.content
@@ -291,12 +291,14 @@ class Ls(Selection):
     )
 
     def main(self) -> int:
-        found = self.select(self.limit + 1, self.offset, self.sort)
+        sort = cast("list[str]", self.sort)  # a list=True switch: plumbum's types say str
+        fmt = cast("str", self.fmt)  # one of _FORMATS
+        found = self.select(self.limit + 1, self.offset, sort)
         shown = found[: self.limit]
         if self.quiet:
             lines: Any = (t.task_id for t in shown)
         else:
-            lines = render_tasks(shown, self.fmt, _attempt_counts(shown, self.fmt))
+            lines = render_tasks(shown, fmt, _attempt_counts(shown, fmt))
         output.emit(lines, pager=not self.no_pager and not self.quiet)
         if len(found) > self.limit:
             output.info(

@@ -111,7 +111,8 @@ def quote(text: str, quoting: str) -> str:
 
 def _with_quoting(parts: tuple[str | Field, ...]) -> tuple[str | Field, ...]:
     """Record, for each placeholder, whether it sits inside '...' or "..." of the shell text."""
-    state, escaped, out = NONE, False, []
+    state, escaped = NONE, False
+    out: list[str | Field] = []
     for part in parts:
         if isinstance(part, Field):
             out.append(Field(part.path, state))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from typing import Any
+from typing import Any, cast
 
 from plumbum import cli
 
@@ -81,7 +81,7 @@ class Ls(Command):
         workers = api.ls_workers(
             worker_id=self.worker_id,
             worker_name=self.worker_name,
-            status=self.status,
+            status=cast("str | None", self.status),  # one of WORKER_STATUSES (cli.Set is typed for lists too)
             extra_filter=self.extra_filter,
             limit=self.limit,
         ).content

@@ -28,15 +28,14 @@ class QueueWatcher:
 
     def start(self) -> None:
         """Start watching; falls back to polling where native watching is refused."""
-        if self.polling:
-            from watchdog.observers.polling import PollingObserver as Observer
-        else:
-            from watchdog.observers import Observer
-        try:
-            self._observer = _started(Observer(), _Handler(self), self.path)
-        except OSError:  # e.g. out of inotify watches: polling, and the rescan timer, still work
-            from watchdog.observers.polling import PollingObserver
+        from watchdog.observers import Observer
+        from watchdog.observers.polling import PollingObserver
 
+        try:
+            self._observer = _started(
+                PollingObserver() if self.polling else Observer(), _Handler(self), self.path
+            )
+        except OSError:  # e.g. out of inotify watches: polling, and the rescan timer, still work
             self._observer = _started(PollingObserver(), _Handler(self), self.path)
 
     def stop(self) -> None:
