@@ -1,18 +1,17 @@
-"""What every labtasker command shares: ``-v``, one-line usage errors, optional subcommands."""
+"""What every labtasker command shares: ``-v``, one-line usage errors, named argument types."""
 
 from __future__ import annotations
 
-import importlib.util
 import sys
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 from plumbum import cli
-from plumbum.cli.application import ShowCompletion, ShowHelp, ShowHelpAll, ShowVersion, Subcommand
+from plumbum.cli.application import ShowCompletion, ShowHelp, ShowHelpAll, ShowVersion
 from plumbum.cli.switches import SwitchError
 
 from labtasker.cli import error_report as errors
-from labtasker.errors import LabtaskerError, UsageError
+from labtasker.errors import UsageError
 
 
 class Command(cli.Application):
@@ -27,9 +26,6 @@ class Command(cli.Application):
         for func, info in list(self._switches_by_func.items()):
             if all(self._switches_by_name.get(n) is not info for n in info.names):
                 del self._switches_by_func[func]  # fully overridden (plumbum's -v/--version)
-        for name, sub in list(self._subcommands.items()):
-            if isinstance(sub, OptionalSubcommand) and not sub.installed():
-                del self._subcommands[name]  # not written yet: hidden, never an error
 
     @cli.switch(
         ["-v", "--verbose"],
@@ -91,47 +87,6 @@ class Group(Command):
             raise UsageError(f"unknown command {args[0]!r} for `{self.PROGNAME}` (choose from: {names})")
         self.help()
         return 0
-
-
-class OptionalSubcommand(Subcommand):
-    """A subcommand whose module may not exist yet, or may fail to import.
-
-    A missing module hides the command; a broken one shows as unavailable and
-    says why when run. Neither breaks ``--help`` or any other command.
-    """
-
-    def installed(self) -> bool:
-        target = self.subapplication
-        if not isinstance(target, str):
-            return True
-        try:
-            return importlib.util.find_spec(target.rsplit(".", 1)[0]) is not None
-        except (ImportError, ValueError):
-            return False
-
-    def get(self) -> type[cli.Application]:
-        try:
-            return super().get()
-        except Exception as exc:  # a module being written by someone else
-            self.subapplication = _unavailable(self.name, exc)
-            return self.subapplication
-
-
-def add_optional(parent: type[cli.Application], name: str, target: str) -> None:
-    """Register ``target`` (``module.Class``) as an optional subcommand of ``parent``."""
-    setattr(parent, f"_subcommand_{name}", OptionalSubcommand(name, target))
-
-
-def _unavailable(name: str, exc: Exception) -> type[Command]:
-    why = " ".join(f"{type(exc).__name__}: {exc}".split())
-
-    class Unavailable(Command):
-        DESCRIPTION = f"(unavailable: {why})"
-
-        def main(self, *args: str) -> int:
-            raise LabtaskerError(f"`{name}` is unavailable in this installation: {why}")
-
-    return Unavailable
 
 
 _Parse = TypeVar("_Parse", bound=Callable[[str], Any])

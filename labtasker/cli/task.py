@@ -12,7 +12,7 @@ from plumbum import cli
 from labtasker import api
 from labtasker.cli import output
 from labtasker.cli.args import parse_dict, parse_task_args
-from labtasker.cli.base import Command, Group, add_optional, argtype, read_ids_from_stdin
+from labtasker.cli.base import Command, Group, argtype, read_ids_from_stdin
 from labtasker.errors import LabtaskerError, UsageError
 from labtasker.fsqueue import layout
 
@@ -456,4 +456,4 @@ def _count(items: list[Any]) -> str:
 
 TaskGroup.subcommand("update", "labtasker.cli.task_update.Update")
 TaskGroup.subcommand("history", "labtasker.cli.task_history.History")
-add_optional(TaskGroup, "reserve", "labtasker.cli.reserve.Reserve")
+TaskGroup.subcommand("reserve", "labtasker.cli.reserve.Reserve")
