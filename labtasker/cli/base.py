@@ -118,3 +118,8 @@ def positive_seconds(text: str) -> float:
     if not value > 0:
         raise ValueError("expected a positive number of seconds")
     return value
+
+
+def add_optional(parent: type[cli.Application], name: str, target: str) -> None:
+    """Register ``target`` (``module.Class``) as a lazy subcommand: the same as ``parent.subcommand``."""
+    parent.subcommand(name, target)
