@@ -31,7 +31,8 @@ from labtasker.errors import LeaseLost, QueueExists, QueueNotFound, WorkerCrashe
 from labtasker.fsqueue import attempts, durations, layout, tasks, transitions, workers
 from labtasker.fsqueue.layout import STATE_DIRS, TaskStatus
 from labtasker.fsqueue.store import FsQueue
-from labtasker.run_context import context as context  # the queue in use, for the CLI too
+from labtasker.run_context import Context as Context  # the queue in use, for the CLI too
+from labtasker.run_context import context as context
 from labtasker.run_context import current_run, own_job, task_info
 from labtasker.worker import required as req
 
