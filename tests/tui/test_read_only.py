@@ -47,7 +47,7 @@ def big(tmp_path: Path) -> FsQueue:
 
 async def browse(queue: FsQueue) -> Any:
     """A read-only session that opens every state, twice (a second look reads what the first remembered)."""
-    app = make_app(queue, read_only=True, state="success")
+    app = make_app(queue, read_only=True, state="success", watch=True)
     async with app.run_test(size=SIZE) as pilot:
         for _ in range(2):
             for key in ("1", "2", "3", "4", "5"):
