@@ -221,3 +221,17 @@ def test_imports_inside_functions_and_relative_imports_are_seen() -> None:
     targets = {(e.source, e.target) for e in EDGES}
     assert ("labtasker.api", "labtasker.worker.runner") in targets  # imported inside run_loop
     assert ("labtasker.cli.tui", "labtasker.tui.app") in targets
+
+
+def test_the_readme_layout_names_every_module_and_package_of_the_top_level() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    block = readme.split("## Layout of the code", 1)[1].split("```", 2)[1]
+    named = set(re.findall(r"\b([a-z_]+(?:\.py|/))", block))
+    top = {p.name for p in PACKAGE.glob("*.py")} | {
+        f"{p.name}/" for p in PACKAGE.iterdir() if (p / "__init__.py").exists()
+    }
+    assert top - named == set()
+    folders = {f"{p.name}/" for p in ROOT.iterdir() if p.is_dir() and not p.name.startswith(".")}
+    listed_folders = set(re.findall(r"^([a-z_]+/)", block, re.MULTILINE))
+    assert listed_folders <= folders
+    assert {"labtasker/", "tests/", "docs/"} <= listed_folders
