@@ -1,20 +1,12 @@
 """Where a call runs: the queue in use, the run in progress, and what a job's process is told.
 
 The API, the loop, events and the CLI ask here instead of reading the
-environment themselves. The ``LABTASKER_*`` variables and their one owner each:
-
-=========================  =====================================================
-``LABTASKER_TASK_ID``,     set by a loop for its job's subprocess (``job_env``),
-``LABTASKER_WORKER_ID``,   read back here (``own_job``, ``task_info``) so that a
-``LABTASKER_LOG_DIR``,     job started by ``labtasker loop`` reports on its own
-``LABTASKER_QUEUE_DIR``    run; ``LABTASKER_QUEUE_DIR`` also picks the queue
-``LABTASKER_ROOT``,        the project and queue in use: ``config``
-``LABTASKER_QUEUE_NAME``,
-``LABTASKER_NODE_ID``
-``LABTASKER_QUIET``        no progress lines from loops: ``worker.loop_report``
-``LABTASKER_DEBUG``        tracebacks on the CLI: ``cli.error_report``
-``LABTASKER_FAULT``        injected faults, tests only: ``fsqueue.faults``
-=========================  =====================================================
+environment themselves. A loop hands its job ``LABTASKER_TASK_ID``,
+``LABTASKER_WORKER_ID``, ``LABTASKER_LOG_DIR`` and ``LABTASKER_QUEUE_DIR``
+(``job_env``), and this module reads them back in the job (``own_job``,
+``task_info``). The project's own variables (``LABTASKER_ROOT``,
+``LABTASKER_QUEUE_NAME``, ``LABTASKER_NODE_ID``) belong to ``config``; the
+table of every variable and its owner is in docs/architecture.md.
 """
 
 from __future__ import annotations

@@ -235,3 +235,15 @@ def test_the_readme_layout_names_every_module_and_package_of_the_top_level() -> 
     listed_folders = set(re.findall(r"^([a-z_]+/)", block, re.MULTILINE))
     assert listed_folders <= folders
     assert {"labtasker/", "tests/", "docs/"} <= listed_folders
+
+
+def test_each_labtasker_variable_is_read_only_by_its_owners() -> None:
+    """A ``"LABTASKER_..."`` string of its own (an environment key) appears only where the page says."""
+    owners = {_names(row[0])[0]: set(_names(row[1])) for row in _table("The LABTASKER_* variables")}
+    found: dict[str, set[str]] = {}
+    for module, path in MODULES.items():
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            value = node.value if isinstance(node, ast.Constant) else None
+            if isinstance(value, str) and re.fullmatch(r"LABTASKER_[A-Z_]+", value):
+                found.setdefault(value, set()).add(module)
+    assert found == owners
