@@ -28,7 +28,7 @@ from labtasker.api_models import (
     WorkerLsResponse,
 )  # fmt: skip
 from labtasker.errors import LeaseLost, QueueExists, QueueNotFound, WorkerCrashed
-from labtasker.fsqueue import attempts, durations, layout, tasks, transitions, workers
+from labtasker.fsqueue import attempts, durations, layout, tasks, transitions, versions, workers
 from labtasker.fsqueue.layout import STATE_DIRS, TaskStatus
 from labtasker.fsqueue.store import FsQueue
 from labtasker.run_context import Context as Context  # the queue in use, for the CLI too
@@ -261,11 +261,9 @@ def report_task_status(
         if new != old:
             transitions.check_transition(task_id, old, new)
         doc["last_modified"] = now
-        doc["gen"] = int(doc.get("gen") or 0) + 1
-        if new != old:
-            doc["sgen"] = doc["gen"]  # an explicit status change (merge rules: replicas/merge.py)
-            if old in layout.TERMINAL:
-                attempts.keep_replaced(queue, before)
+        versions.bump_gen(doc, status_change=new != old)
+        if new != old and old in layout.TERMINAL:
+            attempts.keep_replaced(queue, before)
         return new, doc
 
     tasks.change_task(queue, task_id, change)
