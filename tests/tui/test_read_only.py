@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import os
 import shutil
-import stat
+import subprocess
+import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +20,8 @@ from labtasker.fsqueue.store import FsQueue
 from tests.tui.conftest import SIZE, make_app, settle
 
 pytestmark = pytest.mark.timeout(120)
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def snapshot(folder: Path) -> dict[str, tuple[int, int, bytes | None]]:
@@ -45,8 +49,11 @@ def big(tmp_path: Path) -> FsQueue:
     return queue
 
 
-async def browse(queue: FsQueue) -> Any:
-    """A read-only session that opens every state, twice (a second look reads what the first remembered)."""
+async def browse(queue: FsQueue) -> str:
+    """A read-only session that opens every state, twice (a second look reads what the first remembered).
+
+    Returns the status line as it was shown.
+    """
     app = make_app(queue, read_only=True, state="success", watch=True)
     async with app.run_test(size=SIZE) as pilot:
         for _ in range(2):
@@ -55,7 +62,7 @@ async def browse(queue: FsQueue) -> Any:
                 await settle(pilot)
             await pilot.press("down", "down", "right_square_bracket", "ctrl+r")
             await settle(pilot)
-    return app
+        return str(app.query_one("#status").render())
 
 
 async def test_a_read_only_session_leaves_the_queue_byte_identical(big: FsQueue) -> None:
@@ -66,22 +73,52 @@ async def test_a_read_only_session_leaves_the_queue_byte_identical(big: FsQueue)
     assert snapshot(big.path) == before
 
 
-async def test_a_read_only_session_works_on_a_folder_it_cannot_write(big: FsQueue) -> None:
-    if os.geteuid() == 0:
-        pytest.skip("root writes through file modes")
-    before = snapshot(big.path)
-    modes = {p: p.stat().st_mode for p in [big.path, *big.path.rglob("*")]}
-    for path in modes:
-        path.chmod(stat.S_IMODE(modes[path]) & ~0o222)
+SESSION = """
+import asyncio, sys
+from labtasker.cli.tui import open_queue
+from tests.tui.test_read_only import browse
+queue = open_queue(sys.argv[1], read_only=True)
+status = asyncio.run(browse(queue))
+print(queue.count()["pending"], "read-only" in status)
+"""
+
+
+def test_a_read_only_session_works_on_a_folder_it_cannot_write(big: FsQueue) -> None:
+    """Every file 0444, every folder 0555; root writes through modes, so then the session runs as nobody."""
+    folder = Path(
+        tempfile.mkdtemp(prefix="labtasker-ro-")
+    )  # outside pytest's own tmp: another user reaches it
+    copy = folder / "queue"
     try:
-        queue = open_queue(str(big.path), read_only=True)
-        app = await browse(queue)
-        assert queue.count()["pending"] == 25
-        assert "read-only" in str(app.query_one("#status").render())
+        shutil.copytree(big.path, copy)
+        folder.chmod(0o755)
+        for path in [*copy.rglob("*"), copy]:
+            path.chmod(0o555 if path.is_dir() else 0o444)
+        before = snapshot(copy)
+        as_nobody: dict[str, Any] = {"user": "nobody", "group": "nogroup"} if os.geteuid() == 0 else {}
+        env = {**os.environ, "PYTHONPATH": str(ROOT), "PYTHONDONTWRITEBYTECODE": "1", "HOME": str(folder)}
+        try:
+            subprocess.run(
+                [sys.executable, "-c", "import labtasker.cli.tui"], env=env, cwd=folder, **as_nobody
+            )
+        except PermissionError:
+            pytest.skip("this Python cannot be run by another user (run as root, the session needs one)")
+        ran = subprocess.run(
+            [sys.executable, "-c", SESSION, str(copy)],
+            capture_output=True,
+            text=True,
+            env=env,
+            cwd=folder,
+            timeout=90,
+            **as_nobody,
+        )
+        assert ran.returncode == 0, ran.stderr
+        assert ran.stdout.split() == ["25", "True"]
+        assert snapshot(copy) == before
     finally:
-        for path, mode in modes.items():
-            path.chmod(stat.S_IMODE(mode))
-    assert snapshot(big.path) == before
+        for path in [copy, *copy.rglob("*")]:
+            path.chmod(0o755 if path.is_dir() else 0o644)
+        shutil.rmtree(folder)
 
 
 def test_opening_a_clone_read_only_adds_no_folder(big: FsQueue, monkeypatch: pytest.MonkeyPatch) -> None:
