@@ -1,0 +1,102 @@
+"""Drawing a results plot: plotext text for a terminal, matplotlib (headless) for a PNG or SVG file."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+from labtasker.errors import LabtaskerError, UsageError
+from labtasker.sweep.plotdata import Plot
+
+PLOT_HINT = "--plot-file needs matplotlib: pip install 'labtasker[plot]'"
+FILE_SIZE = (8.0, 5.0)  # inches; at DPI this is an 800x500 PNG, a 576x360 pt SVG
+DPI = 100
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
+class PlotUnavailable(LabtaskerError):
+    """The optional plotting extra is not installed."""
+
+
+def text(plot: Plot, width: int = 80, height: int = 22, color: bool = False) -> str:
+    """The plot as terminal text (plotext), with a title, axis labels and a legend."""
+    import plotext as plt
+
+    plt.clear_figure()
+    plt.plotsize(width, height)
+    plt.theme("pro" if color else "clear")
+    for series in plot.series:
+        plt.plot(list(series.xs), list(series.ys), label=series.label, marker="braille")
+        if series.errors is not None:
+            plt.error(list(series.xs), list(series.ys), yerr=list(series.errors))
+    _axes(plt, plot)
+    drawn = str(plt.build())
+    plt.clear_figure()
+    return drawn if color else _ANSI.sub("", drawn)
+
+
+def _axes(plt: Any, plot: Plot) -> None:
+    if plot.x_ticks is not None:
+        plt.xticks(list(range(len(plot.x_ticks))), list(plot.x_ticks))
+    if plot.log_x:
+        plt.xscale("log")
+    if plot.log_y:
+        plt.yscale("log")
+    plt.title(plot.title)
+    plt.xlabel(plot.x)
+    plt.ylabel(plot.y)
+
+
+def check_available() -> None:
+    """Fail early, before any reading, when matplotlib is missing."""
+    import importlib.util
+
+    try:
+        found = importlib.util.find_spec("matplotlib") is not None
+    except (ImportError, ValueError):
+        found = False
+    if not found:
+        raise PlotUnavailable(PLOT_HINT)
+
+
+def save(plot: Plot, path: str | Path) -> Path:
+    """Write the plot to a PNG or SVG file (by its suffix) with matplotlib's headless backend."""
+    path = Path(path)
+    kind = path.suffix.lower().lstrip(".")
+    if kind not in ("png", "svg"):
+        raise UsageError(f"--plot-file {path}: write a .png or an .svg file")
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")  # no display needed: a login node or CI has none
+        from matplotlib.figure import Figure
+    except ImportError:
+        raise PlotUnavailable(PLOT_HINT) from None
+    figure = Figure(figsize=FILE_SIZE, dpi=DPI)
+    axes = figure.add_subplot()
+    for series in plot.series:
+        if series.errors is not None:
+            axes.errorbar(series.xs, series.ys, yerr=series.errors, label=series.label, marker="o", capsize=3)
+        else:
+            axes.plot(series.xs, series.ys, label=series.label, marker="o")
+    if plot.x_ticks is not None:
+        axes.set_xticks(range(len(plot.x_ticks)), plot.x_ticks)
+    if plot.log_x:
+        axes.set_xscale("log")
+    if plot.log_y:
+        axes.set_yscale("log")
+    axes.set(title=plot.title, xlabel=plot.x, ylabel=plot.y)
+    axes.grid(alpha=0.3)
+    axes.legend()
+    figure.tight_layout()
+    try:
+        figure.savefig(path, format=kind, metadata=_stable(kind))
+    except OSError as exc:
+        raise LabtaskerError(f"cannot write {path}: {exc.strerror or exc}") from None
+    return path
+
+
+def _stable(kind: str) -> dict[str, Any]:
+    """No creation date in the file: the same results give the same bytes."""
+    return {"Date": None} if kind == "svg" else {"Software": None}
