@@ -102,10 +102,16 @@ def markdown(table: Table) -> Iterator[str]:
     right = numeric_columns(table)
 
     def line(values: list[str]) -> str:
-        padded = [v.rjust(w) if r else v.ljust(w) for v, w, r in zip(values, widths, right)]
+        padded = [v.rjust(w) if r else v.ljust(w) for v, w, r in zip(values, widths, right, strict=True)]
         return "| " + " | ".join(padded) + " |"
 
     yield line(names)
-    yield "|" + "|".join(("-" * (w + 1) + ":") if r else ("-" * (w + 2)) for w, r in zip(widths, right)) + "|"
+    yield (
+        "|"
+        + "|".join(
+            ("-" * (w + 1) + ":") if r else ("-" * (w + 2)) for w, r in zip(widths, right, strict=True)
+        )
+        + "|"
+    )
     for row in rows:
         yield line([v.replace("|", "\\|") for v in row])
