@@ -31,13 +31,13 @@ def cell(value: Any) -> str:
     return str(value)
 
 
-def headers(table: Table) -> list[str]:
-    """The columns a person sees: args, (n,) metrics, then the task id of single runs."""
+def headers(table: Table, ids: bool = True) -> list[str]:
+    """The columns a person sees: args, (n,) metrics, then (``ids``) the task id of single runs."""
     names = [*table.args, *(["n"] if table.grouped else []), *table.metrics]
-    return names if table.grouped else [*names, "task_id"]
+    return names if table.grouped or not ids else [*names, "task_id"]
 
 
-def cells(table: Table) -> list[list[str]]:
+def cells(table: Table, ids: bool = True) -> list[list[str]]:
     """Each row as the cells under ``headers``."""
     out = []
     for row in table.rows:
@@ -45,17 +45,16 @@ def cells(table: Table) -> list[list[str]]:
         if table.grouped:
             line.append(str(len(row.task_ids)))
         line += [cell(row.metrics.get(m)) for m in table.metrics]
-        if not table.grouped:
+        if ids and not table.grouped:
             line.append(row.task_ids[0])
         out.append(line)
     return out
 
 
 def numeric_columns(table: Table) -> list[bool]:
-    """Which columns hold numbers (right-aligned in Markdown)."""
+    """Which columns of ``headers(table, ids=False)`` hold numbers (right-aligned in Markdown)."""
     flags = [all(is_number(r.args.get(n)) or r.args.get(n) is None for r in table.rows) for n in table.args]
-    flags += [True] * ((1 if table.grouped else 0) + len(table.metrics))
-    return flags if table.grouped else [*flags, False]
+    return flags + [True] * ((1 if table.grouped else 0) + len(table.metrics))
 
 
 def render(table: Table, fmt: str) -> Iterator[str]:
@@ -96,8 +95,8 @@ def _csv_value(value: Any) -> str:
 
 
 def markdown(table: Table) -> Iterator[str]:
-    """A GitHub-flavoured Markdown table (pastes into an issue or a paper draft)."""
-    names, rows = headers(table), cells(table)
+    """A GitHub-flavoured Markdown table, without task ids (pastes into an issue or a paper draft)."""
+    names, rows = headers(table, ids=False), cells(table, ids=False)
     widths = [max([len(n), 3, *(len(r[i]) for r in rows)]) for i, n in enumerate(names)]
     right = numeric_columns(table)
 
