@@ -33,7 +33,9 @@ def text(plot: Plot, width: int = 80, height: int = 22, color: bool = False) -> 
     _axes(plt, plot)
     drawn = str(plt.build())
     plt.clear_figure()
-    return drawn if color else _ANSI.sub("", drawn)
+    if not color:
+        drawn = _ANSI.sub("", drawn)
+    return "\n".join(line.rstrip() for line in drawn.rstrip().splitlines())
 
 
 def _axes(plt: Any, plot: Plot) -> None:

@@ -8,6 +8,9 @@ from pathlib import Path
 import pytest
 
 from labtasker import api
+from tests.cli.conftest import lt, shell
+
+__all__ = ["lt", "shell"]  # the CLI fixtures, shared
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLE = ROOT / "sample_queue"
