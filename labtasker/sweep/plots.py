@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import math
 import re
 from pathlib import Path
 from typing import Any
 
 from labtasker.errors import LabtaskerError, UsageError
+from labtasker.sweep.formats import cell
 from labtasker.sweep.plotdata import Plot
 
 PLOT_HINT = "--plot-file needs matplotlib: pip install 'labtasker[plot]'"
 FILE_SIZE = (8.0, 5.0)  # inches; at DPI this is an 800x500 PNG, a 576x360 pt SVG
 DPI = 100
+MAX_TICKS = 8  # up to this many distinct x values, each gets its own tick
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 
@@ -26,11 +29,7 @@ def text(plot: Plot, width: int = 80, height: int = 22, color: bool = False) -> 
     plt.clear_figure()
     plt.plotsize(width, height)
     plt.theme("pro" if color else "clear")
-    for series in plot.series:
-        plt.plot(list(series.xs), list(series.ys), label=series.label, marker="braille")
-        if series.errors is not None:
-            plt.error(list(series.xs), list(series.ys), yerr=list(series.errors))
-    _axes(plt, plot)
+    draw(plt, plot)
     drawn = str(plt.build())
     plt.clear_figure()
     if not color:
@@ -38,16 +37,50 @@ def text(plot: Plot, width: int = 80, height: int = 22, color: bool = False) -> 
     return "\n".join(line.rstrip() for line in drawn.rstrip().splitlines())
 
 
-def _axes(plt: Any, plot: Plot) -> None:
+def draw(plt: Any, plot: Plot) -> None:
+    """Draw on a plotext figure: the module itself, or a TUI widget's ``plt``.
+
+    A log axis is drawn as log10 of the values with ticks named by the values:
+    plotext's own log scale rewrites its data on each build, and a TUI widget
+    builds on every refresh.
+    """
+    fx = _log10 if plot.log_x else float
+    fy = _log10 if plot.log_y else float
+    for series in plot.series:
+        xs, ys = [fx(v) for v in series.xs], [fy(v) for v in series.ys]
+        plt.plot(xs, ys, label=series.label, marker="braille")
+        if series.errors is not None:  # plotext draws a bar of length yerr centred on its point
+            lows = [
+                fy(max(y - e, 1e-300) if plot.log_y else y - e)
+                for y, e in zip(series.ys, series.errors, strict=True)
+            ]
+            highs = [fy(y + e) for y, e in zip(series.ys, series.errors, strict=True)]
+            mids = [(lo + hi) / 2 for lo, hi in zip(lows, highs, strict=True)]
+            plt.error(xs, mids, yerr=[hi - lo for lo, hi in zip(lows, highs, strict=True)])
+    xs = sorted({v for s in plot.series for v in s.xs})
     if plot.x_ticks is not None:
         plt.xticks(list(range(len(plot.x_ticks))), list(plot.x_ticks))
-    if plot.log_x:
-        plt.xscale("log")
+    elif plot.log_x or len(xs) <= MAX_TICKS:
+        ticks = xs if len(xs) <= MAX_TICKS else _decades(xs)
+        plt.xticks([fx(v) for v in ticks], [cell(v) for v in ticks])
     if plot.log_y:
-        plt.yscale("log")
+        ticks = _decades([v for s in plot.series for v in s.ys])
+        plt.yticks([fy(v) for v in ticks], [cell(v) for v in ticks])
     plt.title(plot.title)
-    plt.xlabel(plot.x)
-    plt.ylabel(plot.y)
+    plt.xlabel(plot.x + (" (log)" if plot.log_x else ""))
+    plt.ylabel(plot.y + (" (log)" if plot.log_y else ""))
+
+
+def _log10(value: float) -> float:
+    return math.log10(value)
+
+
+def _decades(values: list[float]) -> list[float]:
+    """The powers of ten within the values' range (or the range's ends when none or one is)."""
+    low, high = min(values), max(values)
+    inside = [10.0**k for k in range(math.floor(math.log10(low)), math.ceil(math.log10(high)) + 1)]
+    inside = [v for v in inside if low * 0.999 <= v <= high * 1.001]
+    return inside if len(inside) >= 2 else sorted({low, *inside, high})
 
 
 def check_available() -> None:

@@ -104,8 +104,8 @@ def test_terminal_plot_has_axes_title_and_series(lt: Lt) -> None:
     assert "acc by lr for each model" in text
     assert "model=cnn" in text and "model=mlp" in text
     assert "┌" in text and "└" in text and "┤" in text  # the frame and y ticks
-    assert "0.0010" in text and "0.1000" in text and "0.0100" in text  # a log x axis: 0.001..0.1
-    assert text.splitlines()[-1].split() == ["acc", "lr"]  # the axis labels
+    assert text.splitlines()[-2].split() == ["0.001", "0.01", "0.1"]  # a tick per lr, evenly: log x
+    assert text.splitlines()[-1].split() == ["acc", "lr", "(log)"]  # the axis labels
     assert "┼" in text  # error bars drawn with --over
 
 
