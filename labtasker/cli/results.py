@@ -99,7 +99,7 @@ class Results(Command):
                 print(plots.text(picture, width=min(width, 100), color=output.use_color()))
                 return 0
         if self.fmt != "table":
-            output.emit(formats.render(result, self.fmt), pager=False)
+            output.emit(formats.render(result, str(self.fmt)), pager=False)
         elif result.rows:
             rows = formats.cells(result)
             output.emit(output.table(rows, formats.headers(result), width=output.terminal_width()))

@@ -76,7 +76,8 @@ def build(table: Table, x: str | None = None, y: str | None = None, by: str | No
         raw = row.args.get(x)
         if not is_number(value) or (raw is None and not categorical):
             continue
-        where = float(names.index(cell(raw))) if categorical else float(raw)
+        assert value is not None
+        where = float(names.index(cell(raw))) if categorical else float(raw)  # type: ignore[arg-type]
         err = metric.std if isinstance(metric, Stat) else None
         label = f"{by}={cell(row.args.get(by))}" if by else y
         groups.setdefault(label, []).append((where, float(value), err))

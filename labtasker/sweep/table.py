@@ -104,7 +104,7 @@ def _key(value: Any) -> str:
     return json.dumps(value, sort_keys=True, default=str) + type(value).__name__
 
 
-def stat(values: Sequence[float]) -> Stat:
+def stat(values: Sequence[Any]) -> Stat:
     """Mean and sample standard deviation of the values that are numbers (NaN skipped)."""
     numbers = [float(v) for v in values if is_number(v) and not math.isnan(v)]
     if not numbers:

@@ -24,6 +24,7 @@ from labtasker.errors import LabtaskerError
 from labtasker.fsqueue.store import FsQueue
 from labtasker.sweep import formats, plotdata, plots, source, table
 from labtasker.tui import detail
+from labtasker.tui.scan import DIRNAME
 from labtasker.tui.widgets.detail import DetailPane
 from labtasker.tui.widgets.dialogs import PromptScreen
 
@@ -86,7 +87,7 @@ class ResultsScreen(Screen[None]):
         self._again = False
 
     def compose(self) -> ComposeResult:
-        self.grid = DataTable(id="results-table", cursor_type="row", zebra_stripes=True)
+        self.grid: DataTable[str] = DataTable(id="results-table", cursor_type="row", zebra_stripes=True)
         self.plot = PlotextPlot(id="results-plot")
         self.status = Static("", id="results-status", markup=False)
         yield Header()
@@ -233,7 +234,7 @@ class ResultsScreen(Screen[None]):
         if found is None:
             self.notify(f"task {task_id} is gone", severity="warning")
             return
-        state = next(s for s, d in detail.DIRNAME.items() if d == found.dirname)
+        state = next(s for s, d in DIRNAME.items() if d == found.dirname)
         dirs = detail.log_dirs_for(self.queue.path)
         self.app.push_screen(TaskScreen(detail.load(self.queue, state, found.name, dirs)))
 
