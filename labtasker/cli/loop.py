@@ -131,7 +131,6 @@ class Loop(Command):
         labtasker loop -- python train.py --lr '%(lr)' --model '%(model)'
         labtasker loop --cmd 'python train.py --lr %(lr) > out-%(lr).txt'
         labtasker loop --script-path job.sh
-        labtasker loop --gpus 0,1,2,3 -- python train.py --lr '%(lr)'
     """
 
     cmd = cli.SwitchAttr(

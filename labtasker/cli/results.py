@@ -24,8 +24,11 @@ class Results(Command):
     read-only). Examples:
 
         labtasker results --sort acc:desc
+
         labtasker results --over seed --sort acc:desc --best 3 --fmt markdown
+
         labtasker results --over seed --plot --x lr --y acc --by model
+
         labtasker results --plot-file acc.png
     """
 

@@ -245,11 +245,10 @@ def _group(
 
 
 def _sorted(rows: list[Row], shown: list[str], metrics: list[str], sort: Any) -> list[Row]:
-    """Rows by the sort spec (``acc:desc`` is short for ``summary.acc:desc``), else by their args."""
-    if not sort:
-        spec = tuple(sorting.SortKey(("args", *n.split("."))) for n in shown)
-    else:
-        spec = sorting.parse_sort([_full_sort(part, shown, metrics) for part in parse_names(sort)])
+    """Rows by the sort spec (``acc:desc`` is short for ``summary.acc:desc``), ties (or all) by their args."""
+    spec = tuple(sorting.SortKey(("args", *n.split("."))) for n in shown)
+    if sort:
+        spec = sorting.parse_sort([_full_sort(part, shown, metrics) for part in parse_names(sort)]) + spec
     by_id = {id(row): row for row in rows}
     docs = [_sort_doc(row, id(row)) for row in rows]
     return [by_id[d["_row"]] for d in sorting.sort_docs(docs, spec)]
