@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+import labtasker
 from tests.cli.conftest import Lt
 from tests.results.conftest import SAMPLE, accuracy
 
@@ -188,12 +189,18 @@ def test_read_only_copy() -> None:
     """A copy another user owns, that we may not write: read as it is, nothing written or moved."""
     top = Path(tempfile.mkdtemp(prefix="labtasker-ro-"))
     sample = Path(shutil.copytree(SAMPLE, top / "sample_queue"))
+    # the code too, in case the checkout is in a folder only root may enter
+    shutil.copytree(Path(labtasker.__file__).parent, top / "src" / "labtasker")
     subprocess.run(["chmod", "-R", "a-w,a+rX", str(top)], check=True)
     before = sorted(str(p.relative_to(sample)) for p in sample.rglob("*"))
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2]), "HOME": "/tmp"}
+    env = {**os.environ, "PYTHONPATH": str(top / "src"), "HOME": "/tmp"}
+    nobody = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", sys.executable]
+    if subprocess.run(
+        [*nobody, "-c", "import labtasker.cli.main"], env=env, cwd="/tmp", check=False
+    ).returncode:
+        pytest.skip("this Python cannot be run by another user")
     proc = subprocess.run(
-        ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", sys.executable, "-m", "labtasker",
-         "results", str(sample), "--over", "seed", "-f", 'task_name == "grid_search"', "--fmt", "csv"],
+        [*nobody, "-m", "labtasker", "results", str(sample), "--over", "seed", "-f", 'task_name == "grid_search"', "--fmt", "csv"],
         capture_output=True, text=True, env=env, cwd="/tmp", timeout=60,
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr
