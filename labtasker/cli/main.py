@@ -25,6 +25,7 @@ Labtasker.subcommand("queue", "labtasker.cli.queue_cmd.QueueGroup")
 Labtasker.subcommand("task", "labtasker.cli.task.TaskGroup")
 Labtasker.subcommand("worker", "labtasker.cli.worker.WorkerGroup")
 Labtasker.subcommand("loop", "labtasker.cli.loop.Loop")
+Labtasker.subcommand("results", "labtasker.cli.results.Results")
 Labtasker.subcommand("skill", "labtasker.cli.skill.SkillGroup")
 # Commands owned by other modules; each appears once its module exists.
 add_optional(Labtasker, "sync", "labtasker.cli.sync.Sync")
