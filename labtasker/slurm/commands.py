@@ -68,7 +68,11 @@ def squeue(job_ids: list[str]) -> list[dict[str, str]]:
     code, out, _ = _run("squeue", "-h", "-j", ",".join(job_ids), "-o", "%i|%F|%K|%T|%M|%L|%N|%r")
     if code != 0:  # e.g. every job already purged ("Invalid job id specified")
         return []
-    return [dict(zip(SQUEUE_FIELDS, line.split("|"))) for line in out.splitlines() if line.count("|") == 7]
+    return [
+        dict(zip(SQUEUE_FIELDS, line.split("|"), strict=True))
+        for line in out.splitlines()
+        if line.count("|") == 7
+    ]
 
 
 SACCT_FIELDS = ("job", "state", "elapsed", "node", "exit")
@@ -90,7 +94,11 @@ def sacct(job_ids: list[str]) -> list[dict[str, str]]:
     )
     if code != 0:
         return []
-    return [dict(zip(SACCT_FIELDS, line.split("|"))) for line in out.splitlines() if line.count("|") == 4]
+    return [
+        dict(zip(SACCT_FIELDS, line.split("|"), strict=True))
+        for line in out.splitlines()
+        if line.count("|") == 4
+    ]
 
 
 def time_left(job_id: str) -> str | None:
