@@ -127,10 +127,10 @@ class Submit(Command):
             flt.compile(self.extra_filter)
         if not self.dry_run:
             commands.require("sbatch")
-        ctx = api.context(create=not self.dry_run)
-        workers = self._how_many(ctx, spec) if self.workers == "auto" else int(self.workers)
         kill_wait = commands.kill_wait()
         grace = self._grace(kill_wait)
+        ctx = api.context(create=not self.dry_run)
+        workers = self._how_many(ctx, spec) if self.workers == "auto" else int(self.workers)
         base = (ctx.root or Path.cwd() / ".labtasker") / "slurm"
         now = _now()
         folder = base / now.strftime("%Y%m%d-%H%M%S") if self.dry_run else records.new_folder(base, now)
