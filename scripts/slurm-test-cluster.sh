@@ -133,7 +133,14 @@ start() {
 
 stop() {
     local pidfile pid
-    [ -f "$SLURM_CONF" ] && scancel --full --quiet -u root 2>/dev/null || true
+    # Jobs first (their slurmstepd would outlive slurmd), but never wait on a controller that is down.
+    if [ -f "$DIR/slurmctld.pid" ] && kill -0 "$(cat "$DIR/slurmctld.pid")" 2>/dev/null; then
+        timeout 5 scancel --full --quiet -u "$(id -un)" 2>/dev/null || true
+        for _ in $(seq 30); do
+            [ -z "$(timeout 2 squeue -h -t running,completing -o %i 2>/dev/null)" ] && break
+            sleep 0.2
+        done
+    fi
     for pidfile in "$DIR/slurmd.pid" "$DIR/slurmctld.pid"; do
         [ -f "$pidfile" ] || continue
         pid="$(cat "$pidfile")"

@@ -118,6 +118,8 @@ class Submit(Command):
     wait = cli.Flag(["--wait"], help="Workers wait for new tasks instead of ending when none is left")
 
     def main(self, *command: str) -> int:
+        if not self.dry_run:
+            commands.require("sbatch")
         if self.eta_max is not None:
             duration_arg(self.eta_max)  # a bad duration is an error here, not on every node
         spec = JobSpec.from_options(command, self.cmd, self.script_path, self.shell)
@@ -125,8 +127,6 @@ class Submit(Command):
             from labtasker.filters import language as flt
 
             flt.compile(self.extra_filter)
-        if not self.dry_run:
-            commands.require("sbatch")
         kill_wait = commands.kill_wait()
         grace = self._grace(kill_wait)
         ctx = api.context(create=not self.dry_run)

@@ -167,3 +167,6 @@ def squeue_states(job: str) -> dict[str, str]:
         ["squeue", "-h", "-r", "-j", job, "-o", "%K %T"], capture_output=True, text=True
     ).stdout
     return dict(line.split() for line in out.splitlines() if len(line.split()) == 2)
+
+
+from tests.cli.conftest import lt  # noqa: E402, F401 (the in-process command line, for the offline tests)
