@@ -8,7 +8,10 @@ takes about as long as that one job.
 from __future__ import annotations
 
 import json
+import os
+import re
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -131,6 +134,36 @@ def test_grace_must_be_shorter_than_kill_wait(make_project) -> None:
     assert ran.code == 2 and ran.err.count("\n") == 1 and "KillWait" in ran.err
     script = project.lt("slurm", "submit", "--workers", "1", "--dry-run", "--", "true").out
     assert "--grace 2.5 " in script  # half of the test cluster's KillWait of 5 s
+
+
+def test_the_docs_page_runs_as_written(make_project) -> None:
+    """docs/slurm.md: its bash blocks, in order, in a project with a train.py, then the sweep ends."""
+    page = Path(__file__).resolve().parents[2] / "docs" / "slurm.md"
+    blocks = [
+        body
+        for info, body in re.findall(r"^```(\w+)\n(.*?)^```", page.read_text(), re.M | re.S)
+        if info == "bash"
+    ]
+    assert len(blocks) == 2
+    project = make_project("sweep")
+    (project.path / "train.py").write_text("import sys, time\ntime.sleep(0.5)\nprint('lr', sys.argv[-1])\n")
+    env = {**project.env(), "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    outputs = []
+    for i, code in enumerate(blocks):
+        if i == 1:  # watching: once the sweep has ended, so the counts are known
+            wait_for(
+                "the sweep", lambda: [t["status"] for t in project.tasks()] == ["success"] * 4, timeout=60
+            )
+        done = subprocess.run(
+            ["bash", "-e", "-c", code], cwd=project.path, env=env, capture_output=True, text=True
+        )
+        assert done.returncode == 0, done.stderr
+        outputs.append(done.stdout)
+    job = outputs[0].split()[-1]
+    (row,) = [line.split() for line in outputs[1].splitlines() if line.startswith(f"{job} ")]
+    assert (row[-4], row[-3], row[-2]) == ("0", "4", "0")  # RUNNING, DONE, FAILED
+    for task in project.tasks():
+        assert task["worker_id"].startswith(f"slurm-{job}_") and task["worker_id"] in outputs[1]
 
 
 def test_time_limit_mid_task_is_like_scancel(timed_job: tuple[Project, str]) -> None:
