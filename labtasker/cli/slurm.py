@@ -26,7 +26,7 @@ def workers_arg(text: str) -> int | str:
     """A number of workers, or ``auto``."""
     if text == "auto":
         return text
-    return positive(text)
+    return int(positive(text))
 
 
 class SlurmGroup(Group):
@@ -182,7 +182,7 @@ class Submit(Command):
             raise LabtaskerError("no pending task this command can run; nothing submitted")
         if count > self.max_workers:
             output.info(f"{count} pending tasks; asking for {self.max_workers} workers (--max-workers)")
-        return min(count, self.max_workers)
+        return min(count, int(self.max_workers))
 
     def _grace(self, kill_wait: float | None) -> float:
         from labtasker.worker.attempt import DEFAULT_GRACE

@@ -39,9 +39,9 @@ def ours(queue: FsQueue) -> Ours:
             found.running[worker] += 1
     for dirname, counter in (("done", found.done), ("failed", found.failed)):
         for _, _, view in queue.iter_views([dirname]):
-            worker = view.get("worker_id")
-            if isinstance(worker, str) and worker.startswith(WORKER_PREFIX):
-                counter[worker] += 1
+            owner = view.get("worker_id")
+            if isinstance(owner, str) and owner.startswith(WORKER_PREFIX):
+                counter[owner] += 1
     return found
 
 
