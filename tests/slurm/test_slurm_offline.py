@@ -179,3 +179,41 @@ def test_status_summary_joins_slurm_and_queue() -> None:
     gone = status.summarize({"job_id": "8"}, [], [{"job": "8_0", "state": "CANCELLED by 0"}], found)
     assert gone["slurm"] == {"CANCELLED": 1} and gone["done"] == 9
     assert status.slurm_text({}) == "-"
+
+
+@pytest.mark.slow
+def test_command_and_loop_signalled_together_is_still_a_stop(project: Path) -> None:
+    """Slurm with proctrack/cgroup sends SIGTERM to every process of the job, the command too."""
+    import signal
+    import subprocess
+    import time
+
+    from tests.conftest import queue_env
+
+    task_id = labtasker.submit_task(args={"x": 1}).task_id
+    loop = subprocess.Popen(
+        [sys.executable, "-m", "labtasker", "loop", "--", "sleep", "30"],
+        cwd=project, env=queue_env(project), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 20
+        while labtasker.get_task(task_id).status != "running" or not _child_of(loop.pid):
+            assert time.monotonic() < deadline, "the loop did not start its command"
+            time.sleep(0.1)
+        os.killpg(_child_of(loop.pid), signal.SIGTERM)  # the command first: the worse order
+        loop.send_signal(signal.SIGTERM)
+        _, err = loop.communicate(timeout=20)
+    finally:
+        loop.kill()
+    assert loop.returncode == 143, err
+    task = labtasker.get_task(task_id)
+    assert (task.status, task.retries) == ("pending", 0)
+
+
+def _child_of(pid: int) -> int:
+    """The pid of ``pid``'s child (the command the loop runs), or 0."""
+    try:
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    except OSError:
+        return 0
+    return int(children[0]) if children else 0
