@@ -122,6 +122,8 @@ class Submit(Command):
             commands.require("sbatch")
         if self.eta_max is not None:
             duration_arg(self.eta_max)  # a bad duration is an error here, not on every node
+        if self.retry_backoff is not None and self.retry_backoff < 0:
+            raise UsageError("--retry-backoff must be 0 or more seconds")
         spec = JobSpec.from_options(command, self.cmd, self.script_path, self.shell)
         if self.extra_filter:
             from labtasker.filters import language as flt

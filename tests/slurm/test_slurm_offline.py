@@ -86,6 +86,8 @@ def test_workers_auto_counts_the_tasks_the_command_can_run(lt, project: Path, no
         ["--workers", "2", "--eta-max", "soon", "--", "true"],
         ["--workers", "2"],
         ["--workers", "2", "-f", "args.lr >", "--", "true"],
+        ["--workers", "2", "--retry-backoff", "-1", "--", "true"],
+        ["--workers", "2", "--script-path", "missing.sh"],
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(lt, project: Path, argv: list[str]) -> None:
