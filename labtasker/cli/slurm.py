@@ -47,8 +47,9 @@ class Submit(Command):
     (time limit, scancel, preemption) puts the running task back in pending with
     no retry counted, within a grace period shorter than the cluster's KillWait.
 
-        labtasker slurm submit --workers 4 --gpus-per-worker 1 --time 2:00:00 -- python train.py --lr '%(lr)'
-        labtasker slurm submit --workers auto --dry-run --cmd 'python train.py --lr %(lr)'
+        labtasker slurm submit -n 4 --gpus-per-worker 1 -- python t.py '%(lr)'
+        labtasker slurm submit -n auto -t 2:00:00 --cmd 'python t.py %(lr)'
+        labtasker slurm status
     """
 
     workers = cli.SwitchAttr(
