@@ -70,6 +70,9 @@ def summarize(
         return sum(n for w, n in counter.items() if w.startswith(prefix))
 
     mine = {w: s for w, s in found.worker_status.items() if w.startswith(prefix)}
+    nodes.update(
+        w.split(".", 1)[1] for w in mine if "." in w
+    )  # where workers ran, also once Slurm forgot the job
     return {
         "job_id": job,
         "submitted_at": record.get("submitted_at"),

@@ -177,9 +177,9 @@ def test_status_summary_joins_slurm_and_queue() -> None:
         7,
         1,
     )
-    assert row["nodes"] == ["n1"]
+    assert row["nodes"] == ["n1", "n2"]
     gone = status.summarize({"job_id": "8"}, [], [{"job": "8_0", "state": "CANCELLED by 0"}], found)
-    assert gone["slurm"] == {"CANCELLED": 1} and gone["done"] == 9
+    assert gone["slurm"] == {"CANCELLED": 1} and gone["done"] == 9 and gone["nodes"] == ["n1"]
     assert status.slurm_text({}) == "-"
 
 
