@@ -33,6 +33,7 @@ add_optional(Labtasker, "reconcile", "labtasker.cli.sync.Reconcile")
 add_optional(Labtasker, "fsck", "labtasker.cli.fsck.Fsck")
 add_optional(Labtasker, "tui", "labtasker.cli.tui.Tui")
 add_optional(Labtasker, "event", "labtasker.cli.event.Event")
+add_optional(Labtasker, "slurm", "labtasker.cli.slurm.SlurmGroup")
 
 
 def main(argv: list[str] | None = None) -> int:
