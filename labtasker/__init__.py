@@ -26,6 +26,7 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
     "labtasker.run_context": (
         "current_task_id", "current_worker_id", "get_labtasker_log_dir", "is_enabled", "task_info",
     ),
+    "labtasker.sweep.rows": ("Results", "results"),
     "labtasker.worker.decorator": ("LoopStopped", "Required", "loop"),
 }  # fmt: skip
 _HOME = {name: module for module, names in _EXPORTS.items() for name in names}
@@ -39,6 +40,7 @@ __all__ = [
     "LabtaskerValueError",
     "LoopStopped",
     "Required",
+    "Results",
     "Task",
     "TaskUpdateRequest",
     "__version__",
@@ -65,6 +67,7 @@ __all__ = [
     "refresh_task_heartbeat",
     "report_task_status",
     "report_worker_status",
+    "results",
     "submit_task",
     "submit_tasks",
     "task_info",
@@ -125,4 +128,5 @@ if TYPE_CHECKING:  # what type checkers and editors see
         is_enabled,
         task_info,
     )
+    from labtasker.sweep.rows import Results, results
     from labtasker.worker.decorator import LoopStopped, Required, loop

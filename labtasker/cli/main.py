@@ -25,12 +25,14 @@ Labtasker.subcommand("queue", "labtasker.cli.queue_cmd.QueueGroup")
 Labtasker.subcommand("task", "labtasker.cli.task.TaskGroup")
 Labtasker.subcommand("worker", "labtasker.cli.worker.WorkerGroup")
 Labtasker.subcommand("loop", "labtasker.cli.loop.Loop")
+Labtasker.subcommand("results", "labtasker.cli.results.Results")
 Labtasker.subcommand("skill", "labtasker.cli.skill.SkillGroup")
 Labtasker.subcommand("sync", "labtasker.cli.sync.Sync")
 Labtasker.subcommand("reconcile", "labtasker.cli.sync.Reconcile")
 Labtasker.subcommand("fsck", "labtasker.cli.fsck.Fsck")
 Labtasker.subcommand("tui", "labtasker.cli.tui.Tui")
 Labtasker.subcommand("event", "labtasker.cli.event.Event")
+Labtasker.subcommand("slurm", "labtasker.cli.slurm.SlurmGroup")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -32,7 +32,7 @@ class Tui(Command):
     """Browse and triage a queue in the terminal: states, tasks, errors, logs; cancel, re-queue, edit"""
 
     PROGNAME = "labtasker tui"
-    USAGE = "    labtasker tui [QUEUE_DIR] [--read-only] [-s STATE] [-f EXPR] [-m METRICS]\n"
+    USAGE = "    labtasker tui [QUEUE_DIR] [--read-only] [-s STATE] [-f EXPR] [-m METRICS] [--results]\n"
 
     read_only = cli.Flag(
         ["--read-only"], help="Look only: no action changes a file (for a copy from elsewhere)"
@@ -60,6 +60,9 @@ class Tui(Command):
     )
     poll = cli.Flag(
         ["--poll"], help="Watch for changes by polling (NFS, SMB, sshfs: native events miss them)"
+    )
+    results = cli.Flag(
+        ["--results"], help="Open on the results screen: args against metrics of finished tasks, with a plot"
     )
     log_dirs = cli.SwitchAttr(
         ["--log-dir"],
@@ -92,6 +95,7 @@ class Tui(Command):
             metrics=metrics,
             polling=self.poll,
             log_dirs=[Path(d) for d in self.log_dirs],
+            results=self.results,
         )
         app.run()
         return 0
