@@ -22,12 +22,14 @@ from typing import Protocol
 
 from labtasker import config
 from labtasker.api_models import Task
+from labtasker.errors import QueueNotFound, UsageError
 from labtasker.fsqueue.store import FsQueue
 
 TASK_ID = "LABTASKER_TASK_ID"
 WORKER_ID = "LABTASKER_WORKER_ID"
 LOG_DIR = "LABTASKER_LOG_DIR"
 QUEUE_DIR = "LABTASKER_QUEUE_DIR"
+ROOT = "LABTASKER_ROOT"
 NODE_ID = "LABTASKER_NODE_ID"
 TASK_INFO = "task_info.json"  # the task, as a job's subprocess reads it, in the run's log folder
 
@@ -46,6 +48,13 @@ class Context:
     @property
     def logs_dir(self) -> Path:
         return (self.root or self.queue.path) / "logs"
+
+    def env(self) -> dict[str, str]:
+        """What tells a process elsewhere (another node of a cluster) to use this queue: the same
+        root, or the same folder."""
+        if self.root is not None:
+            return {ROOT: str(self.root.absolute())}
+        return {QUEUE_DIR: str(self.queue.path.absolute())}
 
 
 _queues: dict[tuple[Path, str], FsQueue] = {}
@@ -84,6 +93,39 @@ def context(*, create: bool = False, queue_name: str | None = None, read_only: b
         except OSError:
             pass  # read-only: fine for reading
     return Context(root, cfg, queue)
+
+
+def open_queue(queue_dir: str | None, *, read_only: bool = False) -> FsQueue:
+    """The queue a folder names (a queue, or a project holding ``.labtasker/``), else the one in use.
+
+    ``read_only``: a queue that writes nothing into its folder (``tui.readonly``),
+    for the TUI's ``--read-only`` and for results read from a copy.
+    """
+    cls: type[FsQueue] = FsQueue
+    if read_only:
+        from labtasker.tui.readonly import ReadOnlyQueue
+
+        cls = ReadOnlyQueue
+    if queue_dir is None:
+        found = context(read_only=read_only).queue
+        if not found.exists():
+            raise QueueNotFound(f"no queue at {found.path}: pass a QUEUE_DIR, or submit a task to create it")
+        return cls(found.path, node=found.node)
+    path = Path(queue_dir).expanduser().absolute()
+    project = path / config.ROOT_NAME / "config.toml"
+    if project.is_file():
+        cfg = config.load(project.parent)
+        return cls(cfg.resolved_queue_dir(), node=config.node_id(project.parent))
+    if not path.is_dir():
+        raise UsageError(
+            f"{queue_dir} is not a directory: pass a queue folder, e.g. .labtasker/queues/default"
+        )
+    if not (path / "queue.yaml").is_file():
+        raise UsageError(
+            f"{queue_dir} is not a queue (it has no queue.yaml): pass the folder that holds "
+            "pending/ and running/, e.g. .labtasker/queues/default"
+        )
+    return cls(path, node=node_id())
 
 
 def node_id() -> str:

@@ -11,10 +11,9 @@ from pathlib import Path
 
 from plumbum import cli
 
-from labtasker import config, run_context
 from labtasker.cli.base import Command
-from labtasker.errors import QueueNotFound, UsageError
-from labtasker.fsqueue.store import FsQueue
+from labtasker.errors import UsageError
+from labtasker.run_context import open_queue
 
 STATES = ("pending", "running", "success", "failed", "cancelled", "attempts", "quarantine")
 
@@ -99,32 +98,3 @@ class Tui(Command):
         )
         app.run()
         return 0
-
-
-def open_queue(queue_dir: str | None, *, read_only: bool = False) -> FsQueue:
-    """The queue to show: QUEUE_DIR (a queue, or a project holding ``.labtasker/``), else the one in use."""
-    cls: type[FsQueue] = FsQueue
-    if read_only:
-        from labtasker.tui.readonly import ReadOnlyQueue
-
-        cls = ReadOnlyQueue
-    if queue_dir is None:
-        found = run_context.context(read_only=read_only).queue
-        if not found.exists():
-            raise QueueNotFound(f"no queue at {found.path}: pass a QUEUE_DIR, or submit a task to create it")
-        return cls(found.path, node=found.node)
-    path = Path(queue_dir).expanduser().absolute()
-    project = path / config.ROOT_NAME / "config.toml"
-    if project.is_file():
-        cfg = config.load(project.parent)
-        return cls(cfg.resolved_queue_dir(), node=config.node_id(project.parent))
-    if not path.is_dir():
-        raise UsageError(
-            f"{queue_dir} is not a directory: pass a queue folder, e.g. .labtasker/queues/default"
-        )
-    if not (path / "queue.yaml").is_file():
-        raise UsageError(
-            f"{queue_dir} is not a queue (it has no queue.yaml): pass the folder that holds "
-            "pending/ and running/, e.g. .labtasker/queues/default"
-        )
-    return cls(path, node=run_context.node_id())
