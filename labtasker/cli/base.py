@@ -44,6 +44,18 @@ class Command(cli.Application):
     def version(self) -> None:
         super().version()
 
+    @classmethod
+    def run(cls, argv: Any = None, exit: bool = True) -> Any:
+        """plumbum's ``run`` without its broken-pipe handling, which exits 1: ``main()`` ends
+        a command whose reader left (``| head``) quietly with 0."""
+        argv = list(sys.argv if argv is None else argv)
+        inst = cls(argv.pop(0))
+        inst, retcode = inst._parse_and_dispatch(argv)
+        if exit:
+            sys.stdout.flush()
+            sys.exit(retcode)
+        return inst, retcode
+
     # plumbum reports bad switches on stdout with the whole help text; ours is
     # one line on stderr and exit code 2, like every other usage error.
     def _parse_args(self, argv: list[str]) -> Any:

@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from labtasker.errors import WorkerNotFound
-from labtasker.fsqueue import clock, ids
+from labtasker.fsqueue import clock, ids, locking
 from labtasker.fsqueue.documents import expand
 from labtasker.fsqueue.store import Doc, FsQueue
 
@@ -35,6 +35,7 @@ def create(
         "metadata": expand(metadata, "metadata"),
         "node": queue.node,
         "pid": os.getpid(),
+        "host": locking.host_key(),  # where its pid means something (worker ls tells a dead loop)
         "created_at": stamp,
         "last_modified": stamp,
     }
