@@ -523,4 +523,5 @@ def _count(items: list[Any]) -> str:
 
 TaskGroup.subcommand("update", "labtasker.cli.task_update.Update")
 TaskGroup.subcommand("history", "labtasker.cli.task_history.History")
+TaskGroup.subcommand("log", "labtasker.cli.task_log.Log")
 add_optional(TaskGroup, "reserve", "labtasker.cli.reserve.Reserve")
