@@ -75,12 +75,16 @@ EXAMPLES: dict[str, list[Example]] = {
     ],
     "labtasker task reserve": [("labtasker task reserve --help", "")],
     "labtasker worker": [("labtasker worker ls", "")],
-    "labtasker worker create": [("labtasker loop --worker-id $(labtasker worker create --name gpu0) -- ./job.sh", "")],
+    "labtasker worker create": [
+        ("labtasker loop --worker-id $(labtasker worker create --name gpu0) -- ./job.sh", "")
+    ],
     "labtasker worker ls": [
         ("labtasker worker ls", "state, host, pid, last seen, tasks done and failed"),
         ("labtasker worker ls -s dead -q | labtasker worker delete -y", "forget dead workers"),
     ],
-    "labtasker worker report": [("labtasker worker report WORKER_ID active", "let a crashed worker run again")],
+    "labtasker worker report": [
+        ("labtasker worker report WORKER_ID active", "let a crashed worker run again")
+    ],
     "labtasker worker delete": [("labtasker worker delete -y WORKER_ID", "")],
     "labtasker loop": [
         ("labtasker loop -- python train.py --lr '%(lr)' --model '%(model)'", ""),
@@ -96,7 +100,10 @@ EXAMPLES: dict[str, list[Example]] = {
     ],
     "labtasker tui": [("labtasker tui", ""), ("labtasker tui --log-dir runs/", "")],
     "labtasker event": [("labtasker event listen", "")],
-    "labtasker event listen": [("labtasker event listen", ""), ("labtasker event listen --fmt jsonl | head", "")],
+    "labtasker event listen": [
+        ("labtasker event listen", ""),
+        ("labtasker event listen --fmt jsonl | head", ""),
+    ],
     "labtasker fsck": [("labtasker fsck", ""), ("labtasker fsck --repair", "")],
     "labtasker sync": [("labtasker sync", "")],
     "labtasker reconcile": [("labtasker reconcile", "")],
