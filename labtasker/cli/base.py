@@ -59,12 +59,12 @@ class Command(cli.Application):
         """plumbum's ``run`` without its broken-pipe handling, which exits 1: ``main()`` ends
         a command whose reader left (``| head``) quietly with 0."""
         argv = list(sys.argv if argv is None else argv)
-        inst = cls(argv.pop(0))
-        inst, retcode = inst._parse_and_dispatch(argv)
+        app = cls(argv.pop(0))
+        ran, retcode = app._parse_and_dispatch(argv)
         if exit:
             sys.stdout.flush()
             sys.exit(retcode)
-        return inst, retcode
+        return ran, retcode
 
     # plumbum reports bad switches on stdout with the whole help text; ours is
     # one line on stderr and exit code 2, like every other usage error.

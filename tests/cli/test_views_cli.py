@@ -376,3 +376,18 @@ def test_completion_runs_the_installed_command_even_outside_a_project(shell: She
     out = shell("labtasker __complete bash -- task log ''").stdout
     assert out == ""  # no queue here: nothing to offer, and no error
     assert sys.executable
+
+
+@pytest.mark.usefixtures("project")
+def test_the_tuis_log_tab_shows_what_task_log_prints(shell: Shell) -> None:
+    from labtasker import api
+    from labtasker.fsqueue import layout
+    from labtasker.tui import detail
+
+    task_id = shell("labtasker task submit -- --x=1").stdout.strip()
+    shell("labtasker loop -q -- echo 'hello %(x)'")
+    queue = api.context().queue
+    name = next(n for n in queue.names("done") if layout.task_id_of("done", n) == task_id)
+    shown = detail.load(queue, "success", name, detail.log_dirs_for(queue.path))
+    assert shown.log == shell(f"labtasker task log {task_id}").stdout.rstrip("\n")
+    assert shown.log.splitlines()[-1].startswith("# labtasker: exit status 0, done, ")
