@@ -22,7 +22,7 @@ STATUS_STYLE = {"pending": "yellow", "running": "blue", "success": "green", "fai
                 "cancelled": "dim", "active": "green", "suspended": "yellow", "crashed": "red",
                 "exited": "dim", "dead": "red", "idle": "dim"}  # fmt: skip
 # Columns of free text: they give up their room first when a table is too wide.
-FLEX_COLUMNS = ("ARGS", "SUMMARY", "ERROR", "NAME", "METADATA", "PATH", "CMD")
+FLEX_COLUMNS = ("ARGS", "SUMMARY", "ERROR", "REASON", "NAME", "METADATA", "PATH", "CMD")
 
 
 def is_tty(stream: TextIO) -> bool:

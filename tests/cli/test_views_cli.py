@@ -146,6 +146,8 @@ def test_a_reader_that_leaves_early_is_no_error(shell: Shell) -> None:
     lines = "\n".join(json.dumps({"args": {"i": i, "pad": "x" * 200}}) for i in range(400))
     Path("many.jsonl").write_text(lines + "\n")
     shell("labtasker task submit -q --from-file many.jsonl")
+    task_id = shell("labtasker task submit -- --n=1").stdout.strip()
+    shell("labtasker loop -q --cmd 'seq 1 100000 # %(n)' > /dev/null")
     for command in (
         "task ls --fmt jsonl --limit 1000",
         "task ls --limit 1000",
@@ -154,6 +156,8 @@ def test_a_reader_that_leaves_early_is_no_error(shell: Shell) -> None:
         "task ls --fmt yaml --limit 1000",
         "--help",
         "completion bash",
+        f"task log {task_id}",
+        f"task log --all {task_id}",
     ):
         ran = shell(f"set -o pipefail; labtasker {command} | head -1", check=False)
         assert ran.returncode == 0 and ran.stderr == "", (command, ran.stderr)
