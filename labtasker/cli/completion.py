@@ -91,7 +91,7 @@ class Complete(Command):
     def main(self, shell: str, *words: str) -> int:
         from labtasker.cli.main import Labtasker
 
-        for value, about in candidates(Labtasker, list(words) or [""]):
+        for value, about in candidates(Labtasker, list(words) or [""], describe=shell != "bash"):
             if shell == "fish":
                 print(f"{value}\t{about}" if about else value)
             elif shell == "zsh":
@@ -102,8 +102,9 @@ class Complete(Command):
         return 0
 
 
-def candidates(root: type[cli.Application], words: list[str]) -> list[tuple[str, str]]:
-    """What may come in place of ``words[-1]`` (typed so far) after ``words[:-1]``."""
+def candidates(root: type[cli.Application], words: list[str], describe: bool = True) -> list[tuple[str, str]]:
+    """What may come in place of ``words[-1]`` (typed so far) after ``words[:-1]``; ``describe``
+    adds each command's description (bash shows none, and loading every command costs time)."""
     *before, partial = words
     app = root("labtasker")
     path: list[str] = []
@@ -127,7 +128,7 @@ def candidates(root: type[cli.Application], words: list[str]) -> list[tuple[str,
         return _filter(_switch_values(" ".join(path), taking), partial)
     if partial.startswith("-"):
         return _filter(_switches(app), partial)
-    found = [(name, _about(sub)) for name, sub in sorted(_commands(app).items())]
+    found = [(name, _about(sub) if describe else "") for name, sub in sorted(_commands(app).items())]
     if not found:
         found = _positional_values(" ".join(path), positional)
     return _filter(found, partial)
