@@ -231,7 +231,7 @@ def test_worker_ls_tells_exited_dead_and_idle_apart(shell: Shell, project: Path)
         "labtasker worker create --name spare >/dev/null\nlabtasker task submit -q -- --z=1\n"
     )
     env = {**os.environ, "PATH": f"{labtasker_bin(project)}{os.pathsep}{os.environ['PATH']}"}
-    Path("slow.sh").write_text("sleep 60\n")
+    Path("slow.sh").write_text("sleep 15\n")  # its own session outlives the killed loop: keep it short
     loop = subprocess.Popen(
         ["labtasker", "loop", "-q", "--", "sh", "slow.sh", "%(z)"], env=env, start_new_session=True
     )
