@@ -27,6 +27,8 @@ Labtasker.subcommand("worker", "labtasker.cli.worker.WorkerGroup")
 Labtasker.subcommand("loop", "labtasker.cli.loop.Loop")
 Labtasker.subcommand("results", "labtasker.cli.results.Results")
 Labtasker.subcommand("skill", "labtasker.cli.skill.SkillGroup")
+Labtasker.subcommand("completion", "labtasker.cli.completion.Completion")
+Labtasker.subcommand("__complete", "labtasker.cli.completion.Complete")  # hidden: the scripts call it
 # Commands owned by other modules; each appears once its module exists.
 add_optional(Labtasker, "sync", "labtasker.cli.sync.Sync")
 add_optional(Labtasker, "reconcile", "labtasker.cli.sync.Reconcile")

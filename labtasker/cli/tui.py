@@ -95,11 +95,19 @@ class Tui(Command):
             expr=self.extra_filter,
             metrics=metrics,
             polling=self.poll,
-            log_dirs=[Path(d) for d in self.log_dirs],
+            log_dirs=[*(Path(d) for d in self.log_dirs), *_project_logs(queue_dir)],
             results=self.results,
         )
         app.run()
         return 0
+
+
+def _project_logs(queue_dir: str) -> list[Path]:
+    """The project's logs folder (where its loops log), as `labtasker task log` reads it."""
+    if queue_dir:
+        return []
+    root = api.context().root
+    return [root / "logs"] if root is not None else []
 
 
 def open_queue(queue_dir: str | None, *, read_only: bool = False) -> FsQueue:
