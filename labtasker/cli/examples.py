@@ -91,7 +91,36 @@ EXAMPLES: dict[str, list[Example]] = {
         ("labtasker loop --cmd 'python train.py --lr %(lr) > out-%(lr).txt'", "a shell command"),
         ("labtasker loop --script-path job.sh", ""),
         ("labtasker loop -f 'args.model == \"vit\"' --max-tasks 10 -- ./train.sh '%(lr)'", ""),
+        ("labtasker loop --gpus 0,1,2,3 -- python train.py --lr '%(lr)'", "one worker per GPU"),
     ],
+    "labtasker results": [
+        ("labtasker results --sort acc:desc", "the best run first"),
+        ("labtasker results --over seed --sort acc:desc --best 3 --fmt markdown", "mean ± std over seeds"),
+        ("labtasker results --over seed --plot --x lr --y acc --by model", "a plot in the terminal"),
+        ("labtasker results --plot-file acc.png", "a picture for a report (labtasker[plot])"),
+    ],
+    "labtasker slurm": [
+        (
+            "labtasker slurm submit --workers 4 --gpus-per-worker 1 --time 4:00:00 -- python train.py --lr '%(lr)'",
+            "",
+        ),
+        ("labtasker slurm status", ""),
+    ],
+    "labtasker slurm submit": [
+        (
+            "labtasker slurm submit --workers 4 --gpus-per-worker 1 --time 4:00:00 -- python train.py --lr '%(lr)'",
+            "",
+        ),
+        (
+            "labtasker slurm submit --workers auto --max-workers 8 --script-path job.sh",
+            "one worker per runnable task",
+        ),
+        (
+            "labtasker slurm submit --workers 2 --dry-run -- ./train.sh '%(lr)'",
+            "print the sbatch script only",
+        ),
+    ],
+    "labtasker slurm status": [("labtasker slurm status", ""), ("labtasker slurm status --fmt json", "")],
     "labtasker skill": [("labtasker skill install", ""), ("labtasker skill show", "")],
     "labtasker skill show": [("labtasker skill show | less", "")],
     "labtasker skill install": [
