@@ -126,11 +126,7 @@ class Loop(Command):
     DESCRIPTION_MORE = """
     Runs until no matching pending task is left. SIGINT, SIGTERM or SIGHUP stop
     the command (then SIGKILL after --grace) and put its task back in pending
-    with no retry counted; the exit code is then 128 + the signal. Examples:
-
-        labtasker loop -- python train.py --lr '%(lr)' --model '%(model)'
-        labtasker loop --cmd 'python train.py --lr %(lr) > out-%(lr).txt'
-        labtasker loop --script-path job.sh
+    with no retry counted; the exit code is then 128 + the signal.
     """
 
     cmd = cli.SwitchAttr(

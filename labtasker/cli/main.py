@@ -27,6 +27,8 @@ Labtasker.subcommand("worker", "labtasker.cli.worker.WorkerGroup")
 Labtasker.subcommand("loop", "labtasker.cli.loop.Loop")
 Labtasker.subcommand("results", "labtasker.cli.results.Results")
 Labtasker.subcommand("skill", "labtasker.cli.skill.SkillGroup")
+Labtasker.subcommand("completion", "labtasker.cli.completion.Completion")
+Labtasker.subcommand("__complete", "labtasker.cli.completion.Complete")  # hidden: the scripts call it
 Labtasker.subcommand("sync", "labtasker.cli.sync.Sync")
 Labtasker.subcommand("reconcile", "labtasker.cli.sync.Reconcile")
 Labtasker.subcommand("fsck", "labtasker.cli.fsck.Fsck")

@@ -21,15 +21,7 @@ class Results(Command):
     )
     DESCRIPTION_MORE = """
     Reads the queue in use, or QUEUE_DIR (a copy rsynced from a cluster works,
-    read-only). Examples:
-
-        labtasker results --sort acc:desc
-
-        labtasker results --over seed --sort acc:desc --best 3 --fmt markdown
-
-        labtasker results --over seed --plot --x lr --y acc --by model
-
-        labtasker results --plot-file acc.png
+    read-only).
     """
 
     status = cli.SwitchAttr(

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from plumbum import cli
 
+from labtasker import run_context
 from labtasker.cli.base import Command
 from labtasker.errors import UsageError
 from labtasker.run_context import open_queue
@@ -93,8 +94,16 @@ class Tui(Command):
             expr=self.extra_filter,
             metrics=metrics,
             polling=self.poll,
-            log_dirs=[Path(d) for d in self.log_dirs],
+            log_dirs=[*(Path(d) for d in self.log_dirs), *_project_logs(queue_dir, self.read_only)],
             results=self.results,
         )
         app.run()
         return 0
+
+
+def _project_logs(queue_dir: str, read_only: bool) -> list[Path]:
+    """The project's logs folder (where its loops log), as `labtasker task log` reads it."""
+    if queue_dir:
+        return []
+    root = run_context.context(read_only=read_only).root
+    return [root / "logs"] if root is not None else []

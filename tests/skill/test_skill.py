@@ -211,9 +211,10 @@ def _commands_named(text: str) -> set[tuple[str, ...]]:
 
 
 def _subcommands(help_text: str) -> set[str]:
-    if "Sub-commands:" not in help_text:
+    if "Commands:" not in help_text:
         return set()
-    return set(re.findall(r"^    (\w[\w-]*)\s", help_text.split("Sub-commands:")[1], flags=re.M))
+    block = help_text.split("Commands:")[1].split("\n\n")[0]
+    return set(re.findall(r"^  (\w[\w-]*)\s", block, flags=re.M))
 
 
 def test_every_command_and_switch_named_exists() -> None:
