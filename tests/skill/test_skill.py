@@ -125,6 +125,17 @@ CHECKS: dict[str, Callable[[Project, str], None]] = {
     'task_name == "gpus"': lambda p, out: assert_true(
         _statuses(p.named("gpus")) == {"success"}, p.named("gpus")
     ),
+    "--gpus 0,1 -f": lambda p, out: assert_true(_statuses(p.named("gpus2")) == {"success"}, p.named("gpus2")),
+    "--gpus-per-worker 1 --time 4:00:00 --dry-run": lambda p, out: (
+        assert_true("#SBATCH --array=0-3" in out, out),
+        assert_true("labtasker loop" in out and "'%(lr)'" in out, out),
+    ),
+    "labtasker results --sort acc:desc --best 3": lambda p, out: (
+        assert_true(len([line for line in out.splitlines() if "0." in line]) == 3, out),
+        assert_true("acc" in (p.folder / "results.csv").read_text().splitlines()[0].split(","), "csv header"),
+    ),
+    'labtasker.results(sort="acc:desc")': lambda p, out: assert_true(out.count("'acc':") == 3, out),
+    'labtasker task log "$RUN"': lambda p, out: assert_true("train --lr" in out, out),
     "labtasker task count": lambda p, out: (
         assert_true(len((p.folder / "all.jsonl").read_text().splitlines()) == len(p.tasks()), "all.jsonl"),
         assert_true(_dict_query_selects(p), "a dict query selects only the tasks it names"),
