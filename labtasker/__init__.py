@@ -23,11 +23,11 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
     "labtasker.api_models": ("Attempt", "Task", "TaskUpdateRequest"),
     "labtasker.errors": ("LabtaskerError", "LabtaskerRuntimeError", "LabtaskerTypeError", "LabtaskerValueError"),
     "labtasker.event_listener": ("EventListener", "connect_events"),
-    "labtasker.sweep.rows": ("Results", "results"),
-    "labtasker.worker.decorator": (
-        "LoopStopped", "Required", "current_task_id", "current_worker_id", "get_labtasker_log_dir", "is_enabled", "loop",
-        "task_info",
+    "labtasker.run_context": (
+        "current_task_id", "current_worker_id", "get_labtasker_log_dir", "is_enabled", "task_info",
     ),
+    "labtasker.sweep.rows": ("Results", "results"),
+    "labtasker.worker.decorator": ("LoopStopped", "Required", "loop"),
 }  # fmt: skip
 _HOME = {name: module for module, names in _EXPORTS.items() for name in names}
 
@@ -121,14 +121,12 @@ if TYPE_CHECKING:  # what type checkers and editors see
         LabtaskerValueError,
     )
     from labtasker.event_listener import EventListener, connect_events
-    from labtasker.sweep.rows import Results, results
-    from labtasker.worker.decorator import (
-        LoopStopped,
-        Required,
+    from labtasker.run_context import (
         current_task_id,
         current_worker_id,
         get_labtasker_log_dir,
         is_enabled,
-        loop,
         task_info,
     )
+    from labtasker.sweep.rows import Results, results
+    from labtasker.worker.decorator import LoopStopped, Required, loop

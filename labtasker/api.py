@@ -9,7 +9,7 @@ from __future__ import annotations
 import heapq
 import os
 import shutil
-from dataclasses import dataclass
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -28,59 +28,18 @@ from labtasker.api_models import (
     WorkerLsResponse,
 )  # fmt: skip
 from labtasker.errors import LeaseLost, QueueExists, QueueNotFound, WorkerCrashed
-from labtasker.fsqueue import attempts, durations, layout, tasks, transitions, workers
+from labtasker.fsqueue import attempts, durations, layout, tasks, transitions, versions, workers
 from labtasker.fsqueue.layout import STATE_DIRS, TaskStatus
 from labtasker.fsqueue.store import FsQueue
+from labtasker.run_context import Context as Context  # the queue in use, for the CLI too
+from labtasker.run_context import context as context
+from labtasker.run_context import current_run, own_job, task_info
 from labtasker.worker import required as req
 
 if TYPE_CHECKING:  # the loop machinery loads only for loops
     from datetime import datetime
 
     from labtasker.worker import runner
-
-_queues: dict[tuple[Path, str], FsQueue] = {}
-
-
-@dataclass(frozen=True)
-class Context:
-    """The root, config and queue a call works on."""
-
-    root: Path | None
-    cfg: config.Config | None
-    queue: FsQueue
-
-    @property
-    def logs_dir(self) -> Path:
-        return (self.root or self.queue.path) / "logs"
-
-
-def context(*, create: bool = False, queue_name: str | None = None) -> Context:
-    """Resolve the queue in use; with ``create`` make the root and queue if missing."""
-    root = config.ensure_root() if create else config.find_root()
-    if root is not None and not (root / "config.toml").is_file():
-        root = None
-    cfg = config.load(root) if root is not None else None
-    if cfg is not None:
-        path = cfg.resolved_queue_dir(queue_name)
-        node = config.node_id(root)  # type: ignore[arg-type]
-        name = queue_name or cfg.queue_name
-    else:
-        env = os.environ.get("LABTASKER_QUEUE_DIR")
-        path = Path(env).absolute() if env else Path.cwd() / ".labtasker" / "queues" / "default"
-        node = os.environ.get("LABTASKER_NODE_ID", "local")
-        name = queue_name or config.DEFAULT_QUEUE
-    key = (path, node)
-    queue = _queues.get(key)
-    if queue is None:
-        queue = _queues[key] = FsQueue(path, node=node)
-    if create and not queue.exists():
-        FsQueue.create(path, name, node=node)
-    elif queue.exists() and not queue.tmp.is_dir():  # a git clone: no tmp/, no empty state dirs
-        try:
-            FsQueue.create(path, name, node=node)
-        except OSError:
-            pass  # read-only: fine for reading
-    return Context(root, cfg, queue)
 
 
 def _reader() -> FsQueue | None:
@@ -146,7 +105,7 @@ def ls_tasks(
     task_name: str | None = None,
     status: str | None = None,
     extra_filter: str | dict[str, Any] | None = None,
-    limit: int = 100,
+    limit: int | None = 100,
     offset: int = 0,
     sort: list[Any] | None = None,
 ) -> TaskLsResponse:
@@ -161,7 +120,7 @@ def ls_tasks(
     queue = _reader()
     if queue is None:
         return TaskLsResponse([])
-    docs = []
+    docs: list[Mapping[str, Any]] = []
     for _, _, doc in queue.iter_views(dirnames):  # read-only views: only filtered fields are decoded
         if task_id is not None and doc["task_id"] != task_id:
             continue
@@ -184,10 +143,10 @@ def ls_tasks(
 
 
 def _plain(doc: Any) -> dict[str, Any]:
-    return doc if isinstance(doc, dict) else doc.to_dict()  # type: ignore[no-any-return]
+    return doc if isinstance(doc, dict) else doc.to_dict()
 
 
-def _claim_order(doc: dict[str, Any]) -> tuple[Any, ...]:
+def _claim_order(doc: Mapping[str, Any]) -> tuple[Any, ...]:
     return (
         -int(doc.get("priority") or 0),
         _ts(doc.get("last_modified")),
@@ -198,7 +157,7 @@ def _claim_order(doc: dict[str, Any]) -> tuple[Any, ...]:
 
 def _ts(value: Any) -> float:
     try:
-        return value.timestamp()
+        return float(value.timestamp())
     except AttributeError:
         return float("inf")
 
@@ -251,8 +210,6 @@ def report_task_status(
     Elsewhere: the task's current status only merges the summary; another
     status is a change through the state machine.
     """
-    from labtasker.worker.decorator import current_run
-
     new = layout.parse_status(status)
     run = current_run()
     if run is not None and run.task_id == task_id and worker_id not in (None, run.worker_id):
@@ -270,12 +227,14 @@ def report_task_status(
         run.task = Task.from_doc(located.doc)
         run.ended = new != TaskStatus.RUNNING
         return
-    if _is_own_job(task_id):  # a job started by `labtasker loop` reports on its own run
-        own = os.environ["LABTASKER_WORKER_ID"]
-        if worker_id is not None and str(worker_id) != own:
-            raise LeaseLost(f"task {task_id} is run by worker {own}, not {worker_id}; nothing was written")
-        queue = FsQueue(os.environ["LABTASKER_QUEUE_DIR"], node=context().queue.node)
-        name = layout.running_name(task_id, os.environ["LABTASKER_WORKER_ID"])
+    job = own_job(task_id)
+    if job is not None:  # a job started by `labtasker loop` reports on its own run
+        if worker_id is not None and str(worker_id) != job.worker_id:
+            raise LeaseLost(
+                f"task {task_id} is run by worker {job.worker_id}, not {worker_id}; nothing was written"
+            )
+        queue = FsQueue(job.queue_dir, node=context().queue.node)
+        name = layout.running_name(task_id, job.worker_id)
         try:
             tasks.request_status(queue, name, new, summary)
         except FileNotFoundError:
@@ -304,11 +263,9 @@ def report_task_status(
         if new != old:
             transitions.check_transition(task_id, old, new)
         doc["last_modified"] = now
-        doc["gen"] = int(doc.get("gen") or 0) + 1
-        if new != old:
-            doc["sgen"] = doc["gen"]  # an explicit status change (merge rules: replicas/merge.py)
-            if old in layout.TERMINAL:
-                attempts.keep_replaced(queue, before)
+        versions.bump_gen(doc, status_change=new != old)
+        if new != old and old in layout.TERMINAL:
+            attempts.keep_replaced(queue, before)
         return new, doc
 
     tasks.change_task(queue, task_id, change)
@@ -322,18 +279,8 @@ def report_task_status(
 _REPORTED_FAILED = {"type": "ReportedFailed", "message": "the job reported failed"}  # see error_record
 
 
-def _is_own_job(task_id: str) -> bool:
-    return (
-        os.environ.get("LABTASKER_TASK_ID") == task_id
-        and bool(os.environ.get("LABTASKER_WORKER_ID"))
-        and bool(os.environ.get("LABTASKER_QUEUE_DIR"))
-    )
-
-
 def finish(status: str = "success", summary: dict[str, Any] | None = None) -> None:
     """End the current loop task with ``status`` (inside ``@labtasker.loop()`` only)."""
-    from labtasker.worker.decorator import task_info
-
     report_task_status(task_info().task_id, status, summary)
 
 

@@ -1,18 +1,17 @@
-"""What every labtasker command shares: ``-v``, one-line usage errors, optional subcommands."""
+"""What every labtasker command shares: ``-v``, one-line usage errors, named argument types."""
 
 from __future__ import annotations
 
-import importlib.util
 import sys
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 from plumbum import cli
-from plumbum.cli.application import ShowCompletion, ShowHelp, ShowHelpAll, ShowVersion, Subcommand
+from plumbum.cli.application import ShowCompletion, ShowHelp, ShowHelpAll, ShowVersion
 from plumbum.cli.switches import SwitchError
 
 from labtasker.cli import error_report as errors
-from labtasker.errors import LabtaskerError, UsageError
+from labtasker.errors import UsageError
 
 
 class Command(cli.Application):
@@ -31,9 +30,6 @@ class Command(cli.Application):
             info = self._switches_by_name.pop(name, None)
             if info is not None:
                 self._switches_by_func.pop(info.func, None)
-        for name, sub in list(self._subcommands.items()):
-            if isinstance(sub, OptionalSubcommand) and not sub.installed():
-                del self._subcommands[name]  # not written yet: hidden, never an error
 
     @cli.switch(
         ["-v", "--verbose"],
@@ -115,51 +111,13 @@ class Group(Command):
         return 0
 
 
-class OptionalSubcommand(Subcommand):
-    """A subcommand whose module may not exist yet, or may fail to import.
-
-    A missing module hides the command; a broken one shows as unavailable and
-    says why when run. Neither breaks ``--help`` or any other command.
-    """
-
-    def installed(self) -> bool:
-        target = self.subapplication
-        if not isinstance(target, str):
-            return True
-        try:
-            return importlib.util.find_spec(target.rsplit(".", 1)[0]) is not None
-        except (ImportError, ValueError):
-            return False
-
-    def get(self) -> type[cli.Application]:
-        try:
-            return super().get()
-        except Exception as exc:  # a module being written by someone else
-            self.subapplication = _unavailable(self.name, exc)
-            return self.subapplication
+_Parse = TypeVar("_Parse", bound=Callable[[str], Any])
 
 
-def add_optional(parent: type[cli.Application], name: str, target: str) -> None:
-    """Register ``target`` (``module.Class``) as an optional subcommand of ``parent``."""
-    setattr(parent, f"_subcommand_{name}", OptionalSubcommand(name, target))
-
-
-def _unavailable(name: str, exc: Exception) -> type[Command]:
-    why = " ".join(f"{type(exc).__name__}: {exc}".split())
-
-    class Unavailable(Command):
-        DESCRIPTION = f"(unavailable: {why})"
-
-        def main(self, *args: str) -> int:
-            raise LabtaskerError(f"`{name}` is unavailable in this installation: {why}")
-
-    return Unavailable
-
-
-def argtype(name: str) -> Callable[[Callable[[str], Any]], Callable[[str], Any]]:
+def argtype(name: str) -> Callable[[_Parse], _Parse]:
     """Name a plumbum argtype as help shows it (``--limit INT:int``)."""
 
-    def named(fn: Callable[[str], Any]) -> Callable[[str], Any]:
+    def named(fn: _Parse) -> _Parse:
         fn.__name__ = name
         return fn
 
@@ -182,3 +140,8 @@ def positive_seconds(text: str) -> float:
     if not value > 0:
         raise ValueError("expected a positive number of seconds")
     return value
+
+
+def add_optional(parent: type[cli.Application], name: str, target: str) -> None:
+    """Register ``target`` (``module.Class``) as a lazy subcommand: the same as ``parent.subcommand``."""
+    parent.subcommand(name, target)

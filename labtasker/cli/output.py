@@ -139,7 +139,9 @@ def table(
     """
     from labtasker.cli import table_fit
 
-    return table_fit.render(rows, headers, width=width, flex=flex, color=use_color(stream))
+    return table_fit.render(
+        rows, headers, width=width, flex=flex, color=use_color(stream), status_style=STATUS_STYLE
+    )
 
 
 def terminal_width(stream: TextIO | None = None, *, wide: bool = False) -> int | None:

@@ -143,7 +143,7 @@ class Submit(Command):
             workdir=str(Path.cwd()),
             output=str(folder / "slurm-%A_%a.out"),
             loop_args=self._loop_args(command, grace, folder),
-            env=_queue_env(ctx),
+            env=ctx.env(),
             job_name=self.job_name or f"labtasker-{ctx.queue.path.name}",
             gpus_per_worker=self.gpus,
             cpus_per_worker=self.cpus,
@@ -280,13 +280,6 @@ class Status(Command):
         ]
         output.emit(output.table(table, headers, width=output.terminal_width()), pager=False)
         return 0
-
-
-def _queue_env(ctx: api.Context) -> dict[str, str]:
-    """What tells a worker on another node which queue to use: the same root, or the same folder."""
-    if ctx.root is not None:
-        return {"LABTASKER_ROOT": str(ctx.root.absolute())}
-    return {"LABTASKER_QUEUE_DIR": str(ctx.queue.path.absolute())}
 
 
 def _now() -> Any:

@@ -8,10 +8,8 @@ then every column shrinks the same way, and cut cells end with ``…``.
 from __future__ import annotations
 
 import io
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING
-
-from labtasker.cli.output import STATUS_STYLE
 
 if TYPE_CHECKING:
     from rich.text import Text
@@ -67,8 +65,10 @@ def render(
     width: int | None,
     flex: Sequence[str],
     color: bool,
+    status_style: Mapping[str, str],
 ) -> Iterable[str]:
-    """The table's lines (header first); nothing for no rows."""
+    """The table's lines (header first); nothing for no rows. A STATUS or STATE cell takes its
+    ``status_style``."""
     from rich.cells import cell_len
     from rich.console import Console
     from rich.table import Table
@@ -87,7 +87,7 @@ def render(
     for row in rows:
         grid.add_row(
             *(
-                _cut(Text(cell, style=STATUS_STYLE.get(cell, "") if i == status else ""), widths[i])
+                _cut(Text(cell, style=status_style.get(cell, "") if i == status else ""), widths[i])
                 for i, cell in enumerate(row)
             )
         )

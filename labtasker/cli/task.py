@@ -5,14 +5,14 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from plumbum import cli
 
 from labtasker import api
 from labtasker.cli import listing, output
 from labtasker.cli.args import parse_dict, parse_task_args
-from labtasker.cli.base import Command, Group, add_optional, argtype, read_ids_from_stdin
+from labtasker.cli.base import Command, Group, argtype, read_ids_from_stdin
 from labtasker.errors import LabtaskerError, UsageError
 from labtasker.fsqueue import error_record, layout
 
@@ -82,7 +82,7 @@ class Selection(Command):
             status=self.status,
             extra_filter=self.extra_filter,
             limit=limit,
-            offset=offset,  # type: ignore[arg-type]
+            offset=offset,
             sort=sort or None,
         )
         return response.content
@@ -289,12 +289,14 @@ class Ls(Selection):
     fmt = listing.fmt_switch()
 
     def main(self) -> int:
-        found = self.select(self.limit + 1, self.offset, self.sort)
+        sort = cast("list[str]", self.sort)  # a list=True switch: plumbum's types say str
+        fmt = cast("str", self.fmt)  # one of _FORMATS
+        found = self.select(self.limit + 1, self.offset, sort)
         shown = found[: self.limit]
         if self.quiet:
             lines: Any = (t.task_id for t in shown)
         else:
-            lines = render_tasks(shown, self.fmt, _attempt_counts(shown, self.fmt), self.columns, self.wide)
+            lines = render_tasks(shown, fmt, _attempt_counts(shown, fmt), self.columns, self.wide)
         output.emit(lines, pager=not self.no_pager and not self.quiet)
         if len(found) > self.limit:
             output.info(
@@ -376,9 +378,12 @@ def _attempt_counts(tasks: list[api.Task], fmt: str) -> dict[str, int] | None:
     """Runs kept in attempts/ per shown task, from one listing (table and yaml only)."""
     if fmt not in ("table", "yaml") or not tasks:
         return None
-    from labtasker.cli.task_history import attempt_counts
+    from labtasker.fsqueue import attempts
 
-    counts = attempt_counts()
+    queue = api.context().queue
+    if not queue.exists():
+        return {}
+    counts = attempts.counts(queue)
     return {t.task_id: counts[t.task_id] for t in tasks if counts[t.task_id]}
 
 
@@ -430,7 +435,7 @@ def _picked_cell(record: dict[str, Any], path: str) -> str:
     return listing.cell(listing.pick(record, path))
 
 
-def _short_summary(summary: dict[str, Any]) -> dict[str, Any]:
+def short_summary(summary: dict[str, Any]) -> dict[str, Any]:
     """The summary without the traceback a failed run leaves (it is in `--fmt yaml`)."""
     return {k: v for k, v in summary.items() if k != "labtasker_exception"} or (
         {"error": summary["labtasker_exception"].get("message")} if "labtasker_exception" in summary else {}
@@ -524,4 +529,4 @@ def _count(items: list[Any]) -> str:
 TaskGroup.subcommand("update", "labtasker.cli.task_update.Update")
 TaskGroup.subcommand("history", "labtasker.cli.task_history.History")
 TaskGroup.subcommand("log", "labtasker.cli.task_log.Log")
-add_optional(TaskGroup, "reserve", "labtasker.cli.reserve.Reserve")
+TaskGroup.subcommand("reserve", "labtasker.cli.reserve.Reserve")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-from collections import Counter
 from typing import Any
 
 from plumbum import cli
@@ -12,9 +11,9 @@ from labtasker import api
 from labtasker.api_models import Attempt, Task
 from labtasker.cli import output
 from labtasker.cli.base import Command
-from labtasker.cli.task import _short_summary
+from labtasker.cli.task import short_summary
 from labtasker.errors import TaskNotFound
-from labtasker.fsqueue import attempts, error_record, layout
+from labtasker.fsqueue import error_record, layout
 
 _FORMATS = ("table", "yaml", "jsonl")
 _HEADERS = ["WHEN", "STATUS", "WORKER", "NODE", "SUMMARY", "REASON"]
@@ -70,7 +69,7 @@ def state_line(task_id: str, task: Task | None) -> str:
     if task.last_modified is not None:
         parts.append(f"last change {output.compact(task.last_modified)}")
     if task.summary:
-        parts.append(f"summary {output.compact(_short_summary(task.summary))}")
+        parts.append(f"summary {output.compact(short_summary(task.summary))}")
     name = f" ({task.task_name})" if task.task_name else ""
     return f"task {task_id}{name}: " + ", ".join(parts)
 
@@ -95,7 +94,7 @@ def history_table(runs: list[Attempt]) -> list[str]:
 
 def key_summary(run: Attempt) -> str:
     """The summary without a traceback, or the first line of the error when there is no summary."""
-    short = _short_summary(run.summary)
+    short = short_summary(run.summary)
     if short:
         return output.compact(short)
     return f"error: {error_record.headline(run.error)}" if run.error else "-"
@@ -114,9 +113,3 @@ def _yaml(task: Task | None, runs: list[Attempt]) -> str:
 def _tombstoned(task_id: str) -> bool:
     queue = api.context().queue
     return any(layout.task_id_of("deleted", n) == task_id for n in queue.names("deleted"))
-
-
-def attempt_counts() -> Counter[str]:
-    """Attempts per task id in the queue in use, from one listing of ``attempts/``."""
-    queue = api.context().queue
-    return attempts.counts(queue) if queue.exists() else Counter()

@@ -85,10 +85,8 @@ def apply_update(
     if new == P and (old != P or reset_pending):
         _to_pending(doc)
     doc["last_modified"] = now
-    doc["gen"] = int(doc.get("gen") or 0) + 1
-    versions.note_edit(doc, edited, replace_fields, doc["gen"], node)
-    if new != old or reset_pending:
-        doc["sgen"] = doc["gen"]  # an explicit status change: beats the history it replaces
+    gen = versions.bump_gen(doc, status_change=new != old or reset_pending)
+    versions.note_edit(doc, edited, replace_fields, gen, node)
     return new, doc
 
 

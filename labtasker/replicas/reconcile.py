@@ -282,7 +282,7 @@ def merge_bytes(dirname: str, ours: bytes, theirs: bytes) -> bytes:
     """Two versions of one queue file (``dirname`` its folder, ``.`` for queue.yaml) as one:
     the same rules as ``reconcile``, for a tool that meets both at once (``labtasker sync``)."""
     key = {"workers": "worker_id", ".": None}.get(dirname, "task_id")
-    docs = []
+    docs: list[Doc | None] = []
     for data in (ours, theirs):
         try:
             docs.append(codec.load(data, required_key=key))
@@ -295,7 +295,7 @@ def merge_bytes(dirname: str, ours: bytes, theirs: bytes) -> bytes:
         return ours if best is docs[0] else theirs
     files = [
         _File(dirname, "", _with_status(normalise(d), dirname), b)
-        for d, b in zip(docs, (ours, theirs), strict=False)
+        for d, b in zip((docs[0], docs[1]), (ours, theirs), strict=True)
     ]
     plan = merge.resolve([merge.Version(dirname, f.doc) for f in files])
     assert plan.keep is not None

@@ -19,7 +19,7 @@ def open_queue(folder: str | Path | None = None) -> FsQueue:
     Read-only: a copy rsynced from a cluster, or a folder without write access,
     is read as it is, and an unreadable file is skipped, never moved.
     """
-    from labtasker.cli.tui import open_queue as find
+    from labtasker.run_context import open_queue as find
 
     return find(None if folder is None else str(folder), read_only=True)
 

@@ -8,8 +8,6 @@ rescan early; a timer rescans anyway, because events are hints.
 
 from __future__ import annotations
 
-import os
-import shlex
 import subprocess
 import tempfile
 from collections.abc import Callable, Sequence
@@ -26,6 +24,7 @@ from textual.css.query import NoMatches
 from textual.timer import Timer
 from textual.widgets import DataTable, Footer, Header, Input, Static, Tree
 
+from labtasker.editor import editor_command, run_editor
 from labtasker.errors import FilterError, LabtaskerError
 from labtasker.fsqueue import clock
 from labtasker.fsqueue.store import FsQueue
@@ -467,18 +466,18 @@ class QueueApp(App[None]):
 
     def run_editor(self, text: str) -> str | None:
         """Open ``text`` in $VISUAL/$EDITOR; the edited text, or None if the editor failed."""
-        command = shlex.split(os.environ.get("VISUAL") or os.environ.get("EDITOR") or "vi")
         with tempfile.TemporaryDirectory(prefix="labtasker-edit-") as folder:
             path = Path(folder) / "task.yaml"
             path.write_text(text, encoding="utf-8")
             try:
                 with self.suspend():
-                    code = subprocess.call([*command, str(path)])
+                    code = run_editor(path)
             except SuspendNotSupported:  # headless (tests): the editor must not need the terminal
-                code = subprocess.call([*command, str(path)], stdin=subprocess.DEVNULL)
+                code = run_editor(path, stdin=subprocess.DEVNULL)
             except OSError as exc:
                 self.notify(
-                    f"could not start the editor {command[0]!r}: {exc}; set $EDITOR", severity="error"
+                    f"could not start the editor {editor_command()[0]!r}: {exc}; set $EDITOR",
+                    severity="error",
                 )
                 return None
             if code != 0:

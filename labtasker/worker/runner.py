@@ -16,7 +16,6 @@ counted, and the attempt recorded in ``attempts/``.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import signal
@@ -24,10 +23,10 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from labtasker import run_context
 from labtasker.api_models import Task
 from labtasker.errors import LeaseLost
 from labtasker.fsqueue import claim, clock, error_record, layout, lease, locking, transitions, workers
@@ -198,7 +197,7 @@ def run_loop(queue: FsQueue, job: Job, opts: LoopOptions, report: Reporter | Non
                     )
                     break
                 report.prefix = "" if report.quiet else loop_worker.prefix(queue, worker_id)
-                _write_task_info(run)
+                run_context.write_task_info(run.log_dir, run.task, run.worker_id)
                 report.started(run)
                 began = clock.now()  # the queue's clock: a fixed clock gives the same logs
                 current[:] = [run]
@@ -431,20 +430,3 @@ def _log_dir(logs_dir: Path | None, task_id: str) -> Path:
     path = base / "run" / f"{layout.stamp(clock.now())}{layout.SEP}{task_id}"
     path.mkdir(parents=True, exist_ok=True)
     return path
-
-
-def _write_task_info(run: Run) -> None:
-    info = run.task.to_dict()
-    info["worker_id"] = run.worker_id
-    (run.log_dir / "task_info.json").write_text(json.dumps(info, default=str, indent=2), encoding="utf-8")
-
-
-def read_task_info(log_dir: str | os.PathLike[str]) -> Task:
-    """The Task a loop handed to a subprocess (via ``LABTASKER_LOG_DIR``)."""
-
-    data = json.loads((Path(log_dir) / "task_info.json").read_text(encoding="utf-8"))
-    for key in ("created_at", "last_modified", "start_time", "last_heartbeat"):
-        if isinstance(data.get(key), str):
-            data[key] = datetime.fromisoformat(data[key])
-    data.pop("queue_name", None)
-    return Task(**data)
