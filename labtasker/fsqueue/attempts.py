@@ -137,6 +137,16 @@ def keep_replaced(queue: FsQueue, doc: Doc) -> None:
     write_archive(queue, name, record)
 
 
+def keep_failed(queue: FsQueue, doc: Doc) -> None:
+    """A failed run whose task is retried: keep it (its error, summary and args) in ``attempts/``,
+    so it survives even if another replica's version of the task wins the merge."""
+    name, record = archive(doc)
+    retries = int(doc.get("retries") or 0)
+    record["reason"] = f"failed; will retry ({retries + 1}/{doc.get('max_retries')})"
+    record["finished_at"] = doc.get("last_modified")
+    write_archive(queue, name, record)
+
+
 def _bytes_or_none(path: Path) -> bytes | None:
     try:
         return path.read_bytes()

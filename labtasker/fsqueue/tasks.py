@@ -27,6 +27,7 @@ BUSY_WAIT = 10.0  # seconds a change waits for a task in someone else's hand bef
 FINISH_WAIT = 60.0  # a worker waits longer: its result must not be lost to an editor
 LATE_RESULT = "lease lost before the result was saved"  # the reason of a result kept in attempts/
 _TERMINAL = tuple(s.value for s in layout.TERMINAL)
+_FAILED_RUN = ("summary", "retries", "last_error", "last_modified")  # what the failure wrote on the run
 
 
 def submit(queue: FsQueue, *, now: datetime | None = None, **fields: Any) -> Doc:
@@ -172,6 +173,8 @@ def delete(queue: FsQueue, task_id: str, *, now: datetime | None = None) -> None
     """Remove a task, leaving a tombstone so a replica cannot bring it back."""
 
     def change(doc: Doc) -> None:
+        if doc["status"] in _TERMINAL:
+            attempts.keep_replaced(queue, doc)  # its result outlives the task, as a re-queue keeps it
         tomb = {
             "task_id": doc["task_id"],
             "deleted_at": now or clock.now(),
@@ -243,22 +246,26 @@ def finish(
     """
     status = layout.parse_status(status)
     stamp = now or clock.now()
+    retried: list[Doc] = []  # a failed run whose task goes back to pending: kept in attempts/
 
     def change(doc: Doc) -> tuple[str, Doc]:
         final = _requested(doc, status)
         if final == TaskStatus.FAILED and status != TaskStatus.FAILED:
-            new_status, new_doc = transitions.fail(
-                doc, "the job reported failed", stamp, summary, backoff=backoff
-            )
-            return STATE_DIRS[new_status], new_doc
+            return _fail(doc, "the job reported failed")
         return _end_as(final, doc)
+
+    def _fail(doc: Doc, why: Any) -> tuple[str, Doc]:
+        before = copy.deepcopy(doc)
+        new_status, new_doc = transitions.fail(doc, why, stamp, summary, backoff=backoff)
+        if new_status == TaskStatus.PENDING:
+            retried[:] = [dict(before, **{k: new_doc.get(k) for k in _FAILED_RUN}, status="failed")]
+        return STATE_DIRS[new_status], new_doc
 
     def _end_as(final: TaskStatus, doc: Doc) -> tuple[str, Doc]:
         if final == TaskStatus.SUCCESS:
             return "done", transitions.succeed(doc, summary, stamp)
         if final == TaskStatus.FAILED:
-            new_status, new_doc = transitions.fail(doc, error, stamp, summary, backoff=backoff)
-            return STATE_DIRS[new_status], new_doc
+            return _fail(doc, error)
         transitions.merge_summary(doc, summary)
         if final == TaskStatus.CANCELLED:
             doc["last_modified"] = stamp
@@ -274,6 +281,8 @@ def finish(
     except FileNotFoundError:
         located = None
     if located is not None:
+        if retried and located.dirname == "pending":
+            attempts.keep_failed(queue, retried[0])
         return located
     _record_attempt(queue, running_name, status, summary, error, stamp)
     raise LeaseLost(
