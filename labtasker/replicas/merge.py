@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
-from labtasker.fsqueue import layout
+from labtasker.fsqueue import layout, ran_with
 from labtasker.fsqueue.attempts import archive, join_archives
 from labtasker.fsqueue.documents import set_path
 from labtasker.fsqueue.layout import STATE_DIRS
@@ -36,7 +36,9 @@ from labtasker.fsqueue.versions import (
     EDITED_SCALARS,
     RESULT_RANK,
     canonical,
+    digest,
     leaf_paths,
+    life_fields,
     life_key,
     life_of,
     run_id,
@@ -106,7 +108,47 @@ def join(docs: Sequence[Doc]) -> Doc:
         out["clocks"] = {p: [g, n] for p, (g, n) in sorted(all_clocks.items())}
     else:
         out.pop("clocks", None)
+    if _unseen_args_edit(out, docs):
+        _requeue(out, docs)
     return out
+
+
+# A user's edit of args that a finished run never saw re-queues the task: the user asked for
+# a run with the new args, and the result stays an attempt beside the args it ran with.
+_RERUN = ("success", "failed")
+_KEPT_ON_RERUN = ("task_id", "created_at")
+
+
+def _unseen_args_edit(out: Doc, docs: Sequence[Doc]) -> bool:
+    """The winner is a result computed with other args than the merged ones, and a version not
+    of that run (pending, or another run) holds an args edit newer than the run's claim."""
+    ran = ran_with.of(out)
+    if out.get("status") not in _RERUN or ran is None or ran["args"] == (out.get("args") or {}):
+        return False
+    seen = _int(ran.get("gen"))
+    mine = run_id(out)
+    return any(
+        d.get("status") in ("pending", "running")
+        and not (d.get("status") == "running" and run_id(d) == mine)
+        and ran_with.args_gen(d) > seen
+        for d in docs
+    )
+
+
+def _requeue(out: Doc, docs: Sequence[Doc]) -> None:
+    """Turn the merged result into a fresh pending lifecycle, as a user's re-queue would.
+
+    It depends only on what every replica that sees these versions agrees on (the highest
+    status generation), so the same re-queue is made everywhere.
+    """
+    sgen = max(_int(d.get("sgen")) for d in docs) + 1
+    for key in list(life_fields(out)):
+        if key not in _KEPT_ON_RERUN:
+            del out[key]
+    out.update(status="pending", summary={}, retries=0, sgen=sgen)
+    out.update(worker_id=None, start_time=None, last_heartbeat=None, last_error=None)
+    out["gen"] = max(_int(out.get("gen")), sgen)
+    out["life"] = [0, "", digest(life_fields(out))]
 
 
 def _pick(
@@ -164,25 +206,34 @@ class Version:
 def resolve(versions: Sequence[Version], tombstones: Sequence[Doc] = ()) -> Plan:
     """Apply the merge rules to every version of one task.
 
-    A tombstone deletes the task for good. Otherwise the join is kept, and
-    every terminal version recording another run than the winner's is archived.
+    A tombstone deletes the task for good, and keeps every finished version of it
+    in ``attempts/``. Otherwise the join is kept, and every terminal version
+    recording another run than the winner's is archived.
     """
-    if tombstones or not versions:
-        return Plan(None)
     docs = []
     for version in versions:
         doc = dict(version.doc)
         doc["status"] = layout.status_value(version.dirname)
         docs.append(doc)
+    if tombstones or not versions:
+        plan = Plan(None)
+        for doc in docs:
+            if doc["status"] in RESULT_RANK:
+                _keep(plan, doc)
+        return plan
     merged = join(docs)
     dirname = STATE_DIRS[layout.parse_status(merged["status"])]
     plan = Plan((dirname, canonical_name(dirname, merged), merged))
     for doc in docs:
         if doc["status"] in RESULT_RANK and run_id(doc) != run_id(merged):
-            name, record = archive(doc)
-            seen = plan.archives.get(name)
-            plan.archives[name] = record if seen is None else join_archives(seen, record)
+            _keep(plan, doc)
     return plan
+
+
+def _keep(plan: Plan, doc: Doc) -> None:
+    name, record = archive(doc)
+    seen = plan.archives.get(name)
+    plan.archives[name] = record if seen is None else join_archives(seen, record)
 
 
 def canonical_name(dirname: str, doc: Doc) -> str:

@@ -67,10 +67,16 @@ def _dir(doc: Doc) -> str:
     return TaskStatus(doc["status"]).dirname
 
 
-def test_a_tombstone_deletes_the_task_whatever_else_arrives() -> None:
-    done = ended(claimed(submitted(), "a"), "success", "a")
+def test_a_tombstone_deletes_the_task_whatever_else_arrives_and_keeps_its_results() -> None:
+    done = ended(claimed(submitted(), "a"), "success", "a", acc=0.5)
     plan = merge.resolve([Version("done", done), Version("pending", submitted())], [{"task_id": "t1"}])
-    assert plan.keep is None and plan.archives == {}
+    assert plan.keep is None
+    (kept,) = plan.archives.values()
+    assert (kept["status"], kept["summary"], kept["ran_with"]["args"]) == (
+        "success",
+        {"acc": 0.5},
+        {"lr": 0.1, "bs": 32},
+    )
 
 
 def test_an_explicit_requeue_beats_a_stale_success_from_another_node() -> None:
