@@ -290,7 +290,14 @@ class Ls(Selection):
         help="table, yaml or jsonl (one JSON object per line)",
     )
 
+    deleted = cli.Flag(
+        ["--deleted"],
+        help="List deleted tasks (their tombstones in deleted/): who deleted each when, and its runs kept",
+    )
+
     def main(self) -> int:
+        if self.deleted:
+            return self._deleted()
         found = self.select(self.limit + 1, self.offset, self.sort)
         shown = found[: self.limit]
         if self.quiet:
@@ -303,6 +310,17 @@ class Ls(Selection):
                 f"showing {_count([None] * self.limit)}; more match: raise --limit (e.g. --limit 10000) "
                 f"or continue with --offset {self.offset + self.limit}"
             )
+        return 0
+
+    def _deleted(self) -> int:
+        from labtasker.cli.task_deleted import deleted_records, render_deleted
+
+        if self.status is not None or self.sort:
+            raise ValueError("--deleted lists tombstones: it takes --id, --name and -f, not -s or -S")
+        found = deleted_records(self.task_id, self.task_name, self.extra_filter)
+        shown = found[self.offset : self.offset + self.limit]
+        lines = (r["task_id"] for r in shown) if self.quiet else render_deleted(shown, self.fmt)
+        output.emit(lines, pager=not self.no_pager and not self.quiet)
         return 0
 
 
@@ -352,7 +370,7 @@ def task_table(tasks: list[api.Task], attempts: dict[str, int] | None = None) ->
             t.status,
             str(t.priority),
             f"{t.retries}/{t.max_retries}",
-            output.compact(t.args),
+            _args_cell(t),
         ]
         if with_summary:
             row.insert(5, output.compact(_short_summary(t.summary)))
@@ -360,6 +378,17 @@ def task_table(tasks: list[api.Task], attempts: dict[str, int] | None = None) ->
             row.insert(5, str(attempts.get(t.task_id, 0)))
         rows.append(row)
     return output.table(rows, headers, width=output.terminal_width())
+
+
+def _args_cell(task: api.Task) -> str:
+    """The args, and the args the shown result ran with when they differ (the result is not theirs)."""
+    cell = output.compact(task.args)
+    if not task.args_changed:
+        return cell
+    from labtasker.fsqueue import ran_with
+
+    then = ran_with.differences(task.to_dict())
+    return f"{cell} (ran with {', '.join(then)})"
 
 
 def _short_summary(summary: dict[str, Any]) -> dict[str, Any]:

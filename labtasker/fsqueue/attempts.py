@@ -24,7 +24,7 @@ DIRNAME = "attempts"
 ARCHIVE_REASON = "another version of this task took its place (a merge, a re-queue or a cancel)"
 # The time a record is placed at, best first: when the run ended, its last sign of life, when it began.
 TIME_FIELDS = ("finished_at", "last_heartbeat", "start_time", "created_at")
-_LATEST = datetime.max.replace(tzinfo=timezone.utc)
+LATEST = datetime.max.replace(tzinfo=timezone.utc)  # where a record with no time sorts
 
 
 def task_id_of(name: str) -> str:
@@ -72,7 +72,7 @@ def when(doc: Doc) -> datetime | None:
 def order(item: tuple[str, Doc]) -> tuple[datetime, str]:
     """Sort key: oldest first; records with no time last, then by file name."""
     name, doc = item
-    return (when(doc) or _LATEST, name)
+    return (when(doc) or LATEST, name)
 
 
 def as_time(value: Any) -> datetime | None:
