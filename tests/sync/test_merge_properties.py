@@ -10,7 +10,10 @@ them as ``rsync -a --checksum --backup`` would, and reconciles. It checks:
 - and identical to reconciling, in one go, every file any replica ever had:
   the result depends on the set of files alone, not on the exchange order;
 - the join itself is commutative, associative and idempotent on every set of
-  versions the run produced.
+  versions the run produced;
+- every run that finished on any replica is, after the exchange, on every
+  replica (the task's own state, or ``attempts/``, deleted tasks included);
+- every summary shown, on a task or a kept run, sits beside the args it ran with.
 """
 
 from __future__ import annotations
@@ -26,8 +29,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from labtasker.errors import InvalidTransition, LeaseLost, LostRace, TaskNotFound
-from labtasker.fsqueue import codec, layout, reservations
+from labtasker.fsqueue import codec, layout, ran_with, reservations, tasks
 from labtasker.fsqueue.layout import STATE_DIRS
+from labtasker.fsqueue.versions import canonical
 from labtasker.replicas import merge
 from tests.sync.replicas import Replica, check_invariants, copy_into, files_of
 
@@ -165,8 +169,46 @@ def test_random_work_on_replicas_converges_whatever_the_exchange_order(n: int, s
             assert state == states[0], f"{replica.node} differs from {world.replicas[0].node}"
         assert oracle(world, root) == states[0]
         check_join_laws(world)
+        for replica in world.replicas:
+            check_every_run_kept(world, replica)
+            check_summaries_beside_their_args(replica)
     finally:
         shutil.rmtree(root, ignore_errors=True)
+
+
+def _run(doc: dict[str, Any]) -> tuple[str, str, str]:
+    return str(doc["task_id"]), str(doc.get("worker_id")), canonical(doc.get("start_time"))
+
+
+def check_every_run_kept(world: World, replica: Replica) -> None:
+    """Every run that finished on any replica is on this one: the task's state, or attempts/."""
+    ever = set()
+    for rel, datas in world.history.items():
+        dirname = Path(rel).parts[0]
+        for data in datas:
+            doc = codec.load(data)
+            finished = dirname in ("done", "failed", "cancelled") or (
+                dirname == "attempts" and "start_time" in doc  # a late result has no start to name it
+            )
+            if finished and doc.get("worker_id"):
+                ever.add(_run(doc))
+    here = {_run(doc) for doc in _docs(replica, "attempts")}
+    for dirname in STATE_DIRS.values():
+        here |= {_run(doc) for doc in _docs(replica, dirname)}
+    missing = ever - here
+    assert not missing, f"runs lost on {replica.node}: {sorted(missing)}"
+
+
+def check_summaries_beside_their_args(replica: Replica) -> None:
+    """A summary a task or a kept run shows always sits beside the args its run was claimed with."""
+    for dirname in (*STATE_DIRS.values(), "attempts"):
+        for doc in _docs(replica, dirname):
+            if doc.get("summary") and doc.get("reason") != tasks.LATE_RESULT:
+                assert ran_with.of(doc) is not None, f"{dirname}: {doc['task_id']} summary without its args"
+
+
+def _docs(replica: Replica, dirname: str) -> list[dict[str, Any]]:
+    return [codec.load((replica.path / dirname / n).read_bytes()) for n in replica.queue.names(dirname)]
 
 
 def check_join_laws(world: World) -> None:
