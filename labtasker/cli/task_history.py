@@ -45,7 +45,8 @@ class History(Command):
         elif self.fmt == "yaml":
             lines = [_yaml(task, runs, gone)]
         else:
-            lines = [state_line(task_id, task, gone), *history_table(runs)]
+            args = task.args if task is not None else (gone or {}).get("args")
+            lines = [state_line(task_id, task, gone), *history_table(runs, args)]
         output.emit(lines, pager=not self.no_pager)
         return 0
 
@@ -82,8 +83,8 @@ def state_line(task_id: str, task: Task | None, gone: dict[str, Any] | None = No
     return f"task {task_id}{name}: " + ", ".join(parts)
 
 
-def history_table(runs: list[Attempt]) -> list[str]:
-    """One row per attempt; a note when there is none."""
+def history_table(runs: list[Attempt], args: dict[str, Any] | None = None) -> list[str]:
+    """One row per attempt (its summary says what it ran with when ``args`` differ); a note when none."""
     if not runs:
         return ["no other runs recorded in attempts/"]
     rows = [
@@ -92,12 +93,19 @@ def history_table(runs: list[Attempt]) -> list[str]:
             a.status or "-",
             a.worker_id or "-",
             a.node or "-",
-            key_summary(a),
+            _with_args(key_summary(a), a, args),
             a.reason or "-",
         ]
         for a in runs
     ]
     return list(output.table(rows, _HEADERS, width=output.terminal_width()))
+
+
+def _with_args(cell: str, run: Attempt, args: dict[str, Any] | None) -> str:
+    if run.ran_with is None or args is None or run.ran_with.get("args") == args:
+        return cell
+    then = ran_with.differences({"args": args, "ran_with": run.ran_with})
+    return f"{cell} (ran with {', '.join(then)})"
 
 
 def key_summary(run: Attempt) -> str:

@@ -21,7 +21,7 @@ from labtasker.fsqueue.store import Doc, FsQueue
 from labtasker.fsqueue.versions import canonical_doc, digest, life_fields, life_key, life_of, run_id
 
 DIRNAME = "attempts"
-ARCHIVE_REASON = "another version of this task took its place (a merge, a re-queue or a cancel)"
+ARCHIVE_REASON = "another version of this task took its place, or the task was deleted (a merge, a re-queue, a cancel or a delete)"
 # The time a record is placed at, best first: when the run ended, its last sign of life, when it began.
 TIME_FIELDS = ("finished_at", "last_heartbeat", "start_time", "created_at")
 LATEST = datetime.max.replace(tzinfo=timezone.utc)  # where a record with no time sorts
