@@ -40,12 +40,13 @@ def record(task_id: str, tombs: list[Doc]) -> dict[str, Any]:
     """A deleted task as views show it: its last document, status ``deleted``, who deleted it when."""
     tomb = first(tombs)
     task = tomb.get("task") if isinstance(tomb.get("task"), dict) else {}
-    out = {k: v for k, v in task.items() if k in ("task_name", "args", "metadata", "summary", "created_at")}
-    out.update(
-        task_id=task_id,
-        status="deleted",
-        deleted_at=attempts.as_time(tomb.get("deleted_at")),
-        deleted_by=None if tomb.get("node") is None else str(tomb.get("node")),
-        was=task.get("status"),
-    )
+    out: dict[str, Any] = {
+        "task_id": task_id,
+        "task_name": task.get("task_name"),
+        "status": "deleted",
+        "deleted_at": attempts.as_time(tomb.get("deleted_at")),
+        "deleted_by": None if tomb.get("node") is None else str(tomb.get("node")),
+        "was": task.get("status"),
+    }
+    out.update((k, task[k]) for k in ("args", "metadata", "summary", "created_at") if k in task)
     return out
