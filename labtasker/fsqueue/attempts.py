@@ -137,9 +137,14 @@ def keep_replaced(queue: FsQueue, doc: Doc) -> None:
     write_archive(queue, name, record)
 
 
-def keep_failed(queue: FsQueue, doc: Doc) -> None:
-    """A failed run whose task is retried: keep it (its error, summary and args) in ``attempts/``,
-    so it survives even if another replica's version of the task wins the merge."""
+_FAILED_RUN = ("summary", "retries", "last_error", "last_modified")  # what a failure writes on the run
+
+
+def keep_failed(queue: FsQueue, running: Doc, retried: Doc) -> None:
+    """A failed run whose task is retried (``running`` before the failure, ``retried`` the pending
+    task after): keep the run, its error, summary and args, in ``attempts/``, so it survives
+    even if another replica's version of the task wins the merge."""
+    doc = dict(running, **{k: retried.get(k) for k in _FAILED_RUN}, status="failed")
     name, record = archive(doc)
     retries = int(doc.get("retries") or 0)
     record["reason"] = f"failed; will retry ({retries + 1}/{doc.get('max_retries')})"

@@ -27,7 +27,6 @@ BUSY_WAIT = 10.0  # seconds a change waits for a task in someone else's hand bef
 FINISH_WAIT = 60.0  # a worker waits longer: its result must not be lost to an editor
 LATE_RESULT = "lease lost before the result was saved"  # the reason of a result kept in attempts/
 _TERMINAL = tuple(s.value for s in layout.TERMINAL)
-_FAILED_RUN = ("summary", "retries", "last_error", "last_modified")  # what the failure wrote on the run
 
 
 def submit(queue: FsQueue, *, now: datetime | None = None, **fields: Any) -> Doc:
@@ -246,7 +245,7 @@ def finish(
     """
     status = layout.parse_status(status)
     stamp = now or clock.now()
-    retried: list[Doc] = []  # a failed run whose task goes back to pending: kept in attempts/
+    retried: list[Doc] = []  # a failed run whose task goes back to pending, and the task: kept in attempts/
 
     def change(doc: Doc) -> tuple[str, Doc]:
         final = _requested(doc, status)
@@ -258,7 +257,7 @@ def finish(
         before = copy.deepcopy(doc)
         new_status, new_doc = transitions.fail(doc, why, stamp, summary, backoff=backoff)
         if new_status == TaskStatus.PENDING:
-            retried[:] = [dict(before, **{k: new_doc.get(k) for k in _FAILED_RUN}, status="failed")]
+            retried[:] = [before, copy.deepcopy(new_doc)]
         return STATE_DIRS[new_status], new_doc
 
     def _end_as(final: TaskStatus, doc: Doc) -> tuple[str, Doc]:
@@ -282,7 +281,7 @@ def finish(
         located = None
     if located is not None:
         if retried and located.dirname == "pending":
-            attempts.keep_failed(queue, retried[0])
+            attempts.keep_failed(queue, *retried)
         return located
     _record_attempt(queue, running_name, status, summary, error, stamp)
     raise LeaseLost(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import labtasker
 from labtasker.api_models import Task
 from labtasker.fsqueue import attempts, ran_with
 from labtasker.tui import detail
@@ -70,3 +71,17 @@ def test_the_tui_detail_of_a_result_says_when_args_changed_since(tmp_path: Path)
     assert detail.load(r.queue, "success", name, []).notes == [
         "result ran with args.lr=0.1; args changed since"
     ]
+
+
+def test_a_failure_reported_from_outside_the_loop_keeps_the_run(project: Path) -> None:
+    tid = labtasker.submit_task(args={"lr": 0.1}, max_retries=3).task_id
+    got = labtasker.fetch_task(start_heartbeat=False)
+    assert got.task is not None and got.task.task_id == tid
+    labtasker.report_task_status(tid, "failed", summary={"loss": 9.9})
+    assert labtasker.get_task(tid).status == "pending"
+    (kept,) = labtasker.ls_attempts(tid)
+    assert (kept.status, kept.summary, kept.ran_with) == (
+        "failed",
+        {"loss": 9.9},
+        {"args": {"lr": 0.1}, "gen": 0},
+    )
