@@ -39,7 +39,8 @@ def first(tombs: list[Doc]) -> Doc:
 def record(task_id: str, tombs: list[Doc]) -> dict[str, Any]:
     """A deleted task as views show it: its last document, status ``deleted``, who deleted it when."""
     tomb = first(tombs)
-    task = tomb.get("task") if isinstance(tomb.get("task"), dict) else {}
+    found = tomb.get("task")
+    task: Doc = found if isinstance(found, dict) else {}
     out: dict[str, Any] = {
         "task_id": task_id,
         "task_name": task.get("task_name"),
