@@ -17,6 +17,7 @@ from labtasker.fsqueue.versions import leaf_paths
 
 Doc = dict[str, Any]
 KEY = "ran_with"
+INTENT = "args_intent"  # the gen of the newest args edit made on a pending task: "run with these"
 
 
 def args_gen(doc: Doc) -> int:
@@ -33,6 +34,19 @@ def args_gen(doc: Doc) -> int:
         and isinstance(value[0], int)
     ]
     return max(gens, default=0)
+
+
+def intent(doc: Doc) -> int:
+    """The task's ``args_intent`` (0: none)."""
+    value = doc.get(INTENT)
+    return value if isinstance(value, int) and not isinstance(value, bool) else 0
+
+
+def note_intent(doc: Doc, before: Any, status: str) -> None:
+    """An edit of a pending task that changed its args asks for a run with them: record its gen.
+    (An edit of a running or finished task only changes what it shows: no re-run is asked.)"""
+    if status == "pending" and before != doc.get("args"):
+        doc[INTENT] = int(doc.get("gen") or 0)
 
 
 def record(doc: Doc) -> Doc:

@@ -64,6 +64,7 @@ def apply_update(
     old = parse_status(doc["status"])
     new = old
     edited: dict[str, Any] = {}
+    args_before = copy.deepcopy(doc.get("args"))
     for name, value in fields.items():
         if name in DICT_FIELDS:
             value = edited[name] = expand(value, name)
@@ -89,6 +90,7 @@ def apply_update(
     doc["last_modified"] = now
     doc["gen"] = int(doc.get("gen") or 0) + 1
     versions.note_edit(doc, edited, replace_fields, doc["gen"], node)
+    ran_with.note_intent(doc, args_before, old.value)
     if new != old or reset_pending:
         doc["sgen"] = doc["gen"]  # an explicit status change: beats the history it replaces
     return new, doc

@@ -84,14 +84,18 @@ def join(docs: Sequence[Doc]) -> Doc:
     """The merged document of live versions of one task (statuses must match their directories)."""
     if not docs:
         raise ValueError("join needs at least one version")
-    winner = min(range(len(docs)), key=lambda i: life_key(docs[i]))
-    out = copy.deepcopy(docs[winner])
-    out["life"] = list(life_of(docs[winner]))
+    intent = max(ran_with.intent(d) for d in docs)
+    lives = [_rerun(d) if _stale(d, intent) else d for d in docs]
+    winner = min(range(len(docs)), key=lambda i: life_key(lives[i]))
+    out = copy.deepcopy(lives[winner])
+    out["life"] = list(life_of(lives[winner]))
     latest = max(docs, key=lambda d: (_int(d.get("rev")), str(d.get("node") or "")))
     out["rev"], out["node"] = _int(latest.get("rev")), str(latest.get("node") or "")
     if _aware(latest.get("last_modified")):  # not the latest time: clocks disagree, revs do not
         out["last_modified"] = latest["last_modified"]
     out["gen"] = max(_int(d.get("gen")) for d in docs)
+    if intent:
+        out[ran_with.INTENT] = intent
     clocks = [_clocks(d) for d in docs]
     for name in EDITED_SCALARS:
         _pick(out, name, [{name: d[name]} if name in d else {} for d in docs], clocks, winner)
@@ -108,47 +112,30 @@ def join(docs: Sequence[Doc]) -> Doc:
         out["clocks"] = {p: [g, n] for p, (g, n) in sorted(all_clocks.items())}
     else:
         out.pop("clocks", None)
-    if _unseen_args_edit(out, docs):
-        _requeue(out, docs)
     return out
 
 
-# A user's edit of args that a finished run never saw re-queues the task: the user asked for
-# a run with the new args, and the result stays an attempt beside the args it ran with.
+# A user's edit of args made on a pending task asks for a run with them (``args_intent``, the
+# edit's gen, carried by every later version). A result claimed with older args is stale: in
+# the merge it stands for its own re-queue, and the result itself is kept in attempts/.
 _RERUN = ("success", "failed")
 _KEPT_ON_RERUN = ("task_id", "created_at")
 
 
-def _unseen_args_edit(out: Doc, docs: Sequence[Doc]) -> bool:
-    """The winner is a result computed with other args than the merged ones, and a version not
-    of that run (pending, or another run) holds an args edit newer than the run's claim."""
-    ran = ran_with.of(out)
-    if out.get("status") not in _RERUN or ran is None or ran["args"] == (out.get("args") or {}):
-        return False
-    seen = _int(ran.get("gen"))
-    mine = run_id(out)
-    return any(
-        d.get("status") in ("pending", "running")
-        and not (d.get("status") == "running" and run_id(d) == mine)
-        and ran_with.args_gen(d) > seen
-        for d in docs
-    )
+def _stale(doc: Doc, intent: int) -> bool:
+    ran = ran_with.of(doc)
+    return doc.get("status") in _RERUN and ran is not None and _int(ran.get("gen")) < intent
 
 
-def _requeue(out: Doc, docs: Sequence[Doc]) -> None:
-    """Turn the merged result into a fresh pending lifecycle, as a user's re-queue would.
-
-    It depends only on what every replica that sees these versions agrees on (the highest
-    status generation), so the same re-queue is made everywhere.
-    """
-    sgen = max(_int(d.get("sgen")) for d in docs) + 1
-    for key in list(life_fields(out)):
-        if key not in _KEPT_ON_RERUN:
-            del out[key]
-    out.update(status="pending", summary={}, retries=0, sgen=sgen)
+def _rerun(doc: Doc) -> Doc:
+    """The re-queue a stale result stands for: a fresh pending lifecycle one status generation
+    later, made from nothing but that generation, so every replica makes the same one."""
+    life = life_fields(doc)
+    out = {k: v for k, v in doc.items() if k not in life or k in _KEPT_ON_RERUN}
+    out.update(status="pending", summary={}, retries=0, sgen=_int(doc.get("sgen")) + 1)
     out.update(worker_id=None, start_time=None, last_heartbeat=None, last_error=None)
-    out["gen"] = max(_int(out.get("gen")), sgen)
     out["life"] = [0, "", digest(life_fields(out))]
+    return out
 
 
 def _pick(

@@ -38,9 +38,11 @@ from tests.sync.replicas import Replica, check_invariants, copy_into, files_of
 OPS = (
     "submit",
     "run",
+    "run_task",
     "claim",
     "finish",
     "edit",
+    "edit_args",
     "requeue",
     "cancel",
     "delete",
@@ -85,6 +87,8 @@ class World:
             self.task_ids.append(r.submit(args={"lr": 0.1, "i": len(self.task_ids)}, max_retries=2))
         elif op == "run":
             r.run(tid if pick % 3 else None, status=("success", "failed", "cancelled")[pick % 3], acc=value)
+        elif op == "run_task" and tid:  # this very task, to success (while others edit or delete it)
+            r.run(tid, status="success", acc=value)
         elif op == "claim":
             r.claim(tid)
         elif op == "finish":
@@ -99,6 +103,8 @@ class World:
             path = FIELDS[pick % len(FIELDS)]
             head, _, rest = path.partition(".")
             r.edit(tid, {head: {rest: value}} if rest else {head: abs(value) % 5})
+        elif op == "edit_args" and tid:  # a new setting for a task that may be running or done elsewhere
+            r.edit(tid, {"args": {"lr": value / 10}})
         elif op == "requeue" and tid:
             r.requeue(tid)
         elif op == "cancel" and tid:
@@ -150,6 +156,17 @@ step = st.tuples(
 )
 
 
+# Clashes on one task, shared by every replica first: runs, args edits, re-queues and deletes
+# meet often (with many tasks they rarely touch the same one).
+CLASHES = (
+    *("run_task", "edit_args") * 2,
+    *("run", "edit", "requeue", "cancel", "delete", "claim", "finish", "copy", "reconcile"),
+)
+clash = st.tuples(
+    st.sampled_from(CLASHES), st.integers(0, 3), st.integers(0, 3), st.integers(0, 50), st.integers(-3, 9)
+)
+
+
 @settings(
     max_examples=int(os.environ.get("LT_EXAMPLES", "40")),
     deadline=None,
@@ -157,10 +174,27 @@ step = st.tuples(
 )
 @given(n=st.integers(2, 4), steps=st.lists(step, min_size=5, max_size=40))
 def test_random_work_on_replicas_converges_whatever_the_exchange_order(n: int, steps: list[Any]) -> None:
+    check_world(n, steps, shared=False)
+
+
+@settings(
+    max_examples=int(os.environ.get("LT_EXAMPLES", "40")),
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+@given(n=st.integers(2, 4), steps=st.lists(clash, min_size=3, max_size=20))
+def test_clashes_on_one_task_keep_every_run_beside_its_args(n: int, steps: list[Any]) -> None:
+    check_world(n, steps, shared=True)
+
+
+def check_world(n: int, steps: list[Any], *, shared: bool) -> None:
+    """Run the steps on ``n`` replicas (``shared``: after one task reached them all), exchange, check."""
     root = Path(tempfile.mkdtemp(prefix="lt-replicas-"))
     try:
         world = World(root, n)
         world.step("submit", 0, 0, 0, 0)
+        if shared:
+            world.exchange_all()
         for op, a, b, pick, value in steps:
             world.step(op, a, b, pick, value)
         world.exchange_all()
@@ -200,10 +234,11 @@ def check_every_run_kept(world: World, replica: Replica) -> None:
 
 
 def check_summaries_beside_their_args(replica: Replica) -> None:
-    """A summary a task or a kept run shows always sits beside the args its run was claimed with."""
+    """A summary a run wrote, on a task or a kept run, always sits beside the args it ran with
+    (a summary a user typed into a task that never ran has no run to name)."""
     for dirname in (*STATE_DIRS.values(), "attempts"):
         for doc in _docs(replica, dirname):
-            if doc.get("summary") and doc.get("reason") != tasks.LATE_RESULT:
+            if doc.get("summary") and doc.get("worker_id") and doc.get("reason") != tasks.LATE_RESULT:
                 assert ran_with.of(doc) is not None, f"{dirname}: {doc['task_id']} summary without its args"
 
 
