@@ -4,8 +4,10 @@ A result belongs to the args it was computed with, not to the args a user
 sees later. A claim records ``ran_with: {args: ..., gen: N}`` in the task
 (``N`` the newest edit of any ``args`` path the claimer knew, from ``clocks``);
 the record travels with the run's result, into ``attempts/`` too. Views compare
-it with the current args (``changed``, ``differences``), and the merge of
-replicas uses ``gen`` to tell an edit the run never saw (replicas/merge.py).
+it with the current args (``changed``, ``differences``). An edit that changes
+the args of a pending task records ``args_intent`` (its gen): a result whose
+``ran_with.gen`` is below it ran with args the user replaced, and the merge of
+replicas re-queues it (replicas/merge.py).
 """
 
 from __future__ import annotations
