@@ -68,6 +68,7 @@ def lab(request: pytest.FixtureRequest, tmp_path: Path) -> tuple[dict[str, Clone
         assert states[0] == states[1] == states[2], "the clones agree"
         for node in nodes.values():
             check_invariants(node)
+            assert not node.reconcile().changed, "a second look changes nothing"
 
     return nodes, exchange
 
