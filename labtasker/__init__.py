@@ -23,6 +23,7 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
     "labtasker.api_models": ("Attempt", "Task", "TaskUpdateRequest"),
     "labtasker.errors": ("LabtaskerError", "LabtaskerRuntimeError", "LabtaskerTypeError", "LabtaskerValueError"),
     "labtasker.event_listener": ("EventListener", "connect_events"),
+    "labtasker.sweep.rows": ("Results", "results"),
     "labtasker.worker.decorator": (
         "LoopStopped", "Required", "current_task_id", "current_worker_id", "get_labtasker_log_dir", "is_enabled", "loop",
         "task_info",
@@ -39,6 +40,7 @@ __all__ = [
     "LabtaskerValueError",
     "LoopStopped",
     "Required",
+    "Results",
     "Task",
     "TaskUpdateRequest",
     "__version__",
@@ -65,6 +67,7 @@ __all__ = [
     "refresh_task_heartbeat",
     "report_task_status",
     "report_worker_status",
+    "results",
     "submit_task",
     "submit_tasks",
     "task_info",
@@ -118,6 +121,7 @@ if TYPE_CHECKING:  # what type checkers and editors see
         LabtaskerValueError,
     )
     from labtasker.event_listener import EventListener, connect_events
+    from labtasker.sweep.rows import Results, results
     from labtasker.worker.decorator import (
         LoopStopped,
         Required,

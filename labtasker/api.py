@@ -35,6 +35,8 @@ from labtasker.fsqueue.store import FsQueue
 from labtasker.worker import required as req
 
 if TYPE_CHECKING:  # the loop machinery loads only for loops
+    from datetime import datetime
+
     from labtasker.worker import runner
 
 _queues: dict[tuple[Path, str], FsQueue] = {}
@@ -578,11 +580,14 @@ def run_loop(
     grace: str | float | None = None,
     count_interrupts: bool = False,
     retry_backoff: str | float | None = None,
+    deadline: datetime | None = None,
 ) -> runner.Tally:
     """Run ``job`` over matching pending tasks of the queue in use.
 
     Settings not given here come from ``[loop]`` of ``config.toml``; with
     ``wait`` the loop waits for new tasks instead of returning when none is left.
+    With a ``deadline`` (inside a Slurm job: the job's time limit, found by
+    itself) the loop takes no task whose eta_max and grace would run past it.
     """
     from labtasker.worker import runner
 
@@ -590,32 +595,74 @@ def run_loop(
     predicate = _compile(extra_filter)
     worker_id = None if worker_id is None else str(worker_id)  # create_worker's id is a str subclass
 
-    def accept(doc: dict[str, Any]) -> bool:
-        return req.matches(doc.get("args"), tree, allow_extra=allow_extra) and (
-            predicate is None or predicate(doc)
-        )
-
     def setting(given: Any, name: str, default: Any) -> Any:
         if given is not None:
             return given
         value = ctx.cfg.setting(name) if ctx.cfg else None
         return default if value is None else value
 
+    loop_eta = durations.parse(setting(eta_max, "eta_max", None))
+    loop_grace = _loop_seconds(setting(grace, "grace", runner.DEFAULT_GRACE))
+    fits = _fits_before(deadline or _slurm_job_end(), loop_eta, loop_grace, report)
+
+    def accept(doc: dict[str, Any]) -> bool:
+        return (
+            req.matches(doc.get("args"), tree, allow_extra=allow_extra)
+            and (predicate is None or predicate(doc))
+            and (fits is None or fits(doc))
+        )
+
     opts = runner.LoopOptions(
         accept=accept,
         worker_id=worker_id,
         create_worker_kwargs=create_worker_kwargs or {},
-        eta_max=durations.parse(setting(eta_max, "eta_max", None)),
+        eta_max=loop_eta,
         heartbeat_interval=float(heartbeat_interval or setting(None, "heartbeat_interval", 30.0)),
         heartbeat_timeout=heartbeat_timeout or setting(None, "heartbeat_timeout", None),
         max_tasks=max_tasks,
         logs_dir=ctx.logs_dir,
         wait=wait,
-        grace=_loop_seconds(setting(grace, "grace", runner.DEFAULT_GRACE)),
+        grace=loop_grace,
         count_interrupts=count_interrupts,
         retry_backoff=_loop_seconds(setting(retry_backoff, "retry_backoff", transitions.RETRY_BACKOFF)),
     )
     return runner.run_loop(ctx.queue, job, opts, report)
+
+
+def _slurm_job_end() -> datetime | None:
+    """The time limit of the Slurm job this process runs in (None outside Slurm, or without one)."""
+    if not os.environ.get("SLURM_JOB_ID"):
+        return None
+    from labtasker.slurm import commands, timelimit
+
+    return timelimit.job_end(os.environ, _now(), commands.time_left)
+
+
+def _fits_before(end: datetime | None, loop_eta: float | None, grace: float, report: Any) -> Any:
+    """A check that a task's run ends before ``end`` (None: no end); a task left out is said once."""
+    if end is None:
+        return None
+    from labtasker.fsqueue import durations as dur
+    from labtasker.slurm import timelimit
+
+    told: set[str] = set()
+
+    def fits(doc: dict[str, Any]) -> bool:
+        now = _now()
+        if timelimit.fits(doc, loop_eta, grace, end, now):
+            return True
+        task_id = str(doc.get("task_id"))
+        if report is not None and task_id not in told:
+            told.add(task_id)
+            length = timelimit.expected_length(doc, loop_eta) or 0.0
+            left = max(0.0, (end - now).total_seconds())
+            report.line(
+                f"task {task_id} left for another worker: its eta_max ({dur.human(length)}) "
+                f"does not fit in the {dur.human(left)} before this job's time limit"
+            )
+        return False
+
+    return fits
 
 
 def _loop_seconds(value: Any) -> float:

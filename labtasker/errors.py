@@ -79,3 +79,9 @@ class WorkerCrashed(LabtaskerRuntimeError):
 # The original's names for bad input, kept for scripts that catch them.
 LabtaskerValueError = UsageError
 LabtaskerTypeError = UsageError
+
+
+class WorkerBusy(LostRace):
+    """The worker's file is in another process's hand for longer than we waited; try again."""
+
+    exit_code = 75  # EX_TEMPFAIL: worth retrying

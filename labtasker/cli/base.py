@@ -27,6 +27,10 @@ class Command(cli.Application):
         for func, info in list(self._switches_by_func.items()):
             if all(self._switches_by_name.get(n) is not info for n in info.names):
                 del self._switches_by_func[func]  # fully overridden (plumbum's -v/--version)
+        for name in ("completions",):  # plumbum's own completion: `labtasker completion SHELL` replaces it
+            info = self._switches_by_name.pop(name, None)
+            if info is not None:
+                self._switches_by_func.pop(info.func, None)
         for name, sub in list(self._subcommands.items()):
             if isinstance(sub, OptionalSubcommand) and not sub.installed():
                 del self._subcommands[name]  # not written yet: hidden, never an error
@@ -43,6 +47,24 @@ class Command(cli.Application):
     @cli.switch(["--version"], overridable=True, group="Meta-switches", help="Print the version and quit")
     def version(self) -> None:
         super().version()
+
+    @cli.switch(["-h", "--help"], overridable=True, group="Meta-switches", help="Show this help")
+    def help(self) -> None:
+        from labtasker.cli import help_text
+
+        sys.stdout.write(help_text.render(self))
+
+    @classmethod
+    def run(cls, argv: Any = None, exit: bool = True) -> Any:
+        """plumbum's ``run`` without its broken-pipe handling, which exits 1: ``main()`` ends
+        a command whose reader left (``| head``) quietly with 0."""
+        argv = list(sys.argv if argv is None else argv)
+        app = cls(argv.pop(0))
+        ran, retcode = app._parse_and_dispatch(argv)
+        if exit:
+            sys.stdout.flush()
+            sys.exit(retcode)
+        return ran, retcode
 
     # plumbum reports bad switches on stdout with the whole help text; ours is
     # one line on stderr and exit code 2, like every other usage error.
@@ -87,7 +109,7 @@ class Group(Command):
         if self.nested_command:
             return 0
         if args:
-            names = ", ".join(sorted(self._subcommands))
+            names = ", ".join(sorted(n for n in self._subcommands if not n.startswith("_")))
             raise UsageError(f"unknown command {args[0]!r} for `{self.PROGNAME}` (choose from: {names})")
         self.help()
         return 0

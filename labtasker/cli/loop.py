@@ -126,11 +126,7 @@ class Loop(Command):
     DESCRIPTION_MORE = """
     Runs until no matching pending task is left. SIGINT, SIGTERM or SIGHUP stop
     the command (then SIGKILL after --grace) and put its task back in pending
-    with no retry counted; the exit code is then 128 + the signal. Examples:
-
-        labtasker loop -- python train.py --lr '%(lr)' --model '%(model)'
-        labtasker loop --cmd 'python train.py --lr %(lr) > out-%(lr).txt'
-        labtasker loop --script-path job.sh
+    with no retry counted; the exit code is then 128 + the signal.
     """
 
     cmd = cli.SwitchAttr(
@@ -197,6 +193,19 @@ class Loop(Command):
         help="A failed task waits this long before its first retry, doubling each time (default 1; 0: none)",
     )
     quiet = cli.Flag(["-q", "--quiet"], help="Print no progress lines (also LABTASKER_QUIET=1)")
+    gpus = cli.SwitchAttr(
+        ["--gpus"],
+        str,
+        argname="LIST",
+        help="One worker per GPU, each with its own CUDA_VISIBLE_DEVICES: e.g. 0,1,2,3, or all",
+    )
+    gpus_per_task = cli.SwitchAttr(
+        ["--gpus-per-task"], positive, argname="N", requires=["--gpus"], help="Give each worker N of the GPUs"
+    )
+
+    def _parse_args(self, argv: list[str]) -> Any:
+        self.raw_argv = list(argv)  # kept for --gpus: each worker runs the same line
+        return super()._parse_args(argv)
 
     def main(self, *command: str) -> int:
         cmd = self.cmd
@@ -213,6 +222,11 @@ class Loop(Command):
             flt.compile(self.extra_filter)
         if self.retry_backoff is not None and self.retry_backoff < 0:
             raise UsageError("--retry-backoff must be 0 or more seconds")
+        if self.gpus is not None:  # checked above once, then run by one worker per GPU group
+            from labtasker.cli import gpus
+
+            found = gpus.groups(gpus.parse_gpus(self.gpus), self.gpus_per_task or 1)
+            return gpus.run(self.raw_argv, found, cmd if cmd != self.cmd else None)
         report = loop_report.Reporter(quiet=self.quiet)
         # Under a pseudo-terminal by default, with or without a terminal of our own (nohup,
         # Slurm, a pipe), so isatty() checks and progress bars behave the same everywhere.

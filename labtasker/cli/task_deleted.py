@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from labtasker import api
-from labtasker.cli import output
+from labtasker.cli import listing, output
 from labtasker.fsqueue import attempts, tombstones
 
 _HEADERS = ["TASK_ID", "NAME", "DELETED", "BY", "WAS", "ATTEMPTS", "ARGS"]
@@ -33,11 +33,9 @@ def deleted_records(
 
 
 def render_deleted(records: list[dict[str, Any]], fmt: str) -> Any:
-    """Lines of output for deleted tasks in a format (table, yaml or jsonl, as ``task ls``)."""
-    if fmt == "jsonl":
-        return output.jsonl(records)
-    if fmt == "yaml":
-        return output.yaml_docs(records)
+    """Lines of output for deleted tasks in a format (those of ``task ls``)."""
+    if fmt != "table":
+        return listing.lines(fmt, records)
     if not records:
         return iter(())
     rows = [

@@ -33,7 +33,7 @@ class Tui(Command):
     """Browse and triage a queue in the terminal: states, tasks, errors, logs; cancel, re-queue, edit"""
 
     PROGNAME = "labtasker tui"
-    USAGE = "    labtasker tui [QUEUE_DIR] [--read-only] [-s STATE] [-f EXPR] [-m METRICS]\n"
+    USAGE = "    labtasker tui [QUEUE_DIR] [--read-only] [-s STATE] [-f EXPR] [-m METRICS] [--results]\n"
 
     read_only = cli.Flag(
         ["--read-only"], help="Look only: no action changes a file (for a copy from elsewhere)"
@@ -61,6 +61,9 @@ class Tui(Command):
     )
     poll = cli.Flag(
         ["--poll"], help="Watch for changes by polling (NFS, SMB, sshfs: native events miss them)"
+    )
+    results = cli.Flag(
+        ["--results"], help="Open on the results screen: args against metrics of finished tasks, with a plot"
     )
     log_dirs = cli.SwitchAttr(
         ["--log-dir"],
@@ -92,10 +95,19 @@ class Tui(Command):
             expr=self.extra_filter,
             metrics=metrics,
             polling=self.poll,
-            log_dirs=[Path(d) for d in self.log_dirs],
+            log_dirs=[*(Path(d) for d in self.log_dirs), *_project_logs(queue_dir)],
+            results=self.results,
         )
         app.run()
         return 0
+
+
+def _project_logs(queue_dir: str) -> list[Path]:
+    """The project's logs folder (where its loops log), as `labtasker task log` reads it."""
+    if queue_dir:
+        return []
+    root = api.context().root
+    return [root / "logs"] if root is not None else []
 
 
 def open_queue(queue_dir: str | None, *, read_only: bool = False) -> FsQueue:

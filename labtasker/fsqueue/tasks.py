@@ -10,7 +10,6 @@ import copy
 import hashlib
 import json
 import os
-import random
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -19,6 +18,7 @@ from typing import Any
 
 from labtasker.errors import LeaseLost, TaskBusy, TaskNotFound
 from labtasker.fsqueue import atomic, attempts, clock, ids, layout, transitions
+from labtasker.fsqueue.backoff import Backoff
 from labtasker.fsqueue.documents import new_task
 from labtasker.fsqueue.layout import STATE_DIRS, TaskStatus
 from labtasker.fsqueue.store import Doc, FsQueue, Located
@@ -106,7 +106,7 @@ def change_task(queue: FsQueue, task_id: str, change: Any, *, wait: float | None
         status, new_doc = result
         return STATE_DIRS[status], new_doc
 
-    backoff = _Backoff(BUSY_WAIT if wait is None else wait)
+    backoff = Backoff(BUSY_WAIT if wait is None else wait)
     while True:
         where = locate(queue, task_id)
         if not where.busy:
@@ -119,23 +119,6 @@ def change_task(queue: FsQueue, task_id: str, change: Any, *, wait: float | None
                 f"task {task_id} is busy: another process has had it in hand for "
                 f"{backoff.limit:g}s; try again"
             )
-
-
-class _Backoff:
-    """Sleeps growing, jittered intervals (rivals fall out of step) until ``limit`` seconds have passed."""
-
-    def __init__(self, limit: float) -> None:
-        self.limit = limit
-        self.deadline = time.monotonic() + limit
-        self.delay = 0.002
-
-    def sleep(self) -> bool:
-        left = self.deadline - time.monotonic()
-        if left <= 0:
-            return False
-        time.sleep(min(left, self.delay * random.uniform(0.5, 1.5)))
-        self.delay = min(self.delay * 2, 0.1)
-        return True
 
 
 def update(
@@ -210,7 +193,7 @@ def _while_in_hand(
     queue: FsQueue, running_name: str, act: Callable[[], Located | None], limit: float
 ) -> Located | None:
     """``act()`` on our running file, waiting while another process has it in hand; FileNotFoundError if gone."""
-    backoff = _Backoff(limit)
+    backoff = Backoff(limit)
     misses = 0
     while True:
         try:

@@ -6,11 +6,13 @@ import os
 from datetime import datetime
 from typing import Any
 
-from labtasker.errors import WorkerNotFound
-from labtasker.fsqueue import clock, ids
+from labtasker.errors import WorkerBusy, WorkerNotFound
+from labtasker.fsqueue import clock, ids, layout, locking
+from labtasker.fsqueue.backoff import Backoff
 from labtasker.fsqueue.documents import expand
 from labtasker.fsqueue.store import Doc, FsQueue
 
+BUSY_WAIT = 10.0  # seconds a change waits while another process has the worker in hand
 WORKER_STATUSES = ("active", "suspended", "crashed", "exited")  # exited: its loop ended
 
 
@@ -35,6 +37,7 @@ def create(
         "metadata": expand(metadata, "metadata"),
         "node": queue.node,
         "pid": os.getpid(),
+        "host": locking.host_key(),  # where its pid means something (worker ls tells a dead loop)
         "created_at": stamp,
         "last_modified": stamp,
     }
@@ -49,14 +52,35 @@ def get(queue: FsQueue, worker_id: str) -> Doc:
     return doc
 
 
-def change(queue: FsQueue, worker_id: str, fn: Any) -> Doc:
-    """Take, change, put a worker document."""
-    try:
-        located = queue.transact("workers", f"{worker_id}.yaml", lambda d: ("workers", fn(d)))
-    except FileNotFoundError:
-        raise WorkerNotFound(f"no worker with id {worker_id!r} in {queue.path}") from None
-    assert located is not None
-    return located.doc
+def change(queue: FsQueue, worker_id: str, fn: Any, *, wait: float = BUSY_WAIT) -> Doc:
+    """Take, change, put a worker document.
+
+    Two processes may change one worker at once (its loop counting a failure,
+    a sweeper marking it crashed): while the other has the file in hand, wait
+    and apply ``fn`` to its result. WorkerNotFound only when no file of the
+    worker exists, in place or in hand; WorkerBusy after ``wait`` seconds.
+    """
+    name = f"{worker_id}{layout.SUFFIX}"
+    backoff = Backoff(wait)
+    misses = 0
+    while True:
+        try:
+            located = queue.transact("workers", name, lambda d: ("workers", fn(d)))
+        except FileNotFoundError:
+            pass
+        else:
+            assert located is not None
+            return located.doc
+        if queue.in_hand("workers", name) or (queue.path / "workers" / name).exists():
+            misses = 0
+        else:
+            misses += 1  # a look between take and put can miss both: look thrice
+            if misses >= 3:
+                raise WorkerNotFound(f"no worker with id {worker_id!r} in {queue.path}")
+        if not backoff.sleep():
+            raise WorkerBusy(
+                f"worker {worker_id} is busy: another process has had it in hand for {wait:g}s; try again"
+            )
 
 
 def set_status(queue: FsQueue, worker_id: str, status: str, now: datetime | None = None) -> Doc:

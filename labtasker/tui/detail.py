@@ -14,6 +14,7 @@ from typing import Any
 from labtasker.fsqueue import layout, ran_with, tombstones
 from labtasker.fsqueue.store import FsQueue
 from labtasker.tui.scan import DIRNAME
+from labtasker.worker import run_logs
 
 MAX_FILE_BYTES = 256 * 1024
 TAIL_BYTES = 64 * 1024
@@ -119,26 +120,12 @@ def attempts_of(queue: FsQueue, task_id: str) -> list[tuple[str, dict[str, Any]]
 
 def log_dirs_for(queue_path: Path, extra: list[Path] | None = None) -> list[Path]:
     """Where run logs of this queue may be: given dirs, ``<queue>/logs``, ``<root>/logs``."""
-    dirs = list(extra or [])
-    dirs.append(queue_path / "logs")
-    if queue_path.parent.name == "queues":  # <root>/queues/<name>: the loop logs to <root>/logs
-        dirs.append(queue_path.parent.parent / "logs")
-    return dirs
+    return run_logs.log_dirs(queue_path, extra=extra)
 
 
 def find_run_log(log_dirs: list[Path], task_id: str) -> Path | None:
-    """The ``run.log`` of the latest run of a task (run dirs are ``<stamp>--<task_id>``)."""
-    suffix = f"{layout.SEP}{task_id}"
-    found: list[tuple[str, Path]] = []
-    for base in log_dirs:
-        runs = base / "run"
-        try:
-            names = os.listdir(runs)
-        except (FileNotFoundError, NotADirectoryError):
-            continue
-        found += [(n, runs / n / "run.log") for n in names if n.endswith(suffix)]
-    found = [(n, p) for n, p in found if p.is_file()]
-    return max(found)[1] if found else None
+    """The ``run.log`` of the latest run of a task, the one ``labtasker task log`` prints."""
+    return run_logs.latest(log_dirs, task_id)
 
 
 def tail(path: Path, max_bytes: int = TAIL_BYTES, max_lines: int = TAIL_LINES) -> str:

@@ -20,7 +20,7 @@ def test_version_and_help(lt: Lt) -> None:
     ran = lt("--help")
     assert ran.code == 0
     for name in ("init", "config", "queue", "task", "worker", "loop"):
-        assert f"\n    {name} " in ran.out
+        assert f"\n  {name} " in ran.out
     for argv in (
         ["task", "--help"],
         ["task", "submit", "--help"],
@@ -93,15 +93,11 @@ def test_missing_or_broken_optional_commands_break_nothing(lt: Lt, monkeypatch: 
     assert lt("task", "count").code == 0
 
 
-def test_shell_completion(lt: Lt, monkeypatch: pytest.MonkeyPatch) -> None:
-    ran = lt("--completions", "bash")
-    assert ran.code == 0 and "complete" in ran.out
-    monkeypatch.setenv("COMP_WORDS", "labtasker ta")
-    monkeypatch.setenv("COMP_CWORD", "1")
-    assert lt().out.split() == ["task"]
-    monkeypatch.setenv("COMP_WORDS", "labtasker task su")
-    monkeypatch.setenv("COMP_CWORD", "2")
-    assert lt().out.split() == ["submit"]
+def test_shell_completion(lt: Lt) -> None:
+    ran = lt("completion", "bash")
+    assert ran.code == 0 and "complete -o default -F _labtasker_complete labtasker lt" in ran.out
+    assert lt("__complete", "bash", "--", "ta").out.split() == ["task"]
+    assert lt("__complete", "bash", "--", "task", "su").out.split() == ["submit"]
 
 
 @pytest.mark.usefixtures("project")
