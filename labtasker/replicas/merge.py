@@ -227,7 +227,8 @@ def canonical_name(dirname: str, doc: Doc) -> str:
     """The file name a document has in a state directory (the same on every replica)."""
     task_id = doc["task_id"]
     if dirname == "pending":
-        priority = doc.get("priority") if isinstance(doc.get("priority"), int) else 0
+        found = doc.get("priority")
+        priority = found if isinstance(found, int) else 0
         when = doc["last_modified"] if _aware(doc.get("last_modified")) else _EPOCH
         return layout.pending_name(priority, when, task_id, reserved_for=doc.get("reserved_for"))
     if dirname == "running":

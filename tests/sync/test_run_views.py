@@ -85,3 +85,15 @@ def test_a_failure_reported_from_outside_the_loop_keeps_the_run(project: Path) -
         {"loss": 9.9},
         {"args": {"lr": 0.1}, "gen": 0},
     )
+
+
+def test_results_put_a_metric_against_the_args_it_ran_with(project: Path) -> None:
+    tid = labtasker.submit_task(args={"lr": 0.1}).task_id
+    labtasker.submit_task(args={"lr": 0.2})
+    for acc in (0.7, 0.8):
+        got = labtasker.fetch_task(start_heartbeat=False)
+        assert got.task is not None
+        labtasker.report_task_status(got.task.task_id, "success", summary={"acc": acc})
+    labtasker.update_tasks([labtasker.TaskUpdateRequest(task_id=tid, args={"lr": 0.5})])
+    rows = labtasker.results(metrics="acc", sort="acc")
+    assert [(r["lr"], r["acc"]) for r in rows] == [(0.1, 0.7), (0.2, 0.8)]
