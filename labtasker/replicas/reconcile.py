@@ -282,20 +282,20 @@ def merge_bytes(dirname: str, ours: bytes, theirs: bytes) -> bytes:
     """Two versions of one queue file (``dirname`` its folder, ``.`` for queue.yaml) as one:
     the same rules as ``reconcile``, for a tool that meets both at once (``labtasker sync``)."""
     key = {"workers": "worker_id", ".": None}.get(dirname, "task_id")
-    docs = []
+    docs: list[Doc | None] = []
     for data in (ours, theirs):
         try:
             docs.append(codec.load(data, required_key=key))
         except codec.Unreadable:
             docs.append(None)
-    if docs[0] is None or docs[1] is None:
-        return theirs if docs[0] is None and docs[1] is not None else ours
+    mine, other = docs
+    if mine is None or other is None:
+        return theirs if mine is None and other is not None else ours
     if dirname not in STATE_DIRNAMES:
-        best = _better(dirname, docs[0], docs[1])
-        return ours if best is docs[0] else theirs
+        best = _better(dirname, mine, other)
+        return ours if best is mine else theirs
     files = [
-        _File(dirname, "", _with_status(normalise(d), dirname), b)
-        for d, b in zip(docs, (ours, theirs), strict=False)
+        _File(dirname, "", _with_status(normalise(d), dirname), b) for d, b in ((mine, ours), (other, theirs))
     ]
     plan = merge.resolve([merge.Version(dirname, f.doc) for f in files])
     assert plan.keep is not None
