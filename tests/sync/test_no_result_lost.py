@@ -193,3 +193,22 @@ def test_a_re_queue_that_beats_two_successes_shows_no_old_summary(lab) -> None: 
         assert doc["dirname"] == "pending" and not doc.get("summary")
         runs = _history(node, tid)["attempts"]
         assert sorted(r["summary"]["acc"] for r in runs) == [0.1, 0.2]
+
+
+def test_a_cancel_against_a_success_and_two_successes_keep_every_result(lab) -> None:  # type: ignore[no-untyped-def]
+    nodes, exchange = lab
+    a, b, c = nodes.values()
+    cancelled, twice = a.submit(args={"lr": 0.1}), a.submit(args={"lr": 0.2})
+    _share(nodes)
+    a.cancel(cancelled)
+    b.run(cancelled, acc=0.4)
+    b.run(twice, acc=0.5)
+    c.run(twice, acc=0.6)
+    exchange()
+    for node in nodes.values():
+        assert node.doc(cancelled)["dirname"] == "cancelled", "the user's cancel is the later decision"
+        (kept,) = _history(node, cancelled)["attempts"]
+        assert (kept["status"], kept["summary"]["acc"]) == ("success", 0.4)
+        doc = node.doc(twice)
+        (other,) = _history(node, twice)["attempts"]
+        assert sorted([doc["summary"]["acc"], other["summary"]["acc"]]) == [0.5, 0.6]
