@@ -6,6 +6,7 @@ Each call finds the queue in use (``$LABTASKER_QUEUE_DIR``, the nearest
 
 from __future__ import annotations
 
+import copy
 import heapq
 import os
 import shutil
@@ -257,7 +258,11 @@ def report_task_status(
         if old == TaskStatus.RUNNING and new == TaskStatus.FAILED:
             if owner:
                 failed_worker.append(owner)
-            return transitions.fail(doc, _REPORTED_FAILED, now, summary)
+            running = copy.deepcopy(doc)
+            status, retried = transitions.fail(doc, _REPORTED_FAILED, now, summary)
+            if status == TaskStatus.PENDING:  # the failed run is history: kept, as tasks.finish keeps it
+                attempts.keep_failed(queue, running, retried)
+            return status, retried
         before = dict(doc, summary=dict(doc.get("summary") or {}))
         transitions.merge_summary(doc, summary)
         if new != old:

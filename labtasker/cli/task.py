@@ -288,7 +288,14 @@ class Ls(Selection):
     )
     fmt = listing.fmt_switch()
 
+    deleted = cli.Flag(
+        ["--deleted"],
+        help="List deleted tasks (their tombstones in deleted/): who deleted each when, and its runs kept",
+    )
+
     def main(self) -> int:
+        if self.deleted:
+            return self._deleted()
         sort = cast("list[str]", self.sort)  # a list=True switch: plumbum's types say str
         fmt = cast("str", self.fmt)  # one of _FORMATS
         found = self.select(self.limit + 1, self.offset, sort)
@@ -303,6 +310,17 @@ class Ls(Selection):
                 f"showing {_count([None] * self.limit)}; more match: raise --limit (e.g. --limit 10000) "
                 f"or continue with --offset {self.offset + self.limit}"
             )
+        return 0
+
+    def _deleted(self) -> int:
+        from labtasker.cli.task_deleted import deleted_records, render_deleted
+
+        if self.status is not None or self.sort:
+            raise ValueError("--deleted lists tombstones: it takes --id, --name and -f, not -s or -S")
+        found = deleted_records(self.task_id, self.task_name, self.extra_filter)
+        shown = found[self.offset : self.offset + self.limit]
+        lines = (r["task_id"] for r in shown) if self.quiet else render_deleted(shown, self.fmt)
+        output.emit(lines, pager=not self.no_pager and not self.quiet)
         return 0
 
 
@@ -406,7 +424,7 @@ def task_table(tasks: list[api.Task], attempts: dict[str, int] | None = None, wi
         row = [t.task_id, t.task_name or "-", t.status, str(t.priority), f"{t.retries}/{t.max_retries}"]
         if attempts:
             row.append(str(attempts.get(t.task_id, 0)))
-        row.append(output.compact(t.args))
+        row.append(_args_cell(t))
         if "SUMMARY" in headers:
             row.append(output.compact(summary))
         if with_error:
@@ -433,6 +451,17 @@ def _picked_cell(record: dict[str, Any], path: str) -> str:
     if path == "error":
         return error_record.headline(record["error"]) if record.get("error") else "-"
     return listing.cell(listing.pick(record, path))
+
+
+def _args_cell(task: api.Task) -> str:
+    """The args, and the args the shown result ran with when they differ (the result is not theirs)."""
+    cell = output.compact(task.args)
+    if not task.args_changed:
+        return cell
+    from labtasker.fsqueue import ran_with
+
+    then = ran_with.differences(task.to_dict())
+    return f"{cell} (ran with {', '.join(then)})"
 
 
 def short_summary(summary: dict[str, Any]) -> dict[str, Any]:

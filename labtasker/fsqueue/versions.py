@@ -29,7 +29,7 @@ EDITED_SCALARS = (
     "task_name", "priority", "max_retries", "cmd", "heartbeat_timeout", "task_timeout", "reserved_for",
 )  # fmt: skip
 EDITED_DICTS = ("args", "metadata")
-BOOKKEEPING = ("rev", "gen", "node", "life", "clocks", "last_modified")
+BOOKKEEPING = ("rev", "gen", "node", "life", "clocks", "last_modified", "args_intent")
 RESULT_RANK = {"success": 3, "failed": 2, "cancelled": 1}
 
 _KNOWN = frozenset(TASK_FIELDS)

@@ -7,7 +7,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from labtasker.fsqueue import layout
+from labtasker.fsqueue import layout, ran_with
 from labtasker.fsqueue.store import FsQueue
 
 ALL = "all"
@@ -49,4 +49,14 @@ def load(
     dirnames = parse_statuses(statuses)
     if not queue.exists():
         return []
-    return [dict(doc) for _, _, doc in queue.iter_views(dirnames) if predicate(doc)]
+    return [_as_run(doc) for _, _, doc in queue.iter_views(dirnames) if predicate(doc)]
+
+
+def _as_run(doc: Any) -> dict[str, Any]:
+    """A task as its result was computed: with the args its run was claimed with, if they
+    were changed since (``ran_with``), so a metric is never put against args it did not use."""
+    out = dict(doc)
+    ran = ran_with.of(out)
+    if ran is not None and ran["args"] != (out.get("args") or {}):
+        out["args"] = ran["args"]
+    return out

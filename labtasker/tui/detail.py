@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from labtasker.fsqueue import layout
+from labtasker.fsqueue import layout, ran_with, tombstones
 from labtasker.fsqueue.store import FsQueue
 from labtasker.tui.scan import DIRNAME
 from labtasker.worker import run_logs
@@ -35,6 +35,20 @@ class Detail:
     log: str = ""
     log_label: str = ""
     gone: bool = False
+    deleted: dict[str, Any] | None = None  # the task's tombstone (tombstones.record), if it was deleted
+
+    @property
+    def notes(self) -> list[str]:
+        """Lines above the YAML: who deleted the task when; args that changed since the result."""
+        out = []
+        if self.deleted is not None:
+            by, when = self.deleted.get("deleted_by") or "?", self.deleted.get("deleted_at")
+            out.append(
+                f"task deleted by {by} at {when.isoformat(sep=' ', timespec='seconds') if when else '?'}"
+            )
+        if self.state in ("success", "failed") and ran_with.changed(self.doc):
+            out.append(f"result ran with {', '.join(ran_with.differences(self.doc))}; args changed since")
+        return out
 
     @property
     def error(self) -> str:
@@ -63,6 +77,9 @@ def load(queue: FsQueue, state: str, name: str, log_dirs: list[Path]) -> Detail:
     detail.doc = doc
     detail.task_id = str(doc.get("task_id") or layout.task_id_of(dirname, name))
     detail.attempts = attempts_of(queue, detail.task_id)
+    if state == "attempts":  # a run of a task that may be gone: say who deleted it when
+        tombs = tombstones.read(queue, detail.task_id).get(detail.task_id)
+        detail.deleted = tombstones.record(detail.task_id, tombs) if tombs else None
     detail.log_path = find_run_log(log_dirs, detail.task_id)
     if detail.log_path is not None:
         detail.log = tail(detail.log_path)
