@@ -10,7 +10,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from labtasker import api, config
+from labtasker import api, config, run_context
 from labtasker.fsqueue import tasks
 from labtasker.fsqueue.store import FsQueue
 
@@ -51,7 +51,7 @@ class Project:
         for name in _LABTASKER_ENV:
             os.environ.pop(name, None)
         os.environ["LABTASKER_ROOT"] = str(self.root)
-        api._queues.clear()
+        run_context._queues.clear()
         return api.context().queue
 
 

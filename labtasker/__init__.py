@@ -23,10 +23,11 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
     "labtasker.api_models": ("Attempt", "Task", "TaskUpdateRequest"),
     "labtasker.errors": ("LabtaskerError", "LabtaskerRuntimeError", "LabtaskerTypeError", "LabtaskerValueError"),
     "labtasker.event_listener": ("EventListener", "connect_events"),
-    "labtasker.worker.decorator": (
-        "LoopStopped", "Required", "current_task_id", "current_worker_id", "get_labtasker_log_dir", "is_enabled", "loop",
-        "task_info",
+    "labtasker.run_context": (
+        "current_task_id", "current_worker_id", "get_labtasker_log_dir", "is_enabled", "task_info",
     ),
+    "labtasker.sweep.rows": ("Results", "results"),
+    "labtasker.worker.decorator": ("LoopStopped", "Required", "loop"),
 }  # fmt: skip
 _HOME = {name: module for module, names in _EXPORTS.items() for name in names}
 
@@ -39,6 +40,7 @@ __all__ = [
     "LabtaskerValueError",
     "LoopStopped",
     "Required",
+    "Results",
     "Task",
     "TaskUpdateRequest",
     "__version__",
@@ -65,6 +67,7 @@ __all__ = [
     "refresh_task_heartbeat",
     "report_task_status",
     "report_worker_status",
+    "results",
     "submit_task",
     "submit_tasks",
     "task_info",
@@ -118,13 +121,12 @@ if TYPE_CHECKING:  # what type checkers and editors see
         LabtaskerValueError,
     )
     from labtasker.event_listener import EventListener, connect_events
-    from labtasker.worker.decorator import (
-        LoopStopped,
-        Required,
+    from labtasker.run_context import (
         current_task_id,
         current_worker_id,
         get_labtasker_log_dir,
         is_enabled,
-        loop,
         task_info,
     )
+    from labtasker.sweep.rows import Results, results
+    from labtasker.worker.decorator import LoopStopped, Required, loop

@@ -6,10 +6,11 @@ Each call finds the queue in use (``$LABTASKER_QUEUE_DIR``, the nearest
 
 from __future__ import annotations
 
+import copy
 import heapq
 import os
 import shutil
-from dataclasses import dataclass
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -28,57 +29,18 @@ from labtasker.api_models import (
     WorkerLsResponse,
 )  # fmt: skip
 from labtasker.errors import LeaseLost, QueueExists, QueueNotFound, WorkerCrashed
-from labtasker.fsqueue import attempts, durations, layout, tasks, transitions, workers
+from labtasker.fsqueue import attempts, durations, layout, tasks, transitions, versions, workers
 from labtasker.fsqueue.layout import STATE_DIRS, TaskStatus
 from labtasker.fsqueue.store import FsQueue
+from labtasker.run_context import Context as Context  # the queue in use, for the CLI too
+from labtasker.run_context import context as context
+from labtasker.run_context import current_run, own_job, task_info
 from labtasker.worker import required as req
 
 if TYPE_CHECKING:  # the loop machinery loads only for loops
+    from datetime import datetime
+
     from labtasker.worker import runner
-
-_queues: dict[tuple[Path, str], FsQueue] = {}
-
-
-@dataclass(frozen=True)
-class Context:
-    """The root, config and queue a call works on."""
-
-    root: Path | None
-    cfg: config.Config | None
-    queue: FsQueue
-
-    @property
-    def logs_dir(self) -> Path:
-        return (self.root or self.queue.path) / "logs"
-
-
-def context(*, create: bool = False, queue_name: str | None = None) -> Context:
-    """Resolve the queue in use; with ``create`` make the root and queue if missing."""
-    root = config.ensure_root() if create else config.find_root()
-    if root is not None and not (root / "config.toml").is_file():
-        root = None
-    cfg = config.load(root) if root is not None else None
-    if cfg is not None:
-        path = cfg.resolved_queue_dir(queue_name)
-        node = config.node_id(root)  # type: ignore[arg-type]
-        name = queue_name or cfg.queue_name
-    else:
-        env = os.environ.get("LABTASKER_QUEUE_DIR")
-        path = Path(env).absolute() if env else Path.cwd() / ".labtasker" / "queues" / "default"
-        node = os.environ.get("LABTASKER_NODE_ID", "local")
-        name = queue_name or config.DEFAULT_QUEUE
-    key = (path, node)
-    queue = _queues.get(key)
-    if queue is None:
-        queue = _queues[key] = FsQueue(path, node=node)
-    if create and not queue.exists():
-        FsQueue.create(path, name, node=node)
-    elif queue.exists() and not queue.tmp.is_dir():  # a git clone: no tmp/, no empty state dirs
-        try:
-            FsQueue.create(path, name, node=node)
-        except OSError:
-            pass  # read-only: fine for reading
-    return Context(root, cfg, queue)
 
 
 def _reader() -> FsQueue | None:
@@ -144,7 +106,7 @@ def ls_tasks(
     task_name: str | None = None,
     status: str | None = None,
     extra_filter: str | dict[str, Any] | None = None,
-    limit: int = 100,
+    limit: int | None = 100,
     offset: int = 0,
     sort: list[Any] | None = None,
 ) -> TaskLsResponse:
@@ -159,7 +121,7 @@ def ls_tasks(
     queue = _reader()
     if queue is None:
         return TaskLsResponse([])
-    docs = []
+    docs: list[Mapping[str, Any]] = []
     for _, _, doc in queue.iter_views(dirnames):  # read-only views: only filtered fields are decoded
         if task_id is not None and doc["task_id"] != task_id:
             continue
@@ -182,10 +144,10 @@ def ls_tasks(
 
 
 def _plain(doc: Any) -> dict[str, Any]:
-    return doc if isinstance(doc, dict) else doc.to_dict()  # type: ignore[no-any-return]
+    return doc if isinstance(doc, dict) else doc.to_dict()
 
 
-def _claim_order(doc: dict[str, Any]) -> tuple[Any, ...]:
+def _claim_order(doc: Mapping[str, Any]) -> tuple[Any, ...]:
     return (
         -int(doc.get("priority") or 0),
         _ts(doc.get("last_modified")),
@@ -196,7 +158,7 @@ def _claim_order(doc: dict[str, Any]) -> tuple[Any, ...]:
 
 def _ts(value: Any) -> float:
     try:
-        return value.timestamp()
+        return float(value.timestamp())
     except AttributeError:
         return float("inf")
 
@@ -249,8 +211,6 @@ def report_task_status(
     Elsewhere: the task's current status only merges the summary; another
     status is a change through the state machine.
     """
-    from labtasker.worker.decorator import current_run
-
     new = layout.parse_status(status)
     run = current_run()
     if run is not None and run.task_id == task_id and worker_id not in (None, run.worker_id):
@@ -268,12 +228,14 @@ def report_task_status(
         run.task = Task.from_doc(located.doc)
         run.ended = new != TaskStatus.RUNNING
         return
-    if _is_own_job(task_id):  # a job started by `labtasker loop` reports on its own run
-        own = os.environ["LABTASKER_WORKER_ID"]
-        if worker_id is not None and str(worker_id) != own:
-            raise LeaseLost(f"task {task_id} is run by worker {own}, not {worker_id}; nothing was written")
-        queue = FsQueue(os.environ["LABTASKER_QUEUE_DIR"], node=context().queue.node)
-        name = layout.running_name(task_id, os.environ["LABTASKER_WORKER_ID"])
+    job = own_job(task_id)
+    if job is not None:  # a job started by `labtasker loop` reports on its own run
+        if worker_id is not None and str(worker_id) != job.worker_id:
+            raise LeaseLost(
+                f"task {task_id} is run by worker {job.worker_id}, not {worker_id}; nothing was written"
+            )
+        queue = FsQueue(job.queue_dir, node=context().queue.node)
+        name = layout.running_name(task_id, job.worker_id)
         try:
             tasks.request_status(queue, name, new, summary)
         except FileNotFoundError:
@@ -296,17 +258,19 @@ def report_task_status(
         if old == TaskStatus.RUNNING and new == TaskStatus.FAILED:
             if owner:
                 failed_worker.append(owner)
-            return transitions.fail(doc, _REPORTED_FAILED, now, summary)
+            running = copy.deepcopy(doc)
+            status, retried = transitions.fail(doc, _REPORTED_FAILED, now, summary)
+            if status == TaskStatus.PENDING:  # the failed run is history: kept, as tasks.finish keeps it
+                attempts.keep_failed(queue, running, retried)
+            return status, retried
         before = dict(doc, summary=dict(doc.get("summary") or {}))
         transitions.merge_summary(doc, summary)
         if new != old:
             transitions.check_transition(task_id, old, new)
         doc["last_modified"] = now
-        doc["gen"] = int(doc.get("gen") or 0) + 1
-        if new != old:
-            doc["sgen"] = doc["gen"]  # an explicit status change (merge rules: replicas/merge.py)
-            if old in layout.TERMINAL:
-                attempts.keep_replaced(queue, before)
+        versions.bump_gen(doc, status_change=new != old)
+        if new != old and old in layout.TERMINAL:
+            attempts.keep_replaced(queue, before)
         return new, doc
 
     tasks.change_task(queue, task_id, change)
@@ -320,18 +284,8 @@ def report_task_status(
 _REPORTED_FAILED = {"type": "ReportedFailed", "message": "the job reported failed"}  # see error_record
 
 
-def _is_own_job(task_id: str) -> bool:
-    return (
-        os.environ.get("LABTASKER_TASK_ID") == task_id
-        and bool(os.environ.get("LABTASKER_WORKER_ID"))
-        and bool(os.environ.get("LABTASKER_QUEUE_DIR"))
-    )
-
-
 def finish(status: str = "success", summary: dict[str, Any] | None = None) -> None:
     """End the current loop task with ``status`` (inside ``@labtasker.loop()`` only)."""
-    from labtasker.worker.decorator import task_info
-
     report_task_status(task_info().task_id, status, summary)
 
 
@@ -573,11 +527,14 @@ def run_loop(
     grace: str | float | None = None,
     count_interrupts: bool = False,
     retry_backoff: str | float | None = None,
+    deadline: datetime | None = None,
 ) -> runner.Tally:
     """Run ``job`` over matching pending tasks of the queue in use.
 
     Settings not given here come from ``[loop]`` of ``config.toml``; with
     ``wait`` the loop waits for new tasks instead of returning when none is left.
+    With a ``deadline`` (inside a Slurm job: the job's time limit, found by
+    itself) the loop takes no task whose eta_max and grace would run past it.
     """
     from labtasker.worker import runner
 
@@ -585,32 +542,74 @@ def run_loop(
     predicate = _compile(extra_filter)
     worker_id = None if worker_id is None else str(worker_id)  # create_worker's id is a str subclass
 
-    def accept(doc: dict[str, Any]) -> bool:
-        return req.matches(doc.get("args"), tree, allow_extra=allow_extra) and (
-            predicate is None or predicate(doc)
-        )
-
     def setting(given: Any, name: str, default: Any) -> Any:
         if given is not None:
             return given
         value = ctx.cfg.setting(name) if ctx.cfg else None
         return default if value is None else value
 
+    loop_eta = durations.parse(setting(eta_max, "eta_max", None))
+    loop_grace = _loop_seconds(setting(grace, "grace", runner.DEFAULT_GRACE))
+    fits = _fits_before(deadline or _slurm_job_end(), loop_eta, loop_grace, report)
+
+    def accept(doc: dict[str, Any]) -> bool:
+        return (
+            req.matches(doc.get("args"), tree, allow_extra=allow_extra)
+            and (predicate is None or predicate(doc))
+            and (fits is None or fits(doc))
+        )
+
     opts = runner.LoopOptions(
         accept=accept,
         worker_id=worker_id,
         create_worker_kwargs=create_worker_kwargs or {},
-        eta_max=durations.parse(setting(eta_max, "eta_max", None)),
+        eta_max=loop_eta,
         heartbeat_interval=float(heartbeat_interval or setting(None, "heartbeat_interval", 30.0)),
         heartbeat_timeout=heartbeat_timeout or setting(None, "heartbeat_timeout", None),
         max_tasks=max_tasks,
         logs_dir=ctx.logs_dir,
         wait=wait,
-        grace=_loop_seconds(setting(grace, "grace", runner.DEFAULT_GRACE)),
+        grace=loop_grace,
         count_interrupts=count_interrupts,
         retry_backoff=_loop_seconds(setting(retry_backoff, "retry_backoff", transitions.RETRY_BACKOFF)),
     )
     return runner.run_loop(ctx.queue, job, opts, report)
+
+
+def _slurm_job_end() -> datetime | None:
+    """The time limit of the Slurm job this process runs in (None outside Slurm, or without one)."""
+    if not os.environ.get("SLURM_JOB_ID"):
+        return None
+    from labtasker.slurm import commands, timelimit
+
+    return timelimit.job_end(os.environ, _now(), commands.time_left)
+
+
+def _fits_before(end: datetime | None, loop_eta: float | None, grace: float, report: Any) -> Any:
+    """A check that a task's run ends before ``end`` (None: no end); a task left out is said once."""
+    if end is None:
+        return None
+    from labtasker.fsqueue import durations as dur
+    from labtasker.slurm import timelimit
+
+    told: set[str] = set()
+
+    def fits(doc: dict[str, Any]) -> bool:
+        now = _now()
+        if timelimit.fits(doc, loop_eta, grace, end, now):
+            return True
+        task_id = str(doc.get("task_id"))
+        if report is not None and task_id not in told:
+            told.add(task_id)
+            length = timelimit.expected_length(doc, loop_eta) or 0.0
+            left = max(0.0, (end - now).total_seconds())
+            report.line(
+                f"task {task_id} left for another worker: its eta_max ({dur.human(length)}) "
+                f"does not fit in the {dur.human(left)} before this job's time limit"
+            )
+        return False
+
+    return fits
 
 
 def _loop_seconds(value: Any) -> float:

@@ -7,7 +7,7 @@ from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime
 from typing import Any
 
-from labtasker.fsqueue import error_record
+from labtasker.fsqueue import error_record, ran_with
 from labtasker.fsqueue.transitions import UPDATABLE
 
 
@@ -35,6 +35,8 @@ class Task:
     last_error: str | None = None  # the current error as text (see ``error`` for its parts)
     queue_name: str | None = None
     error: dict[str, Any] | None = None  # the current error: type, message, traceback (error_record)
+    ran_with: dict[str, Any] | None = None  # the args (and their edit gen) the last run was claimed with
+    args_changed: bool = False  # the args shown differ from ``ran_with``: the summary is not theirs
 
     @classmethod
     def from_doc(cls, doc: dict[str, Any], queue_name: str | None = None) -> Task:
@@ -49,6 +51,8 @@ class Task:
         values["queue_name"] = queue_name
         values["error"] = error_record.of(doc)
         values["last_error"] = error_record.text(doc.get("last_error")) if values["error"] else None
+        values["ran_with"] = _copied(ran_with.of(doc))
+        values["args_changed"] = ran_with.changed(doc)
         return cls(**values)
 
     @property
@@ -95,6 +99,7 @@ class Attempt:
     node: str | None = None
     reason: str | None = None
     error: dict[str, Any] | None = None  # last_error's parts: type, message, traceback
+    ran_with: dict[str, Any] | None = None  # the args the run was claimed with (see Task.ran_with)
 
     @classmethod
     def from_doc(cls, name: str, doc: dict[str, Any]) -> Attempt:
@@ -114,6 +119,7 @@ class Attempt:
             node=_text(doc.get("node")),
             reason=_text(doc.get("reason")),
             error=error_record.of(doc),
+            ran_with=copy.deepcopy(ran_with.of(doc)),
         )
 
     def to_dict(self) -> dict[str, Any]:

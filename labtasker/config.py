@@ -75,12 +75,20 @@ class Config:
         return self.loop.get(name, LOOP_DEFAULTS.get(name))
 
 
+def root_from_env() -> Path | None:
+    """The ``.labtasker`` directory ``$LABTASKER_ROOT`` names (it or its parent folder), if set."""
+    env = os.environ.get("LABTASKER_ROOT")
+    if not env:
+        return None
+    path = Path(env).expanduser().absolute()
+    return path if path.name == ROOT_NAME else path / ROOT_NAME
+
+
 def find_root(start: Path | None = None) -> Path | None:
     """The ``.labtasker`` directory in use, or None if there is none yet."""
-    env = os.environ.get("LABTASKER_ROOT")
-    if env:
-        path = Path(env).expanduser().absolute()
-        return path if path.name == ROOT_NAME else path / ROOT_NAME
+    root = root_from_env()
+    if root is not None:
+        return root
     here = (start or Path.cwd()).absolute()
     for folder in (here, *here.parents):
         candidate = folder / ROOT_NAME
@@ -180,11 +188,17 @@ def ensure_root(announce: bool = True) -> Path:
     return root
 
 
+def node_id_from_env() -> str | None:
+    """The node id ``$LABTASKER_NODE_ID`` sets, if any."""
+    env = os.environ.get("LABTASKER_NODE_ID")
+    return ids.check_id(env, "LABTASKER_NODE_ID") if env else None
+
+
 def node_id(root: Path) -> str:
     """This clone's node id: a local file, never synced, made on first use."""
-    env = os.environ.get("LABTASKER_NODE_ID")
+    env = node_id_from_env()
     if env:
-        return ids.check_id(env, "LABTASKER_NODE_ID")
+        return env
     path = root / "node_id"
     try:
         value = path.read_text(encoding="utf-8").strip()

@@ -22,9 +22,9 @@ class EventListener:
 
     def __init__(self, queue: FsQueue | None = None, *, polling: bool | None = None) -> None:
         if queue is None:
-            from labtasker import api
+            from labtasker.run_context import context
 
-            queue = api.context(create=True).queue
+            queue = context(create=True).queue
         self.queue = queue
         self.polling = polling
         self._events: queue_mod.Queue[QueueEvent] = queue_mod.Queue()

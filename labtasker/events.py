@@ -21,12 +21,16 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from labtasker.fsqueue import clock, error_record, layout
 from labtasker.fsqueue.layout import STATE_DIRS
 from labtasker.fsqueue.locking import is_network_fs
 from labtasker.fsqueue.store import Doc, FsQueue
+
+if TYPE_CHECKING:  # watchdog loads when a watch starts
+    from watchdog.events import FileSystemEventHandler
+    from watchdog.observers.api import BaseObserver
 
 log = logging.getLogger("labtasker")
 
@@ -359,9 +363,9 @@ def listen(
     Example: ``for event in labtasker.events.listen(): print(event.line())``
     """
     if queue is None:
-        from labtasker import api
+        from labtasker.run_context import context
 
-        queue = api.context(create=True).queue
+        queue = context(create=True).queue
     stream = EventStream(queue, polling=polling, rescan_every=rescan_every).__enter__()  # listening now
     return _follow(stream, stop)
 
@@ -376,7 +380,13 @@ def _follow(stream: EventStream, stop: threading.Event | None) -> Iterator[Queue
 
 # ------------------------------------------------------------------ watching
 class Watch:
-    """Calls ``callback(path)`` when a file appears in (or leaves) a directory we watch."""
+    """Calls ``callback(path)`` when a file appears in (or leaves) a directory we watch.
+
+    The one watchdog adapter: the event stream, a loop waiting for work and the
+    TUI all watch through it. Events are hints (the callers rescan): native
+    watching where the filesystem has it, polling on network filesystems or when
+    native watching is refused (e.g. out of inotify watches).
+    """
 
     def __init__(
         self,
@@ -386,32 +396,49 @@ class Watch:
         polling: bool | None = None,
         subdirs: tuple[str, ...] = (),
         poll_every: float = 1.0,
+        make_dirs: bool = True,
     ) -> None:
         self.root = Path(root)
         self.callback = callback
         self.polling = is_network_fs(self.root) if polling is None else polling
         self.subdirs = subdirs
         self.poll_every = poll_every
+        self.make_dirs = make_dirs  # False: a missing folder is not watched (a read-only viewer)
         self._observer: Any = None
 
     def start(self) -> Watch:
-        from watchdog.events import FileCreatedEvent, FileDeletedEvent, FileMovedEvent
         from watchdog.observers import Observer
         from watchdog.observers.polling import PollingObserver
 
+        folders = [self.root / d for d in self.subdirs] or [self.root]
+        if self.make_dirs:
+            for folder in folders:
+                folder.mkdir(parents=True, exist_ok=True)
+        folders = [f for f in folders if f.is_dir()]
         if self.polling:
-            observer = PollingObserver(timeout=self.poll_every)
-        else:
-            observer = _arrivals_observer() or Observer()
-        handler = _Handler(self.callback)
-        kinds = [FileCreatedEvent, FileMovedEvent, FileDeletedEvent]
-        for folder in [self.root / d for d in self.subdirs] or [self.root]:
-            folder.mkdir(parents=True, exist_ok=True)
-            observer.schedule(handler, str(folder), recursive=False, event_filter=kinds)
-        observer.daemon = True
-        observer.start()
-        self._observer = observer
+            self._observer = self._started(PollingObserver(timeout=self.poll_every), folders)
+            return self
+        try:
+            self._observer = self._started(_arrivals_observer() or Observer(), folders)
+        except OSError as exc:  # e.g. out of inotify watches: polling still works
+            log.debug("native watching refused (%s); polling %s", exc, self.root)
+            self._observer = self._started(PollingObserver(timeout=self.poll_every), folders)
         return self
+
+    def _started(self, observer: BaseObserver, folders: list[Path]) -> BaseObserver:
+        from watchdog.events import FileCreatedEvent, FileDeletedEvent, FileMovedEvent
+
+        handler = cast("FileSystemEventHandler", _Handler(self.callback))  # dispatch() is all watchdog calls
+        kinds = [FileCreatedEvent, FileMovedEvent, FileDeletedEvent]
+        try:
+            for folder in folders:
+                observer.schedule(handler, str(folder), recursive=False, event_filter=kinds)
+            observer.daemon = True  # never keep the process alive on its own
+            observer.start()
+        except OSError:
+            observer.stop()
+            raise
+        return observer
 
     def stop(self) -> None:
         if self._observer is not None:
@@ -435,7 +462,7 @@ def _arrivals_observer() -> Any:
     except ImportError:  # not Linux
         return None
 
-    class ArrivalsEmitter(InotifyEmitter):  # type: ignore[misc]
+    class ArrivalsEmitter(InotifyEmitter):
         def get_event_mask_from_filter(self) -> Any:
             return In.IN_CREATE | In.IN_MOVED_TO | In.IN_DELETE_SELF
 

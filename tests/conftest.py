@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from labtasker import api, config
+from labtasker import api, config, run_context
 from labtasker.fsqueue.store import FsQueue
 
 _ENV = (
@@ -24,9 +24,9 @@ def _isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]
     for name in _ENV:
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("NO_COLOR", "1")
-    api._queues.clear()
+    run_context._queues.clear()
     yield
-    api._queues.clear()
+    run_context._queues.clear()
 
 
 @pytest.fixture

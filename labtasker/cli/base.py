@@ -1,18 +1,17 @@
-"""What every labtasker command shares: ``-v``, one-line usage errors, optional subcommands."""
+"""What every labtasker command shares: ``-v``, one-line usage errors, named argument types."""
 
 from __future__ import annotations
 
-import importlib.util
 import sys
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 from plumbum import cli
-from plumbum.cli.application import ShowCompletion, ShowHelp, ShowHelpAll, ShowVersion, Subcommand
+from plumbum.cli.application import ShowCompletion, ShowHelp, ShowHelpAll, ShowVersion
 from plumbum.cli.switches import SwitchError
 
 from labtasker.cli import error_report as errors
-from labtasker.errors import LabtaskerError, UsageError
+from labtasker.errors import UsageError
 
 
 class Command(cli.Application):
@@ -27,9 +26,10 @@ class Command(cli.Application):
         for func, info in list(self._switches_by_func.items()):
             if all(self._switches_by_name.get(n) is not info for n in info.names):
                 del self._switches_by_func[func]  # fully overridden (plumbum's -v/--version)
-        for name, sub in list(self._subcommands.items()):
-            if isinstance(sub, OptionalSubcommand) and not sub.installed():
-                del self._subcommands[name]  # not written yet: hidden, never an error
+        for name in ("completions",):  # plumbum's own completion: `labtasker completion SHELL` replaces it
+            info = self._switches_by_name.pop(name, None)
+            if info is not None:
+                self._switches_by_func.pop(info.func, None)
 
     @cli.switch(
         ["-v", "--verbose"],
@@ -43,6 +43,24 @@ class Command(cli.Application):
     @cli.switch(["--version"], overridable=True, group="Meta-switches", help="Print the version and quit")
     def version(self) -> None:
         super().version()
+
+    @cli.switch(["-h", "--help"], overridable=True, group="Meta-switches", help="Show this help")
+    def help(self) -> None:
+        from labtasker.cli import help_text
+
+        sys.stdout.write(help_text.render(self))
+
+    @classmethod
+    def run(cls, argv: Any = None, exit: bool = True) -> Any:
+        """plumbum's ``run`` without its broken-pipe handling, which exits 1: ``main()`` ends
+        a command whose reader left (``| head``) quietly with 0."""
+        argv = list(sys.argv if argv is None else argv)
+        app = cls(argv.pop(0))
+        ran, retcode = app._parse_and_dispatch(argv)
+        if exit:
+            sys.stdout.flush()
+            sys.exit(retcode)
+        return ran, retcode
 
     # plumbum reports bad switches on stdout with the whole help text; ours is
     # one line on stderr and exit code 2, like every other usage error.
@@ -87,57 +105,19 @@ class Group(Command):
         if self.nested_command:
             return 0
         if args:
-            names = ", ".join(sorted(self._subcommands))
+            names = ", ".join(sorted(n for n in self._subcommands if not n.startswith("_")))
             raise UsageError(f"unknown command {args[0]!r} for `{self.PROGNAME}` (choose from: {names})")
         self.help()
         return 0
 
 
-class OptionalSubcommand(Subcommand):
-    """A subcommand whose module may not exist yet, or may fail to import.
-
-    A missing module hides the command; a broken one shows as unavailable and
-    says why when run. Neither breaks ``--help`` or any other command.
-    """
-
-    def installed(self) -> bool:
-        target = self.subapplication
-        if not isinstance(target, str):
-            return True
-        try:
-            return importlib.util.find_spec(target.rsplit(".", 1)[0]) is not None
-        except (ImportError, ValueError):
-            return False
-
-    def get(self) -> type[cli.Application]:
-        try:
-            return super().get()
-        except Exception as exc:  # a module being written by someone else
-            self.subapplication = _unavailable(self.name, exc)
-            return self.subapplication
+_Parse = TypeVar("_Parse", bound=Callable[[str], Any])
 
 
-def add_optional(parent: type[cli.Application], name: str, target: str) -> None:
-    """Register ``target`` (``module.Class``) as an optional subcommand of ``parent``."""
-    setattr(parent, f"_subcommand_{name}", OptionalSubcommand(name, target))
-
-
-def _unavailable(name: str, exc: Exception) -> type[Command]:
-    why = " ".join(f"{type(exc).__name__}: {exc}".split())
-
-    class Unavailable(Command):
-        DESCRIPTION = f"(unavailable: {why})"
-
-        def main(self, *args: str) -> int:
-            raise LabtaskerError(f"`{name}` is unavailable in this installation: {why}")
-
-    return Unavailable
-
-
-def argtype(name: str) -> Callable[[Callable[[str], Any]], Callable[[str], Any]]:
+def argtype(name: str) -> Callable[[_Parse], _Parse]:
     """Name a plumbum argtype as help shows it (``--limit INT:int``)."""
 
-    def named(fn: Callable[[str], Any]) -> Callable[[str], Any]:
+    def named(fn: _Parse) -> _Parse:
         fn.__name__ = name
         return fn
 
@@ -160,3 +140,8 @@ def positive_seconds(text: str) -> float:
     if not value > 0:
         raise ValueError("expected a positive number of seconds")
     return value
+
+
+def add_optional(parent: type[cli.Application], name: str, target: str) -> None:
+    """Register ``target`` (``module.Class``) as a lazy subcommand: the same as ``parent.subcommand``."""
+    parent.subcommand(name, target)

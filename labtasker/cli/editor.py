@@ -3,23 +3,16 @@
 from __future__ import annotations
 
 import os
-import shlex
-import subprocess
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
 
 from labtasker.cli import output
+from labtasker.editor import editor_command, run_editor
 from labtasker.errors import LabtaskerError, UsageError
 
 T = TypeVar("T")
-
-
-def editor_command() -> list[str]:
-    """The editor to run, as argv (``EDITOR="code --wait"`` works)."""
-    text = os.environ.get("VISUAL") or os.environ.get("EDITOR") or "vi"
-    return shlex.split(text)
 
 
 def edit(text: str, suffix: str = ".txt") -> str:
@@ -29,12 +22,11 @@ def edit(text: str, suffix: str = ".txt") -> str:
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             f.write(text)
-        command = [*editor_command(), str(path)]
         try:
-            code = subprocess.call(command)
+            code = run_editor(path)
         except OSError as exc:
             raise UsageError(
-                f"cannot run the editor {command[0]!r}: {exc.strerror or exc} (set $EDITOR, e.g. EDITOR=nano)"
+                f"cannot run the editor {editor_command()[0]!r}: {exc.strerror or exc} (set $EDITOR, e.g. EDITOR=nano)"
             ) from None
         if code != 0:
             raise LabtaskerError(f"the editor exited with code {code}; nothing was changed")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -93,11 +92,8 @@ class Init(Command):
 
 def project_dir() -> Path:
     """The folder that gets ``.labtasker/``: the parent of ``$LABTASKER_ROOT``, else the current one."""
-    env = os.environ.get("LABTASKER_ROOT")
-    if env:
-        path = Path(env).expanduser().absolute()
-        return path.parent if path.name == config.ROOT_NAME else path
-    return Path.cwd()
+    root = config.root_from_env()
+    return root.parent if root is not None else Path.cwd()
 
 
 def check_settings(root: Path, settings: dict[str, Any]) -> None:

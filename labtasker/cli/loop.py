@@ -12,7 +12,7 @@ from typing import Any
 
 from plumbum import cli
 
-from labtasker import api
+from labtasker import api, run_context
 from labtasker.cli import child, output
 from labtasker.cli import error_report as errors
 from labtasker.cli.base import Command, argtype, positive_seconds
@@ -126,11 +126,7 @@ class Loop(Command):
     DESCRIPTION_MORE = """
     Runs until no matching pending task is left. SIGINT, SIGTERM or SIGHUP stop
     the command (then SIGKILL after --grace) and put its task back in pending
-    with no retry counted; the exit code is then 128 + the signal. Examples:
-
-        labtasker loop -- python train.py --lr '%(lr)' --model '%(model)'
-        labtasker loop --cmd 'python train.py --lr %(lr) > out-%(lr).txt'
-        labtasker loop --script-path job.sh
+    with no retry counted; the exit code is then 128 + the signal.
     """
 
     cmd = cli.SwitchAttr(
@@ -197,6 +193,19 @@ class Loop(Command):
         help="A failed task waits this long before its first retry, doubling each time (default 1; 0: none)",
     )
     quiet = cli.Flag(["-q", "--quiet"], help="Print no progress lines (also LABTASKER_QUIET=1)")
+    gpus = cli.SwitchAttr(
+        ["--gpus"],
+        str,
+        argname="LIST",
+        help="One worker per GPU, each with its own CUDA_VISIBLE_DEVICES: e.g. 0,1,2,3, or all",
+    )
+    gpus_per_task = cli.SwitchAttr(
+        ["--gpus-per-task"], positive, argname="N", requires=["--gpus"], help="Give each worker N of the GPUs"
+    )
+
+    def _parse_args(self, argv: list[str]) -> Any:
+        self.raw_argv = list(argv)  # kept for --gpus: each worker runs the same line
+        return super()._parse_args(argv)
 
     def main(self, *command: str) -> int:
         cmd = self.cmd
@@ -213,6 +222,11 @@ class Loop(Command):
             flt.compile(self.extra_filter)
         if self.retry_backoff is not None and self.retry_backoff < 0:
             raise UsageError("--retry-backoff must be 0 or more seconds")
+        if self.gpus is not None:  # checked above once, then run by one worker per GPU group
+            from labtasker.cli import gpus
+
+            found = gpus.groups(gpus.parse_gpus(self.gpus), self.gpus_per_task or 1)
+            return gpus.run(self.raw_argv, found, cmd if cmd != self.cmd else None)
         report = loop_report.Reporter(quiet=self.quiet)
         # Under a pseudo-terminal by default, with or without a terminal of our own (nohup,
         # Slurm, a pipe), so isatty() checks and progress bars behave the same everywhere.
@@ -265,7 +279,7 @@ class _Job:
         # below), so it never interrupts us mid-way with an exception.
         run.lease_lost  # noqa: B018
         argv = self.spec.argv(run.task.args, run.log_dir)
-        runner.write_task_info(run)  # the command may ask for task_info()
+        run_context.write_task_info(run.log_dir, run.task, run.worker_id)  # the command may ask for it
         env = {**os.environ, **run.env()}
         log_path = run.log_dir / "run.log"
         with open(log_path, "ab") as log:

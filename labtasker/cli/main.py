@@ -7,7 +7,7 @@ from typing import NoReturn
 
 from labtasker import __version__
 from labtasker.cli import error_report as errors
-from labtasker.cli.base import Group, add_optional
+from labtasker.cli.base import Group
 
 
 class Labtasker(Group):
@@ -25,13 +25,16 @@ Labtasker.subcommand("queue", "labtasker.cli.queue_cmd.QueueGroup")
 Labtasker.subcommand("task", "labtasker.cli.task.TaskGroup")
 Labtasker.subcommand("worker", "labtasker.cli.worker.WorkerGroup")
 Labtasker.subcommand("loop", "labtasker.cli.loop.Loop")
+Labtasker.subcommand("results", "labtasker.cli.results.Results")
 Labtasker.subcommand("skill", "labtasker.cli.skill.SkillGroup")
-# Commands owned by other modules; each appears once its module exists.
-add_optional(Labtasker, "sync", "labtasker.cli.sync.Sync")
-add_optional(Labtasker, "reconcile", "labtasker.cli.sync.Reconcile")
-add_optional(Labtasker, "fsck", "labtasker.cli.fsck.Fsck")
-add_optional(Labtasker, "tui", "labtasker.cli.tui.Tui")
-add_optional(Labtasker, "event", "labtasker.cli.event.Event")
+Labtasker.subcommand("completion", "labtasker.cli.completion.Completion")
+Labtasker.subcommand("__complete", "labtasker.cli.completion.Complete")  # hidden: the scripts call it
+Labtasker.subcommand("sync", "labtasker.cli.sync.Sync")
+Labtasker.subcommand("reconcile", "labtasker.cli.sync.Reconcile")
+Labtasker.subcommand("fsck", "labtasker.cli.fsck.Fsck")
+Labtasker.subcommand("tui", "labtasker.cli.tui.Tui")
+Labtasker.subcommand("event", "labtasker.cli.event.Event")
+Labtasker.subcommand("slurm", "labtasker.cli.slurm.SlurmGroup")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -19,7 +19,10 @@ from typing import Any, TextIO
 _STYLES = {"bold": "1", "dim": "2", "red": "31", "green": "32", "yellow": "33", "blue": "34",
            "magenta": "35", "cyan": "36"}  # fmt: skip
 STATUS_STYLE = {"pending": "yellow", "running": "blue", "success": "green", "failed": "red",
-                "cancelled": "dim", "active": "green", "suspended": "yellow", "crashed": "red"}  # fmt: skip
+                "cancelled": "dim", "active": "green", "suspended": "yellow", "crashed": "red",
+                "exited": "dim", "dead": "red", "idle": "dim"}  # fmt: skip
+# Columns of free text: they give up their room first when a table is too wide.
+FLEX_COLUMNS = ("ARGS", "SUMMARY", "ERROR", "REASON", "NAME", "METADATA", "PATH", "CMD")
 
 
 def is_tty(stream: TextIO) -> bool:
@@ -126,53 +129,25 @@ def table(
     headers: Sequence[str],
     *,
     width: int | None = None,
-    styles: Sequence[str | None] | None = None,
+    flex: Sequence[str] = FLEX_COLUMNS,
     stream: TextIO | None = None,
 ) -> Iterable[str]:
-    """Aligned columns; with ``width`` the last column is cut to fit the terminal."""
-    widths = [len(h) for h in headers]
-    for row in rows:
-        for i, cell in enumerate(row):
-            widths[i] = max(widths[i], len(cell))
-    yield _row(headers, widths, width, ["bold"] * len(headers), stream)
-    for row in rows:
-        yield _row(row, widths, width, styles_for(row, headers, styles), stream)
+    """Aligned columns drawn by rich; with ``width``, every cell is cut with ``…`` to fit it.
+
+    The free-text columns (``flex``) give up their room first; only then do the
+    others shrink too. ``width=None`` shows every cell whole (``--wide``, a pipe).
+    """
+    from labtasker.cli import table_fit
+
+    return table_fit.render(
+        rows, headers, width=width, flex=flex, color=use_color(stream), status_style=STATUS_STYLE
+    )
 
 
-def styles_for(
-    row: Sequence[str], headers: Sequence[str], styles: Sequence[str | None] | None
-) -> list[str | None]:
-    out: list[str | None] = list(styles or [None] * len(headers))
-    for i, name in enumerate(headers):
-        if name == "STATUS" and i < len(row):
-            out[i] = STATUS_STYLE.get(row[i])
-    return out
-
-
-def _row(
-    cells: Sequence[str],
-    widths: list[int],
-    width: int | None,
-    styles: Sequence[str | None],
-    stream: TextIO | None,
-) -> str:
-    parts = []
-    used = 0
-    for i, cell in enumerate(cells):
-        last = i == len(cells) - 1
-        if width is not None and last:
-            room = max(width - used, 8)
-            if len(cell) > room:
-                cell = cell[: room - 1] + "…"
-        text = cell if last else cell.ljust(widths[i])
-        used += len(text) + 2
-        parts.append(paint(text, styles[i], stream))
-    return "  ".join(parts).rstrip()
-
-
-def terminal_width(stream: TextIO | None = None) -> int | None:
-    """Columns of the terminal, or None when the output is not one (no cutting)."""
-    if not is_tty(stream or sys.stdout):
+def terminal_width(stream: TextIO | None = None, *, wide: bool = False) -> int | None:
+    """The width a table must fit (the terminal's; ``$COLUMNS`` overrides it), or None for
+    whole cells: with ``wide``, and for output to a pipe or a file."""
+    if wide or not is_tty(stream or sys.stdout):
         return None
     return shutil.get_terminal_size().columns
 

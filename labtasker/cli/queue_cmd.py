@@ -8,7 +8,7 @@ from plumbum import cli
 
 from labtasker import api
 from labtasker.api_models import Queue
-from labtasker.cli import output
+from labtasker.cli import listing, output
 from labtasker.cli.args import parse_dict
 from labtasker.cli.base import Command, Group
 from labtasker.errors import LabtaskerError, QueueExists, UsageError
@@ -140,18 +140,24 @@ class Delete(Command):
 class Ls(Command):
     """List the queues of this project, with task counts"""
 
+    wide = listing.wide_switch()
+    fmt = listing.fmt_switch()
+
     def main(self) -> int:
         queues = api.ls_queues()
-        if queues:
-            output.emit(_table(queues), pager=False)
+        if self.fmt == "table":
+            lines = _table(queues, self.wide) if queues else []
+        else:
+            lines = list(listing.lines(self.fmt, [q.to_dict() for q in queues]))
+        output.emit(lines, pager=False)
         return 0
 
 
-def _table(queues: list[Queue]) -> list[str]:
+def _table(queues: list[Queue], wide: bool = False) -> list[str]:
     statuses = [s.value for s in TaskStatus]
     headers = ["NAME", *(s.upper() for s in statuses), "PATH"]
     rows = [[q.queue_name, *(str(q.counts.get(s, 0)) for s in statuses), q.path] for q in queues]
-    return list(output.table(rows, headers))
+    return list(output.table(rows, headers, width=output.terminal_width(wide=wide)))
 
 
 @QueueGroup.subcommand("path")

@@ -13,22 +13,13 @@ class SkillGroup(Group):
     """Show or install labtasker's SKILL.md for coding assistants (Claude Code and the like)"""
 
     DESCRIPTION_MORE = """
-    The skill teaches an assistant to turn an experiment's for-loop into tasks. Examples:
-
-        labtasker skill install
-        labtasker skill show
+    The skill teaches an assistant to turn an experiment's for-loop into tasks.
     """
 
 
 @SkillGroup.subcommand("show")
 class Show(Command):
     """Print the skill (SKILL.md) to standard output"""
-
-    DESCRIPTION_MORE = """
-    Examples:
-
-        labtasker skill show | less
-    """
 
     def main(self) -> int:
         from labtasker import skill
@@ -42,10 +33,7 @@ class Install(Command):
     """Write the skill to ~/.claude/skills/labtasker/SKILL.md (or --path DIR) and say where"""
 
     DESCRIPTION_MORE = """
-    A different SKILL.md already there is left alone unless --force. Examples:
-
-        labtasker skill install
-        labtasker skill install --path .claude/skills/labtasker   # for one project only
+    A different SKILL.md already there is left alone unless --force.
     """
 
     path = cli.SwitchAttr(

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import os
-
 from plumbum import cli
 
-from labtasker import api
+from labtasker import api, config
 from labtasker.cli.base import Command
 from labtasker.errors import ConfigError, QueueNotFound
 from labtasker.fsqueue.store import FsQueue
@@ -45,7 +43,7 @@ class Sync(Command):
         from labtasker.replicas import git_sync as sync
 
         queue = existing_queue()
-        if queue.node == "local" and not os.environ.get("LABTASKER_NODE_ID"):
+        if queue.node == "local" and not config.node_id_from_env():
             raise ConfigError(
                 "this queue has no node id of its own: run `labtasker init` in the project "
                 "(it writes .labtasker/node_id) or set LABTASKER_NODE_ID"

@@ -5,16 +5,16 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from plumbum import cli
 
 from labtasker import api
-from labtasker.cli import output
+from labtasker.cli import listing, output
 from labtasker.cli.args import parse_dict, parse_task_args
-from labtasker.cli.base import Command, Group, add_optional, argtype, read_ids_from_stdin
+from labtasker.cli.base import Command, Group, argtype, read_ids_from_stdin
 from labtasker.errors import LabtaskerError, UsageError
-from labtasker.fsqueue import layout
+from labtasker.fsqueue import error_record, layout
 
 
 # ------------------------------------------------------------- value types
@@ -82,7 +82,7 @@ class Selection(Command):
             status=self.status,
             extra_filter=self.extra_filter,
             limit=limit,
-            offset=offset,  # type: ignore[arg-type]
+            offset=offset,
             sort=sort or None,
         )
         return response.content
@@ -257,9 +257,6 @@ def _task_from_line(number: int, text: str, defaults: dict[str, Any]) -> dict[st
 
 
 # ---------------------------------------------------------------------- ls
-_FORMATS = ("table", "yaml", "jsonl")
-
-
 @TaskGroup.subcommand("ls")
 class Ls(Selection):
     """List tasks (`-q` prints only their ids, for pipes)"""
@@ -272,31 +269,41 @@ class Ls(Selection):
         help="Sort by a field, e.g. -S created_at:desc -S summary.acc:desc (repeatable)",
     )
     limit = cli.SwitchAttr(
-        ["--limit"], positive, default=100, argname="INT", help="Show at most this many tasks"
+        ["--limit"], positive, default=100, argname="N", help="Show at most this many tasks"
     )
     offset = cli.SwitchAttr(
-        ["--offset"], count_arg, default=0, argname="INT", help="Skip this many tasks first"
+        ["--offset"], count_arg, default=0, argname="N", help="Skip this many tasks first"
+    )
+    columns = cli.SwitchAttr(
+        ["-c", "--columns"],
+        listing.parse_columns,
+        argname="FIELDS",
+        help="The columns to show, after the id, e.g. -c args.lr,args.model,summary.acc,error",
     )
     quiet = cli.Flag(["-q", "--quiet"], help="Print only task ids, one per line")
+    wide = listing.wide_switch()
     no_pager = cli.Flag(["--no-pager"], help="Never page the output")
     pager = cli.Flag(
         ["--pager"], excludes=["--no-pager"], help="Page long output on a terminal (the default)"
     )
-    fmt = cli.SwitchAttr(
-        ["--fmt"],
-        cli.Set(*_FORMATS),
-        default="table",
-        argname="FORMAT",
-        help="table, yaml or jsonl (one JSON object per line)",
+    fmt = listing.fmt_switch()
+
+    deleted = cli.Flag(
+        ["--deleted"],
+        help="List deleted tasks (their tombstones in deleted/): who deleted each when, and its runs kept",
     )
 
     def main(self) -> int:
-        found = self.select(self.limit + 1, self.offset, self.sort)
+        if self.deleted:
+            return self._deleted()
+        sort = cast("list[str]", self.sort)  # a list=True switch: plumbum's types say str
+        fmt = cast("str", self.fmt)  # one of _FORMATS
+        found = self.select(self.limit + 1, self.offset, sort)
         shown = found[: self.limit]
         if self.quiet:
             lines: Any = (t.task_id for t in shown)
         else:
-            lines = render_tasks(shown, self.fmt, _attempt_counts(shown, self.fmt))
+            lines = render_tasks(shown, fmt, _attempt_counts(shown, fmt), self.columns, self.wide)
         output.emit(lines, pager=not self.no_pager and not self.quiet)
         if len(found) > self.limit:
             output.info(
@@ -305,14 +312,38 @@ class Ls(Selection):
             )
         return 0
 
+    def _deleted(self) -> int:
+        from labtasker.cli.task_deleted import deleted_records, render_deleted
 
-def render_tasks(tasks: list[api.Task], fmt: str, attempts: dict[str, int] | None = None) -> Any:
+        if self.status is not None or self.sort:
+            raise ValueError("--deleted lists tombstones: it takes --id, --name and -f, not -s or -S")
+        found = deleted_records(self.task_id, self.task_name, self.extra_filter)
+        shown = found[self.offset : self.offset + self.limit]
+        lines = (r["task_id"] for r in shown) if self.quiet else render_deleted(shown, self.fmt)
+        output.emit(lines, pager=not self.no_pager and not self.quiet)
+        return 0
+
+
+def render_tasks(
+    tasks: list[api.Task],
+    fmt: str,
+    attempts: dict[str, int] | None = None,
+    columns: list[str] | None = None,
+    wide: bool = False,
+) -> Any:
     """Lines of output for tasks in a format (``attempts``: other runs per task id, table and yaml only)."""
-    if fmt == "jsonl":
-        return output.jsonl(_record(t) for t in tasks)
-    if fmt == "yaml":
-        return output.yaml_docs(_record(t, (attempts or {}).get(t.task_id, 0)) for t in tasks)
-    return task_table(tasks, attempts)
+    if fmt == "table":
+        if columns:
+            return picked_table(tasks, columns, wide)
+        return task_table(tasks, attempts, wide)
+    if fmt == "csv":
+        records = [_flat_record(t) for t in tasks]
+        paths = _with_id(columns) if columns else listing.leaf_paths(records)
+        return listing.csv_lines(records, paths)
+    records = [_record(t, (attempts or {}).get(t.task_id, 0) if fmt == "yaml" else 0) for t in tasks]
+    if columns:
+        records = [{p: _plain_pick(r, p) for p in _with_id(columns)} for r in records]
+    return listing.lines(fmt, records)
 
 
 def _record(task: api.Task, attempts: int = 0) -> dict[str, Any]:
@@ -324,45 +355,116 @@ def _record(task: api.Task, attempts: int = 0) -> dict[str, Any]:
     return record
 
 
-def _attempt_counts(tasks: list[api.Task], fmt: str) -> dict[str, int] | None:
-    """Runs kept in attempts/ per shown task, from one listing (none for jsonl, which stays Task-shaped)."""
-    if fmt == "jsonl" or not tasks:
-        return None
-    from labtasker.cli.task_history import attempt_counts
+def _flat_record(task: api.Task) -> dict[str, Any]:
+    """A task as csv rows want it: the usual fields, then its args and summary, and the error's headline."""
+    record: dict[str, Any] = {
+        "task_id": task.task_id,
+        "task_name": task.task_name,
+        "status": task.status,
+        "priority": task.priority,
+        "retries": task.retries,
+        "max_retries": task.max_retries,
+        "created_at": task.created_at,
+        "last_modified": task.last_modified,
+        "worker_id": task.worker_id,
+    }
+    if task.args:
+        record["args"] = task.args
+    summary = error_record.without_old(task.summary)
+    if summary:
+        record["summary"] = summary
+    record["error"] = error_record.headline(task.error) if task.error else None
+    return record
 
-    counts = attempt_counts()
+
+_ALIASES = {"id": "task_id", "name": "task_name"}
+
+
+def _with_id(columns: list[str]) -> list[str]:
+    paths = [_ALIASES.get(c, c) for c in columns]
+    return paths if "task_id" in paths else ["task_id", *paths]
+
+
+def _plain_pick(record: dict[str, Any], path: str) -> Any:
+    if path == "error":
+        return error_record.headline(record.get("error")) if record.get("error") else None
+    value = listing.pick(record, path)
+    return None if value is listing.MISSING else value
+
+
+def _attempt_counts(tasks: list[api.Task], fmt: str) -> dict[str, int] | None:
+    """Runs kept in attempts/ per shown task, from one listing (table and yaml only)."""
+    if fmt not in ("table", "yaml") or not tasks:
+        return None
+    from labtasker.fsqueue import attempts
+
+    queue = api.context().queue
+    if not queue.exists():
+        return {}
+    counts = attempts.counts(queue)
     return {t.task_id: counts[t.task_id] for t in tasks if counts[t.task_id]}
 
 
-def task_table(tasks: list[api.Task], attempts: dict[str, int] | None = None) -> Any:
-    """A table of tasks; the summary and attempts columns only when some task has one."""
+def task_table(tasks: list[api.Task], attempts: dict[str, int] | None = None, wide: bool = False) -> Any:
+    """A table of tasks; summary, error and attempts columns only when some task has one."""
     if not tasks:
         return iter(())
-    with_summary = any(t.summary for t in tasks)
-    headers = ["TASK_ID", "NAME", "STATUS", "PRIORITY", "RETRIES", "ARGS"]
-    if with_summary:
-        headers.insert(5, "SUMMARY")
+    summaries = [error_record.without_old(t.summary) for t in tasks]
+    headers = ["TASK_ID", "NAME", "STATUS", "PRIORITY", "RETRIES"]
     if attempts:
-        headers.insert(5, "ATTEMPTS")
+        headers.append("ATTEMPTS")
+    headers.append("ARGS")
+    if any(summaries):
+        headers.append("SUMMARY")
+    with_error = any(t.error for t in tasks)
+    if with_error:
+        headers.append("ERROR")
     rows = []
-    for t in tasks:
-        row = [
-            t.task_id,
-            t.task_name or "-",
-            t.status,
-            str(t.priority),
-            f"{t.retries}/{t.max_retries}",
-            output.compact(t.args),
-        ]
-        if with_summary:
-            row.insert(5, output.compact(_short_summary(t.summary)))
+    for t, summary in zip(tasks, summaries, strict=True):
+        row = [t.task_id, t.task_name or "-", t.status, str(t.priority), f"{t.retries}/{t.max_retries}"]
         if attempts:
-            row.insert(5, str(attempts.get(t.task_id, 0)))
+            row.append(str(attempts.get(t.task_id, 0)))
+        row.append(_args_cell(t))
+        if "SUMMARY" in headers:
+            row.append(output.compact(summary))
+        if with_error:
+            row.append(error_record.headline(t.error) if t.error else "-")
         rows.append(row)
-    return output.table(rows, headers, width=output.terminal_width())
+    return output.table(rows, headers, width=output.terminal_width(wide=wide))
 
 
-def _short_summary(summary: dict[str, Any]) -> dict[str, Any]:
+def picked_table(tasks: list[api.Task], columns: list[str], wide: bool = False) -> Any:
+    """A table of the columns asked for with ``-c`` (the id first)."""
+    if not tasks:
+        return iter(())
+    paths = _with_id(columns)
+    records = [_record(t) for t in tasks]
+    rows = [[_picked_cell(r, p) for p in paths] for r in records]
+    headers = [p.upper() for p in paths]
+    flex = [h for h in headers if h != "TASK_ID"]
+    return output.table(rows, headers, width=output.terminal_width(wide=wide), flex=flex)
+
+
+def _picked_cell(record: dict[str, Any], path: str) -> str:
+    if path == "retries":
+        return f"{record['retries']}/{record['max_retries']}"
+    if path == "error":
+        return error_record.headline(record["error"]) if record.get("error") else "-"
+    return listing.cell(listing.pick(record, path))
+
+
+def _args_cell(task: api.Task) -> str:
+    """The args, and the args the shown result ran with when they differ (the result is not theirs)."""
+    cell = output.compact(task.args)
+    if not task.args_changed:
+        return cell
+    from labtasker.fsqueue import ran_with
+
+    then = ran_with.differences(task.to_dict())
+    return f"{cell} (ran with {', '.join(then)})"
+
+
+def short_summary(summary: dict[str, Any]) -> dict[str, Any]:
     """The summary without the traceback a failed run leaves (it is in `--fmt yaml`)."""
     return {k: v for k, v in summary.items() if k != "labtasker_exception"} or (
         {"error": summary["labtasker_exception"].get("message")} if "labtasker_exception" in summary else {}
@@ -374,9 +476,7 @@ def _short_summary(summary: dict[str, Any]) -> dict[str, Any]:
 class Count(Selection):
     """Count tasks per status"""
 
-    fmt = cli.SwitchAttr(
-        ["--fmt"], cli.Set("table", "json"), default="table", argname="FORMAT", help="table or json"
-    )
+    fmt = listing.fmt_switch()
 
     def main(self) -> int:
         if self.has_selector():
@@ -386,13 +486,19 @@ class Count(Selection):
         else:
             queue = api.context().queue
             counts = queue.count() if queue.exists() else {s.value: 0 for s in layout.TaskStatus}
-        if self.fmt == "json":
-            print(json.dumps({**counts, "total": sum(counts.values())}))
-            return 0
-        width = max(len(k) for k in counts)
-        for status, n in counts.items():
-            print(f"{output.paint(status.ljust(width), output.STATUS_STYLE.get(status))}  {n}")
-        print(f"{'total'.ljust(width)}  {sum(counts.values())}")
+        total = sum(counts.values())
+        if self.fmt == "json":  # one object, as scripts have always read it
+            print(json.dumps({**counts, "total": total}))
+        elif self.fmt == "yaml":
+            output.emit(listing.yaml_mapping({**counts, "total": total}), pager=False)
+        elif self.fmt in ("jsonl", "csv"):
+            records = [{"status": k, "count": n} for k, n in counts.items()]
+            output.emit(listing.lines(self.fmt, records), pager=False)
+        else:
+            width = max(len(k) for k in counts)
+            for status, n in counts.items():
+                print(f"{output.paint(status.ljust(width), output.STATUS_STYLE.get(status))}  {n}")
+            print(f"{'total'.ljust(width)}  {total}")
         return 0
 
 
@@ -451,4 +557,5 @@ def _count(items: list[Any]) -> str:
 
 TaskGroup.subcommand("update", "labtasker.cli.task_update.Update")
 TaskGroup.subcommand("history", "labtasker.cli.task_history.History")
-add_optional(TaskGroup, "reserve", "labtasker.cli.reserve.Reserve")
+TaskGroup.subcommand("log", "labtasker.cli.task_log.Log")
+TaskGroup.subcommand("reserve", "labtasker.cli.reserve.Reserve")

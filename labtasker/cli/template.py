@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from labtasker.errors import UsageError
-from labtasker.fsqueue.documents import get_path
+from labtasker.filters.field_paths import MISSING, get_path
 
 _PATH = re.compile(r"^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$")
 NONE, SINGLE, DOUBLE = "", "'", '"'
@@ -80,15 +80,12 @@ class Template:
             if isinstance(part, str):
                 out.append(part)
                 continue
-            value = get_path(args, part.path, _ABSENT)
-            if value is _ABSENT:
+            value = get_path(args, part.path)
+            if value is MISSING:
                 raise UsageError(f"the task has no arg {part.path!r} for %({part.path})")
             text = value_text(value)
             out.append(quote(text, part.quoting) if shell else text)
         return "".join(out)
-
-
-_ABSENT = object()
 
 
 def value_text(value: Any) -> str:
@@ -111,7 +108,8 @@ def quote(text: str, quoting: str) -> str:
 
 def _with_quoting(parts: tuple[str | Field, ...]) -> tuple[str | Field, ...]:
     """Record, for each placeholder, whether it sits inside '...' or "..." of the shell text."""
-    state, escaped, out = NONE, False, []
+    state, escaped = NONE, False
+    out: list[str | Field] = []
     for part in parts:
         if isinstance(part, Field):
             out.append(Field(part.path, state))

@@ -6,16 +6,15 @@ Textual is imported only in ``main``, after the arguments were checked, so
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 
 from plumbum import cli
 
-from labtasker import api, config
+from labtasker import run_context
 from labtasker.cli.base import Command
-from labtasker.errors import QueueNotFound, UsageError
-from labtasker.fsqueue.store import FsQueue
+from labtasker.errors import UsageError
+from labtasker.run_context import open_queue
 
 STATES = ("pending", "running", "success", "failed", "cancelled", "attempts", "quarantine")
 
@@ -33,7 +32,7 @@ class Tui(Command):
     """Browse and triage a queue in the terminal: states, tasks, errors, logs; cancel, re-queue, edit"""
 
     PROGNAME = "labtasker tui"
-    USAGE = "    labtasker tui [QUEUE_DIR] [--read-only] [-s STATE] [-f EXPR] [-m METRICS]\n"
+    USAGE = "    labtasker tui [QUEUE_DIR] [--read-only] [-s STATE] [-f EXPR] [-m METRICS] [--results]\n"
 
     read_only = cli.Flag(
         ["--read-only"], help="Look only: no action changes a file (for a copy from elsewhere)"
@@ -61,6 +60,9 @@ class Tui(Command):
     )
     poll = cli.Flag(
         ["--poll"], help="Watch for changes by polling (NFS, SMB, sshfs: native events miss them)"
+    )
+    results = cli.Flag(
+        ["--results"], help="Open on the results screen: args against metrics of finished tasks, with a plot"
     )
     log_dirs = cli.SwitchAttr(
         ["--log-dir"],
@@ -92,44 +94,16 @@ class Tui(Command):
             expr=self.extra_filter,
             metrics=metrics,
             polling=self.poll,
-            log_dirs=[Path(d) for d in self.log_dirs],
+            log_dirs=[*(Path(d) for d in self.log_dirs), *_project_logs(queue_dir, self.read_only)],
+            results=self.results,
         )
         app.run()
         return 0
 
 
-def open_queue(queue_dir: str | None, *, read_only: bool = False) -> FsQueue:
-    """The queue to show: QUEUE_DIR (a queue, or a project holding ``.labtasker/``), else the one in use."""
-    cls: type[FsQueue] = FsQueue
-    if read_only:
-        from labtasker.tui.readonly import ReadOnlyQueue
-
-        cls = ReadOnlyQueue
-    if queue_dir is None:
-        found = api.context().queue
-        if not found.exists():
-            raise QueueNotFound(f"no queue at {found.path}: pass a QUEUE_DIR, or submit a task to create it")
-        return cls(found.path, node=found.node)
-    path = Path(queue_dir).expanduser().absolute()
-    project = path / config.ROOT_NAME / "config.toml"
-    if project.is_file():
-        cfg = config.load(project.parent)
-        return cls(cfg.resolved_queue_dir(), node=config.node_id(project.parent))
-    if not path.is_dir():
-        raise UsageError(
-            f"{queue_dir} is not a directory: pass a queue folder, e.g. .labtasker/queues/default"
-        )
-    if not (path / "queue.yaml").is_file():
-        raise UsageError(
-            f"{queue_dir} is not a queue (it has no queue.yaml): pass the folder that holds "
-            "pending/ and running/, e.g. .labtasker/queues/default"
-        )
-    return cls(path, node=_local_node())
-
-
-def _local_node() -> str:
-    """This machine's node id (from the project in use, if any): it names the files we write."""
-    root = config.find_root()
-    if root is not None and (root / "config.toml").is_file():
-        return config.node_id(root)
-    return os.environ.get("LABTASKER_NODE_ID") or "local"
+def _project_logs(queue_dir: str, read_only: bool) -> list[Path]:
+    """The project's logs folder (where its loops log), as `labtasker task log` reads it."""
+    if queue_dir:
+        return []
+    root = run_context.context(read_only=read_only).root
+    return [root / "logs"] if root is not None else []

@@ -9,7 +9,7 @@ from plumbum import cli
 
 from labtasker import api
 from labtasker.api_models import Worker
-from labtasker.cli import output
+from labtasker.cli import listing, output
 from labtasker.cli.args import parse_dict
 from labtasker.cli.base import Command, Group, read_ids_from_stdin
 from labtasker.cli.task import count_arg
@@ -46,9 +46,12 @@ class Create(Command):
         return 0
 
 
+SHOWN_STATES = ("active", "idle", "dead", "suspended", "crashed", "exited")
+
+
 @WorkerGroup.subcommand("ls")
 class Ls(Command):
-    """List workers"""
+    """List workers: their state (a loop killed outright shows as dead), host, pid, last seen, tasks done and failed"""
 
     worker_id = cli.SwitchAttr(
         ["--id", "--worker-id"], str, argname="ID", help="Only the worker with this id"
@@ -57,7 +60,10 @@ class Ls(Command):
         ["--name", "--worker-name"], str, argname="NAME", help="Only workers with this name"
     )
     status = cli.SwitchAttr(
-        ["-s", "--status"], cli.Set(*WORKER_STATUSES), argname="STATUS", help="Only workers in this status"
+        ["-s", "--status"],
+        cli.Set(*SHOWN_STATES),
+        argname="STATE",
+        help="Only workers in this state: " + ", ".join(SHOWN_STATES),
     )
     extra_filter = cli.SwitchAttr(
         ["-f", "--extra-filter"],
@@ -65,55 +71,84 @@ class Ls(Command):
         argname="EXPR",
         help="""Only workers matching a filter, e.g. 'metadata.gpu == 0' or '{"metadata.gpu": 0}'""",
     )
-    limit = cli.SwitchAttr(["--limit"], count_arg, default=100, argname="INT", help="Show at most this many")
+    limit = cli.SwitchAttr(["--limit"], count_arg, default=100, argname="N", help="Show at most this many")
     quiet = cli.Flag(["-q", "--quiet"], help="Print only worker ids")
+    wide = listing.wide_switch()
     pager = cli.Flag(["--pager"], excludes=["--no-pager"], help="Page the output on a terminal")
     no_pager = cli.Flag(["--no-pager"], help="Never page the output (the default)")
-    fmt = cli.SwitchAttr(
-        ["--fmt"],
-        cli.Set("table", "yaml", "jsonl"),
-        default="table",
-        argname="FORMAT",
-        help="table, yaml or jsonl",
-    )
+    fmt = listing.fmt_switch()
 
     def main(self) -> int:
         workers = api.ls_workers(
             worker_id=self.worker_id,
             worker_name=self.worker_name,
-            status=self.status,
             extra_filter=self.extra_filter,
-            limit=self.limit,
+            limit=sys.maxsize,
         ).content
+        records = _records(workers)
+        if self.status:
+            records = [r for r in records if r["state"] == self.status]
+        records = records[: self.limit]
         if self.quiet:
-            lines: Any = (w.worker_id for w in workers)
-        elif self.fmt == "jsonl":
-            lines = output.jsonl(w.to_dict() for w in workers)
-        elif self.fmt == "yaml":
-            lines = output.yaml_docs(w.to_dict() for w in workers)
+            lines: Any = (r["worker_id"] for r in records)
+        elif self.fmt == "table":
+            lines = _table(records, self.wide)
         else:
-            lines = _table(workers)
+            lines = listing.lines(self.fmt, records)
         output.emit(lines, pager=self.pager and not self.quiet)
         return 0
 
 
-def _table(workers: list[Worker]) -> Any:
+def _records(workers: list[Worker]) -> list[dict[str, Any]]:
+    """Each worker as stored, with what was seen of it: state, host, last_seen, tasks_done, tasks_failed."""
     if not workers:
+        return []
+    from labtasker.cli import worker_state
+    from labtasker.fsqueue import clock
+
+    queue = api.context().queue
+    now = clock.now()
+    seen = worker_state.observe(queue, [w.to_dict() | _stored(queue, w) for w in workers], now)
+    out = []
+    for w in workers:
+        s = seen[w.worker_id]
+        record = w.to_dict()
+        record.update(
+            state=s.state, host=s.host, last_seen=s.last_seen, tasks_done=s.done, tasks_failed=s.failed
+        )
+        out.append(record)
+    return out
+
+
+def _stored(queue: Any, worker: Worker) -> dict[str, Any]:
+    """The fields of the worker file a Worker leaves out (host, session)."""
+    doc = queue.read("workers", f"{worker.worker_id}.yaml") or {}
+    return {k: doc.get(k) for k in ("host", "sid")}
+
+
+def _table(records: list[dict[str, Any]], wide: bool) -> Any:
+    if not records:
         return iter(())
-    headers = ["WORKER_ID", "NAME", "STATUS", "FAILURES", "NODE", "PID", "CREATED"]
+    from labtasker.cli.worker_state import ago
+    from labtasker.fsqueue import clock
+
+    now = clock.now()
+    headers = ["WORKER_ID", "NAME", "STATUS", "HOST", "PID", "LAST_SEEN", "DONE", "FAILED", "FAILS_IN_A_ROW"]
     rows = [
         [
-            w.worker_id,
-            w.worker_name or "-",
-            w.status,
-            f"{w.retries}/{w.max_retries}",
-            w.node or "-",
-            str(w.pid or "-"),
-            output.compact(w.created_at),
+            r["worker_id"],
+            r["worker_name"] or "-",
+            r["state"],
+            r["host"] or r["node"] or "-",
+            str(r["pid"] or "-"),
+            ago(r["last_seen"], now),
+            str(r["tasks_done"]),
+            str(r["tasks_failed"]),
+            f"{r['retries']}/{r['max_retries']}",
         ]
-        for w in workers
+        for r in records
     ]
-    return output.table(rows, headers, width=output.terminal_width())
+    return output.table(rows, headers, width=output.terminal_width(wide=wide))
 
 
 @WorkerGroup.subcommand("report")

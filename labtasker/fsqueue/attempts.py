@@ -21,10 +21,10 @@ from labtasker.fsqueue.store import Doc, FsQueue
 from labtasker.fsqueue.versions import canonical_doc, digest, life_fields, life_key, life_of, run_id
 
 DIRNAME = "attempts"
-ARCHIVE_REASON = "another version of this task took its place (a merge, a re-queue or a cancel)"
+ARCHIVE_REASON = "another version of this task took its place, or the task was deleted (a merge, a re-queue, a cancel or a delete)"
 # The time a record is placed at, best first: when the run ended, its last sign of life, when it began.
 TIME_FIELDS = ("finished_at", "last_heartbeat", "start_time", "created_at")
-_LATEST = datetime.max.replace(tzinfo=timezone.utc)
+LATEST = datetime.max.replace(tzinfo=timezone.utc)  # where a record with no time sorts
 
 
 def task_id_of(name: str) -> str:
@@ -72,7 +72,7 @@ def when(doc: Doc) -> datetime | None:
 def order(item: tuple[str, Doc]) -> tuple[datetime, str]:
     """Sort key: oldest first; records with no time last, then by file name."""
     name, doc = item
-    return (when(doc) or _LATEST, name)
+    return (when(doc) or LATEST, name)
 
 
 def as_time(value: Any) -> datetime | None:
@@ -134,6 +134,21 @@ def write_archive(queue: FsQueue, name: str, record: Doc) -> bool:
 def keep_replaced(queue: FsQueue, doc: Doc) -> None:
     """A user's re-queue or cancel replaces a finished result: keep it in ``attempts/``."""
     name, record = archive(doc)
+    write_archive(queue, name, record)
+
+
+_FAILED_RUN = ("summary", "retries", "last_error", "last_modified")  # what a failure writes on the run
+
+
+def keep_failed(queue: FsQueue, running: Doc, retried: Doc) -> None:
+    """A failed run whose task is retried (``running`` before the failure, ``retried`` the pending
+    task after): keep the run, its error, summary and args, in ``attempts/``, so it survives
+    even if another replica's version of the task wins the merge."""
+    doc = dict(running, **{k: retried.get(k) for k in _FAILED_RUN}, status="failed")
+    name, record = archive(doc)
+    retries = int(doc.get("retries") or 0)
+    record["reason"] = f"failed; will retry ({retries + 1}/{doc.get('max_retries')})"
+    record["finished_at"] = doc.get("last_modified")
     write_archive(queue, name, record)
 
 

@@ -45,12 +45,13 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from labtasker.fsqueue import entries, ids, layout
+from labtasker.fsqueue import clock, entries, ids, layout
 
 log = logging.getLogger("labtasker")
 
 FORMAT = 3
 RACY_NS = 2_000_000_000  # coarser than any filesystem's timestamp tick we know of (FAT: 2 s)
+READ_ONLY_SKEW_NS = 60_000_000_000  # a read-only reader's own clock may be this far ahead of the files'
 STORE_MIN = 100  # smaller directories are parsed afresh each time: cheap, and nothing is written
 Doc = dict[str, Any]
 Key = bytes  # inode, size, mtime_ns and ctime_ns of a file, packed: cheap to make and compare
@@ -282,6 +283,9 @@ class DirCache:
         self.memo = None if self.store is None else _memo_path(self.store)
         self._memo: dict[tuple[str, bytes], Doc] | None = None  # (name, digest) -> document, once loaded
         self._unwritten: list[bytes] = []  # memo records of this process not yet appended
+        self.read_only = (
+            False  # a viewer's: remember in memory only, write nothing (not even the clock probe)
+        )
 
     def docs(self) -> list[tuple[str, Doc]]:
         """(name, document) of every readable task file, sorted by name; new dicts, or shared read-only ones."""
@@ -305,7 +309,7 @@ class DirCache:
         wait in memory, so a small queue's ``tmp/`` stays empty. Failing to
         append costs speed only, never the write.
         """
-        if self.memo is None:
+        if self.memo is None or self.read_only:
             return
         record = _dumps((name, content_digest(data), doc))
         self._unwritten.append(_FRAME.pack(len(record), zlib.crc32(record)) + record)
@@ -420,6 +424,8 @@ class DirCache:
 
     def _fs_now(self) -> int:
         """The filesystem's clock, in ns (touch a marker file); far past if it cannot be written."""
+        if self.read_only:  # our own clock, with a margin for the skew to a file server's
+            return int(clock.now().timestamp() * 1e9) - READ_ONLY_SKEW_NS
         marker = self.cache_dir / "clock"
         try:
             try:
@@ -452,7 +458,9 @@ class DirCache:
                 self._table = Table.loads(self._load_file(self.store), self._header())
                 self._extra = self._load_delta()
                 self._delta = frozenset(self._extra)
-            elif self.store is not None:  # the directory shrank: its old cache is dead weight
+            elif (
+                self.store is not None and not self.read_only
+            ):  # the directory shrank: its old cache is dead weight
                 _unlink_quietly(self.store)
                 _unlink_quietly(_delta_path(self.store))
         return self._table
@@ -488,7 +496,7 @@ class DirCache:
         changed = len(self._extra) + (len(table.names) - used if table is not None else 0)
         if changed and changed * 50 >= used + len(self._extra):
             self._rebuild(table, scanned)
-        elif self.store is not None and self._extra.keys() != self._delta:
+        elif self.store is not None and not self.read_only and self._extra.keys() != self._delta:
             self._write(_delta_path(self.store), {"header": self._header(), "entries": self._extra})
             self._delta = frozenset(self._extra)
 
@@ -506,7 +514,7 @@ class DirCache:
                 kept.append((name, scanned[name], i))
         self._table = build_table(kept, table)
         self._extra = {}
-        if self.store is None or len(kept) < self.store_min:
+        if self.store is None or len(kept) < self.store_min or self.read_only:
             return
         packed = self._table.packed(self._header())
         self._write(self.store, packed)

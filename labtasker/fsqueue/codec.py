@@ -46,15 +46,15 @@ class _Resolving:
             if len(value) <= 40:  # ids and times never repeat: not worth remembering
                 if len(_RESOLVED) >= 4096:
                     _RESOLVED.clear()
-                _RESOLVED[key] = tag  # type: ignore[assignment]
-        return tag  # type: ignore[return-value]
+                _RESOLVED[key] = tag
+        return tag
 
 
-class _FastLoader(_Resolving, _Loader):  # type: ignore[misc, valid-type]
+class _FastLoader(_Resolving, _Loader):
     """The safe loader, remembering scalar tags."""
 
 
-class _NoAliasDumper(_Resolving, _Dumper):  # type: ignore[misc, valid-type]
+class _NoAliasDumper(_Resolving, _Dumper):
     """Write repeated values out in full: a person reads these files, anchors confuse."""
 
     def ignore_aliases(self, data: Any) -> bool:
@@ -99,7 +99,7 @@ def _node(dumper: Any, value: Any) -> Node:
     if kind is bool:
         return ScalarNode(_TAG + "bool", "true" if value else "false")
     if kind is float:
-        return SafeRepresenter.represent_float(dumper, value)  # type: ignore[no-any-return]
+        return SafeRepresenter.represent_float(dumper, value)
     if kind is datetime:
         return ScalarNode(_TAG + "timestamp", value.isoformat(" "))
     return dumper.represent_data(value)  # type: ignore[no-any-return]  # anything else: PyYAML's way
@@ -231,7 +231,7 @@ def _value(loader: Any, node: Node, path: set[int], depth: int) -> Any:
         build = _SCALARS.get(tag)
         if build is None:
             raise _Unusual
-        return build(loader, node)
+        return build(loader, node)  # type: ignore[arg-type]  # a ScalarNode: its type was checked above
     if id(node) in path:  # an alias of its own ancestor: a recursive structure
         raise _Unusual
     if len(path) >= depth:

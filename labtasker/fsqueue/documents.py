@@ -230,16 +230,6 @@ def normalise(doc: dict[str, Any]) -> dict[str, Any]:
     return doc
 
 
-def get_path(doc: dict[str, Any], path: str, default: Any = None) -> Any:
-    """Value at a dotted path, or ``default``."""
-    node: Any = doc
-    for part in path.split("."):
-        if not isinstance(node, dict) or part not in node:
-            return default
-        node = node[part]
-    return node
-
-
 def set_path(doc: dict[str, Any], path: str, value: Any) -> None:
     """Set a dotted path, creating dicts on the way."""
     parts = path.split(".")

@@ -92,9 +92,9 @@ def _setter(
         if not wanted(doc):
             raise _Skip
         doc["reserved_for"] = value
-        doc["gen"] = int(doc.get("gen") or 0) + 1
+        gen = versions.bump_gen(doc)
         doc["last_modified"] = now or clock.now()
-        versions.note_edit(doc, {"reserved_for": value}, (), doc["gen"], queue.node)
+        versions.note_edit(doc, {"reserved_for": value}, (), gen, queue.node)
         return "pending", doc
 
     return change

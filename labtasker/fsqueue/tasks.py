@@ -155,6 +155,8 @@ def delete(queue: FsQueue, task_id: str, *, now: datetime | None = None) -> None
     """Remove a task, leaving a tombstone so a replica cannot bring it back."""
 
     def change(doc: Doc) -> None:
+        if doc["status"] in _TERMINAL:
+            attempts.keep_replaced(queue, doc)  # its result outlives the task, as a re-queue keeps it
         tomb = {
             "task_id": doc["task_id"],
             "deleted_at": now or clock.now(),
@@ -226,22 +228,26 @@ def finish(
     """
     status = layout.parse_status(status)
     stamp = now or clock.now()
+    retried: list[Doc] = []  # a failed run whose task goes back to pending, and the task: kept in attempts/
 
     def change(doc: Doc) -> tuple[str, Doc]:
         final = _requested(doc, status)
         if final == TaskStatus.FAILED and status != TaskStatus.FAILED:
-            new_status, new_doc = transitions.fail(
-                doc, "the job reported failed", stamp, summary, backoff=backoff
-            )
-            return STATE_DIRS[new_status], new_doc
+            return _fail(doc, "the job reported failed")
         return _end_as(final, doc)
+
+    def _fail(doc: Doc, why: Any) -> tuple[str, Doc]:
+        before = copy.deepcopy(doc)
+        new_status, new_doc = transitions.fail(doc, why, stamp, summary, backoff=backoff)
+        if new_status == TaskStatus.PENDING:
+            retried[:] = [before, copy.deepcopy(new_doc)]
+        return STATE_DIRS[new_status], new_doc
 
     def _end_as(final: TaskStatus, doc: Doc) -> tuple[str, Doc]:
         if final == TaskStatus.SUCCESS:
             return "done", transitions.succeed(doc, summary, stamp)
         if final == TaskStatus.FAILED:
-            new_status, new_doc = transitions.fail(doc, error, stamp, summary, backoff=backoff)
-            return STATE_DIRS[new_status], new_doc
+            return _fail(doc, error)
         transitions.merge_summary(doc, summary)
         if final == TaskStatus.CANCELLED:
             doc["last_modified"] = stamp
@@ -257,6 +263,8 @@ def finish(
     except FileNotFoundError:
         located = None
     if located is not None:
+        if retried and located.dirname == "pending":
+            attempts.keep_failed(queue, *retried)
         return located
     _record_attempt(queue, running_name, status, summary, error, stamp)
     raise LeaseLost(

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from labtasker.errors import InvalidTransition
-from labtasker.fsqueue import versions
+from labtasker.fsqueue import ran_with, versions
 from labtasker.fsqueue.documents import (
     DICT_FIELDS,
     check_int,
@@ -64,6 +64,7 @@ def apply_update(
     old = parse_status(doc["status"])
     new = old
     edited: dict[str, Any] = {}
+    args_before = copy.deepcopy(doc.get("args"))
     for name, value in fields.items():
         if name in DICT_FIELDS:
             value = edited[name] = expand(value, name)
@@ -84,11 +85,12 @@ def apply_update(
     check_transition(doc["task_id"], old, new)
     if new == P and (old != P or reset_pending):
         _to_pending(doc)
+        doc["summary"] = {}  # the summary shown belongs to the current lifecycle; the old one is an attempt
+        doc.pop(ran_with.KEY, None)
     doc["last_modified"] = now
-    doc["gen"] = int(doc.get("gen") or 0) + 1
-    versions.note_edit(doc, edited, replace_fields, doc["gen"], node)
-    if new != old or reset_pending:
-        doc["sgen"] = doc["gen"]  # an explicit status change: beats the history it replaces
+    gen = versions.bump_gen(doc, status_change=new != old or reset_pending)
+    versions.note_edit(doc, edited, replace_fields, gen, node)
+    ran_with.note_intent(doc, args_before, old.value)
     return new, doc
 
 
@@ -118,6 +120,7 @@ def claim(doc: dict[str, Any], worker_id: str, now: datetime) -> dict[str, Any]:
     doc["last_heartbeat"] = now
     doc["last_modified"] = now
     doc["summary"] = {}
+    doc[ran_with.KEY] = ran_with.record(doc)  # the result will belong to these args
     doc.pop("retry_at", None)
     return doc
 

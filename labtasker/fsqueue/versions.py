@@ -29,7 +29,7 @@ EDITED_SCALARS = (
     "task_name", "priority", "max_retries", "cmd", "heartbeat_timeout", "task_timeout", "reserved_for",
 )  # fmt: skip
 EDITED_DICTS = ("args", "metadata")
-BOOKKEEPING = ("rev", "gen", "node", "life", "clocks", "last_modified")
+BOOKKEEPING = ("rev", "gen", "node", "life", "clocks", "last_modified", "args_intent")
 RESULT_RANK = {"success": 3, "failed": 2, "cancelled": 1}
 
 _KNOWN = frozenset(TASK_FIELDS)
@@ -109,6 +109,18 @@ def run_id(doc: Doc) -> tuple[str, str]:
 
 
 # ---------------------------------------------------------------- edits
+def bump_gen(doc: Doc, *, status_change: bool = False) -> int:
+    """Count a user's change of ``doc`` (``gen``); an explicit status change also sets ``sgen``.
+
+    ``sgen`` lets the merge rules tell a user's requeue or cancel from the
+    history it replaces. Returns the new ``gen``.
+    """
+    gen = doc["gen"] = int(doc.get("gen") or 0) + 1
+    if status_change:
+        doc["sgen"] = gen
+    return gen
+
+
 def note_edit(doc: Doc, fields: dict[str, Any], replace_fields: Iterable[str], gen: int, node: str) -> None:
     """Record in ``clocks`` which paths a user's edit set (``fields`` already expanded)."""
     clocks = dict(doc.get("clocks") or {})

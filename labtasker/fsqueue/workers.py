@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from labtasker.errors import WorkerBusy, WorkerNotFound
-from labtasker.fsqueue import clock, ids, layout
+from labtasker.fsqueue import clock, ids, layout, locking
 from labtasker.fsqueue.backoff import Backoff
 from labtasker.fsqueue.documents import expand
 from labtasker.fsqueue.store import Doc, FsQueue
@@ -37,6 +37,7 @@ def create(
         "metadata": expand(metadata, "metadata"),
         "node": queue.node,
         "pid": os.getpid(),
+        "host": locking.host_key(),  # where its pid means something (worker ls tells a dead loop)
         "created_at": stamp,
         "last_modified": stamp,
     }

@@ -178,7 +178,8 @@ def _leases(queue: FsQueue, fs_now: float, grace: float, all_nodes: bool) -> lis
 
 def _ours(queue: FsQueue, doc: Doc) -> bool:
     """Claimed on this replica (any host sharing its folder) or on this very host."""
-    info = doc.get("lease") if isinstance(doc.get("lease"), dict) else {}
+    lease = doc.get("lease")
+    info = lease if isinstance(lease, dict) else {}
     return doc.get("node") == queue.node or info.get("host") == locking.host_key()
 
 

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
-from labtasker.fsqueue import layout
+from labtasker.fsqueue import layout, ran_with
 from labtasker.fsqueue.attempts import archive, join_archives
 from labtasker.fsqueue.documents import set_path
 from labtasker.fsqueue.layout import STATE_DIRS
@@ -36,7 +36,9 @@ from labtasker.fsqueue.versions import (
     EDITED_SCALARS,
     RESULT_RANK,
     canonical,
+    digest,
     leaf_paths,
+    life_fields,
     life_key,
     life_of,
     run_id,
@@ -82,14 +84,18 @@ def join(docs: Sequence[Doc]) -> Doc:
     """The merged document of live versions of one task (statuses must match their directories)."""
     if not docs:
         raise ValueError("join needs at least one version")
-    winner = min(range(len(docs)), key=lambda i: life_key(docs[i]))
-    out = copy.deepcopy(docs[winner])
-    out["life"] = list(life_of(docs[winner]))
+    intent = max(ran_with.intent(d) for d in docs)
+    lives = [_rerun(d) if _stale(d, intent) else d for d in docs]
+    winner = min(range(len(docs)), key=lambda i: life_key(lives[i]))
+    out = copy.deepcopy(lives[winner])
+    out["life"] = list(life_of(lives[winner]))
     latest = max(docs, key=lambda d: (_int(d.get("rev")), str(d.get("node") or "")))
     out["rev"], out["node"] = _int(latest.get("rev")), str(latest.get("node") or "")
     if _aware(latest.get("last_modified")):  # not the latest time: clocks disagree, revs do not
         out["last_modified"] = latest["last_modified"]
     out["gen"] = max(_int(d.get("gen")) for d in docs)
+    if intent:
+        out[ran_with.INTENT] = intent
     clocks = [_clocks(d) for d in docs]
     for name in EDITED_SCALARS:
         _pick(out, name, [{name: d[name]} if name in d else {} for d in docs], clocks, winner)
@@ -106,6 +112,29 @@ def join(docs: Sequence[Doc]) -> Doc:
         out["clocks"] = {p: [g, n] for p, (g, n) in sorted(all_clocks.items())}
     else:
         out.pop("clocks", None)
+    return out
+
+
+# A user's edit of args made on a pending task asks for a run with them (``args_intent``, the
+# edit's gen, carried by every later version). A result claimed with older args is stale: in
+# the merge it stands for its own re-queue, and the result itself is kept in attempts/.
+_RERUN = ("success", "failed")
+_KEPT_ON_RERUN = ("task_id", "created_at")
+
+
+def _stale(doc: Doc, intent: int) -> bool:
+    ran = ran_with.of(doc)
+    return doc.get("status") in _RERUN and ran is not None and _int(ran.get("gen")) < intent
+
+
+def _rerun(doc: Doc) -> Doc:
+    """The re-queue a stale result stands for: a fresh pending lifecycle one status generation
+    later, made from nothing but that generation, so every replica makes the same one."""
+    life = life_fields(doc)
+    out = {k: v for k, v in doc.items() if k not in life or k in _KEPT_ON_RERUN}
+    out.update(status="pending", summary={}, retries=0, sgen=_int(doc.get("sgen")) + 1)
+    out.update(worker_id=None, start_time=None, last_heartbeat=None, last_error=None)
+    out["life"] = [0, "", digest(life_fields(out))]
     return out
 
 
@@ -164,32 +193,41 @@ class Version:
 def resolve(versions: Sequence[Version], tombstones: Sequence[Doc] = ()) -> Plan:
     """Apply the merge rules to every version of one task.
 
-    A tombstone deletes the task for good. Otherwise the join is kept, and
-    every terminal version recording another run than the winner's is archived.
+    A tombstone deletes the task for good, and keeps every finished version of it
+    in ``attempts/``. Otherwise the join is kept, and every terminal version
+    recording another run than the winner's is archived.
     """
-    if tombstones or not versions:
-        return Plan(None)
     docs = []
     for version in versions:
         doc = dict(version.doc)
         doc["status"] = layout.status_value(version.dirname)
         docs.append(doc)
+    if tombstones or not versions:
+        plan = Plan(None)
+        for doc in docs:
+            if doc["status"] in RESULT_RANK:
+                _keep(plan, doc)
+        return plan
     merged = join(docs)
     dirname = STATE_DIRS[layout.parse_status(merged["status"])]
     plan = Plan((dirname, canonical_name(dirname, merged), merged))
     for doc in docs:
         if doc["status"] in RESULT_RANK and run_id(doc) != run_id(merged):
-            name, record = archive(doc)
-            seen = plan.archives.get(name)
-            plan.archives[name] = record if seen is None else join_archives(seen, record)
+            _keep(plan, doc)
     return plan
+
+
+def _keep(plan: Plan, doc: Doc) -> None:
+    name, record = archive(doc)
+    seen = plan.archives.get(name)
+    plan.archives[name] = record if seen is None else join_archives(seen, record)
 
 
 def canonical_name(dirname: str, doc: Doc) -> str:
     """The file name a document has in a state directory (the same on every replica)."""
     task_id = doc["task_id"]
     if dirname == "pending":
-        priority = doc.get("priority") if isinstance(doc.get("priority"), int) else 0
+        priority = doc["priority"] if isinstance(doc.get("priority"), int) else 0
         when = doc["last_modified"] if _aware(doc.get("last_modified")) else _EPOCH
         return layout.pending_name(priority, when, task_id, reserved_for=doc.get("reserved_for"))
     if dirname == "running":

@@ -45,7 +45,7 @@ class Report:
     merged: list[str] = field(default_factory=list)  # task ids found in several files, now one
     deleted: list[str] = field(default_factory=list)  # task ids removed by a tombstone
     archived: list[str] = field(default_factory=list)  # attempts/ files written
-    dropped: list[str] = field(default_factory=list)  # attempts/ records of a winner or a deleted task
+    dropped: list[str] = field(default_factory=list)  # attempts/ records of the run that won
     folded: list[str] = field(default_factory=list)  # second copies merged in and removed
     skipped: list[str] = field(default_factory=list)  # tasks that changed while we looked
     imported: int = 0  # files brought in with ``import_from``
@@ -203,9 +203,9 @@ def _bytes_of(dirname: str, doc: Doc, inputs: list[_File]) -> bytes:
 
 
 def _stale_archives(plan: merge.Plan, names: list[str]) -> list[str]:
-    """Merge records that must go: all of a deleted task's, and any of the run that won."""
+    """Merge records that must go: the one of the run that won (a deleted task keeps all of its)."""
     if plan.keep is None:
-        return list(names)
+        return []
     own, _ = archive(plan.keep[2])
     return [own] if own in names and own not in plan.archives else []
 
@@ -282,20 +282,20 @@ def merge_bytes(dirname: str, ours: bytes, theirs: bytes) -> bytes:
     """Two versions of one queue file (``dirname`` its folder, ``.`` for queue.yaml) as one:
     the same rules as ``reconcile``, for a tool that meets both at once (``labtasker sync``)."""
     key = {"workers": "worker_id", ".": None}.get(dirname, "task_id")
-    docs = []
+    docs: list[Doc | None] = []
     for data in (ours, theirs):
         try:
             docs.append(codec.load(data, required_key=key))
         except codec.Unreadable:
             docs.append(None)
-    if docs[0] is None or docs[1] is None:
-        return theirs if docs[0] is None and docs[1] is not None else ours
+    mine, other = docs
+    if mine is None or other is None:
+        return theirs if mine is None and other is not None else ours
     if dirname not in STATE_DIRNAMES:
-        best = _better(dirname, docs[0], docs[1])
-        return ours if best is docs[0] else theirs
+        best = _better(dirname, mine, other)
+        return ours if best is mine else theirs
     files = [
-        _File(dirname, "", _with_status(normalise(d), dirname), b)
-        for d, b in zip(docs, (ours, theirs), strict=False)
+        _File(dirname, "", _with_status(normalise(d), dirname), b) for d, b in ((mine, ours), (other, theirs))
     ]
     plan = merge.resolve([merge.Version(dirname, f.doc) for f in files])
     assert plan.keep is not None

@@ -8,8 +8,6 @@ rescan early; a timer rescans anyway, because events are hints.
 
 from __future__ import annotations
 
-import os
-import shlex
 import subprocess
 import tempfile
 from collections.abc import Callable, Sequence
@@ -26,6 +24,7 @@ from textual.css.query import NoMatches
 from textual.timer import Timer
 from textual.widgets import DataTable, Footer, Header, Input, Static, Tree
 
+from labtasker.editor import editor_command, run_editor
 from labtasker.errors import FilterError, LabtaskerError
 from labtasker.fsqueue import clock
 from labtasker.fsqueue.store import FsQueue
@@ -63,6 +62,7 @@ class QueueApp(App[None]):
         Binding("e", "edit", "edit"),
         Binding("d,delete", "delete", "delete"),
         Binding("s", "sort_next", "sort"),
+        Binding("R", "results", "results: args against metrics, with a plot", show=False),
         Binding("right_square_bracket", "detail_tab(1)", "next tab", key_display="]"),
         Binding("left_square_bracket", "detail_tab(-1)", "previous tab", key_display="[", show=False),
         Binding("S", "sort_reverse", "reverse sort", show=False),
@@ -85,6 +85,7 @@ class QueueApp(App[None]):
         polling: bool = False,
         rescan_every: float | None = 2.0,
         log_dirs: Sequence[Path] = (),
+        results: bool = False,
     ) -> None:
         super().__init__()
         self.queue = queue
@@ -100,6 +101,7 @@ class QueueApp(App[None]):
         self._dirty = False
         self._filter_timer: Timer | None = None
         self.scans = 0  # finished scans, for tests and the curious
+        self.open_results = results
 
     # ------------------------------------------------------------ layout
     def compose(self) -> ComposeResult:
@@ -130,6 +132,8 @@ class QueueApp(App[None]):
             self.set_interval(self.rescan_every, self.rescan)
         self.set_interval(FOLLOW_EVERY, self._follow)
         self.rescan()
+        if self.open_results:
+            self.action_results()
 
     def on_unmount(self) -> None:
         if self.watcher is not None:
@@ -170,6 +174,9 @@ class QueueApp(App[None]):
 
     def on_queue_changed(self, message: QueueChanged) -> None:
         self.rescan()
+        for screen in self.screen_stack:
+            if hasattr(screen, "reload"):  # the results screen, live as tasks finish
+                screen.reload()
 
     def on_counted(self, message: Counted) -> None:
         self.states.update_counts(message.counts)
@@ -370,6 +377,8 @@ class QueueApp(App[None]):
     # ------------------------------------------------------------ actions
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """Writing actions exist only on task states, and never read-only."""
+        if getattr(self.screen, "OWN_KEYS", False) and action not in ("quit", "help", "pop_screen"):
+            return False  # the results screen: the main screen's keys would act on a table not shown
         if action in WRITE_ACTIONS:
             return not self.read_only and self.view.state in TASK_STATES
         return True
@@ -457,18 +466,18 @@ class QueueApp(App[None]):
 
     def run_editor(self, text: str) -> str | None:
         """Open ``text`` in $VISUAL/$EDITOR; the edited text, or None if the editor failed."""
-        command = shlex.split(os.environ.get("VISUAL") or os.environ.get("EDITOR") or "vi")
         with tempfile.TemporaryDirectory(prefix="labtasker-edit-") as folder:
             path = Path(folder) / "task.yaml"
             path.write_text(text, encoding="utf-8")
             try:
                 with self.suspend():
-                    code = subprocess.call([*command, str(path)])
+                    code = run_editor(path)
             except SuspendNotSupported:  # headless (tests): the editor must not need the terminal
-                code = subprocess.call([*command, str(path)], stdin=subprocess.DEVNULL)
+                code = run_editor(path, stdin=subprocess.DEVNULL)
             except OSError as exc:
                 self.notify(
-                    f"could not start the editor {command[0]!r}: {exc}; set $EDITOR", severity="error"
+                    f"could not start the editor {editor_command()[0]!r}: {exc}; set $EDITOR",
+                    severity="error",
                 )
                 return None
             if code != 0:
@@ -485,6 +494,13 @@ class QueueApp(App[None]):
         self.marks.difference_update(outcome.done)
         self.notify(outcome.message(), severity="warning" if outcome.failed else "information")
         self.rescan()
+
+    def action_results(self) -> None:
+        """Show the results of finished tasks: args against metrics, with a plot."""
+        from labtasker.tui.results_screen import ResultsScreen
+
+        expr = self.view.expr if self.view.state == "success" else ""
+        self.push_screen(ResultsScreen(self.queue, self.now, expr=expr, every=self.rescan_every))
 
     def action_help(self) -> None:
         """Show every key."""

@@ -11,9 +11,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from labtasker.fsqueue import layout
+from labtasker.fsqueue import layout, ran_with, tombstones
 from labtasker.fsqueue.store import FsQueue
 from labtasker.tui.scan import DIRNAME
+from labtasker.worker import run_logs
 
 MAX_FILE_BYTES = 256 * 1024
 TAIL_BYTES = 64 * 1024
@@ -34,6 +35,20 @@ class Detail:
     log: str = ""
     log_label: str = ""
     gone: bool = False
+    deleted: dict[str, Any] | None = None  # the task's tombstone (tombstones.record), if it was deleted
+
+    @property
+    def notes(self) -> list[str]:
+        """Lines above the YAML: who deleted the task when; args that changed since the result."""
+        out = []
+        if self.deleted is not None:
+            by, when = self.deleted.get("deleted_by") or "?", self.deleted.get("deleted_at")
+            out.append(
+                f"task deleted by {by} at {when.isoformat(sep=' ', timespec='seconds') if when else '?'}"
+            )
+        if self.state in ("success", "failed") and ran_with.changed(self.doc):
+            out.append(f"result ran with {', '.join(ran_with.differences(self.doc))}; args changed since")
+        return out
 
     @property
     def error(self) -> str:
@@ -62,6 +77,9 @@ def load(queue: FsQueue, state: str, name: str, log_dirs: list[Path]) -> Detail:
     detail.doc = doc
     detail.task_id = str(doc.get("task_id") or layout.task_id_of(dirname, name))
     detail.attempts = attempts_of(queue, detail.task_id)
+    if state == "attempts":  # a run of a task that may be gone: say who deleted it when
+        tombs = tombstones.read(queue, detail.task_id).get(detail.task_id)
+        detail.deleted = tombstones.record(detail.task_id, tombs) if tombs else None
     detail.log_path = find_run_log(log_dirs, detail.task_id)
     if detail.log_path is not None:
         detail.log = tail(detail.log_path)
@@ -102,26 +120,12 @@ def attempts_of(queue: FsQueue, task_id: str) -> list[tuple[str, dict[str, Any]]
 
 def log_dirs_for(queue_path: Path, extra: list[Path] | None = None) -> list[Path]:
     """Where run logs of this queue may be: given dirs, ``<queue>/logs``, ``<root>/logs``."""
-    dirs = list(extra or [])
-    dirs.append(queue_path / "logs")
-    if queue_path.parent.name == "queues":  # <root>/queues/<name>: the loop logs to <root>/logs
-        dirs.append(queue_path.parent.parent / "logs")
-    return dirs
+    return run_logs.log_dirs(queue_path, extra=extra)
 
 
 def find_run_log(log_dirs: list[Path], task_id: str) -> Path | None:
-    """The ``run.log`` of the latest run of a task (run dirs are ``<stamp>--<task_id>``)."""
-    suffix = f"{layout.SEP}{task_id}"
-    found: list[tuple[str, Path]] = []
-    for base in log_dirs:
-        runs = base / "run"
-        try:
-            names = os.listdir(runs)
-        except (FileNotFoundError, NotADirectoryError):
-            continue
-        found += [(n, runs / n / "run.log") for n in names if n.endswith(suffix)]
-    found = [(n, p) for n, p in found if p.is_file()]
-    return max(found)[1] if found else None
+    """The ``run.log`` of the latest run of a task, the one ``labtasker task log`` prints."""
+    return run_logs.latest(log_dirs, task_id)
 
 
 def tail(path: Path, max_bytes: int = TAIL_BYTES, max_lines: int = TAIL_LINES) -> str:

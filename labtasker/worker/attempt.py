@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from labtasker import run_context
 from labtasker.api_models import Task
 from labtasker.fsqueue.store import FsQueue
 from labtasker.worker.interrupts import Interrupts
@@ -113,12 +114,7 @@ class Run:
 
     def env(self) -> dict[str, str]:
         """Variables a job's subprocess gets so ``task_info()`` works inside it."""
-        return {
-            "LABTASKER_TASK_ID": self.task_id,
-            "LABTASKER_WORKER_ID": self.worker_id,
-            "LABTASKER_LOG_DIR": str(self.log_dir),
-            "LABTASKER_QUEUE_DIR": str(self.queue.path),
-        }
+        return run_context.job_env(self.task_id, self.worker_id, self.log_dir, self.queue.path)
 
     # ----------------------------------------------------------- stopping
     def stop(self, kind: str, reason: str, signum: int = 0) -> None:

@@ -1,4 +1,4 @@
-"""``@labtasker.loop()``, ``Required`` and ``task_info()``.
+"""``@labtasker.loop()`` and ``Required``.
 
 The decorated function declares the args it needs as parameters whose default
 is ``Required()`` (or ``Annotated[T, Required(...)]``); the loop takes only
@@ -10,20 +10,17 @@ from __future__ import annotations
 
 import functools
 import inspect
-import os
 import sys
 import typing
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from labtasker.api_models import Task
+from labtasker import run_context
 from labtasker.worker import required as req
 
 if TYPE_CHECKING:  # the loop machinery is imported when a loop runs, not with labtasker
     from labtasker.worker import runner
-
-_current: runner.Run | None = None
 
 
 class Required:
@@ -203,14 +200,9 @@ def _call(
     a: tuple[Any, ...],
     kw: dict[str, Any],
 ) -> None:
-    global _current
     call_args, call_kw = _arguments(fn, params, run.task.args, pass_args_dict, a, kw)
-    _current = run
-    try:
-        with _Tee(run.log_dir / "run.log"):
-            fn(*call_args, **call_kw)
-    finally:
-        _current = None
+    with run_context.running(run), _Tee(run.log_dir / "run.log"):
+        fn(*call_args, **call_kw)
 
 
 _P = inspect.Parameter
@@ -273,54 +265,6 @@ def _arguments(
     if spare and not by_position:
         raise TypeError(f"{fn.__name__}(): extra positional arguments need every earlier parameter given")
     return [*leading, *positional, *spare], call_kw
-
-
-def current_run() -> runner.Run | None:
-    return _current
-
-
-def current_task_id() -> str | None:
-    """The id of the task being run (in a loop or a job of `labtasker loop`), else None."""
-    if _current is not None:
-        return _current.task_id
-    return os.environ.get("LABTASKER_TASK_ID") or None
-
-
-def current_worker_id() -> str | None:
-    """The id of the worker running the current task, else None."""
-    if _current is not None:
-        return _current.worker_id
-    return os.environ.get("LABTASKER_WORKER_ID") or None
-
-
-def is_enabled() -> bool:
-    """True inside a loop or a job of `labtasker loop`."""
-    return current_worker_id() is not None
-
-
-def get_labtasker_log_dir() -> Path:
-    """The folder of the current run's ``run.log`` and ``task_info.json``."""
-    if _current is not None:
-        from labtasker.worker import runner
-
-        runner.write_task_info(_current)  # written when asked for: a run that never asks costs no file
-        return Path(_current.log_dir)
-    log_dir = os.environ.get("LABTASKER_LOG_DIR")
-    if not log_dir:
-        raise RuntimeError("no current run: call this inside @labtasker.loop() or a job of `labtasker loop`")
-    return Path(log_dir)
-
-
-def task_info() -> Task:
-    """The task being run: inside ``@labtasker.loop()`` or a job started by ``labtasker loop``."""
-    if _current is not None:
-        return _current.task
-    log_dir = os.environ.get("LABTASKER_LOG_DIR")
-    if log_dir and (Path(log_dir) / "task_info.json").exists():
-        from labtasker.worker import runner
-
-        return runner.read_task_info(log_dir)
-    raise RuntimeError("task_info() is only available inside @labtasker.loop() or a job of `labtasker loop`")
 
 
 class _Tee:

@@ -73,10 +73,10 @@ class KeeperThread:
             with self._cond:
                 while self._next is None and not self._closed:
                     self._cond.wait()
-                if self._closed:
+                keeper = self._next
+                if self._closed or keeper is None:
                     return
-                keeper, self._next = self._next, None
-                self._running = keeper
+                self._next, self._running = None, keeper
             try:
                 keeper._run()
             except Exception:  # a keeper's bug must not end the keeping of the next runs

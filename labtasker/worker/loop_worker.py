@@ -1,8 +1,8 @@
 """The worker a loop runs as: registered when it starts, marked ``exited`` when it ends.
 
-A worker notes its process and session (``pid``, ``sid``) so that loops started
-from one terminal or script can tell they share it and name themselves in
-their lines.
+A worker notes its process, session and host (``pid``, ``sid``, ``host``) so that
+loops started from one terminal or script can tell they share it and name
+themselves in their lines, and ``worker ls`` can tell a loop that died.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import os
 from typing import Any
 
 from labtasker.errors import WorkerCrashed, WorkerNotFound
-from labtasker.fsqueue import clock, layout, workers
+from labtasker.fsqueue import clock, layout, locking, workers
 from labtasker.fsqueue.store import FsQueue
 
 log = logging.getLogger("labtasker")
@@ -36,7 +36,7 @@ def register(queue: FsQueue, worker_id: str | None, create_kwargs: dict[str, Any
     def here(doc: dict[str, Any]) -> dict[str, Any]:
         if doc.get("status") == "exited":
             doc["status"] = "active"  # a named worker starting again
-        doc.update(pid=os.getpid(), sid=os.getsid(0), last_modified=clock.now())
+        doc.update(pid=os.getpid(), sid=os.getsid(0), host=locking.host_key(), last_modified=clock.now())
         return doc
 
     workers.change(queue, worker_id, here)

@@ -101,11 +101,7 @@ def end(
         return "cancelled"
     if located.dirname in ("failed", "pending"):
         workers.record_failure(run.queue, run.worker_id)
-        if located.dirname == "pending":  # the task keeps only its current error: this one goes to history
-            doc = located.doc
-            note = f"failed; will retry ({int(doc.get('retries') or 0) + 1}/{doc.get('max_retries')})"
-            record_attempt(run, "failed", doc.get("last_error"), note)
-        return "failed"
+        return "failed"  # a failure that is retried: tasks.finish kept it in attempts/
     workers.record_success(run.queue, run.worker_id)
     if isinstance(run.previous_error, str) and run.previous_error:
         # a reclaim's reason (the loop keeps its own failures as they happen): history, not current

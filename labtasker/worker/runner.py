@@ -16,7 +16,6 @@ counted, and the attempt recorded in ``attempts/``.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import signal
@@ -24,7 +23,6 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -468,24 +466,3 @@ def _log_dir(logs_dir: Path | None, task_id: str) -> Path:
     path = base / "run" / f"{layout.stamp(clock.now())}{layout.SEP}{task_id}"
     path.mkdir(parents=True, exist_ok=True)
     return path
-
-
-def write_task_info(run: Run) -> None:
-    """``task_info.json`` in the run's folder, for a job's subprocess (``task_info()``); once per run."""
-    path = run.log_dir / "task_info.json"
-    if path.exists():
-        return
-    info = dict(vars(run.task))  # json.dumps copies nothing: no deep copy of the task needed
-    info["worker_id"] = run.worker_id
-    path.write_text(json.dumps(info, default=str, indent=2), encoding="utf-8")
-
-
-def read_task_info(log_dir: str | os.PathLike[str]) -> Task:
-    """The Task a loop handed to a subprocess (via ``LABTASKER_LOG_DIR``)."""
-
-    data = json.loads((Path(log_dir) / "task_info.json").read_text(encoding="utf-8"))
-    for key in ("created_at", "last_modified", "start_time", "last_heartbeat"):
-        if isinstance(data.get(key), str):
-            data[key] = datetime.fromisoformat(data[key])
-    data.pop("queue_name", None)
-    return Task(**data)

@@ -59,4 +59,4 @@ def test_cli_page_runs_as_written(
     folder = tmp_path / "exp"
     folder.mkdir()
     monkeypatch.chdir(folder)
-    shell(script(cmds), env={"NO_COLOR": "1", "EDITOR": "true"})
+    shell(script(cmds), env={"NO_COLOR": "1", "EDITOR": "true"}, timeout=300)  # ~70 commands, each a start-up

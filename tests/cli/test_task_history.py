@@ -89,8 +89,24 @@ def test_yaml_holds_the_task_and_its_attempts(lt: Lt) -> None:
 def test_a_deleted_task_still_shows_its_attempts(lt: Lt) -> None:
     task_id = cancelled_while_running()
     labtasker.delete_task(task_id)
+    node = labtasker.api.context().queue.node
     ran = lt("task", "history", task_id)
-    assert ran.code == 0 and ran.lines[0] == f"task {task_id}: deleted" and len(ran.lines) == 3
+    assert ran.code == 0 and ran.lines[0].startswith(f"task {task_id}: deleted by {node} at ")
+    assert ran.lines[0].endswith("(was cancelled)")
+    # the late result of the run, and the cancel the delete replaced: both kept
+    assert sorted(line.split()[2] for line in ran.lines[2:]) == ["cancelled", "success"]
+
+
+def test_a_deleted_task_with_no_run_still_says_who_deleted_it(lt: Lt) -> None:
+    task_id = labtasker.submit_task(args={"lr": 0.3}).task_id
+    labtasker.delete_task(task_id)
+    ran = lt("task", "history", task_id, "--fmt", "yaml")
+    shown = yaml.safe_load(ran.out)
+    assert (shown["task"]["status"], shown["task"]["was"], shown["attempts"]) == ("deleted", "pending", [])
+    listed = lt("task", "ls", "--deleted")
+    assert listed.code == 0 and task_id in listed.out and "pending" in listed.out
+    assert lt("task", "ls", "--deleted", "-q").out.split() == [task_id]
+    assert lt("task", "ls", "--deleted", "-f", "args.lr > 1", "-q").out == ""
 
 
 @pytest.mark.parametrize("fmt", ["table", "yaml", "jsonl"])

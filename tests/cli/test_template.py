@@ -70,3 +70,12 @@ def test_shell_values_arrive_as_one_argument_and_run_nothing(tmp_path: Path, val
     expected = f"pre-{value}-post" if "pre-" in shape else value
     assert out.stdout == expected + "\n"
     assert not (tmp_path / "PWNED").exists()
+
+
+def test_a_missing_nested_arg_is_a_usage_error_naming_it() -> None:
+    t = Template.parse("--m %(opt.m)")
+    with pytest.raises(UsageError, match=r"no arg 'opt.m'"):
+        t.render({"opt": "sgd"})
+    with pytest.raises(UsageError, match=r"no arg 'opt.m'"):
+        t.render({"opt": {"lr": 1}})
+    assert t.render({"opt": {"m": None}}) == "--m None"

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 import labtasker
-from labtasker import api, config
+from labtasker import config, run_context
 from labtasker.errors import InvalidTransition, LeaseLost, TaskNotFound
 from labtasker.fsqueue import claim, clock, held, layout, tasks, transitions, workers
 from labtasker.fsqueue.store import FsQueue
@@ -286,7 +286,7 @@ def test_root_is_found_walking_up(project: Path, monkeypatch) -> None:
     deep = project / "a" / "b"
     deep.mkdir(parents=True)
     monkeypatch.chdir(deep)
-    api._queues.clear()
+    run_context._queues.clear()
     assert config.find_root() == project / ".labtasker"
     assert len(labtasker.ls_tasks().content) == 1
 
@@ -335,7 +335,7 @@ def test_loop_writes_task_info_for_subprocesses(project: Path) -> None:
 
     @labtasker.loop()
     def main(x: int = labtasker.Required()):
-        run = __import__("labtasker.worker.decorator", fromlist=["x"]).current_run()
+        run = run_context.current_run()
         code = "import labtasker; t = labtasker.task_info(); print(t.task_id, t.args['x'])"
         res = subprocess.run(
             [sys.executable, "-c", code],

@@ -47,7 +47,8 @@ def test_sigkill_with_the_monitor_pending_again_within_seconds(
         return int((queue.read("workers", f"{worker_id}.yaml") or {}).get("retries") or 0)
 
     wait_for(lambda: failures() == 1, "the dead worker's failure count to rise")
-    wait_for(lambda: "reclaimed task " + tid in procs.text("monitor"), "the monitor to log it")  # the line follows the move
+    # the line follows the move
+    wait_for(lambda: "reclaimed task " + tid in procs.text("monitor"), "the monitor to log it")
 
 
 def test_sigkill_without_a_monitor_the_next_loop_reclaims(fast: Path, queue: FsQueue, procs: Procs) -> None:

@@ -39,7 +39,8 @@ def test_a_task_left_in_hand_on_another_host_goes_back(fast: Path, queue: FsQueu
     procs.monitor(fast, "--tmp-age", "2s")
     wait_for(lambda: not queue.find(tid).busy, "the monitor to put the task back")
     assert labtasker.get_task(tid).retries == 0
-    wait_for(lambda: f"recovered tmp/{held}" in procs.text("monitor"), "the monitor to log it")  # the line follows the move
+    # the line follows the move
+    wait_for(lambda: f"recovered tmp/{held}" in procs.text("monitor"), "the monitor to log it")
 
 
 def test_it_waits_for_the_queue_that_init_creates(tmp_path: Path, procs: Procs) -> None:

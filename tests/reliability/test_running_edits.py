@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 import labtasker
-from labtasker import api
+from labtasker import api, run_context
 from labtasker.api_models import TaskUpdateRequest
 from labtasker.errors import TaskBusy, TaskNotFound
 from labtasker.fsqueue import layout, tasks
@@ -28,7 +28,7 @@ def _updater(project: str, tid: str, me: int, stop_at: float, results: mp.Queue)
     import os
 
     os.chdir(project)
-    api._queues.clear()
+    run_context._queues.clear()
     done, errors = 0, []
     while time.time() < stop_at:
         try:

@@ -125,6 +125,17 @@ CHECKS: dict[str, Callable[[Project, str], None]] = {
     'task_name == "gpus"': lambda p, out: assert_true(
         _statuses(p.named("gpus")) == {"success"}, p.named("gpus")
     ),
+    "--gpus 0,1 -f": lambda p, out: assert_true(_statuses(p.named("gpus2")) == {"success"}, p.named("gpus2")),
+    "--gpus-per-worker 1 --time 4:00:00 --dry-run": lambda p, out: (
+        assert_true("#SBATCH --array=0-3" in out, out),
+        assert_true("labtasker loop" in out and "'%(lr)'" in out, out),
+    ),
+    "labtasker results --sort acc:desc --best 3": lambda p, out: (
+        assert_true(len([line for line in out.splitlines() if "0." in line]) == 3, out),
+        assert_true("acc" in (p.folder / "results.csv").read_text().splitlines()[0].split(","), "csv header"),
+    ),
+    'labtasker.results(sort="acc:desc")': lambda p, out: assert_true(out.count("'acc':") == 3, out),
+    'labtasker task log "$RUN"': lambda p, out: assert_true("train --lr" in out, out),
     "labtasker task count": lambda p, out: (
         assert_true(len((p.folder / "all.jsonl").read_text().splitlines()) == len(p.tasks()), "all.jsonl"),
         assert_true(_dict_query_selects(p), "a dict query selects only the tasks it names"),
@@ -211,9 +222,10 @@ def _commands_named(text: str) -> set[tuple[str, ...]]:
 
 
 def _subcommands(help_text: str) -> set[str]:
-    if "Sub-commands:" not in help_text:
+    if "Commands:" not in help_text:
         return set()
-    return set(re.findall(r"^    (\w[\w-]*)\s", help_text.split("Sub-commands:")[1], flags=re.M))
+    block = help_text.split("Commands:")[1].split("\n\n")[0]
+    return set(re.findall(r"^  (\w[\w-]*)\s", block, flags=re.M))
 
 
 def test_every_command_and_switch_named_exists() -> None:

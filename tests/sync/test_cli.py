@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from labtasker import api
+from labtasker import api, run_context
 from labtasker.cli import error_report as errors
 from labtasker.cli.main import main
 from labtasker.fsqueue import layout
@@ -29,7 +29,7 @@ def lt(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch):  # 
     def run(*argv: str) -> Ran:
         errors.set_debug(False)
         monkeypatch.setattr(sys, "stdin", io.StringIO(""))
-        api._queues.clear()
+        run_context._queues.clear()
         code = main(["labtasker", *argv])
         got = capsys.readouterr()
         return Ran(code, got.out, got.err)

@@ -10,7 +10,10 @@ them as ``rsync -a --checksum --backup`` would, and reconciles. It checks:
 - and identical to reconciling, in one go, every file any replica ever had:
   the result depends on the set of files alone, not on the exchange order;
 - the join itself is commutative, associative and idempotent on every set of
-  versions the run produced.
+  versions the run produced;
+- every run that finished on any replica is, after the exchange, on every
+  replica (the task's own state, or ``attempts/``, deleted tasks included);
+- every summary shown, on a task or a kept run, sits beside the args it ran with.
 """
 
 from __future__ import annotations
@@ -26,17 +29,20 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from labtasker.errors import InvalidTransition, LeaseLost, LostRace, TaskNotFound
-from labtasker.fsqueue import codec, layout, reservations
+from labtasker.fsqueue import codec, layout, ran_with, reservations, tasks
 from labtasker.fsqueue.layout import STATE_DIRS
+from labtasker.fsqueue.versions import canonical
 from labtasker.replicas import merge
 from tests.sync.replicas import Replica, check_invariants, copy_into, files_of
 
 OPS = (
     "submit",
     "run",
+    "run_task",
     "claim",
     "finish",
     "edit",
+    "edit_args",
     "requeue",
     "cancel",
     "delete",
@@ -81,6 +87,8 @@ class World:
             self.task_ids.append(r.submit(args={"lr": 0.1, "i": len(self.task_ids)}, max_retries=2))
         elif op == "run":
             r.run(tid if pick % 3 else None, status=("success", "failed", "cancelled")[pick % 3], acc=value)
+        elif op == "run_task" and tid:  # this very task, to success (while others edit or delete it)
+            r.run(tid, status="success", acc=value)
         elif op == "claim":
             r.claim(tid)
         elif op == "finish":
@@ -95,6 +103,8 @@ class World:
             path = FIELDS[pick % len(FIELDS)]
             head, _, rest = path.partition(".")
             r.edit(tid, {head: {rest: value}} if rest else {head: abs(value) % 5})
+        elif op == "edit_args" and tid:  # a new setting for a task that may be running or done elsewhere
+            r.edit(tid, {"args": {"lr": value / 10}})
         elif op == "requeue" and tid:
             r.requeue(tid)
         elif op == "cancel" and tid:
@@ -146,6 +156,17 @@ step = st.tuples(
 )
 
 
+# Clashes on one task, shared by every replica first: runs, args edits, re-queues and deletes
+# meet often (with many tasks they rarely touch the same one).
+CLASHES = (
+    *("run_task", "edit_args") * 2,
+    *("run", "edit", "requeue", "cancel", "delete", "claim", "finish", "copy", "reconcile"),
+)
+clash = st.tuples(
+    st.sampled_from(CLASHES), st.integers(0, 3), st.integers(0, 3), st.integers(0, 50), st.integers(-3, 9)
+)
+
+
 @settings(
     max_examples=int(os.environ.get("LT_EXAMPLES", "40")),
     deadline=None,
@@ -153,10 +174,27 @@ step = st.tuples(
 )
 @given(n=st.integers(2, 4), steps=st.lists(step, min_size=5, max_size=40))
 def test_random_work_on_replicas_converges_whatever_the_exchange_order(n: int, steps: list[Any]) -> None:
+    check_world(n, steps, shared=False)
+
+
+@settings(
+    max_examples=int(os.environ.get("LT_EXAMPLES", "40")),
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+@given(n=st.integers(2, 4), steps=st.lists(clash, min_size=3, max_size=20))
+def test_clashes_on_one_task_keep_every_run_beside_its_args(n: int, steps: list[Any]) -> None:
+    check_world(n, steps, shared=True)
+
+
+def check_world(n: int, steps: list[Any], *, shared: bool) -> None:
+    """Run the steps on ``n`` replicas (``shared``: after one task reached them all), exchange, check."""
     root = Path(tempfile.mkdtemp(prefix="lt-replicas-"))
     try:
         world = World(root, n)
         world.step("submit", 0, 0, 0, 0)
+        if shared:
+            world.exchange_all()
         for op, a, b, pick, value in steps:
             world.step(op, a, b, pick, value)
         world.exchange_all()
@@ -165,8 +203,47 @@ def test_random_work_on_replicas_converges_whatever_the_exchange_order(n: int, s
             assert state == states[0], f"{replica.node} differs from {world.replicas[0].node}"
         assert oracle(world, root) == states[0]
         check_join_laws(world)
+        for replica in world.replicas:
+            check_every_run_kept(world, replica)
+            check_summaries_beside_their_args(replica)
     finally:
         shutil.rmtree(root, ignore_errors=True)
+
+
+def _run(doc: dict[str, Any]) -> tuple[str, str, str]:
+    return str(doc["task_id"]), str(doc.get("worker_id")), canonical(doc.get("start_time"))
+
+
+def check_every_run_kept(world: World, replica: Replica) -> None:
+    """Every run that finished on any replica is on this one: the task's state, or attempts/."""
+    ever = set()
+    for rel, datas in world.history.items():
+        dirname = Path(rel).parts[0]
+        for data in datas:
+            doc = codec.load(data)
+            finished = dirname in ("done", "failed", "cancelled") or (
+                dirname == "attempts" and "start_time" in doc  # a late result has no start to name it
+            )
+            if finished and doc.get("worker_id"):
+                ever.add(_run(doc))
+    here = {_run(doc) for doc in _docs(replica, "attempts")}
+    for dirname in STATE_DIRS.values():
+        here |= {_run(doc) for doc in _docs(replica, dirname)}
+    missing = ever - here
+    assert not missing, f"runs lost on {replica.node}: {sorted(missing)}"
+
+
+def check_summaries_beside_their_args(replica: Replica) -> None:
+    """A summary a run wrote, on a task or a kept run, always sits beside the args it ran with
+    (a summary a user typed into a task that never ran has no run to name)."""
+    for dirname in (*STATE_DIRS.values(), "attempts"):
+        for doc in _docs(replica, dirname):
+            if doc.get("summary") and doc.get("worker_id") and doc.get("reason") != tasks.LATE_RESULT:
+                assert ran_with.of(doc) is not None, f"{dirname}: {doc['task_id']} summary without its args"
+
+
+def _docs(replica: Replica, dirname: str) -> list[dict[str, Any]]:
+    return [codec.load((replica.path / dirname / n).read_bytes()) for n in replica.queue.names(dirname)]
 
 
 def check_join_laws(world: World) -> None:

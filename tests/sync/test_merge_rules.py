@@ -67,10 +67,16 @@ def _dir(doc: Doc) -> str:
     return TaskStatus(doc["status"]).dirname
 
 
-def test_a_tombstone_deletes_the_task_whatever_else_arrives() -> None:
-    done = ended(claimed(submitted(), "a"), "success", "a")
+def test_a_tombstone_deletes_the_task_whatever_else_arrives_and_keeps_its_results() -> None:
+    done = ended(claimed(submitted(), "a"), "success", "a", acc=0.5)
     plan = merge.resolve([Version("done", done), Version("pending", submitted())], [{"task_id": "t1"}])
-    assert plan.keep is None and plan.archives == {}
+    assert plan.keep is None
+    (kept,) = plan.archives.values()
+    assert (kept["status"], kept["summary"], kept["ran_with"]["args"]) == (
+        "success",
+        {"acc": 0.5},
+        {"lr": 0.1, "bs": 32},
+    )
 
 
 def test_an_explicit_requeue_beats_a_stale_success_from_another_node() -> None:
@@ -199,3 +205,62 @@ def test_concurrent_edits_of_one_path_end_the_same_everywhere() -> None:
         tuple(winner(*order)["metadata"]["tags"]) for order in (edits, edits[::-1], edits[1:] + edits[:1])
     }
     assert results == {("n3",)}
+
+
+# ------------------------------------------------- args edited while a run elsewhere finished
+def _requeue_case() -> tuple[Doc, Doc, Doc]:
+    base = submitted()
+    edit = edited(base, "c", {"args": {"lr": 0.5}, "priority": 7})
+    success = ended(claimed(base, "a"), "success", "a", acc=0.71)
+    return base, edit, success
+
+
+def test_an_args_edit_a_run_never_saw_re_queues_the_task_and_keeps_the_result() -> None:
+    base, edit, success = _requeue_case()
+    plan = merge.resolve([Version("pending", edit), Version("done", success), Version("pending", base)])
+    assert plan.keep is not None
+    dirname, _, doc = plan.keep
+    assert (dirname, doc["args"], doc["priority"], doc["summary"]) == (
+        "pending",
+        {"lr": 0.5, "bs": 32},
+        7,
+        {},
+    )
+    assert (doc["retries"], doc["worker_id"], "ran_with" in doc) == (0, None, False)
+    (kept,) = plan.archives.values()
+    assert (kept["summary"], kept["ran_with"]["args"]) == ({"acc": 0.71}, {"lr": 0.1, "bs": 32})
+
+
+def test_the_re_queue_is_a_join_whatever_the_grouping() -> None:
+    base, edit, success = _requeue_case()
+    other = ended(claimed(base, "b", minute=2), "success", "b", acc=0.7)
+    docs = [base, edit, success, other]
+    whole = merge.join(docs)
+    assert whole["status"] == "pending"
+    for a in range(len(docs)):
+        for b in range(len(docs)):
+            left, right = docs[:a] + docs[a + 1 :], [docs[a], docs[b]]
+            assert merge.join([merge.join(left), merge.join(right)]) == whole
+    assert merge.join([whole, success]) == whole and merge.join([whole, whole]) == whole
+    rerun = ended(claimed(whole, "a", minute=3), "success", "a", acc=0.75)
+    again = merge.join([rerun, *docs])
+    assert (again["status"], again["summary"], again["ran_with"]["args"]["lr"]) == (
+        "success",
+        {"acc": 0.75},
+        0.5,
+    )
+
+
+def test_an_edit_of_args_seen_by_the_run_or_made_after_it_does_not_re_queue() -> None:
+    base = submitted()
+    seen = edited(base, "c", {"args": {"lr": 0.5}})
+    ran = ended(claimed(seen, "a"), "success", "a", acc=0.7)
+    assert merge.join([seen, ran])["status"] == "success", "the run ran with 0.5"
+    after = edited(ran, "a", {"args": {"lr": 0.9}})  # the user's own edit of a finished task
+    doc = merge.join([base, seen, ran, after])
+    assert (doc["status"], doc["args"]["lr"], doc["ran_with"]["args"]["lr"]) == ("success", 0.9, 0.5)
+    running = claimed(base, "a")
+    during = edited(running, "a", {"args": {"lr": 0.3}})  # edited while it ran, on the same node
+    done = ended(during, "success", "a", acc=0.6)
+    doc = merge.join([running, during, done])
+    assert (doc["status"], doc["args"]["lr"], doc["ran_with"]["args"]["lr"]) == ("success", 0.3, 0.1)

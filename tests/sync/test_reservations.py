@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from labtasker import api
+from labtasker import api, run_context
 from labtasker.fsqueue import claim, reservations
 from labtasker.fsqueue.store import FsQueue
 from tests.sync.replicas import Replica, check_invariants, copy_into
@@ -53,11 +53,11 @@ def test_loop_on_the_node_runs_its_reserved_tasks_first(
         seen.append(run.task.args["i"])  # type: ignore[attr-defined]
 
     monkeypatch.setenv("LABTASKER_NODE_ID", "laptop")
-    api._queues.clear()
+    run_context._queues.clear()
     api.run_loop(job, {}, allow_extra=True)
     assert seen == [3, 2], "other nodes leave reserved tasks alone"
     monkeypatch.setenv("LABTASKER_NODE_ID", "gpu-box")
-    api._queues.clear()
+    run_context._queues.clear()
     api.run_loop(job, {}, allow_extra=True)
     assert seen == [3, 2, 1, 0]
     assert {t.status for t in api.ls_tasks(limit=10).content} == {"success"} and len(ids) == 4

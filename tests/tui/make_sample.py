@@ -25,6 +25,7 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 
+from labtasker import run_context  # noqa: E402
 from labtasker.api_models import Task  # noqa: E402
 from labtasker.errors import LeaseLost  # noqa: E402
 from labtasker.fsqueue import atomic, claim, clock, codec, ids, layout, tasks, workers  # noqa: E402
@@ -236,7 +237,7 @@ def claim_and_start(
     run = runner.Run(
         queue, got.name, Task.from_doc(got.doc), worker, runner._log_dir(logs, got.doc["task_id"])
     )  # the loop's own log layout
-    runner._write_task_info(run)
+    run_context.write_task_info(run.log_dir, run.task, run.worker_id)
     for line in lines:
         world.tick(seconds=65)
         with open(run.log_dir / "run.log", "a", encoding="utf-8") as fh:

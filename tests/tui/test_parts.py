@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 from pathlib import Path
 
 import pytest
@@ -136,15 +137,22 @@ def test_priority_must_be_a_whole_number() -> None:
         actions.parse_priority("high")
 
 
-def test_watcher_ignores_tmp_and_directories(tmp_path: Path) -> None:
-    from watchdog.events import DirCreatedEvent, FileCreatedEvent, FileMovedEvent
-
+def test_watcher_sees_files_come_and_go_but_not_tmp(tmp_path: Path) -> None:
     from labtasker.tui.watch import QueueWatcher
 
-    w = QueueWatcher(tmp_path, lambda: None)
-    assert w.relevant(FileCreatedEvent(os.fspath(tmp_path / "pending" / "x.yaml")))
-    assert not w.relevant(FileCreatedEvent(os.fspath(tmp_path / "tmp" / "w.1.tmp")))
-    assert not w.relevant(DirCreatedEvent(os.fspath(tmp_path / "pending")))
-    assert w.relevant(
-        FileMovedEvent(os.fspath(tmp_path / "tmp" / "held.x"), os.fspath(tmp_path / "done" / "x"))
-    )
+    for name in ("pending", "done", "tmp"):
+        (tmp_path / name).mkdir()
+    seen = threading.Event()
+    w = QueueWatcher(tmp_path, seen.set)
+    w.start()
+    try:
+        (tmp_path / "tmp" / "w.1.tmp").write_text("x")  # a write under way: not a change
+        assert not seen.wait(0.5)
+        os.rename(tmp_path / "tmp" / "w.1.tmp", tmp_path / "pending" / "x.yaml")
+        assert seen.wait(5)
+        seen.clear()
+        os.rename(tmp_path / "pending" / "x.yaml", tmp_path / "done" / "x.yaml")
+        assert seen.wait(5)
+    finally:
+        w.stop()
+    assert not (tmp_path / "running").exists()  # a folder the queue lacks is not made

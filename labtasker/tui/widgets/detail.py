@@ -78,7 +78,9 @@ class DetailPane(Vertical):
         if detail.gone:
             return Text(f"{detail.name} is gone (moved or deleted by another process)", style="dim")
         lexer = "text" if detail.state == "quarantine" else "yaml"
-        return _syntax(detail.text.rstrip("\n"), lexer)
+        body = _syntax(detail.text.rstrip("\n"), lexer)
+        notes = detail.notes
+        return Group(*(Text(n, style="bold yellow") for n in notes), body) if notes else body
 
     def _error_of(self, detail: Detail) -> RenderableType:
         if not detail.error:
