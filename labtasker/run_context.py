@@ -200,8 +200,9 @@ def own_job(task_id: str) -> OwnJob | None:
 def write_task_info(log_dir: Path, task: Task, worker_id: str) -> None:
     """Hand the task to a job's subprocess: ``task_info.json`` in the run's log folder, once.
 
-    A loop writes it for a command (``labtasker loop``), and for a Python job
-    when it asks for its run's folder: a run that never asks costs no file.
+    A loop writes it when a job's subprocess is handed the run (``Run.env``:
+    every command of ``labtasker loop``) or a Python job asks for its run's
+    folder: a run that does neither costs no file.
     """
     path = log_dir / TASK_INFO
     if path.exists():

@@ -12,7 +12,7 @@ from typing import Any
 
 from plumbum import cli
 
-from labtasker import api, run_context
+from labtasker import api
 from labtasker.cli import child, output
 from labtasker.cli import error_report as errors
 from labtasker.cli.base import Command, argtype, positive_seconds
@@ -279,8 +279,7 @@ class _Job:
         # below), so it never interrupts us mid-way with an exception.
         run.lease_lost  # noqa: B018
         argv = self.spec.argv(run.task.args, run.log_dir)
-        run_context.write_task_info(run.log_dir, run.task, run.worker_id)  # the command may ask for it
-        env = {**os.environ, **run.env()}
+        env = {**os.environ, **run.env()}  # with task_info.json: the command may ask for it
         log_path = run.log_dir / "run.log"
         with open(log_path, "ab") as log:
             log.write(f"# labtasker: task {run.task_id}: {_shown(argv)}\n".encode())
