@@ -184,45 +184,56 @@ def _row(figure: str, n: int | None, ours: float, theirs: float, unit: str) -> R
     )
 
 
-def parallel_rows(work: Workdir, cmd: list[str], n: int) -> list[Row]:
-    """`labtasker loop -- true '%(i)'` (with and without a pty) beside `parallel -j1 --joblog`."""
+def parallel_rows(work: Workdir, cmd: list[str], n: int, rounds: int = 3) -> list[Row]:
+    """`labtasker loop -- true '%(i)'` (with and without a pty) beside `parallel -j1 --joblog`.
+
+    The three run in turn, ``rounds`` times, and each side keeps its fastest
+    round: on a shared machine the load changes within seconds, and taking
+    turns lets every side see the same moments.
+    """
     parallel = shutil.which("parallel")
     if parallel is None:
         return [
             Row("`labtasker loop -- true` vs GNU parallel", n, "skipped", "GNU parallel is not installed")
         ]
-    scratch = work.path / "parallel"
-    scratch.mkdir()
-    start = time.perf_counter()
-    subprocess.run(
-        [parallel, "-j1", "--joblog", str(scratch / "joblog"), "true", ":::", *map(str, range(n))],
-        check=True, capture_output=True, stdin=subprocess.DEVNULL,
-    )  # fmt: skip
-    theirs = (time.perf_counter() - start) / n
-    rows = []
-    for label, switches in (("without a pty", ["--no-pty"]), ("with a pty", _pty_switches(cmd))):
-        if switches is None:
-            continue
-        project = work.project(f"loop-true-{label.split()[0]}")
-        _fill_i(project, n)
+    sides: dict[str, list[str] | None] = {"without a pty": ["--no-pty"], "with a pty": _pty_switches(cmd)}
+    best: dict[str, float] = {}
+    for r in range(rounds):
+        scratch = work.path / f"parallel-{r}"
+        scratch.mkdir()
         start = time.perf_counter()
         subprocess.run(
-            [*cmd, "loop", *switches, "--", "true", "%(i)"],
-            cwd=project.folder, env=project.env(), check=True, capture_output=True, stdin=subprocess.DEVNULL,
+            [parallel, "-j1", "--joblog", str(scratch / "joblog"), "true", ":::", *map(str, range(n))],
+            check=True, capture_output=True, stdin=subprocess.DEVNULL,
         )  # fmt: skip
-        ours = (time.perf_counter() - start) / n
-        rows.append(
-            Row(
-                f"`labtasker loop -- true '%(i)'`, {label}",
-                n,
-                f"{ours * 1e3:.1f} ms/task",
-                f"GNU parallel -j1 --joblog {theirs * 1e3:.1f} ms/job: {ours / theirs:.1f}x its time",
-                "<= 2x GNU parallel",
-                ours <= 2 * theirs,
-                ours,
-            )
+        best["parallel"] = min(best.get("parallel", float("inf")), (time.perf_counter() - start) / n)
+        for label, switches in sides.items():
+            if switches is None:
+                continue
+            project = work.project(f"loop-true-{label.split()[0]}-{r}")
+            _fill_i(project, n)
+            start = time.perf_counter()
+            subprocess.run(
+                [*cmd, "loop", *switches, "--", "true", "%(i)"],
+                cwd=project.folder, env=project.env(), check=True, capture_output=True,
+                stdin=subprocess.DEVNULL,
+            )  # fmt: skip
+            best[label] = min(best.get(label, float("inf")), (time.perf_counter() - start) / n)
+    theirs = best["parallel"]
+    return [
+        Row(
+            f"`labtasker loop -- true '%(i)'`, {label}",
+            n,
+            f"{best[label] * 1e3:.1f} ms/task",
+            f"GNU parallel -j1 --joblog {theirs * 1e3:.1f} ms/job: {best[label] / theirs:.1f}x its time "
+            f"(best of {rounds} turns each)",
+            "<= 2x GNU parallel",
+            best[label] <= 2 * theirs,
+            best[label],
         )
-    return rows
+        for label in sides
+        if label in best
+    ]
 
 
 def _pty_switches(cmd: list[str]) -> list[str] | None:

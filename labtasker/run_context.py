@@ -198,10 +198,18 @@ def own_job(task_id: str) -> OwnJob | None:
 
 
 def write_task_info(log_dir: Path, task: Task, worker_id: str) -> None:
-    """Hand the task to a job's subprocess: ``task_info.json`` in the run's log folder."""
-    info = task.to_dict()
+    """Hand the task to a job's subprocess: ``task_info.json`` in the run's log folder, once.
+
+    A loop writes it when a job's subprocess is handed the run (``Run.env``:
+    every command of ``labtasker loop``) or a Python job asks for its run's
+    folder: a run that does neither costs no file.
+    """
+    path = log_dir / TASK_INFO
+    if path.exists():
+        return
+    info = dict(vars(task))  # json.dumps copies nothing: no deep copy of the task needed
     info["worker_id"] = worker_id
-    (log_dir / TASK_INFO).write_text(json.dumps(info, default=str, indent=2), encoding="utf-8")
+    path.write_text(json.dumps(info, default=str, indent=2), encoding="utf-8")
 
 
 def read_task_info(log_dir: str | os.PathLike[str]) -> Task:
@@ -237,6 +245,7 @@ def is_enabled() -> bool:
 def get_labtasker_log_dir() -> Path:
     """The folder of the current run's ``run.log`` and ``task_info.json``."""
     if _current is not None:
+        write_task_info(_current.log_dir, _current.task, _current.worker_id)
         return Path(_current.log_dir)
     log_dir = os.environ.get(LOG_DIR)
     if not log_dir:

@@ -4,3 +4,7 @@
 command imports only the modules it runs (``labtasker task submit`` never
 loads the TUI or the file watcher).
 """
+
+from labtasker.cli import lazy_modules
+
+lazy_modules.defer()  # before any command module imports plumbum

@@ -279,7 +279,7 @@ class _Job:
         # below), so it never interrupts us mid-way with an exception.
         run.lease_lost  # noqa: B018
         argv = self.spec.argv(run.task.args, run.log_dir)
-        env = {**os.environ, **run.env()}
+        env = {**os.environ, **run.env()}  # with task_info.json: the command may ask for it
         log_path = run.log_dir / "run.log"
         with open(log_path, "ab") as log:
             log.write(f"# labtasker: task {run.task_id}: {_shown(argv)}\n".encode())

@@ -13,8 +13,6 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-import regex
-
 from labtasker.errors import FilterError
 
 MATCH_SECONDS = 0.2  # one match of one task's value; a sane pattern needs microseconds
@@ -23,6 +21,8 @@ _FLAGS = re.IGNORECASE | re.MULTILINE | re.DOTALL | re.VERBOSE  # same bits in r
 
 def compile_search(pattern: str | re.Pattern[str], flags: int = 0) -> Callable[[str], Any]:
     """``search(text)`` for a pattern, time-limited; raises ``re.error`` for a bad pattern."""
+    import regex  # only filters with a pattern pay for importing it (most listings have none)
+
     if isinstance(pattern, re.Pattern):
         flags = pattern.flags & _FLAGS
         pattern = pattern.pattern

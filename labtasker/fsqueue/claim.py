@@ -49,6 +49,7 @@ class Claimer:
         self._accepted: set[str] = set()
         self._waiting: dict[str, datetime] = {}  # accepted names whose retry_at has not come yet
         self.fields: Doc = {}  # written into each claimed task (the loop's lease terms)
+        self._counted = float("nan")  # when the listing was made whose names are all runnable
 
     def claim(self, now: datetime | None = None) -> Located | None:
         """Take the first acceptable pending task, or None if there is none."""
@@ -79,15 +80,20 @@ class Claimer:
         """When the earliest task this claimer would take, now waiting for its retry, comes due."""
         return min(self._waiting.values(), default=None)
 
-    def runnable(self) -> tuple[int, int]:
-        """(pending tasks this claimer may take, pending tasks it never will), from a fresh listing."""
-        self._relist()
-        mine = 0
-        for name in self._names:
-            if self.accept is None or self._acceptable(name) or name in self._waiting:
-                mine += 1
-        others = len(self._rejected)
-        return mine, others
+    def runnable(self, *, relist: bool = True) -> tuple[int, int]:
+        """(pending tasks this claimer may take, pending tasks it never will), from a fresh listing.
+
+        With ``relist=False``, from the listing the claims walk while it is younger than
+        ``relist_after`` (a progress line after each task need not list the directory again).
+        """
+        if relist or time.monotonic() - self._listed_at > self.relist_after:
+            self._relist()
+        if self.accept is None:
+            return len(self._names), len(self._rejected)
+        if self._counted != self._listed_at:  # once per listing: 10^5 names in a big queue
+            self._names = [n for n in self._names if self._acceptable(n) or n in self._waiting]
+            self._counted = self._listed_at
+        return len(self._names), len(self._rejected)  # claims since only took names out of it
 
     def _claim_listed(self, now: datetime | None) -> Located | None:
         names = self._names

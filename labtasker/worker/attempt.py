@@ -113,7 +113,9 @@ class Run:
             callback()
 
     def env(self) -> dict[str, str]:
-        """Variables a job's subprocess gets so ``task_info()`` works inside it."""
+        """Variables a job's subprocess gets so ``task_info()`` works inside it (``task_info.json``
+        is written now: a run that starts no subprocess costs no file)."""
+        run_context.write_task_info(self.log_dir, self.task, self.worker_id)
         return run_context.job_env(self.task_id, self.worker_id, self.log_dir, self.queue.path)
 
     # ----------------------------------------------------------- stopping

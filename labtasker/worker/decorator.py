@@ -268,21 +268,34 @@ def _arguments(
 
 
 class _Tee:
-    """Copy what the function prints to the run's ``run.log`` while still showing it."""
+    """Copy what the function prints to the run's ``run.log`` while still showing it.
+
+    The log file is opened at the first write: a run that prints nothing costs no open here.
+    """
 
     def __init__(self, path: Path) -> None:
         self.path = path
+        self.file: Any = None
 
     def __enter__(self) -> _Tee:
-        self.file = open(self.path, "a", encoding="utf-8")
         self.saved = sys.stdout, sys.stderr
-        sys.stdout = _Both(sys.stdout, self.file)
-        sys.stderr = _Both(sys.stderr, self.file)
+        sys.stdout = _Both(sys.stdout, self)
+        sys.stderr = _Both(sys.stderr, self)
         return self
 
     def __exit__(self, *exc: object) -> None:
         sys.stdout, sys.stderr = self.saved
-        self.file.close()
+        if self.file is not None:
+            self.file.close()
+
+    def write(self, text: str) -> None:
+        if self.file is None:
+            self.file = open(self.path, "a", encoding="utf-8")  # noqa: SIM115 - closed in __exit__
+        self.file.write(text)
+
+    def flush(self) -> None:
+        if self.file is not None:
+            self.file.flush()
 
 
 class _Both:

@@ -26,7 +26,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from labtasker import run_context
 from labtasker.api_models import Task
 from labtasker.errors import LeaseLost
 from labtasker.fsqueue import claim, clock, error_record, layout, lease, locking, transitions, workers
@@ -35,7 +34,7 @@ from labtasker.fsqueue.store import FsQueue, Located
 from labtasker.worker import loop_report, loop_worker, outcomes
 from labtasker.worker.attempt import DEFAULT_GRACE, SIGNAL, Interrupted, JobStopped, Run
 from labtasker.worker.interrupts import Interrupts
-from labtasker.worker.lease_keeper import ETA, LeaseKeeper
+from labtasker.worker.lease_keeper import ETA, KeeperThread, LeaseKeeper
 from labtasker.worker.loop_report import Reporter
 
 log = logging.getLogger("labtasker")
@@ -65,15 +64,36 @@ class Tally:
     exit_code: int = 0  # 128 + that signal's number
     interrupted_task: str | None = None  # the task put back in pending when the loop was stopped
 
-    def _last(self) -> dict[str, str]:
-        return dict(self.history)  # later attempts of a task override earlier ones
+    # Counts kept up to date from the attempts appended since the last look, so
+    # a progress line per task costs the same after 10 tasks as after 10^5.
+    _seen: int = field(default=0, repr=False)
+    _last: dict[str, str] = field(default_factory=dict, repr=False)  # task -> its last outcome
+    _tries: dict[str, int] = field(default_factory=dict, repr=False)  # task -> its attempts, if > 1
+    _tasks: dict[str, int] = field(default_factory=dict, repr=False)  # outcome -> tasks ending so
+    _by_last: dict[str, int] = field(default_factory=dict, repr=False)  # outcome -> their attempts
+
+    def _catch_up(self) -> None:
+        for tid, outcome in self.history[self._seen :]:
+            before = self._last.get(tid)
+            tries = 0 if before is None else self._tries.get(tid, 1)
+            if before is not None:
+                self._tasks[before] -= 1
+                self._by_last[before] -= tries
+                self._tries[tid] = tries + 1  # only tasks tried again: a loop of 10^5 tasks keeps less
+            self._last[tid] = outcome
+            self._tasks[outcome] = self._tasks.get(outcome, 0) + 1
+            self._by_last[outcome] = self._by_last.get(outcome, 0) + tries + 1
+        self._seen = len(self.history)
 
     def tasks_ending(self, outcome: str) -> int:
-        return sum(1 for o in self._last().values() if o == outcome)
+        """Tasks whose last attempt ended so (later attempts of a task override earlier ones)."""
+        self._catch_up()
+        return self._tasks.get(outcome, 0)
 
     def attempts_ending(self, outcome: str) -> int:
-        last = self._last()
-        return sum(1 for tid, _ in self.history if last[tid] == outcome)
+        """All attempts of the tasks whose last attempt ended so."""
+        self._catch_up()
+        return self._by_last.get(outcome, 0)
 
     @property
     def done(self) -> int:
@@ -153,6 +173,7 @@ def run_loop(queue: FsQueue, job: Job, opts: LoopOptions, report: Reporter | Non
         locking.WorkerLock(queue, worker_id) as lock,
         Reaper(queue, terms, every=every) as sweeper,
         _Idle(queue, opts.polling) as idle,
+        KeeperThread() as keeping,
     ):
         ints.listeners.append(on_signal)
         ints.nudged = nudged
@@ -197,18 +218,26 @@ def run_loop(queue: FsQueue, job: Job, opts: LoopOptions, report: Reporter | Non
                     )
                     break
                 report.prefix = "" if report.quiet else loop_worker.prefix(queue, worker_id)
-                run_context.write_task_info(run.log_dir, run.task, run.worker_id)
                 report.started(run)
                 began = clock.now()  # the queue's clock: a fixed clock gives the same logs
                 current[:] = [run]
                 try:
-                    outcome = _run_one(run, job, lease.terms_of(got.doc, terms), claimed_at, opts, report)
+                    outcome = _run_one(
+                        run, job, lease.terms_of(got.doc, terms), claimed_at, opts, report, keeping
+                    )
                 finally:
                     current.clear()
                 took = max(0.0, (clock.now() - began).total_seconds())
                 tally.history.append((run.task_id, outcome))
                 _log_footer(run, outcome, took)
-                report.ended(outcome, run, tally, took, (0, 0) if report.quiet else claimer.runnable())
+                report.ended(
+                    outcome,
+                    run,
+                    tally,
+                    took,
+                    # a done task left the listing when claimed; any other outcome may put one back
+                    (0, 0) if report.quiet else claimer.runnable(relist=outcome != "done"),
+                )
                 if outcome == "interrupted":
                     tally.interrupted_task = run.task_id
                     tally.stopped_by = tally.stopped_by or signal.Signals(run.signum or signal.SIGINT).name
@@ -271,7 +300,13 @@ def _next_task(
 
 
 def _run_one(
-    run: Run, job: Job, terms: lease.Terms, claimed_at: float, opts: LoopOptions, report: Reporter
+    run: Run,
+    job: Job,
+    terms: lease.Terms,
+    claimed_at: float,
+    opts: LoopOptions,
+    report: Reporter,
+    keeping: KeeperThread,
 ) -> str:
     keeper = LeaseKeeper(
         run.queue,
@@ -281,6 +316,7 @@ def _run_one(
         eta=terms.eta,
         on_stop=run.stop,
         started=claimed_at,
+        thread=keeping,
     )
     run.keeper, run.eta_max = keeper, terms.eta
     with keeper:

@@ -9,7 +9,7 @@ import time
 import labtasker
 from labtasker.fsqueue import claim
 from labtasker.fsqueue.store import FsQueue
-from labtasker.worker.lease_keeper import ETA, FENCED, LOST, LeaseKeeper
+from labtasker.worker.lease_keeper import ETA, FENCED, LOST, KeeperThread, LeaseKeeper
 from tests.leases.conftest import wait_for
 
 
@@ -91,3 +91,33 @@ def test_a_run_that_ended_is_not_reported_lost(queue: FsQueue) -> None:
         time.sleep(0.2)
     assert stops.calls == []
     assert not keeper.lost.is_set()
+
+
+def test_one_thread_keeps_the_leases_of_a_loops_successive_runs(queue: FsQueue) -> None:
+    stops = Stops()
+    with KeeperThread() as keeping:
+        for _ in range(3):
+            name = _claimed(queue)
+            with LeaseKeeper(queue, name, 0.05, 5.0, on_stop=stops, thread=keeping) as keeper:
+                wait_for(lambda: keeper.renewals >= 2, "two renewals")
+                lease_threads = [t for t in threading.enumerate() if t.name == "labtasker-lease"]
+                assert len(lease_threads) == 1
+            os.rename(queue.path / "running" / name, queue.path / "done" / name)  # finished
+        time.sleep(0.2)  # the last keeper would notice its file gone here, had it not been stopped
+    assert stops.calls == []
+
+
+def test_a_shared_thread_keeps_an_early_deadline_of_the_next_run(queue: FsQueue) -> None:
+    stops = Stops()
+    with KeeperThread() as keeping:
+        name = _claimed(queue)
+        with LeaseKeeper(queue, name, 30.0, 90.0, on_stop=stops, thread=keeping):
+            time.sleep(0.05)  # its keeper now sleeps until the first renewal, 30 s away
+        os.rename(queue.path / "running" / name, queue.path / "done" / name)
+        name = _claimed(queue)
+        started = time.monotonic()
+        with LeaseKeeper(queue, name, 30.0, 90.0, eta=0.2, on_stop=stops, thread=keeping, started=started):
+            wait_for(lambda: stops.calls, "eta")
+    kind, _, at = stops.calls[0]
+    assert kind == ETA
+    assert 0.2 <= at - started < 1.0
