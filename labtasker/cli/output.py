@@ -16,34 +16,15 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any, TextIO
 
-_STYLES = {"bold": "1", "dim": "2", "red": "31", "green": "32", "yellow": "33", "blue": "34",
-           "magenta": "35", "cyan": "36"}  # fmt: skip
+from labtasker.terminal import is_tty as is_tty
+from labtasker.terminal import paint as paint
+from labtasker.terminal import use_color as use_color
+
 STATUS_STYLE = {"pending": "yellow", "running": "blue", "success": "green", "failed": "red",
                 "cancelled": "dim", "active": "green", "suspended": "yellow", "crashed": "red",
                 "exited": "dim", "dead": "red", "idle": "dim"}  # fmt: skip
 # Columns of free text: they give up their room first when a table is too wide.
 FLEX_COLUMNS = ("ARGS", "SUMMARY", "ERROR", "REASON", "NAME", "METADATA", "PATH", "CMD")
-
-
-def is_tty(stream: TextIO) -> bool:
-    try:
-        return stream.isatty()
-    except (AttributeError, ValueError):
-        return False
-
-
-def use_color(stream: TextIO | None = None) -> bool:
-    """Colour for a terminal, unless ``NO_COLOR`` is set (any value) or TERM is dumb."""
-    if "NO_COLOR" in os.environ or os.environ.get("TERM") == "dumb":
-        return False
-    return is_tty(stream or sys.stdout)
-
-
-def paint(text: str, style: str | None, stream: TextIO | None = None) -> str:
-    """``text`` in a colour when colour is on, else unchanged."""
-    if not style or not use_color(stream):
-        return text
-    return f"\x1b[{_STYLES[style]}m{text}\x1b[0m"
 
 
 def info(text: str) -> None:

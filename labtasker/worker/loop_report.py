@@ -68,7 +68,7 @@ class Reporter:
             log.removeHandler(handler)
 
     def paint(self, word: str) -> str:
-        from labtasker.cli.output import paint  # rendering only, no command machinery
+        from labtasker.terminal import paint
 
         return paint(word, _STYLE.get(word, "yellow"), self.stream)
 
