@@ -1,7 +1,8 @@
-"""Reading ``attempts/``: the runs that lost their task, kept beside the one that won.
+"""``attempts/``, its one owner: the runs that lost their task, kept beside the one that won.
 
-Two kinds of record land there. A run whose task was taken away (cancelled,
-reclaimed, deleted) writes its late result (``tasks._record_attempt``: it has
+Two kinds of record land there. A run that ended without being the task's
+current state (its task cancelled, reclaimed or deleted meanwhile: a late
+result; or stopped by a signal) is kept by ``keep_run`` (it has
 ``finished_at``); a result replaced by a merge, a re-queue or a cancel is kept
 whole (``archive``: the run's own fields, no finish time of its own).
 A file's name starts with its task id, so one task's records are found from a
@@ -129,6 +130,42 @@ def write_archive(queue: FsQueue, name: str, record: Doc) -> bool:
         return False
     atomic.write_atomic(path, data, queue.tmp)
     return True
+
+
+def keep_run(
+    queue: FsQueue,
+    *,
+    task_id: str,
+    worker_id: str | None,
+    status: str,
+    error: Any,
+    reason: str,
+    finished_at: datetime,
+    summary: dict[str, Any] | None = None,
+    start_time: datetime | None = None,
+) -> None:
+    """Keep a run that is not (or no longer) its task's current state."""
+    record: Doc = {"task_id": task_id, "worker_id": worker_id, "status": status, "summary": summary or {},
+                   "last_error": error}  # fmt: skip
+    if start_time is not None:
+        record["start_time"] = start_time
+    record.update(finished_at=finished_at, node=queue.node, reason=reason)
+    queue.put(DIRNAME, record)
+
+
+def kept_since(queue: FsQueue, task_id: str, worker_id: str, reason: str, since: datetime) -> bool:
+    """True if this worker's run of the task left a record with ``reason``, finished at ``since`` or later."""
+    prefix = f"{task_id}{layout.SEP}{worker_id}{layout.SEP}"
+    for name in names(queue, task_id):
+        doc = queue.read(DIRNAME, name) if name.startswith(prefix) else None
+        if (
+            doc is not None
+            and doc.get("reason") == reason
+            and isinstance(doc.get("finished_at"), datetime)
+            and doc["finished_at"] >= since
+        ):
+            return True
+    return False
 
 
 def keep_replaced(queue: FsQueue, doc: Doc) -> None:

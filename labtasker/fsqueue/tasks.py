@@ -311,15 +311,13 @@ def _record_attempt(
     error: Any,
     now: datetime,
 ) -> None:
-    task_id = layout.task_id_of("running", running_name)
-    doc = {
-        "task_id": task_id,
-        "worker_id": layout.worker_of_running(running_name),
-        "status": status.value,
-        "summary": summary or {},
-        "last_error": error,
-        "finished_at": now,
-        "node": queue.node,
-        "reason": LATE_RESULT,
-    }
-    queue.put("attempts", doc)
+    attempts.keep_run(
+        queue,
+        task_id=layout.task_id_of("running", running_name),
+        worker_id=layout.worker_of_running(running_name),
+        status=status.value,
+        summary=summary,
+        error=error,
+        finished_at=now,
+        reason=LATE_RESULT,
+    )

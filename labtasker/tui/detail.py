@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from labtasker.fsqueue import layout, ran_with, tombstones
+from labtasker.fsqueue import attempts, layout, ran_with, tombstones
 from labtasker.fsqueue.store import FsQueue
 from labtasker.tui.scan import DIRNAME
 from labtasker.worker import run_logs
@@ -107,15 +107,8 @@ def read_text(path: Path, limit: int = MAX_FILE_BYTES) -> str:
 
 
 def attempts_of(queue: FsQueue, task_id: str) -> list[tuple[str, dict[str, Any]]]:
-    """The recorded attempts (late or lost runs) of one task."""
-    out = []
-    prefix = f"{task_id}{layout.SEP}"
-    for name in queue.names("attempts"):
-        if name.startswith(prefix):
-            doc = queue.read("attempts", name)
-            if doc is not None:
-                out.append((name, doc))
-    return out
+    """The recorded attempts (late, lost or replaced runs) of one task, oldest first."""
+    return attempts.read(queue, task_id)
 
 
 def log_dirs_for(queue_path: Path, extra: list[Path] | None = None) -> list[Path]:

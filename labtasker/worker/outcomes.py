@@ -14,11 +14,10 @@ import logging
 import re
 import signal
 import time
-from datetime import datetime
 from typing import Any
 
 from labtasker.errors import LeaseLost
-from labtasker.fsqueue import clock, error_record, layout, tasks, transitions, workers
+from labtasker.fsqueue import attempts, clock, error_record, layout, tasks, transitions, workers
 from labtasker.worker.attempt import Run
 from labtasker.worker.lease_keeper import ETA, FENCED, LOST
 
@@ -28,18 +27,9 @@ log = logging.getLogger("labtasker")
 def attempt_recorded(run: Run) -> bool:
     """True if this run already left its result in attempts/ (its report found the task gone)."""
     start = run.task.start_time
-    prefix = f"{run.task_id}{layout.SEP}{run.worker_id}{layout.SEP}"
-    for name in run.queue.names("attempts"):
-        doc = run.queue.read("attempts", name) if name.startswith(prefix) else None
-        if (
-            doc is not None
-            and doc.get("reason") == tasks.LATE_RESULT
-            and start is not None
-            and isinstance(doc.get("finished_at"), datetime)
-            and doc["finished_at"] >= start
-        ):
-            return True
-    return False
+    if start is None:
+        return False
+    return attempts.kept_since(run.queue, run.task_id, run.worker_id, tasks.LATE_RESULT, start)
 
 
 def ended_outcome(run: Run, how: str) -> str:
@@ -142,19 +132,15 @@ def release(run: Run, when: str, *, count: bool, backoff: float) -> str:
 
 def record_attempt(run: Run, status: str, error: Any, reason: str, worker_id: str | None = "") -> None:
     """Keep an attempt that is no longer the task's current state in attempts/ (its history)."""
-    run.queue.put(
-        "attempts",
-        {
-            "task_id": run.task_id,
-            "worker_id": run.worker_id if worker_id == "" else worker_id,
-            "status": status,
-            "summary": {},
-            "last_error": error,
-            "start_time": run.task.start_time,
-            "finished_at": clock.now(),
-            "node": run.queue.node,
-            "reason": reason,
-        },
+    attempts.keep_run(
+        run.queue,
+        task_id=run.task_id,
+        worker_id=run.worker_id if worker_id == "" else worker_id,
+        status=status,
+        error=error,
+        reason=reason,
+        start_time=run.task.start_time,
+        finished_at=clock.now(),
     )
 
 
