@@ -16,5 +16,7 @@ labtasker loop -- python "$here/train.py" --lr '%(lr)' --model '%(model)'
 
 echo "# best runs:"
 labtasker task ls -s success -S 'summary.acc:desc' --limit 3 --no-pager
+echo "# the sweep's answer, args against metrics:"
+labtasker results --sort acc:desc
 echo "# the queue is plain files:"
 ls "$(labtasker queue path)/done" | head -3

@@ -29,4 +29,11 @@ def test_quickstart_runs_the_sweep(tmp_path: Path) -> None:
     assert "loop finished: 6 done, 0 failed" in res.stderr
     best = res.stdout.split("# best runs:")[1].splitlines()
     assert "TASK_ID" in best[1] and '"acc": 1.0' in best[2]  # sorted by accuracy, best first
+    answer = (
+        res.stdout.split("# the sweep's answer, args against metrics:")[1]
+        .split("# the queue")[0]
+        .splitlines()
+    )
+    assert answer[1].split()[:3] == ["lr", "model", "acc"], answer  # the args that vary, then the metric
+    assert len([line for line in answer if line.strip() and line.split()[0][0].isdigit()]) == 6, answer
     assert len(os.listdir(tmp_path / ".labtasker" / "queues" / "default" / "done")) == 6
