@@ -25,6 +25,8 @@ from labtasker.cli import output
 from labtasker.errors import UsageError
 
 ALL = "all"
+# What CUDA_VISIBLE_DEVICES takes: an index, or an id from `nvidia-smi -L` (GPU-..., MIG-...)
+_GPU_ID = re.compile(r"\d+|(?:GPU|MIG)-[A-Za-z0-9:/_.-]+")
 OWN = ("--gpus", "--gpus-per-task")  # the supervisor's switches, not passed on to the workers
 
 
@@ -38,7 +40,7 @@ def parse_gpus(
     gpus = [g.strip() for g in text.split(",") if g.strip()]
     if not gpus:
         raise UsageError("--gpus: give GPU indices such as 0,1,2,3, or all")
-    bad = [g for g in gpus if not re.fullmatch(r"[A-Za-z0-9:_.-]+", g)]
+    bad = [g for g in gpus if not _GPU_ID.fullmatch(g)]
     if bad:
         raise UsageError(f"--gpus: {bad[0]!r} is not a GPU index or id (e.g. --gpus 0,1,2,3)")
     if len(set(gpus)) != len(gpus):

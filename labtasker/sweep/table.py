@@ -264,6 +264,11 @@ def _full_sort(part: str, shown: list[str], metrics: list[str]) -> str:
             field = "summary." + field
         elif field in shown:
             field = "args." + field
+        else:  # a misspelt metric: name what the table has, not every task field
+            raise UsageError(
+                f"--sort {field}: not a metric or an arg of the table "
+                f"(metrics: {', '.join(metrics) or 'none'}; args: {', '.join(shown) or 'none'})"
+            )
     return field + (f":{direction}" if direction else "")
 
 

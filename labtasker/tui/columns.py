@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from labtasker.fsqueue import error_record
+
 Doc = dict[str, Any]
 MAX_KEY_ARGS = 4
 MAX_METRICS = 3
@@ -119,12 +121,6 @@ def short_id(task_id: Any) -> str:
     return text if len(text) <= 12 else "…" + text[-8:]
 
 
-def last_line(text: Any) -> str:
-    """The last non-empty line of an error text (for a traceback, the exception)."""
-    lines = [line.strip() for line in str(text or "").splitlines() if line.strip()]
-    return lines[-1] if lines else ""
-
-
 # ------------------------------------------------------------------ choices
 def key_args(docs: Sequence[Doc]) -> set[str]:
     """The arg paths whose values differ between the ``docs`` that have them."""
@@ -219,8 +215,8 @@ def task_columns(
             Column(
                 "error",
                 "error",
-                lambda d: clip(last_line(d.get("last_error")), 48),
-                lambda d: sort_value(last_line(d.get("last_error")) or None),
+                lambda d: clip(error_record.headline(d.get("last_error")), 48),
+                lambda d: sort_value(error_record.headline(d.get("last_error")) or None),
             )
         )
     if state == "attempts":

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from labtasker.fsqueue import attempts, layout, ran_with, tombstones
+from labtasker.fsqueue import attempts, error_record, layout, ran_with, tombstones
 from labtasker.fsqueue.store import FsQueue
 from labtasker.tui.scan import DIRNAME
 from labtasker.worker import run_logs
@@ -52,7 +52,7 @@ class Detail:
 
     @property
     def error(self) -> str:
-        return str(self.doc.get("last_error") or "")
+        return error_record.text(self.doc.get("last_error")) or ""  # a stored mapping, as lines
 
     @property
     def running(self) -> bool:

@@ -40,7 +40,7 @@ class Reporter:
     def __init__(self, quiet: bool = False, stream: TextIO | None = None) -> None:
         self.quiet = quiet or quiet_from_env()
         self._stream = stream
-        self.prefix = ""  # "[name] " when several workers share this terminal
+        self.prefix = ""  # "[name] " from when several workers share this terminal on
 
     @property
     def stream(self) -> TextIO:

@@ -217,7 +217,8 @@ def run_loop(queue: FsQueue, job: Job, opts: LoopOptions, report: Reporter | Non
                         run, "before its job began", count=opts.count_interrupts, backoff=opts.retry_backoff
                     )
                     break
-                report.prefix = "" if report.quiet else loop_worker.prefix(queue, worker_id)
+                if not report.quiet and not report.prefix:  # once tagged, always: the lines stay interleaved
+                    report.prefix = loop_worker.prefix(queue, worker_id)
                 report.started(run)
                 began = clock.now()  # the queue's clock: a fixed clock gives the same logs
                 current[:] = [run]

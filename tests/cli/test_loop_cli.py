@@ -353,3 +353,25 @@ def test_an_idle_waiting_loop_stops_on_sigterm(project: Path, tmp_path: Path) ->
     _, err = proc.communicate(timeout=20)
     assert proc.returncode == 143
     assert err.strip().splitlines()[-1] == "labtasker: stopped by SIGTERM (0 done, 0 failed)"
+
+
+def test_a_loop_keeps_its_name_tag_once_it_shared_the_terminal(project: Path, tmp_path: Path) -> None:
+    """Two loops in one script tag their lines "[name]"; when one ends, the other's later lines keep
+    the tag, so a log where they were interleaved reads the same from top to bottom."""
+    for i in range(3):
+        api.submit_task(args={"i": i})
+    exe, env = str(labtasker_bin(tmp_path) / "labtasker"), queue_env(project)
+    job = ["--", "sh", "-c", "sleep 2", "sh", "%(i)"]
+    first = subprocess.Popen(
+        [exe, "loop", "--max-tasks", "1", *job], cwd=project, env=env, stderr=subprocess.PIPE, text=True
+    )
+    assert first.stderr is not None and "started" in first.stderr.readline()  # it runs its one task
+    second = subprocess.run(
+        [exe, "loop", *job], cwd=project, env=env, capture_output=True, text=True, timeout=60
+    )
+    first.communicate(timeout=30)
+    lines = [line for line in second.stderr.splitlines() if " started: " in line or " done in " in line]
+    assert len(lines) == 4, second.stderr  # two tasks, each started and done
+    assert lines[0].startswith("labtasker: [")  # the first loop was running then
+    tag = lines[0].split("]")[0] + "]"
+    assert all(line.startswith(tag) for line in lines), second.stderr

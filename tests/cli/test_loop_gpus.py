@@ -111,12 +111,24 @@ def test_bad_gpu_lists_are_exit_2_before_any_worker(lt: Lt, project: Path) -> No
         (["--gpus", "0,1,2", "--gpus-per-task", "2"], "--gpus-per-task 2 does not divide 3 GPUs"),
         (["--gpus", "0,0"], "a GPU is listed twice"),
         (["--gpus", ","], "give GPU indices"),
+        (["--gpus", "x"], "'x' is not a GPU index or id"),
+        (["--gpus", "gpu0"], "'gpu0' is not a GPU index or id"),
         (["--gpus-per-task", "2"], "--gpus"),
     ):
         ran = lt("loop", *argv, "--", "true", "%(x)")
         assert ran.code == 2, (argv, ran.err)
         assert message in ran.err and "Traceback" not in ran.err
     assert api.get_task(api.ls_tasks().content[0].task_id).status == "pending"
+
+
+def test_gpu_ids_are_indices_or_nvidia_uuids() -> None:
+    """What CUDA_VISIBLE_DEVICES takes: indices, GPU-... and MIG-... ids; a typo is refused."""
+    uuid = "GPU-8c4a1f2e-3b5d-4e6f-9a0b-1c2d3e4f5a6b"
+    mig = "MIG-GPU-8c4a1f2e-3b5d-4e6f-9a0b-1c2d3e4f5a6b/1/0"
+    assert gpus.parse_gpus(f"0, 3,{uuid},{mig}") == ["0", "3", uuid, mig]
+    for typo in ("x", "cuda:0", "1.5", "-1"):
+        with pytest.raises(UsageError, match="is not a GPU index or id"):
+            gpus.parse_gpus(typo)
 
 
 def test_all_prefers_the_allocation_then_nvidia_smi() -> None:

@@ -209,3 +209,16 @@ def test_read_only_copy() -> None:
     assert sorted(str(p.relative_to(sample)) for p in sample.rglob("*")) == before
     subprocess.run(["chmod", "-R", "u+w", str(top)], check=True)
     shutil.rmtree(top)
+
+
+def test_a_sort_by_a_misspelt_metric_names_the_metrics(tmp_path: Path) -> None:
+    """`--sort accuracy:desc` (the metric is acc) says which metrics and args there are, not the task fields."""
+    ran = subprocess.run(
+        [sys.executable, "-m", "labtasker", "results", str(SAMPLE), "-f", 'task_name == "grid_search"', "--sort", "accuracy:desc"],
+        capture_output=True, text=True, timeout=60, cwd=tmp_path,
+    )  # fmt: skip
+    assert ran.returncode == 2 and ran.stdout == ""
+    assert ran.stderr == (
+        "labtasker: error: --sort accuracy: not a metric or an arg of the table "
+        "(metrics: acc, loss, epochs; args: lr, model, seed)\n"
+    )

@@ -81,3 +81,36 @@ def test_task_columns_follow_the_documents() -> None:
     assert chosen[3:5] == ["summary.loss", "error"]
     error = cols.task_columns("failed", docs, NOW)[4]
     assert error.cell(docs[0]) == "ValueError: bad"
+
+
+# How every loop stores a failure now: a mapping, as `labtasker loop` and @labtasker.loop() write it.
+STORED_ERROR = {
+    "type": "CommandFailed",
+    "message": "the command exited with code 1: RuntimeError: loss is nan",
+    "traceback": 'Traceback (most recent call last):\n  File "train.py", line 8\nRuntimeError: loss is nan',
+}
+
+
+def test_a_stored_error_shows_its_headline_not_a_python_dict() -> None:
+    docs = [{"task_id": "t1", "args": {"lr": 0.1}, "last_error": STORED_ERROR}]
+    error = next(c for c in cols.task_columns("failed", docs, NOW) if c.key == "error")
+    assert error.cell(docs[0]) == "the command exited with code 1: RuntimeError: loss is nan"[:47] + "…"
+    python = {
+        "type": "RuntimeError",
+        "message": "loss is nan",
+        "traceback": "Traceback ...\nRuntimeError: loss is nan",
+    }
+    assert error.cell({"last_error": python}) == "RuntimeError: loss is nan"
+
+
+def test_the_error_tab_shows_the_traceback_as_lines() -> None:
+    from labtasker.tui.detail import Detail
+
+    shown = Detail("failed", "t1.yaml", doc={"last_error": STORED_ERROR}).error
+    assert "{'type'" not in shown and "\\n" not in shown
+    assert shown.splitlines()[0] == "Traceback (most recent call last):"
+    assert shown.splitlines()[-1] == "RuntimeError: loss is nan"
+    assert (
+        Detail("failed", "t2.yaml", doc={"last_error": "x\nValueError: bad\n"}).error
+        == "x\nValueError: bad\n"
+    )

@@ -74,6 +74,17 @@ async def test_table_sort_by_key_and_header_click(sample: FsQueue) -> None:
         assert "11 finished tasks" in str(screen.status.render())
 
 
+async def test_the_plot_stands_apart_from_a_cut_table_in_80_columns(sample: FsQueue) -> None:
+    """A cut task id must not run into the plot's axis numbers ("01a24864-a57d-70.903┤")."""
+    app = make_app(sample, state="success", expr=GRID)
+    async with app.run_test(size=(80, 30)) as pilot:
+        await settle(pilot)
+        await pilot.press("R")
+        screen = await results_settled(pilot)
+        left, plot = screen.query_one("#results-left"), screen.query_one("#results-plot")
+        assert plot.region.x > left.region.right
+
+
 async def test_over_seed_groups_and_the_plot_has_the_series(sample: FsQueue) -> None:
     app = make_app(sample, state="success", expr=GRID)
     async with app.run_test(size=SIZE) as pilot:
