@@ -2,7 +2,10 @@
 
 Columns keep their natural width when the table fits. Otherwise the free-text
 columns (args, summary, error...) shrink first, the widest first, to a floor;
-then every column shrinks the same way, and cut cells end with ``…``.
+if even that does not fit, the columns a person can spare (priority, retries,
+name...) are left out, then every column but the ids shrinks the same way, and
+the ids last: an id is what a person copies into the next command. Cut cells
+end with ``…``; ``--wide`` (or a pipe) shows every column whole.
 """
 
 from __future__ import annotations
@@ -17,16 +20,41 @@ if TYPE_CHECKING:
 GAP = 2  # spaces between columns
 FLEX_FLOOR = 12  # a free-text column keeps this much while others still have room to give
 FLOOR = 4  # no column is cut below this (nor below its own natural width)
+KEYS = ("TASK_ID", "WORKER_ID")  # copied into the next command: cut only when nothing else can give
+SPARE = ("PRIORITY", "RETRIES", "ATTEMPTS", "FAILS_IN_A_ROW", "PID", "NAME", "NODE", "HOST")  # left out first
 
 
-def fit(natural: Sequence[int], width: int, flex: Sequence[bool]) -> list[int]:
+def shown(natural: Sequence[int], headers: Sequence[str], width: int, flex: Sequence[bool]) -> list[int]:
+    """Indexes of the columns to draw: the spare ones go, in ``SPARE`` order, while the
+    table cannot fit with its free text at the floor and the other columns whole."""
+    keep = list(range(len(headers)))
+
+    def least(cols: list[int]) -> int:
+        return sum(min(natural[i], FLEX_FLOOR) if flex[i] else natural[i] for i in cols) + GAP * (
+            len(cols) - 1
+        )
+
+    for name in SPARE:
+        if least(keep) <= width:
+            break
+        keep = [i for i in keep if headers[i] != name]
+    return keep
+
+
+def fit(
+    natural: Sequence[int], width: int, flex: Sequence[bool], key: Sequence[bool] | None = None
+) -> list[int]:
     """Column widths whose sum, with gaps, is at most ``width`` where that can be done."""
     widths = list(natural)
+    key = key or [False] * len(widths)
     room = width - GAP * max(len(widths) - 1, 0)
-    for only_flex, floor in ((True, FLEX_FLOOR), (False, FLOOR)):
+    # the free text first, then every column but the ids, then the ids too
+    steps = (([i for i in range(len(widths)) if flex[i]], FLEX_FLOOR),
+             ([i for i in range(len(widths)) if not key[i]], FLOOR),
+             (list(range(len(widths))), FLOOR))  # fmt: skip
+    for chosen, floor in steps:
         if sum(widths) <= room:
             break
-        chosen = [i for i in range(len(widths)) if flex[i] or not only_flex]
         widths = _level(widths, chosen, floor, room)
     return widths
 
@@ -78,7 +106,16 @@ def render(
     for row in rows:
         for i, cell in enumerate(row):
             natural[i] = max(natural[i], cell_len(cell))
-    widths = natural if width is None else fit(natural, width, [h in flex for h in headers])
+    if width is not None:
+        keep = shown(natural, headers, width, [h in flex for h in headers])
+        headers = [headers[i] for i in keep]
+        rows = [[row[i] for i in keep] for row in rows]
+        natural = [natural[i] for i in keep]
+    widths = (
+        natural
+        if width is None
+        else fit(natural, width, [h in flex for h in headers], [h in KEYS for h in headers])
+    )
     status = next((i for i, h in enumerate(headers) if h in ("STATUS", "STATE")), -1)
     grid = Table(box=None, show_edge=False, pad_edge=False, padding=(0, 0, 0, GAP))
     for _ in headers:
