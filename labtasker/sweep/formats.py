@@ -33,7 +33,7 @@ def cell(value: Any) -> str:
 
 def headers(table: Table, ids: bool = True) -> list[str]:
     """The columns a person sees: args, (n,) metrics, then (``ids``) the task id of single runs."""
-    names = [*table.args, *(["n"] if table.grouped else []), *table.metrics]
+    names = [*table.args, *([table.count_name] if table.grouped else []), *table.metrics]
     return names if table.grouped or not ids else [*names, "task_id"]
 
 

@@ -59,13 +59,22 @@ class Table:
     def grouped(self) -> bool:
         return bool(self.over)
 
+    @property
+    def count_name(self) -> str:
+        """The column of a group's size: ``n``, unless an arg or metric already has that name."""
+        taken = {*self.args, *self.metrics, *(f"{m}_{s}" for m in self.metrics for s in ("mean", "std"))}
+        name = "n"
+        while name in taken:
+            name = f"{name}_runs" if name == "n" else f"_{name}"
+        return name
+
     def records(self, *, ids: bool = True) -> list[dict[str, Any]]:
         """Flat records: args then metrics (``acc_mean``, ``acc_std`` and ``n`` for groups)."""
         out = []
         for row in self.rows:
             record: dict[str, Any] = dict(row.args)
             if self.grouped:
-                record["n"] = len(row.task_ids)
+                record[self.count_name] = len(row.task_ids)
                 for name in self.metrics:
                     stat = row.metrics.get(name) or Stat(None, None, 0)
                     record[f"{name}_mean"] = stat.mean

@@ -186,7 +186,9 @@ class ResultsScreen(Screen[None]):
 
     # ------------------------------------------------------------ sorting
     def _sort_by(self, name: str) -> None:
-        if name in ("n", "task_id"):
+        if name == "task_id" or (
+            self.built is not None and self.built.grouped and name == self.built.count_name
+        ):
             return
         descending = not self.view.descending if name == self.view.sort else True
         self.view = ResultsView(self.view.expr, self.view.over, name, descending)

@@ -7,7 +7,7 @@ import math
 import pytest
 
 from labtasker.errors import UsageError
-from labtasker.sweep import source, table
+from labtasker.sweep import formats, source, table
 from labtasker.sweep.table import Stat
 from tests.results.conftest import SAMPLE
 
@@ -99,3 +99,15 @@ def test_mistakes_are_one_clear_message(grid: list[dict], options: dict, message
 def test_an_empty_selection_is_an_empty_table() -> None:
     built = table.build([])
     assert (built.args, built.metrics, built.rows) == ((), (), ())
+
+
+def test_an_arg_named_n_keeps_its_column_beside_the_group_count() -> None:
+    docs = [
+        {"task_id": f"t{i}", "status": "success", "args": {"n": n, "seed": seed}, "summary": {"acc": acc}}
+        for i, (n, seed, acc) in enumerate([(1, 0, 0.5), (1, 1, 0.7), (2, 0, 0.9), (2, 1, 0.9), (2, 2, 0.6)])
+    ]
+    built = table.build(docs, over="seed", sort="n:asc")
+    assert built.count_name == "n_runs"
+    records = built.records(ids=False)
+    assert [(r["n"], r["n_runs"]) for r in records] == [(1, 2), (2, 3)]
+    assert formats.headers(built) == ["n", "n_runs", "acc"]
