@@ -203,8 +203,16 @@ def test_command_and_loop_signalled_together_is_still_a_stop(project: Path) -> N
         while labtasker.get_task(task_id).status != "running" or not _command_of(loop.pid, "sleep"):
             assert time.monotonic() < deadline, "the loop did not start its command"
             time.sleep(0.1)
-        os.killpg(_command_of(loop.pid, "sleep"), signal.SIGTERM)  # the command first: the worse order
+        # Slurm signals both at once; here the loop is paused so that, however loaded the machine, it
+        # wakes to both its command's death (the worse order: the command first) and its own SIGTERM.
+        command = _command_of(loop.pid, "sleep")
+        loop.send_signal(signal.SIGSTOP)
+        os.killpg(command, signal.SIGTERM)
+        while not _dead(command):  # a zombie: the paused loop has not seen it yet
+            assert time.monotonic() < deadline + 60, "the command outlived its SIGTERM"
+            time.sleep(0.02)
         loop.send_signal(signal.SIGTERM)
+        loop.send_signal(signal.SIGCONT)
         _, err = loop.communicate(timeout=60)
     finally:
         loop.kill()
@@ -224,3 +232,11 @@ def _command_of(pid: int, program: str) -> int:
     except (OSError, IndexError):
         return 0
     return 0
+
+
+def _dead(pid: int) -> bool:
+    """True once ``pid`` has exited (a zombie its parent has not reaped, or gone)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] in ("Z", "X")
+    except (OSError, IndexError):
+        return True
