@@ -198,13 +198,22 @@ def test_command_and_loop_signalled_together_is_still_a_stop(project: Path) -> N
         cwd=project, env=queue_env(project), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
     try:
-        deadline = time.monotonic() + 20
-        while labtasker.get_task(task_id).status != "running" or not _child_of(loop.pid):
+        # Wait for the command itself: a child seen between fork and exec has no process group yet.
+        deadline = time.monotonic() + 60  # bounds a hang only
+        while labtasker.get_task(task_id).status != "running" or not _command_of(loop.pid, "sleep"):
             assert time.monotonic() < deadline, "the loop did not start its command"
             time.sleep(0.1)
-        os.killpg(_child_of(loop.pid), signal.SIGTERM)  # the command first: the worse order
+        # Slurm signals both at once; here the loop is paused so that, however loaded the machine, it
+        # wakes to both its command's death (the worse order: the command first) and its own SIGTERM.
+        command = _command_of(loop.pid, "sleep")
+        loop.send_signal(signal.SIGSTOP)
+        os.killpg(command, signal.SIGTERM)
+        while not _dead(command):  # a zombie: the paused loop has not seen it yet
+            assert time.monotonic() < deadline + 60, "the command outlived its SIGTERM"
+            time.sleep(0.02)
         loop.send_signal(signal.SIGTERM)
-        _, err = loop.communicate(timeout=20)
+        loop.send_signal(signal.SIGCONT)
+        _, err = loop.communicate(timeout=60)
     finally:
         loop.kill()
     assert loop.returncode == 143, err
@@ -212,10 +221,22 @@ def test_command_and_loop_signalled_together_is_still_a_stop(project: Path) -> N
     assert (task.status, task.retries) == ("pending", 0)
 
 
-def _child_of(pid: int) -> int:
-    """The pid of ``pid``'s child (the command the loop runs), or 0."""
+def _command_of(pid: int, program: str) -> int:
+    """The pid of ``pid``'s child once it runs ``program`` (exec'd, so in its own session), or 0."""
     try:
         children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
-    except OSError:
+        for child in children:
+            argv = Path(f"/proc/{child}/cmdline").read_bytes().split(b"\0")
+            if Path(argv[0].decode()).name == program and os.getpgid(int(child)) == int(child):
+                return int(child)
+    except (OSError, IndexError):
         return 0
-    return int(children[0]) if children else 0
+    return 0
+
+
+def _dead(pid: int) -> bool:
+    """True once ``pid`` has exited (a zombie its parent has not reaped, or gone)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] in ("Z", "X")
+    except (OSError, IndexError):
+        return True

@@ -68,7 +68,19 @@ async def settle(pilot: Any, rounds: int = 200) -> None:
         except WorkerCancelled:  # a detail read superseded by a newer one
             pass
         await pilot.pause()
-        if pilot.app.settled:
+        if pilot.app.settled and quiet(pilot.app):
             await pilot.pause()
             return
     raise AssertionError("the app did not settle")
+
+
+def quiet(app: Any) -> bool:
+    """No message waits in the app, its screens or any widget.
+
+    A key's effects travel as messages (key, Input.Changed, ...). The pilot's wait for an idle
+    CPU takes a process starved by a loaded machine for an idle one, so the queues are looked at.
+    """
+    pumps = [app, *app.screen_stack]
+    for screen in app.screen_stack:
+        pumps.extend(screen.walk_children())
+    return all(pump.message_queue_size == 0 for pump in pumps)

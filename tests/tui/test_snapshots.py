@@ -23,6 +23,8 @@ def at(task_id: str | None = None, *keys: str) -> Any:
 
     async def run_before(pilot: Any) -> None:
         await settle(pilot)
+        for box in pilot.app.query("Input"):  # a steady cursor: a blink's phase is the machine's speed
+            box.cursor_blink = False
         if task_id is not None:
             table = pilot.app.query_one("#tasks")
             table.move_cursor(row=table.task_ids().index(task_id))
