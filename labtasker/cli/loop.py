@@ -310,7 +310,20 @@ class _Job:
             reason = run.stop_reason or "its lease was lost"
             raise LeaseLost(f"task {run.task_id}: {reason}; its command was stopped")
         if result.code != 0:
+            if _stop_signal(result.code) and run.interrupts is not None:
+                # A stop sent to the whole job (Slurm, a terminal's Ctrl-C, a process-group kill) may
+                # reach the command a moment before this loop: wait for ours, so it is a stop, not a failure.
+                run.interrupts.requested.wait(STOP_SKEW)
             raise JobFailed(*_failure(result))
+
+
+STOP_SKEW = 1.0  # seconds a command's death by a stop signal waits for the loop's own
+
+
+def _stop_signal(code: int) -> bool:
+    """True if an exit code says the command died of SIGINT, SIGTERM or SIGHUP (-N, or 128 + N from a shell)."""
+    stops = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+    return any(code in (-sig, 128 + sig) for sig in stops)
 
 
 def _failure(result: child.Result) -> tuple[str, dict[str, Any]]:

@@ -221,6 +221,39 @@ def test_command_and_loop_signalled_together_is_still_a_stop(project: Path) -> N
     assert (task.status, task.retries) == ("pending", 0)
 
 
+def test_a_command_killed_a_moment_before_its_loop_is_still_a_stop(project: Path) -> None:
+    """Slurm does not signal every process at the same instant: the command may die of its
+    SIGTERM, and the loop notice that, before the loop's own SIGTERM arrives."""
+    import signal
+    import subprocess
+    import time
+
+    from tests.conftest import queue_env
+
+    task_id = labtasker.submit_task(args={"x": 1}).task_id
+    loop = subprocess.Popen(
+        [sys.executable, "-m", "labtasker", "loop", "--", "sleep", "30"],
+        cwd=project, env=queue_env(project), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 60  # bounds a hang only
+        while labtasker.get_task(task_id).status != "running" or not _command_of(loop.pid, "sleep"):
+            assert time.monotonic() < deadline, "the loop did not start its command"
+            time.sleep(0.1)
+        command = _command_of(loop.pid, "sleep")
+        os.killpg(command, signal.SIGTERM)
+        while Path(f"/proc/{command}").exists():  # gone, not a zombie: the loop has seen it die
+            assert time.monotonic() < deadline, "the loop did not reap its command"
+            time.sleep(0.005)
+        loop.send_signal(signal.SIGTERM)
+        _, err = loop.communicate(timeout=60)
+    finally:
+        loop.kill()
+    assert loop.returncode == 143, err
+    task = labtasker.get_task(task_id)
+    assert (task.status, task.retries) == ("pending", 0), err
+
+
 def _command_of(pid: int, program: str) -> int:
     """The pid of ``pid``'s child once it runs ``program`` (exec'd, so in its own session), or 0."""
     try:
