@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import os
+import signal
+import subprocess
 import sys
+import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -12,6 +15,7 @@ import pytest
 import labtasker
 from labtasker.slurm import status, timelimit
 from labtasker.slurm.script import default_grace
+from tests.conftest import queue_env
 
 NOW = datetime(2026, 12, 1, 12, 0, tzinfo=timezone.utc)
 
@@ -183,29 +187,30 @@ def test_status_summary_joins_slurm_and_queue() -> None:
     assert status.slurm_text({}) == "-"
 
 
-@pytest.mark.slow
-def test_command_and_loop_signalled_together_is_still_a_stop(project: Path) -> None:
-    """Slurm with proctrack/cgroup sends SIGTERM to every process of the job, the command too."""
-    import signal
-    import subprocess
-    import time
-
-    from tests.conftest import queue_env
-
+def _loop_running_sleep(project: Path) -> tuple[str, subprocess.Popen[str], int, float]:
+    """A task, a `labtasker loop -- sleep 30` running it, the command's pid, and a deadline that bounds a hang."""
     task_id = labtasker.submit_task(args={"x": 1}).task_id
     loop = subprocess.Popen(
         [sys.executable, "-m", "labtasker", "loop", "--", "sleep", "30"],
         cwd=project, env=queue_env(project), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
+    # Wait for the command itself: a child seen between fork and exec has no process group yet.
+    deadline = time.monotonic() + 60
+    while labtasker.get_task(task_id).status != "running" or not _command_of(loop.pid, "sleep"):
+        if time.monotonic() > deadline:
+            loop.kill()
+            raise AssertionError("the loop did not start its command")
+        time.sleep(0.1)
+    return task_id, loop, _command_of(loop.pid, "sleep"), deadline
+
+
+@pytest.mark.slow
+def test_command_and_loop_signalled_together_is_still_a_stop(project: Path) -> None:
+    """Slurm with proctrack/cgroup sends SIGTERM to every process of the job, the command too."""
+    task_id, loop, command, deadline = _loop_running_sleep(project)
     try:
-        # Wait for the command itself: a child seen between fork and exec has no process group yet.
-        deadline = time.monotonic() + 60  # bounds a hang only
-        while labtasker.get_task(task_id).status != "running" or not _command_of(loop.pid, "sleep"):
-            assert time.monotonic() < deadline, "the loop did not start its command"
-            time.sleep(0.1)
         # Slurm signals both at once; here the loop is paused so that, however loaded the machine, it
         # wakes to both its command's death (the worse order: the command first) and its own SIGTERM.
-        command = _command_of(loop.pid, "sleep")
         loop.send_signal(signal.SIGSTOP)
         os.killpg(command, signal.SIGTERM)
         while not _dead(command):  # a zombie: the paused loop has not seen it yet
@@ -224,23 +229,8 @@ def test_command_and_loop_signalled_together_is_still_a_stop(project: Path) -> N
 def test_a_command_killed_a_moment_before_its_loop_is_still_a_stop(project: Path) -> None:
     """Slurm does not signal every process at the same instant: the command may die of its
     SIGTERM, and the loop notice that, before the loop's own SIGTERM arrives."""
-    import signal
-    import subprocess
-    import time
-
-    from tests.conftest import queue_env
-
-    task_id = labtasker.submit_task(args={"x": 1}).task_id
-    loop = subprocess.Popen(
-        [sys.executable, "-m", "labtasker", "loop", "--", "sleep", "30"],
-        cwd=project, env=queue_env(project), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
+    task_id, loop, command, deadline = _loop_running_sleep(project)
     try:
-        deadline = time.monotonic() + 60  # bounds a hang only
-        while labtasker.get_task(task_id).status != "running" or not _command_of(loop.pid, "sleep"):
-            assert time.monotonic() < deadline, "the loop did not start its command"
-            time.sleep(0.1)
-        command = _command_of(loop.pid, "sleep")
         os.killpg(command, signal.SIGTERM)
         while Path(f"/proc/{command}").exists():  # gone, not a zombie: the loop has seen it die
             assert time.monotonic() < deadline, "the loop did not reap its command"
