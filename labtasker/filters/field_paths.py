@@ -99,6 +99,21 @@ def resolve(doc: Any, path: Path) -> Any:
     return value
 
 
+def flatten(mapping: Any, prefix: str = "") -> dict[str, Any]:
+    """Nested mappings as ``{"optim.lr": value}`` (the dotted paths users write); lists and
+    scalars are leaves, an empty mapping is a leaf too; not a mapping: ``{}``."""
+    if not isinstance(mapping, Mapping):
+        return {}
+    out: dict[str, Any] = {}
+    for key, value in mapping.items():
+        path = f"{prefix}{key}"
+        if isinstance(value, Mapping) and value:
+            out.update(flatten(value, path + "."))
+        else:
+            out[path] = value
+    return out
+
+
 def as_instant(value: Any) -> datetime | None:
     """An aware datetime for a datetime (naive means UTC), date or ISO 8601 string; else None."""
     if isinstance(value, datetime):

@@ -15,7 +15,7 @@ from typing import Any
 
 from labtasker.errors import UsageError
 from labtasker.filters import sorting
-from labtasker.filters.field_paths import FIELDS
+from labtasker.filters.field_paths import FIELDS, flatten
 
 Doc = Mapping[str, Any]
 HIDDEN_METRICS = frozenset({"labtasker_exception"})  # the runner's error record, not a metric
@@ -90,20 +90,6 @@ class Table:
 
 
 # ------------------------------------------------------------------ values
-def flatten(mapping: Any, prefix: str = "") -> dict[str, Any]:
-    """Nested dicts as ``{"optim.lr": value}``; lists and scalars are leaves."""
-    if not isinstance(mapping, Mapping):
-        return {}
-    out: dict[str, Any] = {}
-    for key, value in mapping.items():
-        path = f"{prefix}{key}"
-        if isinstance(value, Mapping) and value:
-            out.update(flatten(value, path + "."))
-        else:
-            out[path] = value
-    return out
-
-
 def is_number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from labtasker.filters.field_paths import flatten
 from labtasker.fsqueue import error_record
 
 Doc = dict[str, Any]
@@ -37,20 +38,6 @@ class Column:
 
 
 # ------------------------------------------------------------------ values
-def flatten(mapping: Any, prefix: str = "") -> dict[str, Any]:
-    """Nested dicts as ``{"a.b": value}``; lists and scalars are leaves."""
-    if not isinstance(mapping, dict):
-        return {}
-    out: dict[str, Any] = {}
-    for key, value in mapping.items():
-        path = f"{prefix}{key}"
-        if isinstance(value, dict) and value:
-            out.update(flatten(value, path + "."))
-        else:
-            out[path] = value
-    return out
-
-
 def lookup(doc: Doc, path: str) -> Any:
     """The value at a dotted path, or None."""
     node: Any = doc
