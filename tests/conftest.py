@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import multiprocessing as mp
 import os
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 
 from labtasker import api, config, run_context
 from labtasker.fsqueue.store import FsQueue
+
+T = TypeVar("T")
 
 _ENV = (
     "LABTASKER_ROOT", "LABTASKER_QUEUE_DIR", "LABTASKER_QUEUE_NAME", "LABTASKER_NODE_ID",
@@ -69,3 +73,15 @@ def race(target: Callable[..., None], argsets: list[tuple], timeout: float = 120
     for p in procs:
         p.join(timeout=timeout)
         assert p.exitcode == 0
+
+
+def wait_for(check: Callable[[], T], what: str, timeout: float = 20.0, every: float = 0.03) -> T:
+    """Poll ``check`` until it returns something true; fail after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:g}s waiting for {what}")
+        time.sleep(every)

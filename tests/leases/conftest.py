@@ -7,17 +7,16 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import TypeVar
 
 import pytest
 
 from labtasker import config
 from labtasker.fsqueue.store import FsQueue
 from tests.conftest import queue_env
+from tests.conftest import wait_for as wait_for  # the tests of this folder import it from here
 
-T = TypeVar("T")
 INTERVAL, TIMEOUT = 0.2, 1.0  # seconds: heartbeats every 0.2 s, a lease is stale after 1 s
 BIN = Path(sys.executable).parent
 
@@ -112,18 +111,6 @@ class Procs:
             for stream in (proc.stdout, proc.stderr):
                 if stream is not None:
                     stream.close()
-
-
-def wait_for(check: Callable[[], T], what: str, timeout: float = 20.0) -> T:
-    """Poll ``check`` until it returns something true; fail after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:g}s waiting for {what}")
-        time.sleep(0.03)
 
 
 def state(queue: FsQueue, task_id: str) -> str | None:

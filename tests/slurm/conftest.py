@@ -149,18 +149,6 @@ def make_project(tmp_path: Path) -> Callable[[str], Project]:
     return make
 
 
-def wait_for(what: str, predicate: Callable[[], object], timeout: float, every: float = 0.2) -> object:
-    """Poll ``predicate`` until it returns something true; fail after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:g}s waiting for {what}")
-        time.sleep(every)
-
-
 def squeue_states(job: str) -> dict[str, str]:
     """Array index -> state, for the elements of ``job`` Slurm still lists."""
     out = subprocess.run(

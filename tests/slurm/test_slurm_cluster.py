@@ -18,7 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.slurm.conftest import Project, squeue_states, wait_for
+from tests.conftest import wait_for
+from tests.slurm.conftest import Project, squeue_states
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
 
@@ -59,7 +60,7 @@ def test_twenty_tasks_run_on_two_array_elements(make_project) -> None:
     def all_done() -> bool:
         return [t["status"] for t in project.tasks()] == ["success"] * 20
 
-    wait_for("20 tasks to succeed", all_done, timeout=90)
+    wait_for(all_done, "20 tasks to succeed", timeout=90, every=0.2)
     workers = {t["worker_id"] for t in project.tasks()}
     assert {w.split(".")[0] for w in workers} == {f"slurm-{job}_0", f"slurm-{job}_1"}
     host = subprocess.run(["hostname", "-s"], capture_output=True, text=True).stdout.strip()
@@ -81,7 +82,7 @@ def test_scancel_of_one_element_puts_its_task_back_for_the_other(make_project) -
         running = [t for t in project.tasks() if t["status"] == "running"]
         return running if len(running) == 2 else []
 
-    running = wait_for("both workers to run a task", both_running, timeout=30)
+    running = wait_for(both_running, "both workers to run a task", timeout=30, every=0.2)
     victim = next(t for t in running if t["worker_id"].startswith(f"slurm-{job}_0."))
     time.sleep(0.5)  # mid-task
     cancelled = time.monotonic()
@@ -91,13 +92,16 @@ def test_scancel_of_one_element_puts_its_task_back_for_the_other(make_project) -
         task = next(t for t in project.tasks() if t["task_id"] == victim["task_id"])
         return task if task["worker_id"] != victim["worker_id"] or task["status"] == "pending" else None
 
-    task = wait_for("the cancelled worker's task to come back", back, timeout=10, every=0.1)
+    task = wait_for(back, "the cancelled worker's task to come back", timeout=10, every=0.1)
     took = time.monotonic() - cancelled
     assert took < 5  # KillWait: back before Slurm would SIGKILL the worker
     assert task["status"] in ("pending", "running") and task["retries"] == 0
 
     wait_for(
-        "both tasks to succeed", lambda: all(t["status"] == "success" for t in project.tasks()), timeout=30
+        lambda: all(t["status"] == "success" for t in project.tasks()),
+        "both tasks to succeed",
+        timeout=30,
+        every=0.2,
     )
     task = next(t for t in project.tasks() if t["task_id"] == victim["task_id"])
     assert task["worker_id"].startswith(f"slurm-{job}_1.") and task["retries"] == 0
@@ -115,7 +119,12 @@ def test_each_worker_sees_its_own_gpu(make_project) -> None:
         "--workers", "2", "--gpus-per-worker", "1", "--max-tasks", "1",
         "--cmd", 'echo "$CUDA_VISIBLE_DEVICES" > gpu-%(i).txt; sleep 2',
     )  # fmt: skip
-    wait_for("both tasks to succeed", lambda: [t["status"] for t in project.tasks()] == ["success"] * 2, 60)
+    wait_for(
+        lambda: [t["status"] for t in project.tasks()] == ["success"] * 2,
+        "both tasks to succeed",
+        timeout=60,
+        every=0.2,
+    )
     seen = {
         t["worker_id"]: (project.path / f"gpu-{t['args']['i']}.txt").read_text().strip()
         for t in project.tasks()
@@ -152,7 +161,10 @@ def test_the_docs_page_runs_as_written(make_project) -> None:
     for i, code in enumerate(blocks):
         if i == 1:  # watching: once the sweep has ended, so the counts are known
             wait_for(
-                "the sweep", lambda: [t["status"] for t in project.tasks()] == ["success"] * 4, timeout=60
+                lambda: [t["status"] for t in project.tasks()] == ["success"] * 4,
+                "the sweep",
+                timeout=60,
+                every=0.2,
             )
         done = subprocess.run(
             ["bash", "-e", "-c", code], cwd=project.path, env=env, capture_output=True, text=True
@@ -170,7 +182,7 @@ def test_time_limit_mid_task_is_like_scancel(timed_job: tuple[Project, str]) -> 
     project, job = timed_job
 
     wait_for(
-        "the one-minute job to reach its time limit", lambda: not squeue_states(job), timeout=150, every=1
+        lambda: not squeue_states(job), "the one-minute job to reach its time limit", timeout=150, every=1
     )
     tasks = {t["task_name"]: t for t in project.tasks()}
     outlives, too_long = tasks["outlives"], tasks["too-long"]
