@@ -44,7 +44,8 @@ class Task:
         known = _FIELD_NAMES.get(cls)
         if known is None:
             known = _FIELD_NAMES[cls] = frozenset(f.name for f in fields(cls))
-        values = {k: _copied(v) for k, v in doc.items() if k in known}
+        scalar = _SCALARS
+        values = {k: v if type(v) in scalar else _copied(v) for k, v in doc.items() if k in known}
         for name in ("args", "metadata", "summary"):
             if not isinstance(values.get(name), dict):
                 values[name] = {}
@@ -64,17 +65,17 @@ class Task:
 
 
 _FIELD_NAMES: dict[type, frozenset[str]] = {}
-_IMMUTABLE = (str, int, float, bool, type(None), datetime)
+_SCALARS = frozenset((str, int, float, bool, type(None), datetime))  # immutable: shared, not copied
 
 
 def _copied(value: Any) -> Any:
     """A copy the task owns: a document's dicts and lists copied, its scalars shared (immutable)."""
     kind = type(value)
     if kind is dict:
-        return {k: _copied(v) for k, v in value.items()}
+        return {k: v if type(v) in _SCALARS else _copied(v) for k, v in value.items()}
     if kind is list:
-        return [_copied(v) for v in value]
-    if kind in _IMMUTABLE:
+        return [v if type(v) in _SCALARS else _copied(v) for v in value]
+    if kind in _SCALARS:
         return value
     return copy.deepcopy(value)  # anything unusual a hand-edited file may hold
 

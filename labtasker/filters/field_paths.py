@@ -8,7 +8,6 @@ gives ``MISSING``.
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Iterable, Mapping
 from datetime import date, datetime, timezone
 from typing import Any
@@ -136,6 +135,8 @@ def is_absent(value: Any) -> bool:
 
 def closest(name: str, choices: Iterable[str]) -> str | None:
     """The choice nearest to a misspelt ``name``, if any is near enough."""
+    import difflib  # here, not at the top: only a refused filter needs it
+
     found = difflib.get_close_matches(name, sorted(choices), n=1, cutoff=0.6)
     return found[0] if found else None
 

@@ -13,11 +13,13 @@ from pathlib import Path
 from labtasker.fsqueue import faults, held
 
 
-def write_atomic(dest: Path, data: bytes, tmp_dir: Path, *, durable: bool = True) -> None:
+def write_atomic(dest: Path, data: bytes, tmp_dir: Path, *, durable: bool = True) -> os.stat_result | None:
     """Write ``data`` to ``dest`` whole: temp file, fsync, rename over ``dest``.
 
     The temp file's name says who writes it (``fsqueue/held.py``), so the
     next sweep removes it at once if this process dies before the rename.
+    Returns ``dest``'s stat just after the rename if it is still the file
+    written here (the listing cache keys what it remembers by it), else None.
     """
     tmp = tmp_dir / held.temp_name("w")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
@@ -28,6 +30,7 @@ def write_atomic(dest: Path, data: bytes, tmp_dir: Path, *, durable: bool = True
             view = view[written:]
         if durable:
             os.fsync(fd)
+        inode = os.fstat(fd).st_ino
     except BaseException:
         os.close(fd)
         _unlink_quietly(tmp)
@@ -39,6 +42,11 @@ def write_atomic(dest: Path, data: bytes, tmp_dir: Path, *, durable: bool = True
     except BaseException:
         _unlink_quietly(tmp)
         raise
+    try:
+        st = os.lstat(dest)  # after the rename: it sets the inode's ctime
+    except OSError:
+        return None
+    return st if st.st_ino == inode else None  # else another writer replaced it already
 
 
 def fsync_dir(path: Path) -> None:

@@ -13,12 +13,20 @@ same stat behind (git's "racily clean" files), so such a file is read again.
 A cache file that is missing, damaged, written by other parsing code, or not
 written by this user is ignored and rebuilt.
 
-A file this user's processes wrote themselves is not parsed again either:
-the writer appends (name, digest of the bytes, document) to a memo log,
-``<dir>.<uid>.memo``, and a reader that must read a file looks its bytes up
-there before parsing them. The memo is keyed by content, so a file changed by
-anyone else (rsync, git, an editor) simply misses it; it is what makes the
-first listing right after a submit as fast as a warm one.
+A file this user's processes wrote themselves is not read again either:
+the writer appends (name, digest of the bytes, document, stat key just after
+its rename) to a memo log, ``<dir>.<uid>.memo``. A reader takes the document
+of a file whose stat key is the one the writer recorded without opening it,
+and looks up the bytes of any other file it must read before parsing them.
+Our writers never change a file in place (each write is a new inode renamed
+over the old), so a recorded key names exactly the bytes written; a file
+changed by anyone else (rsync, git, an editor) gets another inode, size or
+time and is read. The one change a key cannot show is another program
+rewriting the file in place, at the same size, within the same tick of the
+filesystem's clock as our write (a few milliseconds); on a filesystem whose
+times are coarser than a millisecond, no key is recorded and the bytes are
+always read. This is what makes every listing after our own writes (submit,
+claim, finish, update) as fast as a warm one.
 
 The file holds one column per field (a pickled list each, decoded only when a
 field is first asked for), so a filter on ``args`` over 10^5 tasks decodes
@@ -281,7 +289,9 @@ class DirCache:
         self._extra: dict[str, tuple[Key, Doc]] = {}  # read since the table was made
         self._delta: frozenset[str] = frozenset()  # the names the delta file holds
         self.memo = None if self.store is None else _memo_path(self.store)
-        self._memo: dict[tuple[str, bytes], Doc] | None = None  # (name, digest) -> document, once loaded
+        # (name, digest) and (name, stat key) -> document, once loaded
+        self._memo: dict[tuple[str, bytes], Doc] | None = None
+        self._memo_frames: dict[str, list[bytes]] = {}  # name -> its memo records, framed, once loaded
         self._unwritten: list[bytes] = []  # memo records of this process not yet appended
         self.read_only = (
             False  # a viewer's: remember in memory only, write nothing (not even the clock probe)
@@ -298,12 +308,13 @@ class DirCache:
     def forget(self) -> None:
         """Drop what this process remembers (the cache files stay)."""
         self._table, self._loaded, self._extra, self._delta = None, False, {}, frozenset()
-        self._memo = None
+        self._memo, self._memo_frames = None, {}
 
-    def remember_written(self, name: str, data: bytes, doc: Doc) -> None:
-        """``data`` was just written as ``name`` and parses to ``doc``: spare every reader the parse.
+    def remember_written(self, name: str, data: bytes, doc: Doc, st: os.stat_result | None = None) -> None:
+        """``data`` was just written as ``name`` and parses to ``doc``: spare every reader the read.
 
-        ``doc`` must be exactly what parsing ``data`` gives (see ``plain_copy``).
+        ``doc`` must be exactly what parsing ``data`` gives (see ``plain_copy``);
+        ``st`` is the file's stat just after its rename, if it is still ours.
         Like the table, the memo is for big directories: until the cache folder
         exists or this process has written ``store_min`` files here, records
         wait in memory, so a small queue's ``tmp/`` stays empty. Failing to
@@ -311,10 +322,13 @@ class DirCache:
         """
         if self.memo is None or self.read_only:
             return
-        record = _dumps((name, content_digest(data), doc))
-        self._unwritten.append(_FRAME.pack(len(record), zlib.crc32(record)) + record)
+        digest, key = content_digest(data), _written_key(st)
+        record = _dumps((name, digest, doc, key))
+        framed = _FRAME.pack(len(record), zlib.crc32(record)) + record
+        self._unwritten.append(framed)
         if self._memo is not None:
-            self._memo[(name, content_digest(data))] = _loads(record)[2]
+            _note(self._memo, name, digest, _loads(record)[2], key)
+            self._memo_frames.setdefault(name, []).append(framed)
         if len(self._unwritten) < self.store_min and not self.cache_dir.is_dir():
             return
         try:
@@ -368,8 +382,35 @@ class DirCache:
             out.append((name, None))
         self._extra = still
         if misses:
+            misses = self._from_memo(out, misses, scanned)
+        if misses:
             self._read_misses(out, misses, scanned)
         return out, used
+
+    def _from_memo(self, out: list[tuple[str, Any]], misses: list[int], scanned: dict[str, Key]) -> list[int]:
+        """Fill in the files whose stat key a writer of ours recorded; return the misses left to read."""
+        memo = self._load_memo()
+        if not memo:
+            return misses
+        settled_before: int | None = None
+        left = []
+        for i in misses:
+            name = out[i][0]
+            key = scanned[name]
+            doc = memo.get((name, key))
+            if doc is None:
+                left.append(i)
+                continue
+            out[i] = (name, doc)
+            if settled_before is None:
+                settled_before = self._settled_before(len(scanned))
+            if _KEY.unpack(key)[3] < settled_before:
+                self._extra[name] = (key, _interned(doc))
+        return left
+
+    def _settled_before(self, size: int) -> int:
+        """Files changed before this time (ns, the filesystem's clock) may be remembered."""
+        return self._fs_now() - self.racy_ns if size >= self.store_min else -(2**62)
 
     def _scan(self) -> dict[str, Key]:
         """Name -> stat key of every task file, from one pass over the directory."""
@@ -402,7 +443,7 @@ class DirCache:
         A small directory remembers nothing: parsing it is cheap, and reading
         a queue then writes nothing into it (the clock probe is a write).
         """
-        settled_before = self._fs_now() - self.racy_ns if len(scanned) >= self.store_min else -(2**62)
+        settled_before = self._settled_before(len(scanned))
         memo = self._load_memo()
         for i in misses:
             name = out[i][0]
@@ -444,7 +485,7 @@ class DirCache:
             if self.memo is not None:
                 data = self._load_file(self.memo, raw=True)
                 if data:
-                    self._memo = _memo_records(data)
+                    self._memo, self._memo_frames = _memo_records(data)
         return self._memo
 
     # ----------------------------------------------------- the cache file
@@ -519,12 +560,35 @@ class DirCache:
         packed = self._table.packed(self._header())
         self._write(self.store, packed)
         self._table = Table.unpacked(packed)  # as a new process has it: only the columns in use get decoded
-        if self.memo is not None and self._memo:  # the table now holds what the memo did
-            _unlink_quietly(self.memo)
-            self._memo = {}
+        if self.memo is not None and self._memo:
+            self._fold_memo(scanned)
         if self._delta:
             _unlink_quietly(_delta_path(self.store))
             self._delta = frozenset()
+
+    def _fold_memo(self, scanned: dict[str, Key]) -> None:
+        """The table now holds the settled files: keep in the memo only the records of the others.
+
+        A record a writer appends between our read and this rewrite is lost,
+        which costs its reader one read of the file, never a wrong document.
+        """
+        table = self._table
+        assert table is not None
+        assert self.memo is not None
+        left = {
+            name: frames
+            for name, frames in self._memo_frames.items()
+            if name in scanned and ((i := table.index.get(name)) is None or table.key(i) != scanned[name])
+        }
+        if not left:
+            _unlink_quietly(self.memo)
+            self._memo, self._memo_frames = {}, {}
+            return
+        try:
+            _write_private(self.memo, b"".join(b"".join(frames) for frames in left.values()))
+        except OSError as exc:
+            log.debug("could not rewrite %s: %s", self.memo, exc)
+        self._memo, self._memo_frames = None, {}  # read again when next needed
 
     def _write(self, path: Path, what: Any) -> None:
         try:
@@ -554,8 +618,10 @@ def content_digest(data: bytes) -> bytes:
     return hashlib.blake2b(data, digest_size=16).digest()
 
 
-def _memo_records(data: bytes) -> dict[tuple[str, bytes], Doc]:
+def _memo_records(data: bytes) -> tuple[dict[tuple[str, bytes], Doc], dict[str, list[bytes]]]:
+    """The memo's documents by (name, digest) and (name, stat key), and its framed records by name."""
     out: dict[tuple[str, bytes], Doc] = {}
+    frames: dict[str, list[bytes]] = {}
     at = 0
     while at + _FRAME.size <= len(data):
         size, crc = _FRAME.unpack_from(data, at)
@@ -563,13 +629,27 @@ def _memo_records(data: bytes) -> dict[tuple[str, bytes], Doc]:
         if len(record) != size or zlib.crc32(record) != crc:
             break  # a writer died mid-append: what follows cannot be trusted
         try:
-            name, digest, doc = _loads(record)
+            name, digest, doc, key = _loads(record)
         except Exception:
             break
         if isinstance(name, str) and isinstance(digest, bytes) and isinstance(doc, dict):
-            out[(name, digest)] = doc
+            _note(out, name, digest, doc, key if isinstance(key, bytes) else None)
+            frames.setdefault(name, []).append(data[at : at + _FRAME.size + size])
         at += _FRAME.size + size
-    return out
+    return out, frames
+
+
+def _note(memo: dict[tuple[str, bytes], Doc], name: str, digest: bytes, doc: Doc, key: Key | None) -> None:
+    memo[(name, digest)] = doc
+    if key is not None and len(key) == _KEY.size:  # 16-byte digests never equal a 32-byte key
+        memo[(name, key)] = doc
+
+
+def _written_key(st: os.stat_result | None) -> Key | None:
+    """The key a writer records for its file, or None on a filesystem with coarse times."""
+    if st is None or (st.st_mtime_ns % 1_000_000 == 0 and st.st_ctime_ns % 1_000_000 == 0):
+        return None  # a second-grained clock (FAT, some NFS servers): the next change could hide
+    return _key(st)
 
 
 _PLAIN = (str, int, float, bool, type(None))

@@ -381,20 +381,20 @@ class FsQueue:
             doc = ordered(doc)
         name = self.name_for(dirname, doc)
         data = codec.dump(doc)
-        atomic.write_atomic(self.path / dirname / name, data, self.tmp)
+        st = atomic.write_atomic(self.path / dirname / name, data, self.tmp)
         if durable_dir:
             atomic.fsync_dir(self.path / dirname)
         if dirname in _STATE_DIRNAMES:
-            self._remember(dirname, name, data, doc)
+            self._remember(dirname, name, data, doc, st)
         return name
 
-    def _remember(self, dirname: str, name: str, data: bytes, doc: Doc) -> None:
-        """Let the next listing, here or in another process, take ``doc`` without parsing ``data``."""
+    def _remember(self, dirname: str, name: str, data: bytes, doc: Doc, st: os.stat_result | None) -> None:
+        """Let the next listing, here or in another process, take ``doc`` without reading the file."""
         try:
             parsed = normalise(cache.plain_copy(doc))  # what a reader's parse of ``data`` gives
         except TypeError:
             return  # a value the memo could not hand back exactly: readers parse this file
-        self._dir_cache(dirname).remember_written(name, data, parsed)
+        self._dir_cache(dirname).remember_written(name, data, parsed, st)
 
     def name_for(self, dirname: str, doc: Doc) -> str:
         """The file name a document gets in a directory."""
