@@ -52,8 +52,8 @@ def loop_rows(one: Project, four: Project, n: int, limits: Limits) -> list[Row]:
             n,
             fmt_rate(one_rate),
             fmt_fraction(one_rate, limit, "raw durable write"),
-            ">= 0.2 of raw durable write",
-            one_rate / limit >= 0.2,
+            ">= 0.3 of raw durable write",
+            one_rate / limit >= 0.3,
             one_rate,
         ),
         Row(

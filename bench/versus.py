@@ -137,9 +137,7 @@ def original_rows(work: Workdir, python: Path, n: int, repeat: int) -> list[Row]
         for side, (py, folder, env) in sides.items():
             got = figures.setdefault(side, {})
             got["submit"] = child(py, "submit", n, folder, env)["seconds"]
-            listed = child(py, "ls", n, folder, env)
-            if listed["found"] != n:
-                raise RuntimeError(f"{side}: the listing found {listed['found']} of {n} tasks")
+            listed = _first_listings(side, py, folder, env, n, work)
             got["ls"] = listed["seconds"]
             got["ls_warm"] = listed["warm_seconds"]
             got["loop"] = child(py, "loop", n, folder, env)["seconds"]
@@ -153,7 +151,7 @@ def original_rows(work: Workdir, python: Path, n: int, repeat: int) -> list[Row]
             n,
             f"{ours['ls'] * 1e3:.1f} ms",
             f"original {theirs['ls'] * 1e3:.1f} ms: {_ratio(ours['ls'], theirs['ls'])}; "
-            f"warm {ours['ls_warm'] * 1e3:.1f} ms ({ours['ls'] / ours['ls_warm']:.1f}x)",
+            f"warm {ours['ls_warm'] * 1e3:.1f} ms ({ours['ls'] / ours['ls_warm']:.1f}x); best of 3 each",
             ">= 5x faster than the original, <= 2x warm",
             theirs["ls"] / ours["ls"] >= 5 and ours["ls"] <= 2 * ours["ls_warm"],
             ours["ls"],
@@ -170,6 +168,29 @@ def original_rows(work: Workdir, python: Path, n: int, repeat: int) -> list[Row]
         )
     )
     return rows
+
+
+def _first_listings(
+    side: str, py: Path | str, folder: Path, env: dict[str, str], n: int, work: Workdir, rounds: int = 3
+) -> dict[str, float]:
+    """The fastest of ``rounds`` first listings in a fresh process, each right after ``n`` submits.
+
+    Ours gets a new queue for each round (a listing leaves its cache behind);
+    the original's server keeps no such state, so its rounds list the same tasks.
+    """
+    best: dict[str, float] | None = None
+    for k in range(rounds):
+        if k and side == "ours":
+            project = work.project(f"versus-ours-ls{k}")
+            folder, env = project.folder, project.env()
+            child(py, "submit", n, folder, env)
+        listed = child(py, "ls", n, folder, env)
+        if listed["found"] != n:
+            raise RuntimeError(f"{side}: the listing found {listed['found']} of {n} tasks")
+        if best is None or listed["seconds"] < best["seconds"]:
+            best = listed
+    assert best is not None
+    return best
 
 
 def _row(figure: str, n: int | None, ours: float, theirs: float, unit: str) -> Row:

@@ -37,6 +37,7 @@ and loaded only when it is owned by the same user and writable by no one else.
 
 from __future__ import annotations
 
+import atexit
 import copy
 import gc
 import hashlib
@@ -46,6 +47,9 @@ import os
 import stat
 import struct
 import sys
+import threading
+import time
+import weakref
 import zlib
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -68,6 +72,9 @@ Parse = Callable[[str, bytes], "Doc | None"]
 _KEY = struct.Struct("<QQqq")
 _FRAME = struct.Struct("<II")  # a memo record's length and crc32
 MEMO_MAX = 32 << 20  # bytes; a memo that no reader has folded into a table stops growing here
+MEMO_BATCH = 64  # records a writer keeps before appending them as one (one pickle loads faster than many)
+MEMO_DELAY = 0.5  # seconds a record may wait for more; the rest are appended when the process exits
+Record = tuple[str, bytes, "Doc", "Key | None"]  # name, digest of the bytes, document, stat key
 
 
 class _Absent:
@@ -291,8 +298,10 @@ class DirCache:
         self.memo = None if self.store is None else _memo_path(self.store)
         # (name, digest) and (name, stat key) -> document, once loaded
         self._memo: dict[tuple[str, bytes], Doc] | None = None
-        self._memo_frames: dict[str, list[bytes]] = {}  # name -> its memo records, framed, once loaded
-        self._unwritten: list[bytes] = []  # memo records of this process not yet appended
+        self._memo_names: dict[str, list[Record]] = {}  # name -> its memo records, once loaded
+        self._unwritten: list[Record] = []  # memo records of this process not yet appended
+        self._unwritten_since = 0.0
+        self._lock = threading.Lock()  # a loop's lease thread writes too
         self.read_only = (
             False  # a viewer's: remember in memory only, write nothing (not even the clock probe)
         )
@@ -308,7 +317,7 @@ class DirCache:
     def forget(self) -> None:
         """Drop what this process remembers (the cache files stay)."""
         self._table, self._loaded, self._extra, self._delta = None, False, {}, frozenset()
-        self._memo, self._memo_frames = None, {}
+        self._memo, self._memo_names = None, {}
 
     def remember_written(self, name: str, data: bytes, doc: Doc, st: os.stat_result | None = None) -> None:
         """``data`` was just written as ``name`` and parses to ``doc``: spare every reader the read.
@@ -322,20 +331,31 @@ class DirCache:
         """
         if self.memo is None or self.read_only:
             return
-        digest, key = content_digest(data), _written_key(st)
-        record = _dumps((name, digest, doc, key))
-        framed = _FRAME.pack(len(record), zlib.crc32(record)) + record
-        self._unwritten.append(framed)
-        if self._memo is not None:
-            _note(self._memo, name, digest, _loads(record)[2], key)
-            self._memo_frames.setdefault(name, []).append(framed)
-        if len(self._unwritten) < self.store_min and not self.cache_dir.is_dir():
+        entry: Record = (name, content_digest(data), doc, _written_key(st))  # ``doc`` is ours alone
+        with self._lock:
+            if not self._unwritten:
+                self._unwritten_since = time.monotonic()
+            self._unwritten.append(entry)
+            if self._memo is not None:
+                _note(self._memo, self._memo_names, entry)
+            if len(self._unwritten) < self.store_min and not self.cache_dir.is_dir():
+                return
+            if len(self._unwritten) < MEMO_BATCH and time.monotonic() - self._unwritten_since < MEMO_DELAY:
+                _WAITING.add(self)
+                return
+        self.flush()
+
+    def flush(self) -> None:
+        """Append the records still waiting, as one (also done when the process exits)."""
+        with self._lock:
+            batch, self._unwritten = self._unwritten, []
+        if not batch or self.memo is None:
             return
+        record = _dumps(batch)
         try:
-            _append_private(self.memo, b"".join(self._unwritten))
+            _append_private(self.memo, _FRAME.pack(len(record), zlib.crc32(record)) + record)
         except OSError as exc:
             log.debug("could not append to %s: %s", self.memo, exc)
-        self._unwritten = []
 
     # ------------------------------------------------------------ reading
     def _refresh(self, views: bool) -> list[Any]:
@@ -485,7 +505,9 @@ class DirCache:
             if self.memo is not None:
                 data = self._load_file(self.memo, raw=True)
                 if data:
-                    self._memo, self._memo_frames = _memo_records(data)
+                    self._memo, self._memo_names = _memo_records(data)
+                for entry in self._unwritten:  # ours, not appended yet
+                    _note(self._memo, self._memo_names, entry)
         return self._memo
 
     # ----------------------------------------------------- the cache file
@@ -575,20 +597,21 @@ class DirCache:
         table = self._table
         assert table is not None
         assert self.memo is not None
-        left = {
-            name: frames
-            for name, frames in self._memo_frames.items()
+        left = [
+            entry
+            for name, kept in self._memo_names.items()
             if name in scanned and ((i := table.index.get(name)) is None or table.key(i) != scanned[name])
-        }
+            for entry in kept
+        ]
+        self._memo, self._memo_names = None, {}  # read again when next needed
         if not left:
             _unlink_quietly(self.memo)
-            self._memo, self._memo_frames = {}, {}
             return
+        record = _dumps(left)
         try:
-            _write_private(self.memo, b"".join(b"".join(frames) for frames in left.values()))
+            _write_private(self.memo, _FRAME.pack(len(record), zlib.crc32(record)) + record)
         except OSError as exc:
             log.debug("could not rewrite %s: %s", self.memo, exc)
-        self._memo, self._memo_frames = None, {}  # read again when next needed
 
     def _write(self, path: Path, what: Any) -> None:
         try:
@@ -618,31 +641,59 @@ def content_digest(data: bytes) -> bytes:
     return hashlib.blake2b(data, digest_size=16).digest()
 
 
-def _memo_records(data: bytes) -> tuple[dict[tuple[str, bytes], Doc], dict[str, list[bytes]]]:
-    """The memo's documents by (name, digest) and (name, stat key), and its framed records by name."""
+def _memo_records(data: bytes) -> tuple[dict[tuple[str, bytes], Doc], dict[str, list[Record]]]:
+    """The memo's documents by (name, digest) and (name, stat key), and its records by name.
+
+    Each framed record holds a list of records (a writer's batch) or, as older
+    writers appended them, a single one.
+    """
     out: dict[tuple[str, bytes], Doc] = {}
-    frames: dict[str, list[bytes]] = {}
+    names: dict[str, list[Record]] = {}
+    view = memoryview(data)
     at = 0
     while at + _FRAME.size <= len(data):
         size, crc = _FRAME.unpack_from(data, at)
-        record = data[at + _FRAME.size : at + _FRAME.size + size]
-        if len(record) != size or zlib.crc32(record) != crc:
+        end = at + _FRAME.size + size
+        record = view[at + _FRAME.size : end]
+        if end > len(data) or zlib.crc32(record) != crc:
             break  # a writer died mid-append: what follows cannot be trusted
         try:
-            name, digest, doc, key = _loads(record)
+            batch = _loads(record)
         except Exception:
             break
-        if isinstance(name, str) and isinstance(digest, bytes) and isinstance(doc, dict):
-            _note(out, name, digest, doc, key if isinstance(key, bytes) else None)
-            frames.setdefault(name, []).append(data[at : at + _FRAME.size + size])
-        at += _FRAME.size + size
-    return out, frames
+        for entry in batch if isinstance(batch, list) else [batch]:
+            if _is_record(entry):
+                _note(out, names, entry)
+        at = end
+    return out, names
 
 
-def _note(memo: dict[tuple[str, bytes], Doc], name: str, digest: bytes, doc: Doc, key: Key | None) -> None:
+def _is_record(entry: Any) -> bool:
+    return (
+        isinstance(entry, tuple)
+        and len(entry) == 4
+        and isinstance(entry[0], str)
+        and isinstance(entry[1], bytes)
+        and isinstance(entry[2], dict)
+        and (entry[3] is None or (isinstance(entry[3], bytes) and len(entry[3]) == _KEY.size))
+    )
+
+
+def _note(memo: dict[tuple[str, bytes], Doc], names: dict[str, list[Record]], entry: Record) -> None:
+    name, digest, doc, key = entry
     memo[(name, digest)] = doc
-    if key is not None and len(key) == _KEY.size:  # 16-byte digests never equal a 32-byte key
+    if key is not None:  # 16-byte digests never equal a 32-byte key
         memo[(name, key)] = doc
+    names.setdefault(name, []).append(entry)
+
+
+_WAITING: weakref.WeakSet[DirCache] = weakref.WeakSet()  # caches with records still to append
+
+
+@atexit.register
+def _flush_all() -> None:
+    for waiting in list(_WAITING):
+        waiting.flush()
 
 
 def _written_key(st: os.stat_result | None) -> Key | None:
@@ -727,7 +778,7 @@ def _dumps(value: Any) -> bytes:
     return pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
 
 
-def _loads(data: bytes) -> Any:
+def _loads(data: bytes | memoryview) -> Any:
     """Unpickle bytes of our own cache file (the caller checked who wrote it)."""
     import pickle
 

@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 from labtasker.fsqueue import cache, claim, codec, tasks
 from labtasker.fsqueue.documents import normalise
 from labtasker.fsqueue.store import FsQueue
+from tests.conftest import queue_env
 
 
 def same(a: Any, b: Any) -> bool:
@@ -77,6 +78,7 @@ class _Int(int):
 
 
 def _memo_entries(queue: FsQueue, dirname: str) -> dict[tuple[str, bytes], dict[str, Any]]:
+    cache._flush_all()  # what the writer's exit does
     return cache._memo_records((queue.tmp / "cache" / f"{dirname}.{os.geteuid()}.memo").read_bytes())[0]
 
 
@@ -121,7 +123,10 @@ def test_a_file_changed_by_someone_else_is_parsed_not_taken_from_the_memo(queue:
 
 def test_a_memo_cut_short_by_a_crash_is_used_up_to_the_cut(queue: FsQueue) -> None:
     _as_big_queue(queue)
-    tasks.submit_many(queue, [{"args": {"i": i}} for i in range(4)])
+    tasks.submit_many(queue, [{"args": {"i": i}} for i in range(3)])
+    cache._flush_all()  # one batch appended
+    tasks.submit_many(queue, [{"args": {"i": 3}}])
+    cache._flush_all()  # and another, cut short below
     memo = queue.tmp / "cache" / f"pending.{os.geteuid()}.memo"
     whole = memo.read_bytes()
     memo.write_bytes(whole[: len(whole) - 7])
@@ -177,6 +182,7 @@ def test_a_new_reader_takes_our_own_writes_without_opening_a_file(queue: FsQueue
         assert got is not None
         tasks.finish(queue, got.name, "success", summary={"loss": 0.5})
     tasks.update(queue, ids[-1], {"priority": 2})
+    cache._flush_all()  # what the writer's exit does
     reads = _Reads(monkeypatch)
     fresh = FsQueue(queue.path, node=queue.node)  # another process's view: nothing in memory
     shown = {
@@ -194,10 +200,21 @@ def test_a_table_of_the_settled_files_keeps_the_others_in_the_memo(queue: FsQueu
     first = max(p.stat().st_ctime_ns for p in (queue.path / "pending").iterdir())
     _wait_for_the_next_tick(queue, next((queue.path / "pending").iterdir()))
     tasks.submit_many(queue, [{"args": {"i": i}} for i in range(150, 200)])
+    cache._flush_all()
     monkeypatch.setattr(cache.DirCache, "_fs_now", lambda self: first + 1 + cache.RACY_NS)
     lister = FsQueue(queue.path, node=queue.node)
     assert len(list(lister.iter_views(["pending"]))) == 200  # stores a table of the first 150
     reads = _Reads(monkeypatch)
     fresh = FsQueue(queue.path, node=queue.node)
     assert sorted(doc["args"]["i"] for _, _, doc in fresh.iter_views(["pending"])) == list(range(200))
+    assert reads.paths == []
+
+
+def test_a_writer_process_leaves_its_records_when_it_exits(project: Path, monkeypatch: Any) -> None:
+    """One task at a time from another process: the listing after it opens no task file."""
+    script = "import labtasker\nfor i in range(150):\n    labtasker.submit_task(args={'i': i})\n"
+    subprocess.run([sys.executable, "-c", script], env=queue_env(project), check=True, capture_output=True)
+    reads = _Reads(monkeypatch)
+    fresh = FsQueue(project / ".labtasker" / "queues" / "default")
+    assert sorted(doc["args"]["i"] for _, _, doc in fresh.iter_views(["pending"])) == list(range(150))
     assert reads.paths == []
