@@ -208,6 +208,12 @@ def _call(
 _P = inspect.Parameter
 
 
+@functools.lru_cache(maxsize=64)
+def _parameters(fn: Callable[..., Any]) -> list[inspect.Parameter]:
+    """``fn``'s parameters, worked out once per function rather than once per task."""
+    return list(inspect.signature(fn).parameters.values())
+
+
 def _arguments(
     fn: Callable[..., Any],
     params: list[_Param],
@@ -231,7 +237,7 @@ def _arguments(
             raise TypeError(
                 f"{fn.__name__}(): {name!r} is filled from the task's args; leave it out of the call"
             )
-    signature = list(inspect.signature(fn).parameters.values())
+    signature = _parameters(fn)
     leading = [dict(args or {})] if pass_args_dict else []
     if pass_args_dict:
         signature = signature[1:]  # the first parameter takes the args dict
