@@ -395,6 +395,11 @@ class FsQueue:
         except TypeError:
             return  # a value the memo could not hand back exactly: readers parse this file
         self._dir_cache(dirname).remember_written(name, data, parsed, st)
+        if st is not None and dirname == "running":  # the finish of a claimed task parses nothing
+            if len(self._cache) >= READ_CACHE_MAX:
+                del self._cache[next(iter(self._cache))]
+            key = (st.st_ino, st.st_size, st.st_mtime_ns)
+            self._cache[(dirname, name)] = (key, _copy(parsed), data)  # read() hands it out: not the memo's
 
     def name_for(self, dirname: str, doc: Doc) -> str:
         """The file name a document gets in a directory."""
