@@ -51,6 +51,9 @@ __all__ = [
 ]
 
 OUTCOMES = ("done", "failed", "cancelled", "lost", "interrupted")
+# A look for other workers on this terminal reads every worker file: it may take at most 1% of the
+# loop's time (before each task of real length, every few dozen no-op tasks), and waits at most 2 s.
+PREFIX_SHARE, PREFIX_WAIT_MAX = 100, 2.0
 
 
 @dataclass
@@ -179,6 +182,7 @@ def run_loop(queue: FsQueue, job: Job, opts: LoopOptions, report: Reporter | Non
         ints.nudged = nudged
         claimer = claim.Claimer(queue, worker_id, opts.accept)
         host = locking.host_key()
+        prefix_due = 0.0
         try:
             while (opts.max_tasks is None or tally.total < opts.max_tasks) and not ints.requested.is_set():
                 held = loop_worker.held_back(queue, worker_id)
@@ -217,8 +221,12 @@ def run_loop(queue: FsQueue, job: Job, opts: LoopOptions, report: Reporter | Non
                         run, "before its job began", count=opts.count_interrupts, backoff=opts.retry_backoff
                     )
                     break
-                if not report.quiet and not report.prefix:  # once tagged, always: the lines stay interleaved
+                # once tagged, always: the lines stay interleaved
+                if not report.quiet and not report.prefix and time.monotonic() >= prefix_due:
+                    looked = time.monotonic()
                     report.prefix = loop_worker.prefix(queue, worker_id)
+                    took_s = time.monotonic() - looked
+                    prefix_due = looked + took_s + min(PREFIX_WAIT_MAX, PREFIX_SHARE * took_s)
                 report.started(run)
                 began = clock.now()  # the queue's clock: a fixed clock gives the same logs
                 current[:] = [run]
