@@ -421,9 +421,9 @@ class DirCache:
             else:
                 got = [None] * len(names)
             for i, name, item in zip(misses, names, got, strict=True):
-                if item is None or item is _AGAIN:  # read here: warnings and quarantine are this process's
+                if item is None:  # read here: warnings and quarantine are this process's
                     item = self._read_one(dir_fd, name, memo)
-                key, ctime_ns, doc = item  # type: ignore[misc]
+                key, ctime_ns, doc = item
                 if doc is not None:
                     doc = _interned(doc)
                     if ctime_ns < settled_before and key == scanned[name]:
@@ -449,17 +449,17 @@ class DirCache:
 
     def _read_quietly(
         self, dir_fd: int, names: list[str], memo: dict[tuple[str, bytes], Doc]
-    ) -> list[_Read | object]:
+    ) -> list[_Read | None]:
         """``_read_one`` for each name with no side effect (no warning, no quarantine; in a child
-        process): ``_AGAIN`` for a file this process should read again itself."""
-        out: list[_Read | object] = []
+        process): None for a file the parent process should read again itself."""
+        out: list[_Read | None] = []
         load = self.load
         assert load is not None
         for name in names:
             try:
                 read = entries.read_at(dir_fd, self.directory / name, quiet=True)
             except entries.BadEntry:
-                out.append(_AGAIN)
+                out.append(None)
                 continue
             if read is None:
                 out.append((b"", 0, None))
@@ -470,7 +470,7 @@ class DirCache:
                 try:
                     doc = load(name, data)
                 except Exception:
-                    out.append(_AGAIN)
+                    out.append(None)
                     continue
             out.append((_key(st), st.st_ctime_ns, doc))
         return out
@@ -587,7 +587,6 @@ class DirCache:
 
 
 _Read = tuple[Key, int, "Doc | None"]
-_AGAIN = object()  # a child process could not read this file without side effects: read it here
 
 
 def _cpus() -> int:

@@ -43,7 +43,7 @@ _DECIMAL = re.compile(r"-?(?:0|[1-9][0-9]{0,17})")
 _OUR_TIME = re.compile(
     r"[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]{6})?[+-][0-9]{2}:[0-9]{2}"
 )
-_SPECIAL_START = frozenset("'\"&*!|>%@`#{[]},?")  # a plain scalar never starts with these
+_SPECIAL_START = frozenset("'\"&*!|>%@`#{[]},")  # a plain scalar never starts with these ("?x" may)
 _GO_ON_START = frozenset("'\"&*!|>%@`#{[]},?-:")  # nor a line that continues one, to be sure
 # Line breaks of YAML that are not "\n", a byte order mark: our writer escapes them in double
 # quotes but may write them raw in single quotes, where they fold; libyaml reads those files.
@@ -153,6 +153,7 @@ def _split(line: str) -> tuple[int, Any, int]:
         raise _Unsure  # a blank line: part of a folded scalar
     if body == "-" or body.startswith("- "):
         return indent, _ITEM, min(indent + 2, len(line))
+    key: Any
     if body[0] in "'\"":
         key, rest = _quoted_key(body)
     else:
@@ -179,25 +180,17 @@ def _split(line: str) -> tuple[int, Any, int]:
 
 
 def _quoted_key(body: str) -> tuple[str, int]:
-    """``'key': rest`` (or with double quotes and no escapes): the key and where the rest starts."""
-    quote = body[0]
-    end = 1
-    while True:
-        end = body.find(quote, end)
-        if end < 0:
-            raise _Unsure
-        if quote == "'" and body[end + 1 : end + 2] == "'":
-            end += 2  # '' is a quote inside single quotes
-            continue
-        break
-    after = body[end + 1 :]
+    """``'key': rest`` or ``"key": rest`` on one line: the key and where the rest starts."""
+    try:
+        key, end = _quoted(body)
+    except _Short:
+        raise _Unsure from None  # a key over several lines: not a simple key
+    after = body[end:]
     if after == ":":
-        rest = end + 2
-    elif after.startswith(": "):
-        rest = end + 3
-    else:
-        raise _Unsure
-    return _scalar(body[: end + 1]), rest
+        return key, end + 1
+    if after.startswith(": "):
+        return key, end + 2
+    raise _Unsure
 
 
 def _value_text(line: str, at: int) -> Any:
@@ -240,7 +233,7 @@ def _scalar(text: str) -> Any:
         or " #" in text
         or ": " in text
         or text.endswith(":")
-        or text != text.strip()
+        or text != text.strip(" ")  # YAML's white space; tabs never get this far
         or text[:2] in ("- ", "? ")
         or text in ("-", "?")
     ):
@@ -362,7 +355,7 @@ def _quoted_on(lines: list[str], i: int, at: int, indent: int) -> tuple[str, int
     raise _Unsure
 
 
-def _plain_on(lines: list[str], i: int, indent: int, item: bool) -> tuple[Any, int]:
+def _plain_on(lines: list[str], i: int, indent: int, item: bool) -> tuple[Any, tuple[Any, int]]:
     """A plain scalar on ``lines[i]`` (a ``key: value`` or ``- value`` line at ``indent``) folded over
     the more indented lines after it; the value and the index of the line after it."""
     at, key, start = _split(lines[i])
@@ -399,7 +392,9 @@ def _block(rows: list[Row], lines: list[str], i: int, indent: int, depth: int) -
     return _mapping(rows, lines, i, indent, depth)
 
 
-def _mapping(rows: list[Row], lines: list[str], i: int, indent: int, depth: int) -> tuple[dict[Any, Any], int]:
+def _mapping(
+    rows: list[Row], lines: list[str], i: int, indent: int, depth: int
+) -> tuple[dict[Any, Any], int]:
     out: dict[Any, Any] = {}
     n = len(rows)
     start = i
@@ -424,7 +419,9 @@ def _mapping(rows: list[Row], lines: list[str], i: int, indent: int, depth: int)
     return out, i
 
 
-def _special(rows: list[Row], lines: list[str], i: int, indent: int, depth: int, mark: _Mark) -> tuple[Any, int]:
+def _special(
+    rows: list[Row], lines: list[str], i: int, indent: int, depth: int, mark: _Mark
+) -> tuple[Any, int]:
     """The value of a row whose value is a ``_Mark``; ``i`` is the row after it."""
     if mark is _OPEN:
         if i < len(rows) and (rows[i][0] > indent or (rows[i][0] == indent and rows[i][1] is _ITEM)):
@@ -472,4 +469,10 @@ def _sequence(rows: list[Row], lines: list[str], i: int, indent: int, depth: int
 
 def _is_entry(text: str) -> bool:
     """``- key: value`` or ``- key:`` (a mapping in a sequence), as opposed to ``- scalar``."""
-    return text[0] not in "'\"" and (": " in text or text.endswith(":"))
+    if text[0] not in "'\"":
+        return ": " in text or text.endswith(":")
+    try:
+        end = _quoted(text)[1]  # a quoted key, or a quoted scalar
+    except (_Short, _Unsure):
+        return False
+    return text[end:] == ":" or text[end : end + 2] == ": "
