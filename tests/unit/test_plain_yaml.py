@@ -235,7 +235,6 @@ def _keys_of(value: Any) -> list[str]:
         "task_id: a\nargs:\n    lr: 0.1\n    tags: [x, y]\n",
         "task_id: a\nnote: |\n  kept\n  as is\n",
         "task_id: a\nnote: >\n  folded\n  text\n",
-        "task_id: a\nargs: &base\n  lr: 0.1\nrerun: *base\n",
         "task_id: a\nnote: 'it''s\n\n  two'\nwhen: 2026-12-05T10:00:00Z\n",
         'task_id: a\nnote: "tab\\there \\u00e9 \\\n  joined"\n',
         "task_id: a\r\nargs:\r\n  lr: 0.1\r\n",
