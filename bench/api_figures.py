@@ -118,6 +118,8 @@ def ls_rows(project: Project, n: int) -> tuple[list[Row], list[dict[str, object]
         found = labtasker.ls_tasks(extra_filter=expr, limit=100)
         seconds = time.perf_counter() - start
         target, met = ("<= 1 s", seconds <= 1.0) if label == "warm, filter" else ("", None)
+        if label.startswith("cold") and n >= 100_000:  # issue #17: every file parsed, the cache written
+            target, met = "< 3 s", seconds < 3.0
         rows.append(
             Row(
                 f"`ls_tasks` in one process, {label}",

@@ -69,6 +69,10 @@ Doc = dict[str, Any]
 Key = bytes  # inode, size, mtime_ns and ctime_ns of a file, packed: cheap to make and compare
 Parse = Callable[[str, bytes], "Doc | None"]
 """Turn a file's bytes into a document, or None (the parser quarantines what it cannot read)."""
+Load = Callable[[str, bytes], "Doc"]
+"""Turn a file's bytes into a document, touching nothing else; raise for a file it cannot read."""
+PARALLEL_MIN = 2000  # misses; fewer are parsed in this process (a fork and the hand-back cost more)
+_PER_CHILD_MIN = 1000
 _KEY = struct.Struct("<QQqq")
 _FRAME = struct.Struct("<II")  # a memo record's length and crc32
 MEMO_MAX = 32 << 20  # bytes; a memo that no reader has folded into a table stops growing here
@@ -282,9 +286,11 @@ class DirCache:
         racy_ns: int = RACY_NS,
         store_min: int = STORE_MIN,
         reject: Callable[[str, str], None] | None = None,
+        load: Load | None = None,
     ) -> None:
         self.directory = directory
         self.parse = parse
+        self.load = load  # parse without side effects: lets many misses be parsed in child processes
         self.reject = reject  # told of a regular file too big to be ours (the queue quarantines it)
         self.cache_dir = cache_dir  # the queue's tmp/cache/: local, never synced
         self.store = store_path(cache_dir, directory.name) if persist else None
@@ -465,23 +471,70 @@ class DirCache:
         """
         settled_before = self._settled_before(len(scanned))
         memo = self._load_memo()
-        for i in misses:
-            name = out[i][0]
+        names = [out[i][0] for i in misses]
+        try:
+            dir_fd = os.open(self.directory, os.O_RDONLY)
+        except FileNotFoundError:
+            dir_fd = None  # gone since the scan: each read below finds its file gone
+        try:
+            if self.load is not None and dir_fd is not None and len(names) >= PARALLEL_MIN:
+                got = _in_children(lambda part: self._read_quietly(dir_fd, part, memo), names)
+            else:
+                got = [None] * len(names)
+            for i, name, item in zip(misses, names, got, strict=True):
+                if item is None:  # read here: warnings and quarantine are this process's
+                    item = self._read_one(dir_fd, name, memo)
+                key, ctime_ns, doc = item
+                if doc is not None:
+                    doc = _interned(doc)
+                    if ctime_ns < settled_before and key == scanned[name]:
+                        self._extra[name] = (scanned[name], doc)
+                out[i] = (name, doc)
+        finally:
+            if dir_fd is not None:
+                os.close(dir_fd)
+
+    def _read_one(self, dir_fd: int | None, name: str, memo: dict[tuple[str, bytes], Doc]) -> _Read:
+        """(stat key, ctime, document) of a file; the document None if it is gone or unreadable."""
+        try:
+            read = entries.read_at(dir_fd, self.directory / name)
+        except entries.BadEntry:
+            read = None
+        if read is None:
+            return b"", 0, None
+        st, data = read
+        doc = memo.get((name, content_digest(data))) if memo else None
+        if doc is None:
+            doc = self.parse(name, data)
+        return _key(st), st.st_ctime_ns, doc
+
+    def _read_quietly(
+        self, dir_fd: int, names: list[str], memo: dict[tuple[str, bytes], Doc]
+    ) -> list[_Read | None]:
+        """``_read_one`` for each name with no side effect (no warning, no quarantine; in a child
+        process): None for a file the parent process should read again itself."""
+        out: list[_Read | None] = []
+        load = self.load
+        assert load is not None
+        for name in names:
             try:
-                read = entries.read(self.directory / name)
+                read = entries.read_at(dir_fd, self.directory / name, quiet=True)
             except entries.BadEntry:
-                read = None
-            doc = None
-            if read is not None:
-                doc = memo.get((name, content_digest(read[1]))) if memo else None
-                if doc is None:
-                    doc = self.parse(name, read[1])
-            if doc is not None:
-                doc = _interned(doc)
-                st = read[0]  # type: ignore[index]
-                if st.st_ctime_ns < settled_before and _key(st) == scanned[name]:
-                    self._extra[name] = (scanned[name], doc)
-            out[i] = (name, doc)
+                out.append(None)
+                continue
+            if read is None:
+                out.append((b"", 0, None))
+                continue
+            st, data = read
+            doc = memo.get((name, content_digest(data))) if memo else None
+            if doc is None:
+                try:
+                    doc = load(name, data)
+                except Exception:
+                    out.append(None)
+                    continue
+            out.append((_key(st), st.st_ctime_ns, doc))
+        return out
 
     def _fs_now(self) -> int:
         """The filesystem's clock, in ns (touch a marker file); far past if it cannot be written."""
@@ -618,6 +671,78 @@ class DirCache:
             _write_private(path, _dumps(what))
         except OSError as exc:  # a read-only or full disk only costs speed
             log.debug("could not write cache %s: %s", path, exc)
+
+
+_Read = tuple[Key, int, "Doc | None"]
+
+
+def _cpus() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):  # not Linux
+        return os.cpu_count() or 1
+
+
+def _in_children(work: Callable[[list[str]], list[Any]], names: list[str]) -> list[Any]:
+    """``work(names)``, the names split among this process and forked children, in order.
+
+    A cold listing of 10^5 files is CPU-bound parsing: each child reads and
+    parses a contiguous part and hands back plain data through a pipe. A child
+    only reads files and computes (no locks, no logging, no writes but its
+    pipe) and leaves with ``os._exit``; a part whose child failed comes back
+    as Nones, which the caller reads itself.
+    """
+    parts = max(1, min(_cpus(), len(names) // _PER_CHILD_MIN))
+    if parts == 1 or not hasattr(os, "fork"):
+        return work(names)
+    import pickle
+    import signal
+
+    size = -(-len(names) // parts)
+    chunks = [names[at : at + size] for at in range(0, len(names), size)]
+    children: list[tuple[int, int]] = []  # (pid, read end of its pipe)
+    done: set[int] = set()  # the pids reaped
+    try:
+        for chunk in chunks[1:]:
+            r, w = os.pipe()
+            pid = os.fork()
+            if pid == 0:  # the child: nothing here may return into the caller's code
+                try:
+                    signal.pthread_sigmask(signal.SIG_BLOCK, signal.valid_signals())
+                    os.close(r)
+                    data = memoryview(pickle.dumps(work(chunk), protocol=pickle.HIGHEST_PROTOCOL))
+                    while data:
+                        data = data[os.write(w, data) :]
+                    code = 0
+                except BaseException:
+                    code = 1
+                os._exit(code)
+            os.close(w)
+            children.append((pid, r))
+        out = work(chunks[0])
+        for (pid, r), chunk in zip(children, chunks[1:], strict=True):
+            blocks = []
+            while block := os.read(r, 1 << 20):
+                blocks.append(block)
+            _, status = os.waitpid(pid, 0)
+            done.add(pid)
+            part = None
+            if os.waitstatus_to_exitcode(status) == 0:
+                try:
+                    part = pickle.loads(b"".join(blocks))
+                except Exception:
+                    part = None
+            out.extend(part if isinstance(part, list) and len(part) == len(chunk) else [None] * len(chunk))
+        return out
+    finally:
+        for pid, r in children:
+            os.close(r)
+            if pid not in done:  # interrupted: the child's work is not wanted any more
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                    os.waitpid(pid, 0)
+                except ChildProcessError:
+                    pass
 
 
 def _holds(table: Table, scanned: dict[str, Key]) -> bool:

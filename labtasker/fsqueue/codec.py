@@ -63,6 +63,7 @@ class _NoAliasDumper(_Resolving, _Dumper):
 
 CONFLICT_MARKERS = (b"<<<<<<< ", b"\n=======\n", b">>>>>>> ")
 MAX_DEPTH = 64  # containers in containers; our writer never nests deeper (submit refuses it)
+assert plain_yaml.MAX_DEPTH + 2 <= MAX_DEPTH  # what the fast reader returns needs no depth check
 
 
 class Unreadable(ValueError):
@@ -147,9 +148,7 @@ def parse(data: bytes | str, *, plain: bool = False) -> Any:
     """
     if isinstance(data, bytes):
         quick = plain_yaml.parse(data)
-        if quick is not None:
-            if plain:
-                _check_depth(quick)
+        if quick is not None:  # nested at most plain_yaml.MAX_DEPTH + 2 deep: no depth check needed
             return quick
     loader = _FastLoader(data)
     try:
@@ -171,19 +170,6 @@ def parse(data: bytes | str, *, plain: bool = False) -> Any:
 
 
 _PLAIN = (str, int, float, bool, type(None), datetime, date)
-
-
-def _check_depth(value: Any) -> None:
-    """Refuse plain data nested deeper than ``MAX_DEPTH`` (what the fast reader made)."""
-    stack = [(value, 0)]
-    while stack:
-        item, depth = stack.pop()
-        if depth > MAX_DEPTH:
-            raise Unreadable(f"nested deeper than {MAX_DEPTH} levels")
-        if isinstance(item, dict):
-            stack.extend((v, depth + 1) for v in item.values() if isinstance(v, (dict, list)))
-        elif isinstance(item, list):
-            stack.extend((v, depth + 1) for v in item if isinstance(v, (dict, list)))
 
 
 def _plain_only(value: Any) -> Any:

@@ -61,14 +61,24 @@ def read(path: Path) -> tuple[os.stat_result, bytes] | None:
 
     Raises ``BadEntry`` (and warns once) for anything else.
     """
+    return read_at(None, path)
+
+
+def read_at(dir_fd: int | None, path: Path, *, quiet: bool = False) -> tuple[os.stat_result, bytes] | None:
+    """``read``, through the open directory ``dir_fd`` (of ``path``) if one is given.
+
+    A listing of 10^5 files reads them through one directory descriptor: no
+    path walk per file. ``quiet``: raise ``BadEntry`` without the warning.
+    """
+    name: str | Path = path if dir_fd is None else path.name
     try:
-        st = os.lstat(path)
+        st = os.lstat(name, dir_fd=dir_fd)
     except FileNotFoundError:
         return None
     why = problem(st)
     if why is None:
         try:
-            fd = os.open(path, _FLAGS)
+            fd = os.open(name, _FLAGS, dir_fd=dir_fd)
         except FileNotFoundError:
             return None
         except OSError as exc:  # ELOOP: a symlink put there since our lstat
@@ -78,20 +88,25 @@ def read(path: Path) -> tuple[os.stat_result, bytes] | None:
                 st = os.fstat(fd)
                 why = problem(st)
                 if why is None:
-                    data = _read_fd(fd)
+                    data = _read_fd(fd, st.st_size)
                     if len(data) <= MAX_BYTES:
                         return st, data
                     why = f"larger than {MAX_BYTES // 1024} KiB"
             finally:
                 os.close(fd)
-    warn(path, why)
+    if not quiet:
+        warn(path, why)
     raise BadEntry(f"{path} is {why}")
 
 
-def _read_fd(fd: int) -> bytes:
+def _read_fd(fd: int, size: int) -> bytes:
+    """At most ``MAX_BYTES + 1`` bytes; asks for the size ``fstat`` gave (plus one, to see the end)
+    rather than for a whole MiB, which would cost a MiB's allocation per small file."""
     chunks, total = [], 0
+    want = min(size, MAX_BYTES) + 1
     while total <= MAX_BYTES:
-        chunk = os.read(fd, MAX_BYTES + 1 - total if total < MAX_BYTES else 1)
+        chunk = os.read(fd, want)
+        want = MAX_BYTES + 1 - total - len(chunk)  # it grew meanwhile: read on, up to the limit
         if not chunk:
             break
         chunks.append(chunk)

@@ -157,13 +157,10 @@ class FsQueue:
     def _parse(self, dirname: str, name: str, data: bytes) -> Doc | None:
         """A file's document, or None after quarantining it if it is unreadable."""
         try:
-            doc = _load(data, dirname, name)
+            return _load_normalised(dirname, name, data)
         except codec.Unreadable as exc:
             self.quarantine(dirname, name, str(exc))
             return None
-        if dirname in _STATE_DIRNAMES:
-            normalise(doc)
-        return doc
 
     def iter_docs(self, dirnames: Iterable[str]) -> Iterator[Located]:
         """Every readable document in the given directories (read-only dicts).
@@ -237,6 +234,7 @@ class FsQueue:
                 persist=dirname in _STATE_DIRNAMES,
                 tag=_PARSE_TAG,
                 reject=lambda name, why: self.quarantine(dirname, name, why),
+                load=lambda name, data: _load_normalised(dirname, name, data),
             )
         return found
 
@@ -557,7 +555,13 @@ def _load(data: bytes, dirname: str, name: str) -> Doc:
     return doc
 
 
-_PARSE_TAG = cache.code_tag(_load, codec.load, normalise)
+def _load_normalised(dirname: str, name: str, data: bytes) -> Doc:
+    """``_load``, and a state directory's document made whole (``normalise``); no side effects."""
+    doc = _load(data, dirname, name)
+    return normalise(doc) if dirname in _STATE_DIRNAMES else doc
+
+
+_PARSE_TAG = cache.code_tag(_load_normalised, _load, codec.load, normalise)
 
 
 def _id_key(dirname: str) -> str | None:

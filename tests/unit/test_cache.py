@@ -255,3 +255,29 @@ def test_many_changes_make_a_new_cache_file_and_drop_the_delta(folder: Path) -> 
     assert not delta.exists()
     again = Parser()
     assert make(folder, again).docs()[0] == ("00.yaml", {"id": "changed 0"}) and again.calls == []
+
+
+def test_many_misses_parsed_in_child_processes_give_the_same_documents_in_order(
+    folder: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(cache, "PARALLEL_MIN", 10)
+    monkeypatch.setattr(cache, "_PER_CHILD_MIN", 5)
+    monkeypatch.setattr(cache, "_cpus", lambda: 3)
+    for i in range(40):
+        write(folder, f"{i:03}.yaml", "!damaged" if i == 17 else f"id: {i}\nnote: n{i}")
+    (folder / "pending" / "link.yaml").symlink_to(folder / "pending" / "000.yaml")
+    parser = Parser()
+
+    def load(name: str, data: bytes) -> dict[str, str]:
+        doc = parser(name, data)
+        if doc is None:
+            raise ValueError("unreadable")  # a child leaves this file to the parent's parse
+        return doc
+
+    dc = DirCache(
+        folder / "pending", parser, folder / "tmp" / "cache", racy_ns=SETTLED, store_min=0, load=load
+    )
+    docs = dc.docs()
+    assert docs == [(f"{i:03}.yaml", {"id": str(i), "note": f"n{i}"}) for i in range(40) if i != 17]
+    assert "017.yaml" in parser.calls  # the damaged file: parsed (and quarantined) by this process
+    assert make(folder, Parser()).docs() == docs  # the cache written after it: the same documents
