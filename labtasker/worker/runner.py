@@ -347,6 +347,8 @@ def _run_one(
         ended = outcomes.ended_outcome(run, how)
         if ended == "failed":  # finish("failed") counts against the worker like a raised exception
             workers.record_failure(run.queue, run.worker_id)
+        elif ended == "done":  # and finish("success") clears the count like a return
+            workers.record_success(run.queue, run.worker_id)
         return ended
     if how == "stopped":
         outcome = outcomes.end(run, "failed", opts.retry_backoff, error=outcomes.stop_record(run))

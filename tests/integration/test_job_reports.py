@@ -61,3 +61,20 @@ def test_a_report_after_the_run_was_taken_away_is_a_clear_error(project: Path, m
     with pytest.raises(labtasker.errors.LeaseLost, match="nothing was written"):
         labtasker.report_task_status(tid, "running", summary={"acc": 1})
     assert labtasker.get_task(tid).summary == {}
+
+
+def test_a_job_that_finishes_its_task_itself_clears_the_failure_count(project: Path) -> None:
+    """Three failures spread among successes reported with finish("success") do not crash the worker."""
+    for x in range(12):
+        labtasker.submit_task(args={"x": x}, max_retries=1)
+
+    @labtasker.loop(exit_on_crash=False, quiet=True)
+    def job(x: int = labtasker.Required()) -> None:
+        if x % 4 == 1:  # x = 1, 5, 9: tasks are left after the third failure
+            raise RuntimeError(f"bad x={x}")
+        labtasker.finish("success")
+
+    tally = job()
+    assert not tally.crashed
+    assert tally.total == 12
+    assert len(labtasker.ls_tasks(status="success").content) == 9
