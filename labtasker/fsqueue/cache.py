@@ -76,6 +76,7 @@ _PER_CHILD_MIN = 1000
 _KEY = struct.Struct("<QQqq")
 _FRAME = struct.Struct("<II")  # a memo record's length and crc32
 MEMO_MAX = 32 << 20  # bytes; a memo that no reader has folded into a table stops growing here
+DETACH_MIN = 20_000  # rows from which a forked process writes the cache file (pickling them is slow)
 MEMO_BATCH = 64  # records a writer keeps before appending them as one (one pickle loads faster than many)
 MEMO_DELAY = 0.5  # seconds a record may wait for more; the rest are appended when the process exits
 Record = tuple[str, bytes, "Doc", "Key | None"]  # name, digest of the bytes, document, stat key
@@ -632,16 +633,30 @@ class DirCache:
         self._extra = {}
         if self.store is None or len(kept) < self.store_min or self.read_only:
             return
-        packed = self._table.packed(self._header())
-        self._write(self.store, packed)
+        store, header = self.store, self._header()
+
+        def save() -> None:  # in a process of its own: it may not log (logging's locks) nor raise
+            self._write(store, self._table.packed(header), quiet=True)  # type: ignore[union-attr]
+            if self.memo is not None and self._memo:
+                self._fold_memo(scanned, quiet=True)
+            if self._delta:
+                _unlink_quietly(_delta_path(store))
+
+        if len(kept) >= DETACH_MIN and _detached(save):
+            # Pickling 10^5 rows is a third of a cold listing: a forked process writes the file
+            # while this one goes on with the table it has; what it rewrites is read again here.
+            self._memo, self._memo_names, self._delta = None, {}, frozenset()
+            return
+        packed = self._table.packed(header)
+        self._write(store, packed)
         self._table = Table.unpacked(packed)  # as a new process has it: only the columns in use get decoded
         if self.memo is not None and self._memo:
             self._fold_memo(scanned)
         if self._delta:
-            _unlink_quietly(_delta_path(self.store))
+            _unlink_quietly(_delta_path(store))
             self._delta = frozenset()
 
-    def _fold_memo(self, scanned: dict[str, Key]) -> None:
+    def _fold_memo(self, scanned: dict[str, Key], *, quiet: bool = False) -> None:
         """The table now holds the settled files: keep in the memo only the records of the others.
 
         A record a writer appends between our read and this rewrite is lost,
@@ -664,13 +679,15 @@ class DirCache:
         try:
             _write_private(self.memo, _FRAME.pack(len(record), zlib.crc32(record)) + record)
         except OSError as exc:
-            log.debug("could not rewrite %s: %s", self.memo, exc)
+            if not quiet:
+                log.debug("could not rewrite %s: %s", self.memo, exc)
 
-    def _write(self, path: Path, what: Any) -> None:
+    def _write(self, path: Path, what: Any, *, quiet: bool = False) -> None:
         try:
             _write_private(path, _dumps(what))
         except OSError as exc:  # a read-only or full disk only costs speed
-            log.debug("could not write cache %s: %s", path, exc)
+            if not quiet:
+                log.debug("could not write cache %s: %s", path, exc)
 
 
 _Read = tuple[Key, int, "Doc | None"]
@@ -743,6 +760,40 @@ def _in_children(work: Callable[[list[str]], list[Any]], names: list[str]) -> li
                     os.waitpid(pid, 0)
                 except ChildProcessError:
                     pass
+
+
+def _detached(work: Callable[[], None]) -> bool:
+    """Start ``work`` in a process of its own and return at once; False if none could be started.
+
+    A child forks the process that does the work and leaves at once, so it is
+    reaped here straight away and the worker, an orphan, is reaped by init: a
+    long-lived caller (the TUI, a loop) is left no zombie. The worker takes no
+    signal but SIGKILL, so a Ctrl-C meant for the caller cannot cut a file short
+    (it writes to a temporary name and renames, so nothing half-written is seen).
+    """
+    if not hasattr(os, "fork"):
+        return False
+    import signal
+
+    try:
+        pid = os.fork()
+    except OSError:
+        return False
+    if pid == 0:  # nothing here may return into the caller's code
+        code = 1
+        try:
+            signal.pthread_sigmask(signal.SIG_BLOCK, signal.valid_signals())
+            if os.fork() == 0:
+                try:
+                    work()
+                    code = 0
+                finally:
+                    os._exit(code)
+            code = 0
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    return os.waitstatus_to_exitcode(status) == 0
 
 
 def _holds(table: Table, scanned: dict[str, Key]) -> bool:

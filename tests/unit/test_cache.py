@@ -10,6 +10,7 @@ import pytest
 
 from labtasker.fsqueue import cache
 from labtasker.fsqueue.cache import DirCache
+from tests.conftest import wait_for
 
 SETTLED = -(10**18)  # a racy window in the past: every file counts as settled at once
 
@@ -281,3 +282,22 @@ def test_many_misses_parsed_in_child_processes_give_the_same_documents_in_order(
     assert docs == [(f"{i:03}.yaml", {"id": str(i), "note": f"n{i}"}) for i in range(40) if i != 17]
     assert "017.yaml" in parser.calls  # the damaged file: parsed (and quarantined) by this process
     assert make(folder, Parser()).docs() == docs  # the cache written after it: the same documents
+
+
+def test_a_big_cache_file_is_written_by_a_process_of_its_own(
+    folder: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The listing does not wait for the pickling; the next process finds the file, and no zombie is left."""
+    monkeypatch.setattr(cache, "DETACH_MIN", 10)
+    for i in range(30):
+        write(folder, f"{i:02}.yaml", f"id: {i}")
+    first = make(folder, Parser())
+    expected = first.docs()
+    assert first.store is not None
+    wait_for(first.store.exists, "the cache file written by the detached process")  # renamed in: whole
+    with pytest.raises(ChildProcessError):
+        os.waitpid(-1, os.WNOHANG)  # the listing's own child was reaped at once
+    assert first.docs() == expected  # this process goes on with the table it built
+    parser = Parser()
+    assert make(folder, parser).docs() == expected
+    assert parser.calls == []
