@@ -89,7 +89,7 @@ class _Package(types.ModuleType):
             return importlib.import_module(f"{self.__name__}.{attr}")
         if attr == "local" and self.__dict__.get("_importing_cli"):
             return _LocalMachine()
-        self.__class__ = types.ModuleType  # any other name: run the real __init__ here, once
+        self.__class__ = types.ModuleType  # type: ignore[assignment]  # any other name: the real __init__ runs here, once
         spec.loader.exec_module(self)
         return getattr(self, attr)
 
