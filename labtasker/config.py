@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import re
-import socket
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -206,7 +205,7 @@ def node_id(root: Path) -> str:
             return ids.check_id(value, f"node id in {path}")
     except FileNotFoundError:
         pass
-    host = re.sub(r"[^A-Za-z0-9]+", "-", socket.gethostname()).strip("-")[:30] or "node"
+    host = re.sub(r"[^A-Za-z0-9]+", "-", ids.hostname()).strip("-")[:30] or "node"
     value = f"{host}-{ids.nonce(3)}"
     path.write_text(value + "\n", encoding="utf-8")
     return value

@@ -14,7 +14,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-import socket
 import threading
 from pathlib import Path
 
@@ -34,7 +33,7 @@ _host: list[str] = []
 def host_key() -> str:
     """This machine, as liveness locks know it: host name and boot id (Linux)."""
     if not _host:
-        name = socket.gethostname() or "host"
+        name = ids.hostname() or "host"
         try:
             boot = Path("/proc/sys/kernel/random/boot_id").read_text(encoding="ascii").strip()[:8]
         except OSError:
