@@ -88,7 +88,7 @@ def _scalar(value: Any, column: int) -> str:
     if kind is float:
         return _float(value)
     if kind is datetime:
-        text = value.isoformat(" ")
+        text: str = value.isoformat(" ")
         if _TIME.fullmatch(text) is None or column + len(text) > _WIDTH:
             raise _Declined
         return text
