@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import subprocess
 import sys
 from collections.abc import Iterable, Sequence
 from datetime import datetime
@@ -154,6 +153,7 @@ def _page(text: str) -> None:
     env = dict(os.environ)
     env.setdefault("LESS", "FRX")  # quit if one screen, keep colours, leave text on screen
     import shlex
+    import subprocess  # only to page: most commands never do
 
     try:
         proc = subprocess.Popen(shlex.split(command), stdin=subprocess.PIPE, env=env)
