@@ -9,7 +9,6 @@ from __future__ import annotations
 import copy
 import heapq
 import os
-import shutil
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -111,6 +110,38 @@ def ls_tasks(
     sort: list[Any] | None = None,
 ) -> TaskLsResponse:
     """Tasks matching every given condition, in claim order unless ``sort`` says otherwise."""
+    found = _ls_docs(task_id, task_name, status, extra_filter, limit, offset, sort)
+    if found is None or not found[1]:
+        return TaskLsResponse([])
+    queue, window = found
+    name = queue.info().get("queue_name")
+    return TaskLsResponse([Task.from_doc(_plain(d), name) for d in window])
+
+
+def ls_task_ids(
+    task_id: str | None = None,
+    task_name: str | None = None,
+    status: str | None = None,
+    extra_filter: str | dict[str, Any] | None = None,
+    limit: int | None = 100,
+    offset: int = 0,
+    sort: list[Any] | None = None,
+) -> list[str]:
+    """The ids of the tasks ``ls_tasks`` would give (``task ls -q``), without making the tasks."""
+    found = _ls_docs(task_id, task_name, status, extra_filter, limit, offset, sort)
+    return [] if found is None else [str(d["task_id"]) for d in found[1]]
+
+
+def _ls_docs(
+    task_id: str | None,
+    task_name: str | None,
+    status: str | None,
+    extra_filter: str | dict[str, Any] | None,
+    limit: int | None,
+    offset: int,
+    sort: list[Any] | None,
+) -> tuple[FsQueue, list[Mapping[str, Any]]] | None:
+    """The queue and the window of matching documents (read-only views), or None without a queue."""
     predicate = _compile(extra_filter)
     spec = None
     if sort:
@@ -120,7 +151,7 @@ def ls_tasks(
     dirnames = [layout.parse_status(status).dirname] if status else list(STATE_DIRS.values())
     queue = _reader()
     if queue is None:
-        return TaskLsResponse([])
+        return None
     docs: list[Mapping[str, Any]] = []
     for _, _, doc in queue.iter_views(dirnames):  # read-only views: only filtered fields are decoded
         if task_id is not None and doc["task_id"] != task_id:
@@ -139,8 +170,7 @@ def ls_tasks(
     else:
         docs.sort(key=_claim_order)
     window = docs[offset : offset + limit] if limit is not None else docs[offset:]
-    name = queue.info().get("queue_name") if window else None
-    return TaskLsResponse([Task.from_doc(_plain(d), name) for d in window])
+    return queue, window
 
 
 def _plain(doc: Any) -> dict[str, Any]:
@@ -483,6 +513,8 @@ def delete_queue(queue_name: str | None = None, cascade_delete: bool = True) -> 
     queue = context(queue_name=queue_name).queue
     if not queue.exists():
         raise QueueNotFound(f"no queue at {queue.path}")
+    import shutil
+
     shutil.rmtree(queue.path)
 
 
