@@ -14,19 +14,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from labtasker import config
-from labtasker.api_models import (
-    Attempt,
-    HealthCheckResponse,
-    Queue,
-    Task,
-    TaskFetchResponse,
-    TaskLsResponse,
-    TaskSubmitResponse,
-    TaskUpdateRequest,
-    Worker,
-    WorkerCreateResponse,
-    WorkerLsResponse,
-)  # fmt: skip
 from labtasker.errors import LeaseLost, QueueExists, QueueNotFound, WorkerCrashed
 from labtasker.fsqueue import attempts, durations, layout, tasks, transitions, versions, workers
 from labtasker.fsqueue.layout import STATE_DIRS, TaskStatus
@@ -36,10 +23,38 @@ from labtasker.run_context import context as context
 from labtasker.run_context import current_run, own_job, task_info
 from labtasker.worker import required as req
 
-if TYPE_CHECKING:  # the loop machinery loads only for loops
+if TYPE_CHECKING:  # the loop machinery loads only for loops; the models when a call returns one
     from datetime import datetime
 
+    from labtasker.api_models import (
+        Attempt,
+        HealthCheckResponse,
+        Queue,
+        Task,
+        TaskFetchResponse,
+        TaskLsResponse,
+        TaskSubmitResponse,
+        TaskUpdateRequest,
+        WorkerCreateResponse,
+        WorkerLsResponse,
+    )
     from labtasker.worker import runner
+
+
+_MODELS = (
+    "Attempt", "HealthCheckResponse", "Queue", "Task", "TaskFetchResponse", "TaskLsResponse",
+    "TaskSubmitResponse", "TaskUpdateRequest", "Worker", "WorkerCreateResponse", "WorkerLsResponse",
+)  # fmt: skip
+
+
+def __getattr__(name: str) -> Any:
+    """``api.Task`` and the other models, imported on first use: their dataclasses cost a
+    command about 5 ms to build, and ``task ls -q`` or ``task submit`` makes none."""
+    if name in _MODELS:
+        from labtasker import api_models
+
+        return getattr(api_models, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def _reader() -> FsQueue | None:
@@ -60,6 +75,32 @@ def submit_task(
     priority: int = 0,
 ) -> TaskSubmitResponse:
     """Add one pending task; dotted keys in args/metadata nest (``{"a.b": 1}``)."""
+    from labtasker.api_models import TaskSubmitResponse
+
+    task_id = submit_task_id(
+        task_name=task_name,
+        args=args,
+        metadata=metadata,
+        cmd=cmd,
+        heartbeat_timeout=heartbeat_timeout,
+        task_timeout=task_timeout,
+        max_retries=max_retries,
+        priority=priority,
+    )
+    return TaskSubmitResponse(task_id=task_id)
+
+
+def submit_task_id(
+    task_name: str | None = None,
+    args: dict[str, Any] | None = None,
+    metadata: dict[str, Any] | None = None,
+    cmd: Any = None,
+    heartbeat_timeout: float | None = None,
+    task_timeout: float | str | None = None,
+    max_retries: int = 3,
+    priority: int = 0,
+) -> str:
+    """``submit_task`` for ``task submit``: the new task's id, without the response object."""
     fields = dict(
         task_name=task_name,
         args=args,
@@ -74,7 +115,7 @@ def submit_task(
 
     model.new_task(task_id="check", now=_now(), node="check", **fields)  # validate before any write
     doc = tasks.submit(context(create=True).queue, **fields)
-    return TaskSubmitResponse(task_id=doc["task_id"])
+    return str(doc["task_id"])
 
 
 def _seconds(value: Any, name: str) -> float | None:
@@ -110,6 +151,8 @@ def ls_tasks(
     sort: list[Any] | None = None,
 ) -> TaskLsResponse:
     """Tasks matching every given condition, in claim order unless ``sort`` says otherwise."""
+    from labtasker.api_models import Task, TaskLsResponse
+
     found = _ls_docs(task_id, task_name, status, extra_filter, limit, offset, sort)
     if found is None or not found[1]:
         return TaskLsResponse([])
@@ -195,12 +238,15 @@ def _ts(value: Any) -> float:
 
 def get_task(task_id: str) -> Task:
     """One task by id (raises TaskNotFound)."""
+    from labtasker.api_models import Task
+
     queue = context().queue
     return Task.from_doc(tasks.locate(queue, task_id).doc)
 
 
 def ls_attempts(task_id: str | None = None, limit: int = 100, offset: int = 0) -> list[Attempt]:
     """Runs that lost their task (late results, merged duplicates, replaced results), oldest first."""
+    from labtasker.api_models import Attempt
     from labtasker.fsqueue import attempts
 
     queue = _reader()
@@ -210,6 +256,8 @@ def ls_attempts(task_id: str | None = None, limit: int = 100, offset: int = 0) -
 
 def update_tasks(task_updates: list[TaskUpdateRequest], reset_pending: bool = False) -> TaskLsResponse:
     """Apply edits; dict fields merge unless named in ``replace_fields``."""
+    from labtasker.api_models import Task, TaskLsResponse
+
     queue = context().queue
     now = _now()
     out = []
@@ -241,6 +289,8 @@ def report_task_status(
     Elsewhere: the task's current status only merges the summary; another
     status is a change through the state machine.
     """
+    from labtasker.api_models import Task
+
     new = layout.parse_status(status)
     run = current_run()
     if run is not None and run.task_id == task_id and worker_id not in (None, run.worker_id):
@@ -336,6 +386,7 @@ def fetch_task(
     without it, the task is reclaimed after ``heartbeat_timeout``. ``cmd`` is
     accepted for compatibility and not used.
     """
+    from labtasker.api_models import Task, TaskFetchResponse
     from labtasker.fsqueue import claim, clock, lease, locking
     from labtasker.worker.lease_keeper import LeaseKeeper
 
@@ -392,6 +443,8 @@ def refresh_task_heartbeat(task_id: str, worker_id: str | None = None) -> None:
 
 def health_check() -> HealthCheckResponse:
     """``status`` "healthy" when the queue folder can be read and written (there is no server to ask)."""
+    from labtasker.api_models import HealthCheckResponse
+
     queue = context().queue
     ok = queue.exists() and os.access(queue.path, os.R_OK | os.W_OK | os.X_OK)
     return HealthCheckResponse(status="healthy" if ok else "unhealthy", queue=str(queue.path))
@@ -412,6 +465,8 @@ def _fetch_worker(queue: FsQueue) -> str:
 def create_worker(
     worker_name: str | None = None, metadata: dict[str, Any] | None = None, max_retries: int = 3
 ) -> WorkerCreateResponse:
+    from labtasker.api_models import WorkerCreateResponse
+
     doc = workers.create(
         context(create=True).queue, worker_name=worker_name, metadata=metadata, max_retries=max_retries
     )
@@ -429,6 +484,7 @@ def ls_workers(
 ) -> WorkerLsResponse:
     """Workers matching every given condition (``extra_filter`` over worker fields), oldest first
     unless ``sort`` (as for ``ls_tasks``, over worker fields) says otherwise."""
+    from labtasker.api_models import Worker, WorkerLsResponse
     from labtasker.filters import language as flt
     from labtasker.filters import sorting
 
@@ -531,6 +587,8 @@ def ls_queues() -> list[Queue]:
 
 
 def _queue_model(queue: FsQueue) -> Queue:
+    from labtasker.api_models import Queue
+
     info = queue.info()
     return Queue(
         queue_name=info.get("queue_name", queue.path.name),

@@ -180,7 +180,7 @@ class Submit(Command):
             args = (
                 parse_dict(self.args_text, "--args") if self.args_text else parse_task_args(list(task_args))
             )
-            ids = [api.submit_task(args=args, **self._defaults()).task_id]
+            ids = [api.submit_task_id(args=args, **self._defaults())]
         if not self.quiet:
             for task_id in ids:
                 print(task_id)

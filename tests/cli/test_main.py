@@ -105,7 +105,7 @@ def test_colour_only_on_a_terminal_and_never_with_no_color(monkeypatch: pytest.M
 NOT_AT_START = (
     "textual", "rich", "watchdog", "simpleeval", "pendulum", "dateutil", "pandas", "regex",
     "yaml", "ssl", "email", "http.client", "socket", "subprocess", "secrets", "uuid",
-    "plumbum.machines", "plumbum.path", "plumbum.commands",
+    "plumbum.machines", "plumbum.path", "plumbum.commands", "labtasker.api_models",
 )  # fmt: skip
 
 
