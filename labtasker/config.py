@@ -14,13 +14,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from labtasker import config_toml
 from labtasker.errors import ConfigError, UsageError
 from labtasker.fsqueue import ids
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
 
 ROOT_NAME = ".labtasker"
 DEFAULT_QUEUE = "default"
@@ -99,10 +95,19 @@ def find_root(start: Path | None = None) -> Path | None:
 def load(root: Path) -> Config:
     """Read and validate ``config.toml`` of a root."""
     path = root / "config.toml"
-    try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: {exc}; fix it with `labtasker config`") from None
+    if not path.exists():
+        return from_dict(root, {})
+    text = path.read_text(encoding="utf-8")
+    raw = config_toml.loads(text)  # the plain form, without importing tomllib
+    if raw is None:
+        if sys.version_info >= (3, 11):
+            import tomllib
+        else:  # pragma: no cover
+            import tomli as tomllib
+        try:
+            raw = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{path}: {exc}; fix it with `labtasker config`") from None
     return from_dict(root, raw)
 
 
