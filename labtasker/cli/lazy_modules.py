@@ -12,8 +12,10 @@ objects. That is about a third of a command's start-up.
 
 plumbum also imports ``urllib.request`` (and with it ``http.client``,
 ``email`` and ``ssl``) for one method that turns a path into a ``file://``
-URL. Such a module is registered as a stand-in that loads the real module
-the first time one of its attributes is used. (``importlib.util.LazyLoader``
+URL, and ``platform`` to tell macOS's terminals, which only a command
+printing colour to a terminal asks. Such a module is registered as a
+stand-in that loads the real module the first time one of its attributes is
+used. (``importlib.util.LazyLoader``
 does not help: the import statement itself reads the module's ``__spec__``,
 which loads it.)
 """
@@ -26,7 +28,7 @@ import sys
 import types
 from typing import Any
 
-DEFERRED = ("urllib.request",)
+DEFERRED = ("urllib.request", "platform")
 
 
 class _StandIn(types.ModuleType):

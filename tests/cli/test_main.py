@@ -104,7 +104,7 @@ def test_colour_only_on_a_terminal_and_never_with_no_color(monkeypatch: pytest.M
 # command's start-up (docs/performance.md), and none is needed to write or list plain tasks.
 NOT_AT_START = (
     "textual", "rich", "watchdog", "simpleeval", "pendulum", "dateutil", "pandas", "regex",
-    "yaml", "ssl", "email", "http.client", "socket", "subprocess", "secrets", "uuid",
+    "yaml", "tomllib", "ssl", "email", "http.client", "socket", "subprocess", "secrets", "uuid", "platform",
     "plumbum.machines", "plumbum.path", "plumbum.commands", "labtasker.api_models",
 )  # fmt: skip
 
