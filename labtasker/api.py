@@ -15,13 +15,12 @@ from typing import TYPE_CHECKING, Any
 
 from labtasker import config
 from labtasker.errors import LeaseLost, QueueExists, QueueNotFound, WorkerCrashed
-from labtasker.fsqueue import attempts, durations, layout, tasks, transitions, versions, workers
+from labtasker.fsqueue import layout  # the rest where used: `task ls -q` needs none of it
 from labtasker.fsqueue.layout import STATE_DIRS, TaskStatus
 from labtasker.fsqueue.store import FsQueue
 from labtasker.run_context import Context as Context  # the queue in use, for the CLI too
 from labtasker.run_context import context as context
 from labtasker.run_context import current_run, own_job, task_info
-from labtasker.worker import required as req
 
 if TYPE_CHECKING:  # the loop machinery loads only for loops; the models when a call returns one
     from datetime import datetime
@@ -38,6 +37,8 @@ if TYPE_CHECKING:  # the loop machinery loads only for loops; the models when a 
         WorkerCreateResponse,
         WorkerLsResponse,
     )
+    from labtasker.fsqueue import tasks
+    from labtasker.worker import required as req
     from labtasker.worker import runner
 
 
@@ -101,6 +102,8 @@ def submit_task_id(
     priority: int = 0,
 ) -> str:
     """``submit_task`` for ``task submit``: the new task's id, without the response object."""
+    from labtasker.fsqueue import tasks
+
     fields = dict(
         task_name=task_name,
         args=args,
@@ -120,6 +123,8 @@ def submit_task_id(
 
 def _seconds(value: Any, name: str) -> float | None:
     """A duration argument (``"1h"``, 3600), or ValueError naming the argument."""
+    from labtasker.fsqueue import durations
+
     try:
         return durations.parse(value)
     except ValueError as exc:
@@ -138,6 +143,8 @@ def submit_tasks(batch: list[dict[str, Any]], *, again: bool = False) -> list[st
 
 def submit_batch(batch: list[dict[str, Any]], *, again: bool = False) -> tasks.Batch:
     """``submit_tasks``, also saying how many tasks of the batch were in the queue already."""
+    from labtasker.fsqueue import tasks
+
     return tasks.submit_batch(context(create=True).queue, batch, again=again)
 
 
@@ -239,6 +246,7 @@ def _ts(value: Any) -> float:
 def get_task(task_id: str) -> Task:
     """One task by id (raises TaskNotFound)."""
     from labtasker.api_models import Task
+    from labtasker.fsqueue import tasks
 
     queue = context().queue
     return Task.from_doc(tasks.locate(queue, task_id).doc)
@@ -257,6 +265,7 @@ def ls_attempts(task_id: str | None = None, limit: int = 100, offset: int = 0) -
 def update_tasks(task_updates: list[TaskUpdateRequest], reset_pending: bool = False) -> TaskLsResponse:
     """Apply edits; dict fields merge unless named in ``replace_fields``."""
     from labtasker.api_models import Task, TaskLsResponse
+    from labtasker.fsqueue import tasks
 
     queue = context().queue
     now = _now()
@@ -276,6 +285,8 @@ def update_tasks(task_updates: list[TaskUpdateRequest], reset_pending: bool = Fa
 
 def delete_task(task_id: str) -> None:
     """Delete a task (a tombstone keeps replicas from bringing it back)."""
+    from labtasker.fsqueue import tasks
+
     tasks.delete(context().queue, task_id)
 
 
@@ -290,6 +301,7 @@ def report_task_status(
     status is a change through the state machine.
     """
     from labtasker.api_models import Task
+    from labtasker.fsqueue import attempts, tasks, transitions, versions, workers
 
     new = layout.parse_status(status)
     run = current_run()
@@ -387,7 +399,8 @@ def fetch_task(
     accepted for compatibility and not used.
     """
     from labtasker.api_models import Task, TaskFetchResponse
-    from labtasker.fsqueue import claim, clock, lease, locking
+    from labtasker.fsqueue import claim, clock, durations, lease, locking, workers
+    from labtasker.worker import required as req
     from labtasker.worker.lease_keeper import LeaseKeeper
 
     ctx = context(create=True)
@@ -431,6 +444,8 @@ def refresh_task_heartbeat(task_id: str, worker_id: str | None = None) -> None:
 
     LeaseLost if the task is not running (for ``worker_id``, when given).
     """
+    from labtasker.fsqueue import tasks
+
     queue = context().queue
     prefix = f"{task_id}{layout.SEP}"
     names = [n for n in queue.names("running") if n.startswith(prefix)]
@@ -455,6 +470,8 @@ _fetch_workers: dict[Path, str] = {}
 
 def _fetch_worker(queue: FsQueue) -> str:
     """One worker per process and queue for ``fetch_task`` calls that name none."""
+    from labtasker.fsqueue import workers
+
     wid = _fetch_workers.get(queue.path)
     if wid is None or queue.read("workers", f"{wid}.yaml") is None:
         wid = _fetch_workers[queue.path] = workers.create(queue)["worker_id"]
@@ -466,6 +483,7 @@ def create_worker(
     worker_name: str | None = None, metadata: dict[str, Any] | None = None, max_retries: int = 3
 ) -> WorkerCreateResponse:
     from labtasker.api_models import WorkerCreateResponse
+    from labtasker.fsqueue import workers
 
     doc = workers.create(
         context(create=True).queue, worker_name=worker_name, metadata=metadata, max_retries=max_retries
@@ -512,11 +530,15 @@ def ls_workers(
 
 
 def report_worker_status(worker_id: str, status: str) -> None:
+    from labtasker.fsqueue import workers
+
     workers.set_status(context().queue, worker_id, status)
 
 
 def delete_worker(worker_id: str, cascade_update: bool = True) -> None:
     """Delete a worker's file; its tasks keep their ``worker_id`` as a record (``cascade_update`` is accepted)."""
+    from labtasker.fsqueue import workers
+
     workers.delete(context().queue, worker_id)
 
 
@@ -626,6 +648,8 @@ def run_loop(
     With a ``deadline`` (inside a Slurm job: the job's time limit, found by
     itself) the loop takes no task whose eta_max and grace would run past it.
     """
+    from labtasker.fsqueue import durations, transitions
+    from labtasker.worker import required as req
     from labtasker.worker import runner
 
     ctx = context(create=True)
@@ -704,6 +728,8 @@ def _fits_before(end: datetime | None, loop_eta: float | None, grace: float, rep
 
 def _loop_seconds(value: Any) -> float:
     """A loop's duration setting where 0 means none."""
+    from labtasker.fsqueue import durations
+
     if isinstance(value, (int, float)) and not isinstance(value, bool) and value == 0:
         return 0.0
     return float(durations.parse(value) or 0.0)
