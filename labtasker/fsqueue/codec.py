@@ -20,6 +20,7 @@ from labtasker.fsqueue.unreadable import MAX_DEPTH, Unreadable
 __all__ = ["CONFLICT_MARKERS", "MAX_DEPTH", "Unreadable", "dump", "load", "parse", "yaml_safe"]
 
 CONFLICT_MARKERS = (b"<<<<<<< ", b"\n=======\n", b">>>>>>> ")
+assert simple_yaml.MAX_DEPTH + 2 <= MAX_DEPTH  # what the direct reader returns needs no depth check
 # simple_yaml reads a file about 40 us slower than plain_yaml, whose import costs about 10 ms:
 # the first documents of a process are read the direct way, and plain_yaml loads for a listing.
 DIRECT_READS = 200
@@ -80,26 +81,11 @@ def parse(data: bytes | str, *, plain: bool = False) -> Any:
         from labtasker.fsqueue import plain_yaml
 
         quick = plain_yaml.parse(data)
-        if quick is not None:
-            if plain:
-                _check_depth(quick)
+        if quick is not None:  # nested at most plain_yaml.MAX_DEPTH + 2 deep (a test checks): no depth check
             return quick
     from labtasker.fsqueue import yaml_io
 
     return yaml_io.parse(data, plain=plain)
-
-
-def _check_depth(value: Any) -> None:
-    """Refuse plain data nested deeper than ``MAX_DEPTH`` (what the fast reader made)."""
-    stack = [(value, 0)]
-    while stack:
-        item, depth = stack.pop()
-        if depth > MAX_DEPTH:
-            raise Unreadable(f"nested deeper than {MAX_DEPTH} levels")
-        if isinstance(item, dict):
-            stack.extend((v, depth + 1) for v in item.values() if isinstance(v, (dict, list)))
-        elif isinstance(item, list):
-            stack.extend((v, depth + 1) for v in item if isinstance(v, (dict, list)))
 
 
 def yaml_safe(value: Any) -> bool:
