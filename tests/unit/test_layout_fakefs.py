@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from labtasker.fsqueue import claim, codec, tasks
+from labtasker.fsqueue import claim, codec, held, tasks
 from labtasker.fsqueue.store import FsQueue
 
 T0 = datetime(2026, 11, 20, 12, 0, tzinfo=timezone.utc)
 
 
 @pytest.fixture
-def fake_queue(fs) -> FsQueue:
-    return FsQueue.create("/q", "demo", node="node-a", now=T0)
+def fake_queue(fs) -> Iterator[FsQueue]:
+    yield FsQueue.create("/q", "demo", node="node-a", now=T0)
+    # This process's name in held files was made from the fake /proc (a host of the hostname):
+    # forget it, or every later test of this worker process would call its own children strangers.
+    held._me.clear()
 
 
 def listing(queue: FsQueue) -> dict[str, list[str]]:
