@@ -36,6 +36,9 @@ def latency(argv: list[str], project: Project, repeat: int) -> float:
     return statistics.median(timed_call(argv, project) for _ in range(repeat))
 
 
+TARGET_MS = 50  # a command's own start-up and work, beyond the interpreter's (issue #17)
+
+
 def latency_rows(
     cmd: list[str], small: Project, big: Project | None, big_n: int, small_n: int, repeat: int
 ) -> list[Row]:
@@ -46,7 +49,7 @@ def latency_rows(
     ]
     calls = [
         ("`labtasker task submit -- --x=1`", [*cmd, "task", "submit", "--", "--x=1"], small, small_n, True),
-        ("`labtasker task ls -q`", [*cmd, "task", "ls", "-q"], small, small_n, False),
+        ("`labtasker task ls -q`", [*cmd, "task", "ls", "-q"], small, small_n, True),
     ]
     if big is not None:
         calls += [
@@ -56,7 +59,9 @@ def latency_rows(
     for label, argv, project, n, has_target in calls:
         seconds = latency(argv, project, repeat)
         extra = seconds - bare
-        target, met = ("<= python start + 100 ms", extra <= 0.1) if has_target else ("", None)
+        target, met = (
+            (f"<= python start + {TARGET_MS} ms", extra <= TARGET_MS / 1e3) if has_target else ("", None)
+        )
         rows.append(
             Row(
                 label,

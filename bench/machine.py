@@ -7,7 +7,7 @@ import platform
 import subprocess
 from pathlib import Path
 
-from labtasker.fsqueue import codec
+from labtasker.fsqueue import yaml_io
 
 
 def cpu_model() -> str:
@@ -56,7 +56,7 @@ def describe(work: Path, repo: Path) -> dict[str, str]:
         "os": f"{platform.system()} {platform.release()}",
         "filesystem": filesystem(work),
         "python": platform.python_version(),
-        "yaml": f"libyaml ({codec._Loader.__name__})" if "C" in codec._Loader.__name__ else "pure Python",
+        "yaml": f"libyaml ({yaml_io._Loader.__name__})" if "C" in yaml_io._Loader.__name__ else "pure Python",
         "labtasker": git_commit(repo),
     }
 

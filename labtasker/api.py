@@ -9,38 +9,53 @@ from __future__ import annotations
 import copy
 import heapq
 import os
-import shutil
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from labtasker import config
-from labtasker.api_models import (
-    Attempt,
-    HealthCheckResponse,
-    Queue,
-    Task,
-    TaskFetchResponse,
-    TaskLsResponse,
-    TaskSubmitResponse,
-    TaskUpdateRequest,
-    Worker,
-    WorkerCreateResponse,
-    WorkerLsResponse,
-)  # fmt: skip
 from labtasker.errors import LeaseLost, QueueExists, QueueNotFound, WorkerCrashed
-from labtasker.fsqueue import attempts, durations, layout, tasks, transitions, versions, workers
+from labtasker.fsqueue import layout  # the rest where used: `task ls -q` needs none of it
 from labtasker.fsqueue.layout import STATE_DIRS, TaskStatus
 from labtasker.fsqueue.store import FsQueue
 from labtasker.run_context import Context as Context  # the queue in use, for the CLI too
 from labtasker.run_context import context as context
 from labtasker.run_context import current_run, own_job, task_info
-from labtasker.worker import required as req
 
-if TYPE_CHECKING:  # the loop machinery loads only for loops
+if TYPE_CHECKING:  # the loop machinery loads only for loops; the models when a call returns one
     from datetime import datetime
 
+    from labtasker.api_models import (
+        Attempt,
+        HealthCheckResponse,
+        Queue,
+        Task,
+        TaskFetchResponse,
+        TaskLsResponse,
+        TaskSubmitResponse,
+        TaskUpdateRequest,
+        WorkerCreateResponse,
+        WorkerLsResponse,
+    )
+    from labtasker.fsqueue import tasks
+    from labtasker.worker import required as req
     from labtasker.worker import runner
+
+
+_MODELS = (
+    "Attempt", "HealthCheckResponse", "Queue", "Task", "TaskFetchResponse", "TaskLsResponse",
+    "TaskSubmitResponse", "TaskUpdateRequest", "Worker", "WorkerCreateResponse", "WorkerLsResponse",
+)  # fmt: skip
+
+
+def __getattr__(name: str) -> Any:
+    """``api.Task`` and the other models, imported on first use: their dataclasses cost a
+    command about 5 ms to build, and ``task ls -q`` or ``task submit`` makes none."""
+    if name in _MODELS:
+        from labtasker import api_models
+
+        return getattr(api_models, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def _reader() -> FsQueue | None:
@@ -61,6 +76,34 @@ def submit_task(
     priority: int = 0,
 ) -> TaskSubmitResponse:
     """Add one pending task; dotted keys in args/metadata nest (``{"a.b": 1}``)."""
+    from labtasker.api_models import TaskSubmitResponse
+
+    task_id = submit_task_id(
+        task_name=task_name,
+        args=args,
+        metadata=metadata,
+        cmd=cmd,
+        heartbeat_timeout=heartbeat_timeout,
+        task_timeout=task_timeout,
+        max_retries=max_retries,
+        priority=priority,
+    )
+    return TaskSubmitResponse(task_id=task_id)
+
+
+def submit_task_id(
+    task_name: str | None = None,
+    args: dict[str, Any] | None = None,
+    metadata: dict[str, Any] | None = None,
+    cmd: Any = None,
+    heartbeat_timeout: float | None = None,
+    task_timeout: float | str | None = None,
+    max_retries: int = 3,
+    priority: int = 0,
+) -> str:
+    """``submit_task`` for ``task submit``: the new task's id, without the response object."""
+    from labtasker.fsqueue import tasks
+
     fields = dict(
         task_name=task_name,
         args=args,
@@ -75,11 +118,13 @@ def submit_task(
 
     model.new_task(task_id="check", now=_now(), node="check", **fields)  # validate before any write
     doc = tasks.submit(context(create=True).queue, **fields)
-    return TaskSubmitResponse(task_id=doc["task_id"])
+    return str(doc["task_id"])
 
 
 def _seconds(value: Any, name: str) -> float | None:
     """A duration argument (``"1h"``, 3600), or ValueError naming the argument."""
+    from labtasker.fsqueue import durations
+
     try:
         return durations.parse(value)
     except ValueError as exc:
@@ -98,6 +143,8 @@ def submit_tasks(batch: list[dict[str, Any]], *, again: bool = False) -> list[st
 
 def submit_batch(batch: list[dict[str, Any]], *, again: bool = False) -> tasks.Batch:
     """``submit_tasks``, also saying how many tasks of the batch were in the queue already."""
+    from labtasker.fsqueue import tasks
+
     return tasks.submit_batch(context(create=True).queue, batch, again=again)
 
 
@@ -111,6 +158,40 @@ def ls_tasks(
     sort: list[Any] | None = None,
 ) -> TaskLsResponse:
     """Tasks matching every given condition, in claim order unless ``sort`` says otherwise."""
+    from labtasker.api_models import Task, TaskLsResponse
+
+    found = _ls_docs(task_id, task_name, status, extra_filter, limit, offset, sort)
+    if found is None or not found[1]:
+        return TaskLsResponse([])
+    queue, window = found
+    name = queue.info().get("queue_name")
+    return TaskLsResponse([Task.from_doc(_plain(d), name) for d in window])
+
+
+def ls_task_ids(
+    task_id: str | None = None,
+    task_name: str | None = None,
+    status: str | None = None,
+    extra_filter: str | dict[str, Any] | None = None,
+    limit: int | None = 100,
+    offset: int = 0,
+    sort: list[Any] | None = None,
+) -> list[str]:
+    """The ids of the tasks ``ls_tasks`` would give (``task ls -q``), without making the tasks."""
+    found = _ls_docs(task_id, task_name, status, extra_filter, limit, offset, sort)
+    return [] if found is None else [str(d["task_id"]) for d in found[1]]
+
+
+def _ls_docs(
+    task_id: str | None,
+    task_name: str | None,
+    status: str | None,
+    extra_filter: str | dict[str, Any] | None,
+    limit: int | None,
+    offset: int,
+    sort: list[Any] | None,
+) -> tuple[FsQueue, list[Mapping[str, Any]]] | None:
+    """The queue and the window of matching documents (read-only views), or None without a queue."""
     predicate = _compile(extra_filter)
     spec = None
     if sort:
@@ -120,7 +201,7 @@ def ls_tasks(
     dirnames = [layout.parse_status(status).dirname] if status else list(STATE_DIRS.values())
     queue = _reader()
     if queue is None:
-        return TaskLsResponse([])
+        return None
     docs: list[Mapping[str, Any]] = []
     for _, _, doc in queue.iter_views(dirnames):  # read-only views: only filtered fields are decoded
         if task_id is not None and doc["task_id"] != task_id:
@@ -139,8 +220,7 @@ def ls_tasks(
     else:
         docs.sort(key=_claim_order)
     window = docs[offset : offset + limit] if limit is not None else docs[offset:]
-    name = queue.info().get("queue_name") if window else None
-    return TaskLsResponse([Task.from_doc(_plain(d), name) for d in window])
+    return queue, window
 
 
 def _plain(doc: Any) -> dict[str, Any]:
@@ -165,12 +245,16 @@ def _ts(value: Any) -> float:
 
 def get_task(task_id: str) -> Task:
     """One task by id (raises TaskNotFound)."""
+    from labtasker.api_models import Task
+    from labtasker.fsqueue import tasks
+
     queue = context().queue
     return Task.from_doc(tasks.locate(queue, task_id).doc)
 
 
 def ls_attempts(task_id: str | None = None, limit: int = 100, offset: int = 0) -> list[Attempt]:
     """Runs that lost their task (late results, merged duplicates, replaced results), oldest first."""
+    from labtasker.api_models import Attempt
     from labtasker.fsqueue import attempts
 
     queue = _reader()
@@ -180,6 +264,9 @@ def ls_attempts(task_id: str | None = None, limit: int = 100, offset: int = 0) -
 
 def update_tasks(task_updates: list[TaskUpdateRequest], reset_pending: bool = False) -> TaskLsResponse:
     """Apply edits; dict fields merge unless named in ``replace_fields``."""
+    from labtasker.api_models import Task, TaskLsResponse
+    from labtasker.fsqueue import tasks
+
     queue = context().queue
     now = _now()
     out = []
@@ -198,6 +285,8 @@ def update_tasks(task_updates: list[TaskUpdateRequest], reset_pending: bool = Fa
 
 def delete_task(task_id: str) -> None:
     """Delete a task (a tombstone keeps replicas from bringing it back)."""
+    from labtasker.fsqueue import tasks
+
     tasks.delete(context().queue, task_id)
 
 
@@ -211,6 +300,9 @@ def report_task_status(
     Elsewhere: the task's current status only merges the summary; another
     status is a change through the state machine.
     """
+    from labtasker.api_models import Task
+    from labtasker.fsqueue import attempts, tasks, transitions, versions, workers
+
     new = layout.parse_status(status)
     run = current_run()
     if run is not None and run.task_id == task_id and worker_id not in (None, run.worker_id):
@@ -306,7 +398,9 @@ def fetch_task(
     without it, the task is reclaimed after ``heartbeat_timeout``. ``cmd`` is
     accepted for compatibility and not used.
     """
-    from labtasker.fsqueue import claim, clock, lease, locking
+    from labtasker.api_models import Task, TaskFetchResponse
+    from labtasker.fsqueue import claim, clock, durations, lease, locking, workers
+    from labtasker.worker import required as req
     from labtasker.worker.lease_keeper import LeaseKeeper
 
     ctx = context(create=True)
@@ -350,6 +444,8 @@ def refresh_task_heartbeat(task_id: str, worker_id: str | None = None) -> None:
 
     LeaseLost if the task is not running (for ``worker_id``, when given).
     """
+    from labtasker.fsqueue import tasks
+
     queue = context().queue
     prefix = f"{task_id}{layout.SEP}"
     names = [n for n in queue.names("running") if n.startswith(prefix)]
@@ -362,6 +458,8 @@ def refresh_task_heartbeat(task_id: str, worker_id: str | None = None) -> None:
 
 def health_check() -> HealthCheckResponse:
     """``status`` "healthy" when the queue folder can be read and written (there is no server to ask)."""
+    from labtasker.api_models import HealthCheckResponse
+
     queue = context().queue
     ok = queue.exists() and os.access(queue.path, os.R_OK | os.W_OK | os.X_OK)
     return HealthCheckResponse(status="healthy" if ok else "unhealthy", queue=str(queue.path))
@@ -372,6 +470,8 @@ _fetch_workers: dict[Path, str] = {}
 
 def _fetch_worker(queue: FsQueue) -> str:
     """One worker per process and queue for ``fetch_task`` calls that name none."""
+    from labtasker.fsqueue import workers
+
     wid = _fetch_workers.get(queue.path)
     if wid is None or queue.read("workers", f"{wid}.yaml") is None:
         wid = _fetch_workers[queue.path] = workers.create(queue)["worker_id"]
@@ -382,6 +482,9 @@ def _fetch_worker(queue: FsQueue) -> str:
 def create_worker(
     worker_name: str | None = None, metadata: dict[str, Any] | None = None, max_retries: int = 3
 ) -> WorkerCreateResponse:
+    from labtasker.api_models import WorkerCreateResponse
+    from labtasker.fsqueue import workers
+
     doc = workers.create(
         context(create=True).queue, worker_name=worker_name, metadata=metadata, max_retries=max_retries
     )
@@ -399,6 +502,7 @@ def ls_workers(
 ) -> WorkerLsResponse:
     """Workers matching every given condition (``extra_filter`` over worker fields), oldest first
     unless ``sort`` (as for ``ls_tasks``, over worker fields) says otherwise."""
+    from labtasker.api_models import Worker, WorkerLsResponse
     from labtasker.filters import language as flt
     from labtasker.filters import sorting
 
@@ -426,11 +530,15 @@ def ls_workers(
 
 
 def report_worker_status(worker_id: str, status: str) -> None:
+    from labtasker.fsqueue import workers
+
     workers.set_status(context().queue, worker_id, status)
 
 
 def delete_worker(worker_id: str, cascade_update: bool = True) -> None:
     """Delete a worker's file; its tasks keep their ``worker_id`` as a record (``cascade_update`` is accepted)."""
+    from labtasker.fsqueue import workers
+
     workers.delete(context().queue, worker_id)
 
 
@@ -483,6 +591,8 @@ def delete_queue(queue_name: str | None = None, cascade_delete: bool = True) -> 
     queue = context(queue_name=queue_name).queue
     if not queue.exists():
         raise QueueNotFound(f"no queue at {queue.path}")
+    import shutil
+
     shutil.rmtree(queue.path)
 
 
@@ -499,6 +609,8 @@ def ls_queues() -> list[Queue]:
 
 
 def _queue_model(queue: FsQueue) -> Queue:
+    from labtasker.api_models import Queue
+
     info = queue.info()
     return Queue(
         queue_name=info.get("queue_name", queue.path.name),
@@ -536,6 +648,8 @@ def run_loop(
     With a ``deadline`` (inside a Slurm job: the job's time limit, found by
     itself) the loop takes no task whose eta_max and grace would run past it.
     """
+    from labtasker.fsqueue import durations, transitions
+    from labtasker.worker import required as req
     from labtasker.worker import runner
 
     ctx = context(create=True)
@@ -614,6 +728,8 @@ def _fits_before(end: datetime | None, loop_eta: float | None, grace: float, rep
 
 def _loop_seconds(value: Any) -> float:
     """A loop's duration setting where 0 means none."""
+    from labtasker.fsqueue import durations
+
     if isinstance(value, (int, float)) and not isinstance(value, bool) and value == 0:
         return 0.0
     return float(durations.parse(value) or 0.0)

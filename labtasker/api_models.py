@@ -133,6 +133,8 @@ def _text(value: Any) -> str | None:
 
 @dataclass
 class Worker:
+    """A worker as ``ls_workers`` lists it."""
+
     worker_id: str
     worker_name: str | None = None
     status: str = "active"
@@ -155,6 +157,8 @@ class Worker:
 
 @dataclass
 class Queue:
+    """A queue: its name, its folder and its settings."""
+
     queue_name: str
     path: str
     created_at: datetime | None = None
@@ -203,6 +207,8 @@ class TaskUpdateRequest:
 
 @dataclass
 class TaskSubmitResponse:
+    """``submit_task()``: the new task's id."""
+
     task_id: str
     found: bool = True
 
@@ -225,6 +231,8 @@ class TaskFetchResponse:
 
 @dataclass
 class TaskLsResponse:
+    """``ls_tasks()``: the tasks found, in ``content``."""
+
     content: list[Task] = field(default_factory=list)
 
     @property
@@ -244,6 +252,8 @@ class WorkerCreateResponse(str):
 
 @dataclass
 class WorkerLsResponse:
+    """``ls_workers()``: the workers found, in ``content``."""
+
     content: list[Worker] = field(default_factory=list)
 
     @property
@@ -253,4 +263,4 @@ class WorkerLsResponse:
 
 @dataclass
 class QueueGetResponse(Queue):
-    pass
+    """``get_queue()``: the queue in use."""

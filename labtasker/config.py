@@ -9,19 +9,14 @@ from __future__ import annotations
 
 import os
 import re
-import socket
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from labtasker import config_toml
 from labtasker.errors import ConfigError, UsageError
 from labtasker.fsqueue import ids
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
 
 ROOT_NAME = ".labtasker"
 DEFAULT_QUEUE = "default"
@@ -100,10 +95,19 @@ def find_root(start: Path | None = None) -> Path | None:
 def load(root: Path) -> Config:
     """Read and validate ``config.toml`` of a root."""
     path = root / "config.toml"
-    try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: {exc}; fix it with `labtasker config`") from None
+    if not path.exists():
+        return from_dict(root, {})
+    text = path.read_text(encoding="utf-8")
+    raw = config_toml.loads(text)  # the plain form, without importing tomllib
+    if raw is None:
+        if sys.version_info >= (3, 11):
+            import tomllib
+        else:  # pragma: no cover
+            import tomli as tomllib
+        try:
+            raw = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{path}: {exc}; fix it with `labtasker config`") from None
     return from_dict(root, raw)
 
 
@@ -206,7 +210,7 @@ def node_id(root: Path) -> str:
             return ids.check_id(value, f"node id in {path}")
     except FileNotFoundError:
         pass
-    host = re.sub(r"[^A-Za-z0-9]+", "-", socket.gethostname()).strip("-")[:30] or "node"
+    host = re.sub(r"[^A-Za-z0-9]+", "-", ids.hostname()).strip("-")[:30] or "node"
     value = f"{host}-{ids.nonce(3)}"
     path.write_text(value + "\n", encoding="utf-8")
     return value

@@ -18,12 +18,14 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from labtasker import config
-from labtasker.api_models import Task
 from labtasker.errors import QueueNotFound, UsageError
 from labtasker.fsqueue.store import FsQueue
+
+if TYPE_CHECKING:
+    from labtasker.api_models import Task
 
 TASK_ID = "LABTASKER_TASK_ID"
 WORKER_ID = "LABTASKER_WORKER_ID"
@@ -214,6 +216,8 @@ def write_task_info(log_dir: Path, task: Task, worker_id: str) -> None:
 
 def read_task_info(log_dir: str | os.PathLike[str]) -> Task:
     """The Task a loop handed to a subprocess (via ``LABTASKER_LOG_DIR``)."""
+    from labtasker.api_models import Task
+
     data = json.loads((Path(log_dir) / TASK_INFO).read_text(encoding="utf-8"))
     for key in ("created_at", "last_modified", "start_time", "last_heartbeat"):
         if isinstance(data.get(key), str):

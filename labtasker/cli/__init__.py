@@ -8,3 +8,4 @@ loads the TUI or the file watcher).
 from labtasker.cli import lazy_modules
 
 lazy_modules.defer()  # before any command module imports plumbum
+lazy_modules.import_cli()  # plumbum.cli without plumbum's shell toolkit

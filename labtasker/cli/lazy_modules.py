@@ -1,11 +1,23 @@
-"""Standard modules that the command-line library imports at start but a command rarely uses.
+"""Modules that the command-line library imports at start but a command rarely uses.
 
-plumbum imports ``urllib.request`` (and with it ``http.client``, ``email`` and
-``ssl``: about a fifth of a command's start-up) for one method that turns a
-path into a ``file://`` URL. Such a module is registered here as a stand-in
-that loads the real module the first time one of its attributes is used.
-(``importlib.util.LazyLoader`` does not help: the import statement itself
-reads the module's ``__spec__``, which loads it.)
+plumbum's package ``__init__`` imports its whole shell toolkit (paths, local
+and SSH machines, commands, pipes, and through them ``subprocess``,
+``socket``, ``pickle``, ``tempfile``), and ``plumbum.cli`` needs only
+``plumbum.local`` from it, for a few switches and the pager. So
+``import_cli()`` imports ``plumbum.cli`` under a stand-in for the ``plumbum``
+package that hands it a ``local`` loaded on first use; the first other name
+asked of ``plumbum`` runs the real ``__init__`` in the stand-in, so
+``from plumbum import local, ProcessExecutionError`` later gives the real
+objects. That is about a third of a command's start-up.
+
+plumbum also imports ``urllib.request`` (and with it ``http.client``,
+``email`` and ``ssl``) for one method that turns a path into a ``file://``
+URL, and ``platform`` to tell macOS's terminals, which only a command
+printing colour to a terminal asks. Such a module is registered as a
+stand-in that loads the real module the first time one of its attributes is
+used. (``importlib.util.LazyLoader``
+does not help: the import statement itself reads the module's ``__spec__``,
+which loads it.)
 """
 
 from __future__ import annotations
@@ -16,7 +28,7 @@ import sys
 import types
 from typing import Any
 
-DEFERRED = ("urllib.request",)
+DEFERRED = ("urllib.request", "platform")
 
 
 class _StandIn(types.ModuleType):
@@ -45,3 +57,67 @@ def defer(names: tuple[str, ...] = DEFERRED) -> None:
         parent, _, child = name.rpartition(".")
         if parent:
             setattr(sys.modules[parent], child, stand_in)
+
+
+class _LocalMachine:
+    """``plumbum.local`` as ``plumbum.cli`` holds it: the real one is imported on first use."""
+
+    def __getattr__(self, attr: str) -> Any:
+        return getattr(_real_local(), attr)
+
+    def __getitem__(self, key: Any) -> Any:
+        return _real_local()[key]
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return _real_local()(*args, **kwargs)
+
+
+def _real_local() -> Any:
+    from plumbum.machines.local import local
+
+    return local
+
+
+class _Package(types.ModuleType):
+    """The ``plumbum`` package before its ``__init__`` ran: submodules import as usual."""
+
+    def __getattr__(self, attr: str) -> Any:
+        if attr.startswith("__"):
+            raise AttributeError(attr)
+        spec = self.__spec__
+        assert spec is not None
+        assert spec.loader is not None
+        if importlib.util.find_spec(f"{self.__name__}.{attr}") is not None:  # ``from plumbum import colors``
+            return importlib.import_module(f"{self.__name__}.{attr}")
+        if attr == "local" and self.__dict__.get("_importing_cli"):
+            return _LocalMachine()
+        self.__class__ = types.ModuleType  # type: ignore[assignment]  # any other name: the real __init__ runs here, once
+        spec.loader.exec_module(self)
+        return getattr(self, attr)
+
+
+def import_cli() -> None:
+    """Import ``plumbum.cli`` without the rest of plumbum (no-op if plumbum is loaded already)."""
+    if "plumbum" in sys.modules:
+        import plumbum.cli
+
+        return
+    spec = importlib.util.find_spec("plumbum")
+    if spec is None or spec.submodule_search_locations is None:
+        return  # not installed: the import that follows says so
+    package = _Package("plumbum")
+    package.__spec__ = spec
+    package.__path__ = list(spec.submodule_search_locations)
+    package.__file__ = spec.origin
+    package.__loader__ = spec.loader
+    package.__package__ = "plumbum"
+    package._importing_cli = True  # type: ignore[attr-defined]
+    sys.modules["plumbum"] = package
+    try:
+        import plumbum.cli  # noqa: F401
+    except BaseException:
+        for name in [n for n in sys.modules if n == "plumbum" or n.startswith("plumbum.")]:
+            del sys.modules[name]
+        raise
+    finally:
+        package.__dict__.pop("_importing_cli", None)

@@ -7,7 +7,6 @@ of records for ``-c/--columns`` and for csv.
 
 from __future__ import annotations
 
-import csv
 import io
 import json
 from collections.abc import Iterable, Sequence
@@ -58,6 +57,8 @@ def yaml_mapping(record: dict[str, Any]) -> Iterable[str]:
 
 def csv_lines(records: Sequence[dict[str, Any]], columns: list[str]) -> Iterable[str]:
     """A header line, then one line per record; containers as JSON, nothing as an empty cell."""
+    import csv  # only for --fmt csv
+
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(columns)

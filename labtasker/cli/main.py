@@ -58,7 +58,39 @@ def main(argv: list[str] | None = None) -> int:
 def run() -> NoReturn:
     """Console-script entry point of ``labtasker`` and ``lt``."""
     _log_to_stderr()
-    sys.exit(main())
+    code = main()
+    _exit_now(code)
+    sys.exit(code)
+
+
+def _exit_now(code: int) -> None:
+    """End the process without the interpreter's teardown, when nothing else is running.
+
+    Tearing down every loaded module and collecting them costs a command about
+    7 ms, a sixth of its start-up. What a normal exit does that matters still
+    happens: the ``atexit`` functions run (logging's flush, ``weakref.finalize``)
+    and stdout and stderr are flushed. Returns (and the caller exits normally)
+    when another thread runs, under a tracer or profiler, or when stdout cannot
+    be flushed (a normal exit reports that).
+    """
+    import contextlib
+    import os
+    import threading
+
+    if threading.active_count() > 1 or sys.gettrace() is not None or sys.getprofile() is not None:
+        return
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except (OSError, ValueError):
+        return  # the normal exit reports it, as it always did
+    import atexit
+
+    atexit._run_exitfuncs()
+    with contextlib.suppress(OSError, ValueError):
+        sys.stdout.flush()
+        sys.stderr.flush()
+    os._exit(code)
 
 
 def _log_to_stderr() -> None:

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import subprocess
 import sys
 from collections.abc import Iterable, Sequence
 from datetime import datetime
@@ -130,6 +128,8 @@ def terminal_width(stream: TextIO | None = None, *, wide: bool = False) -> int |
     whole cells: with ``wide``, and for output to a pipe or a file."""
     if wide or not is_tty(stream or sys.stdout):
         return None
+    import shutil  # with bz2 and lzma: only for a table or a pager
+
     return shutil.get_terminal_size().columns
 
 
@@ -141,6 +141,8 @@ def emit(lines: Iterable[str], *, pager: bool = True) -> None:
             sys.stdout.write(line + "\n")
         return
     buffered = list(lines)
+    import shutil
+
     height = shutil.get_terminal_size().lines
     if sum(line.count("\n") + 1 for line in buffered) < height - 1:
         for line in buffered:
@@ -154,6 +156,7 @@ def _page(text: str) -> None:
     env = dict(os.environ)
     env.setdefault("LESS", "FRX")  # quit if one screen, keep colours, leave text on screen
     import shlex
+    import subprocess  # only to page: most commands never do
 
     try:
         proc = subprocess.Popen(shlex.split(command), stdin=subprocess.PIPE, env=env)

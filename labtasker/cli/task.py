@@ -74,6 +74,18 @@ class Selection(Command):
     def has_selector(self) -> bool:
         return any(v is not None for v in (self.task_id, self.task_name, self.status, self.extra_filter))
 
+    def select_ids(self, limit: int | None, offset: int = 0, sort: list[str] | None = None) -> list[str]:
+        """The ids of the tasks ``select`` gives, without making the tasks."""
+        return api.ls_task_ids(
+            task_id=self.task_id,
+            task_name=self.task_name,
+            status=self.status,
+            extra_filter=self.extra_filter,
+            limit=limit,
+            offset=offset,
+            sort=sort or None,
+        )
+
     def select(self, limit: int | None, offset: int = 0, sort: list[str] | None = None) -> list[api.Task]:
         """The selected tasks (``limit=None``: all of them)."""
         response = api.ls_tasks(
@@ -168,7 +180,7 @@ class Submit(Command):
             args = (
                 parse_dict(self.args_text, "--args") if self.args_text else parse_task_args(list(task_args))
             )
-            ids = [api.submit_task(args=args, **self._defaults()).task_id]
+            ids = [api.submit_task_id(args=args, **self._defaults())]
         if not self.quiet:
             for task_id in ids:
                 print(task_id)
@@ -298,11 +310,13 @@ class Ls(Selection):
             return self._deleted()
         sort = cast("list[str]", self.sort)  # a list=True switch: plumbum's types say str
         fmt = cast("str", self.fmt)  # one of _FORMATS
-        found = self.select(self.limit + 1, self.offset, sort)
-        shown = found[: self.limit]
-        if self.quiet:
-            lines: Any = (t.task_id for t in shown)
+        found: list[Any]
+        if self.quiet:  # ids only: no tasks made, no queue.yaml read
+            found = self.select_ids(self.limit + 1, self.offset, sort)
+            lines: Any = iter(found[: self.limit])
         else:
+            found = self.select(self.limit + 1, self.offset, sort)
+            shown = found[: self.limit]
             lines = render_tasks(shown, fmt, _attempt_counts(shown, fmt), self.columns, self.wide)
         output.emit(lines, pager=not self.no_pager and not self.quiet)
         if len(found) > self.limit:

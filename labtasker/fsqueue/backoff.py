@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import random
 import time
 
 
@@ -18,6 +17,8 @@ class Backoff:
         left = self.deadline - time.monotonic()
         if left <= 0:
             return False
+        import random  # only when a retry waits: most commands never do
+
         time.sleep(min(left, self.delay * random.uniform(0.5, 1.5)))
         self.delay = min(self.delay * 2, 0.1)
         return True

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import os
 import re
-import socket
 import zlib
 from dataclasses import dataclass
 
@@ -33,7 +32,7 @@ def _host_of_boot() -> str:
             parts.append(fh.read().strip())
         parts.append(str(os.stat("/proc/self/ns/pid").st_ino))
     except OSError:
-        parts = [socket.gethostname() or "host"]  # no /proc: the pid check below is by pid alone
+        parts = [ids.hostname() or "host"]  # no /proc: the pid check below is by pid alone
     return f"h{zlib.crc32('/'.join(parts).encode()):08x}"
 
 

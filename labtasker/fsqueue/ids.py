@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import os
 import re
-import secrets
 import time
-import uuid
 
 SAFE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 
@@ -34,7 +32,13 @@ def new_task_id() -> str:
     value |= seq << 64
     value |= 0b10 << 62  # RFC 4122 variant
     value |= rand & ((1 << 62) - 1)
-    return str(uuid.UUID(int=value))
+    return _uuid_text(value)
+
+
+def _uuid_text(value: int) -> str:
+    """``str(uuid.UUID(int=value))``, without importing ``uuid`` at start-up."""
+    h = f"{value:032x}"
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
 BATCH_MAX = 1 << 26  # lines a batch may have (the line number takes 26 bits of its id)
@@ -57,13 +61,23 @@ def batch_task_ids(digest: bytes, count: int) -> list[str]:
         value |= ((head >> 24) & 0xFFF) << 64  # 12 bits
         value |= 0b10 << 62  # RFC 4122 variant
         value |= (head & 0xFFFFFF) << 38 | line << 12  # 24 bits, then the line (26 bits), then zeros
-        out.append(str(uuid.UUID(int=value)))
+        out.append(_uuid_text(value))
     return out
 
 
 def nonce(nbytes: int = 4) -> str:
     """A short random hex string for names that must be unique."""
-    return secrets.token_hex(nbytes)
+    return os.urandom(nbytes).hex()  # what secrets.token_hex does, without its imports (hmac, OpenSSL)
+
+
+def hostname() -> str:
+    """This machine's name (``socket.gethostname()``; ``uname`` spares importing ``socket``)."""
+    try:
+        return os.uname().nodename
+    except AttributeError:  # pragma: no cover - no uname (Windows)
+        import socket
+
+        return socket.gethostname()
 
 
 def check_id(value: str, what: str) -> str:

@@ -14,14 +14,15 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-import socket
 import threading
 from pathlib import Path
-
-import fasteners
+from typing import TYPE_CHECKING, Any
 
 from labtasker.fsqueue import ids, layout
 from labtasker.fsqueue.store import FsQueue
+
+if TYPE_CHECKING:
+    import fasteners
 
 log = logging.getLogger("labtasker")
 
@@ -34,7 +35,7 @@ _host: list[str] = []
 def host_key() -> str:
     """This machine, as liveness locks know it: host name and boot id (Linux)."""
     if not _host:
-        name = socket.gethostname() or "host"
+        name = ids.hostname() or "host"
         try:
             boot = Path("/proc/sys/kernel/random/boot_id").read_text(encoding="ascii").strip()[:8]
         except OSError:
@@ -59,7 +60,7 @@ class WorkerLock:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         # Locked under a temporary name, then published: nobody can see it unlocked.
         staging = self.path.with_name(f".{self.path.name}.new")
-        lock = fasteners.InterProcessLock(str(staging))
+        lock = _interprocess_lock(str(staging))
         if not lock.acquire(blocking=False):  # pragma: no cover - the name is ours alone
             raise RuntimeError(f"could not lock {staging}")
         os.rename(staging, self.path)
@@ -88,7 +89,7 @@ def probe(queue: FsQueue, name: str | None) -> bool | None:
             return True
         if not path.exists():
             return None
-        lock = fasteners.InterProcessLock(str(path))
+        lock = _interprocess_lock(str(path))
         try:
             if not lock.acquire(blocking=False):
                 return True
@@ -121,7 +122,7 @@ def clean(queue: FsQueue, keep: set[str]) -> list[str]:
 def _remove_if_free(path: Path) -> None:
     """Unlink a dead worker's lock file while holding it, so no probe sees it half-gone."""
     with _guard:
-        lock = fasteners.InterProcessLock(str(path))
+        lock = _interprocess_lock(str(path))
         try:
             if not lock.acquire(blocking=False):
                 return
@@ -199,3 +200,10 @@ def cache_of_mount(kind: str, options: dict[str, str]) -> float:
         return float(value)
     except ValueError:
         return float(default)
+
+
+def _interprocess_lock(path: str) -> Any:
+    """fasteners' lock on ``path``; fasteners is imported here, by the commands that lock."""
+    import fasteners
+
+    return fasteners.InterProcessLock(path)

@@ -174,13 +174,14 @@ class FsQueue:
         dirnames = list(dirnames)
         if any(d in _STATE_DIRNAMES for d in dirnames):
             self.settle_held()
-        seen: set[str] = set()
+        listed: list[tuple[str, str]] = []
         for dirname in dirnames:
+            state = dirname in _STATE_DIRNAMES
             for name, doc in self._dir_cache(dirname).docs():
-                if dirname in _STATE_DIRNAMES:
-                    seen.add(layout.task_id_of(dirname, name))
+                if state:
+                    listed.append((dirname, name))
                 yield Located(dirname, name, doc)
-        yield from self._held_docs(dirnames, seen)
+        yield from self._held_docs(dirnames, listed)
 
     def iter_views(self, dirnames: Iterable[str]) -> Iterator[tuple[str, str, Mapping[str, Any]]]:
         """(directory, name, document) like ``iter_docs``, each document a read-only Mapping.
@@ -191,19 +192,25 @@ class FsQueue:
         dirnames = list(dirnames)
         if any(d in _STATE_DIRNAMES for d in dirnames):
             self.settle_held()
-        seen: set[str] = set()
+        listed: list[tuple[str, str]] = []  # their ids are worked out only if some file is held
         for dirname in dirnames:
+            state = dirname in _STATE_DIRNAMES
             for name, view in self._dir_cache(dirname).views():
-                if dirname in _STATE_DIRNAMES:
-                    seen.add(layout.task_id_of(dirname, name))
+                if state:
+                    listed.append((dirname, name))
                 yield dirname, name, view
-        for located in self._held_docs(dirnames, seen):
+        for located in self._held_docs(dirnames, listed):
             yield located.dirname, located.name, located.doc
 
-    def _held_docs(self, dirnames: list[str], seen: set[str]) -> Iterator[Located]:
+    def _held_docs(self, dirnames: list[str], listed: list[tuple[str, str]]) -> Iterator[Located]:
         """The held tasks taken from ``dirnames``, except those listed already (published meanwhile)."""
+        seen: set[str] | None = None
         for item in self.held_files():
-            if item.origin not in dirnames or item.task_id in seen:
+            if item.origin not in dirnames:
+                continue
+            if seen is None:
+                seen = {layout.task_id_of(d, n) for d, n in listed}
+            if item.task_id in seen:
                 continue
             if item.task_id is not None and self._real_find(item.task_id) is not None:
                 continue  # its holder published it (or died just after): the real file speaks

@@ -7,7 +7,6 @@ as ``LostRace`` or ``TaskNotFound``, never as a half-made change.
 from __future__ import annotations
 
 import copy
-import hashlib
 import json
 import os
 import time
@@ -69,6 +68,8 @@ def submit_batch(
         new_task(task_id="check", now=stamp, node=queue.node, **spec)
     text = json.dumps(specs, sort_keys=True, default=repr, ensure_ascii=False)
     salt = ids.nonce(8) if again else ""
+    import hashlib  # only for a bulk submit
+
     digest = hashlib.sha256((salt + text).encode("utf-8", "surrogatepass")).digest()
     batch_ids = ids.batch_task_ids(digest, len(specs))
     present = queue.task_ids()

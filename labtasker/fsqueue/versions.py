@@ -15,13 +15,17 @@ The storage core writes these stamps on every change; it never merges.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
 from labtasker.fsqueue.documents import TASK_FIELDS, ordered
+
+try:  # hashlib.blake2b itself, without hashlib's OpenSSL binding (3 ms of a command's start-up)
+    from _blake2 import blake2b
+except ImportError:  # pragma: no cover - a Python built without it
+    from hashlib import blake2b
 
 Doc = dict[str, Any]
 
@@ -49,7 +53,7 @@ def _plain_text(value: Any) -> str:
 
 def digest(value: Any) -> str:
     """A short hash of a value's canonical form."""
-    return hashlib.blake2b(canonical(value).encode("utf-8"), digest_size=8).hexdigest()
+    return blake2b(canonical(value).encode("utf-8"), digest_size=8).hexdigest()
 
 
 # ---------------------------------------------------------------- lifecycle

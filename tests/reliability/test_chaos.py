@@ -24,7 +24,9 @@ TASKS, WORKERS, KILLS = 200, 4, 40
 
 
 def _worker(project: Path, log: Path) -> subprocess.Popen[bytes]:
-    job = f'echo "$0" >> {log}; sleep 0.0$(( $$ % 9 + 1 ))'  # 10-90 ms, a different length per run
+    # 100-900 ms, a different length per run: long enough that the queue outlasts the 40 kills
+    # (a few seconds of them) however fast a worker starts
+    job = f'echo "$0" >> {log}; sleep 0.$(( $$ % 9 + 1 ))'
     return subprocess.Popen(
         [sys.executable, "-m", "labtasker", "loop", "--heartbeat-interval", "0.2", "--", "sh", "-c", job, "%(i)"],
         cwd=project, env=queue_env(project), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,

@@ -103,3 +103,10 @@ def test_other_types_are_written_the_pyyaml_way() -> None:
     assert codec.dump(doc) == reference_dump(doc)
     with pytest.raises(yaml.YAMLError):
         codec.dump({"c": 1j})  # refused, as yaml.safe_dump refuses it
+
+
+def test_what_the_fast_readers_return_is_never_nested_too_deep() -> None:
+    from labtasker.fsqueue import plain_yaml, simple_yaml
+
+    assert plain_yaml.MAX_DEPTH + 2 <= codec.MAX_DEPTH  # so codec.parse need not check their depth
+    assert simple_yaml.MAX_DEPTH + 2 <= codec.MAX_DEPTH
