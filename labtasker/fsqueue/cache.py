@@ -40,7 +40,6 @@ from __future__ import annotations
 import atexit
 import copy
 import gc
-import hashlib
 import heapq
 import logging
 import os
@@ -814,7 +813,9 @@ def _memo_path(store: Path) -> Path:
 
 def content_digest(data: bytes) -> bytes:
     """What identifies a file's bytes in the memo."""
-    return hashlib.blake2b(data, digest_size=16).digest()
+    from _blake2 import blake2b  # hashlib's own, without the OpenSSL that importing hashlib loads
+
+    return blake2b(data, digest_size=16).digest()
 
 
 def _memo_records(data: bytes) -> tuple[dict[tuple[str, bytes], Doc], dict[str, list[Record]]]:
