@@ -664,9 +664,11 @@ class DirCache:
         table = self._table
         assert table is not None
         assert self.memo is not None
+        with self._lock:  # a lease thread may be adding its own record
+            names = list(self._memo_names.items())
         left = [
             entry
-            for name, kept in self._memo_names.items()
+            for name, kept in names
             if name in scanned and ((i := table.index.get(name)) is None or table.key(i) != scanned[name])
             for entry in kept
         ]
