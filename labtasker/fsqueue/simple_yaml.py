@@ -2,7 +2,7 @@
 
 ``write`` produces exactly the bytes ``codec``'s PyYAML dumper produces, but
 only for documents made of: keys and strings that are plain words
-(``resnet``, ``grid_search``, ``v1.2``), UUIDs or hex strings; ints, floats,
+(``resnet``, ``grid_search``, ``v1.2``, ``vm/78cf9eff``), UUIDs or hex strings; ints, floats,
 booleans, null; timestamps as our writer emits them; nested mappings; and
 lists of such scalars. For anything else it returns ``None`` and the caller
 goes PyYAML's way. A typical ``task submit`` (args like ``--lr=0.01
@@ -20,7 +20,7 @@ import re
 from datetime import datetime
 from typing import Any
 
-_WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_.\-]{0,99}")
+_WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_./\-]{0,99}")  # a lease's host key is ``vm/78cf9eff``
 _HEX_ID = re.compile(
     r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|[0-9a-f]*[a-f][0-9a-f]*"
 )  # a UUID, or hex digits with a letter among them (a number or 0b... never matches both)

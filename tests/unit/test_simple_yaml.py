@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from labtasker.fsqueue import simple_yaml, yaml_io
 from tests.unit.test_codec_fast import reference_dump, reference_load, same
 
-words = st.from_regex(r"[A-Za-z_][A-Za-z0-9_.\-]{0,12}", fullmatch=True)
+words = st.from_regex(r"[A-Za-z_][A-Za-z0-9_./\-]{0,12}", fullmatch=True)
 hexes = st.from_regex(r"[0-9a-f]{1,16}", fullmatch=True) | st.uuids().map(str)
 tricky = st.sampled_from(
     ["null", "Null", "yes", "No", "on", "OFF", "true", "y", "0b101", "0b1a", "12", "1e5", "1.5", ".5",
