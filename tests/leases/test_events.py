@@ -27,7 +27,7 @@ labtasker.update_tasks([labtasker.TaskUpdateRequest(**{"_id": gone, "status": "c
 
 @labtasker.loop()
 def main(x: int = Required()):
-    time.sleep(0.3)  # long enough to be seen running
+    time.sleep(1.0)  # long enough to be seen running, even on a busy machine (a briefer state may be skipped)
     if x == 2:
         raise RuntimeError("boom")
 
