@@ -815,9 +815,7 @@ def _memo_path(store: Path) -> Path:
 
 def content_digest(data: bytes) -> bytes:
     """What identifies a file's bytes in the memo."""
-    from _blake2 import blake2b  # hashlib's own, without the OpenSSL that importing hashlib loads
-
-    return blake2b(data, digest_size=16).digest()
+    return ids.blake2b(data, digest_size=16).digest()
 
 
 def _memo_records(data: bytes) -> tuple[dict[tuple[str, bytes], Doc], dict[str, list[Record]]]:

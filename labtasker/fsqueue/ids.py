@@ -6,6 +6,11 @@ import os
 import re
 import time
 
+try:  # hashlib.blake2b itself, without hashlib's OpenSSL binding (3 ms of a command's start-up)
+    from _blake2 import blake2b as blake2b
+except ImportError:  # pragma: no cover - a Python built without it
+    from hashlib import blake2b as blake2b
+
 SAFE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 
 

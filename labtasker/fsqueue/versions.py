@@ -21,11 +21,7 @@ from datetime import datetime
 from typing import Any
 
 from labtasker.fsqueue.documents import TASK_FIELDS, ordered
-
-try:  # hashlib.blake2b itself, without hashlib's OpenSSL binding (3 ms of a command's start-up)
-    from _blake2 import blake2b
-except ImportError:  # pragma: no cover - a Python built without it
-    from hashlib import blake2b
+from labtasker.fsqueue.ids import blake2b
 
 Doc = dict[str, Any]
 
