@@ -76,28 +76,23 @@ class Selection(Command):
 
     def select_ids(self, limit: int | None, offset: int = 0, sort: list[str] | None = None) -> list[str]:
         """The ids of the tasks ``select`` gives, without making the tasks."""
-        return api.ls_task_ids(
-            task_id=self.task_id,
-            task_name=self.task_name,
-            status=self.status,
-            extra_filter=self.extra_filter,
-            limit=limit,
-            offset=offset,
-            sort=sort or None,
-        )
+        return api.ls_task_ids(**self._query(limit, offset, sort))
 
     def select(self, limit: int | None, offset: int = 0, sort: list[str] | None = None) -> list[api.Task]:
         """The selected tasks (``limit=None``: all of them)."""
-        response = api.ls_tasks(
-            task_id=self.task_id,
-            task_name=self.task_name,
-            status=self.status,
-            extra_filter=self.extra_filter,
-            limit=limit,
-            offset=offset,
-            sort=sort or None,
-        )
-        return response.content
+        return api.ls_tasks(**self._query(limit, offset, sort)).content
+
+    def _query(self, limit: int | None, offset: int, sort: list[str] | None) -> dict[str, Any]:
+        """The selector switches and the window, as ``ls_tasks`` and ``ls_task_ids`` take them."""
+        return {
+            "task_id": self.task_id,
+            "task_name": self.task_name,
+            "status": self.status,
+            "extra_filter": self.extra_filter,
+            "limit": limit,
+            "offset": offset,
+            "sort": sort or None,
+        }
 
 
 class TaskGroup(Group):
