@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from labtasker.fsqueue import error_record, ran_with
+from labtasker.fsqueue.documents import SCALARS, owned_copy
 from labtasker.fsqueue.transitions import UPDATABLE
 
 
@@ -44,15 +45,15 @@ class Task:
         known = _FIELD_NAMES.get(cls)
         if known is None:
             known = _FIELD_NAMES[cls] = frozenset(f.name for f in fields(cls))
-        scalar = _SCALARS
-        values = {k: v if type(v) in scalar else _copied(v) for k, v in doc.items() if k in known}
+        scalar = SCALARS
+        values = {k: v if type(v) in scalar else owned_copy(v) for k, v in doc.items() if k in known}
         for name in ("args", "metadata", "summary"):
             if not isinstance(values.get(name), dict):
                 values[name] = {}
         values["queue_name"] = queue_name
         values["error"] = error_record.of(doc)
         values["last_error"] = error_record.text(doc.get("last_error")) if values["error"] else None
-        values["ran_with"] = _copied(ran_with.of(doc))
+        values["ran_with"] = owned_copy(ran_with.of(doc))
         values["args_changed"] = ran_with.changed(doc)
         return cls(**values)
 
@@ -65,19 +66,6 @@ class Task:
 
 
 _FIELD_NAMES: dict[type, frozenset[str]] = {}
-_SCALARS = frozenset((str, int, float, bool, type(None), datetime))  # immutable: shared, not copied
-
-
-def _copied(value: Any) -> Any:
-    """A copy the task owns: a document's dicts and lists copied, its scalars shared (immutable)."""
-    kind = type(value)
-    if kind is dict:
-        return {k: v if type(v) in _SCALARS else _copied(v) for k, v in value.items()}
-    if kind is list:
-        return [v if type(v) in _SCALARS else _copied(v) for v in value]
-    if kind in _SCALARS:
-        return value
-    return copy.deepcopy(value)  # anything unusual a hand-edited file may hold
 
 
 @dataclass

@@ -240,3 +240,21 @@ def set_path(doc: dict[str, Any], path: str, value: Any) -> None:
             child = node[part] = {}
         node = child
     node[parts[-1]] = value
+
+
+SCALARS = frozenset((str, int, float, bool, type(None), datetime))  # immutable: shared, not copied
+
+
+def owned_copy(value: Any) -> Any:
+    """A copy its holder owns: a document's dicts and lists copied, its scalars shared (immutable).
+
+    Faster than ``deepcopy`` for plain data (no memo of what was copied).
+    """
+    kind = type(value)
+    if kind is dict:
+        return {k: v if type(v) in SCALARS else owned_copy(v) for k, v in value.items()}
+    if kind is list:
+        return [v if type(v) in SCALARS else owned_copy(v) for v in value]
+    if kind in SCALARS:
+        return value
+    return copy.deepcopy(value)  # anything unusual a hand-edited file may hold
