@@ -38,8 +38,6 @@ and loaded only when it is owned by the same user and writable by no one else.
 from __future__ import annotations
 
 import atexit
-import copy
-import gc
 import heapq
 import logging
 import os
@@ -50,226 +48,44 @@ import threading
 import time
 import weakref
 import zlib
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 from labtasker.fsqueue import clock, entries, ids, layout
+from labtasker.fsqueue.table import (
+    KEY,
+    Doc,
+    Key,
+    Part,
+    Row,
+    Table,
+    build_table,
+    dumps,
+    gc_paused,
+    loads,
+    pack,
+)
 
 log = logging.getLogger("labtasker")
 
-FORMAT = 3
+FORMAT = 4  # 4: tables in segments
 RACY_NS = 2_000_000_000  # coarser than any filesystem's timestamp tick we know of (FAT: 2 s)
 READ_ONLY_SKEW_NS = 60_000_000_000  # a read-only reader's own clock may be this far ahead of the files'
 STORE_MIN = 100  # smaller directories are parsed afresh each time: cheap, and nothing is written
-Doc = dict[str, Any]
-Key = bytes  # inode, size, mtime_ns and ctime_ns of a file, packed: cheap to make and compare
 Parse = Callable[[str, bytes], "Doc | None"]
 """Turn a file's bytes into a document, or None (the parser quarantines what it cannot read)."""
 Load = Callable[[str, bytes], "Doc"]
 """Turn a file's bytes into a document, touching nothing else; raise for a file it cannot read."""
 PARALLEL_MIN = 2000  # misses; fewer are parsed in this process (a fork and the hand-back cost more)
 _PER_CHILD_MIN = 1000
-_KEY = struct.Struct("<QQqq")
 _FRAME = struct.Struct("<II")  # a memo record's length and crc32
 MEMO_MAX = 32 << 20  # bytes; a memo that no reader has folded into a table stops growing here
 DETACH_MIN = 20_000  # rows from which a forked process writes the cache file (pickling them is slow)
 MEMO_BATCH = 64  # records a writer keeps before appending them as one (one pickle loads faster than many)
 MEMO_DELAY = 0.5  # seconds a record may wait for more; the rest are appended when the process exits
 Record = tuple[str, bytes, "Doc", "Key | None"]  # name, digest of the bytes, document, stat key
-
-
-class _Absent:
-    """A field a document does not have (None is a value)."""
-
-    __slots__ = ()
-
-    def __repr__(self) -> str:
-        return "ABSENT"
-
-    def __reduce__(self) -> str:
-        return "ABSENT"
-
-
-ABSENT: Any = _Absent()
-
-
-class Table:
-    """Documents as columns, one list per field, decoded when first used; and row by row.
-
-    Columns serve scans (a filter reads one field of every document); the rows,
-    each pickled on its own, serve the few documents a listing shows, so
-    showing 100 of 10^5 tasks does not decode every column.
-    """
-
-    def __init__(
-        self,
-        names: Sequence[str],
-        keys: bytes,
-        fields: list[str],
-        *,
-        blobs: dict[str, bytes] | None = None,
-        columns: dict[str, tuple[Any, ...]] | None = None,
-        rows: Sequence[bytes] | None = None,
-    ) -> None:
-        # Tuples, not lists: a tuple of plain values drops out of the garbage collector's
-        # sight, so a process holding 10^5 documents does not pay for them at every collection.
-        self.names = tuple(names)
-        self.keys = keys  # _KEY records, one per name
-        self.fields = fields
-        self.index = {name: i for i, name in enumerate(names)}
-        self._blobs = blobs or {}
-        self._columns = columns or {}
-        self._rows = (
-            None if rows is None else tuple(rows)
-        )  # each a pickled tuple of values in ``fields`` order
-
-    def key(self, i: int) -> Key:
-        return self.keys[i * _KEY.size : (i + 1) * _KEY.size]
-
-    def column(self, field: str) -> tuple[Any, ...] | None:
-        """The values of ``field`` (ABSENT where a document lacks it), or None for an unknown field."""
-        col = self._columns.get(field)
-        if col is None and field in self._blobs:
-            with _gc_paused():
-                col = self._columns[field] = _loads(self._blobs.pop(field))
-        return col
-
-    def decode_all(self) -> None:
-        for field in self.fields:
-            self.column(field)
-
-    def doc(self, i: int) -> Doc:
-        """Row ``i`` as a new dict."""
-        if self._rows is not None and len(self._columns) < len(self.fields):
-            values = _loads(self._rows[i])
-            return {
-                field: value for field, value in zip(self.fields, values, strict=False) if value is not ABSENT
-            }
-        columns = [(field, self.column(field)) for field in self.fields]
-        return {field: col[i] for field, col in columns if col[i] is not ABSENT}  # type: ignore[index]
-
-    def packed(self, header: tuple[Any, ...]) -> dict[str, Any]:
-        """What the cache file holds: every column and every row pickled on its own, with checksums."""
-        blobs = dict(self._blobs)
-        for field, col in self._columns.items():
-            blobs[field] = _dumps(col)
-        columns = [self.column(field) for field in self.fields]
-        rows = [_dumps(values) for values in zip(*columns, strict=False)]
-        sums = {field: zlib.crc32(blob) for field, blob in blobs.items()}
-        sums[""] = zlib.crc32(b"".join(rows))
-        return {
-            "header": header,
-            "names": list(self.names),
-            "keys": self.keys,
-            "fields": self.fields,
-            "blobs": blobs,
-            "rows": rows,
-            "sums": sums,
-        }
-
-    @classmethod
-    def unpacked(cls, data: dict[str, Any]) -> Table:
-        """A table of packed data, its columns still to decode."""
-        return cls(data["names"], data["keys"], data["fields"], blobs=data["blobs"], rows=data["rows"])
-
-    @classmethod
-    def loads(cls, data: Any, header: tuple[Any, ...]) -> Table | None:
-        """The table a cache file holds, or None if it is not one we wrote for ``header``."""
-        if not isinstance(data, dict) or data.get("header") != header:
-            return None
-        names, keys, fields = data.get("names"), data.get("keys"), data.get("fields")
-        blobs, rows, sums = data.get("blobs"), data.get("rows"), data.get("sums")
-        if not (
-            isinstance(names, list)
-            and isinstance(keys, bytes)
-            and isinstance(fields, list)
-            and isinstance(blobs, dict)
-            and isinstance(rows, list)
-            and isinstance(sums, dict)
-        ):
-            return None
-        if len(keys) != len(names) * _KEY.size or set(blobs) != set(fields) or len(rows) != len(names):
-            return None
-        if any(sums.get(field) != zlib.crc32(blob) for field, blob in blobs.items()):
-            return None
-        if sums.get("") != zlib.crc32(b"".join(rows)):
-            return None
-        return cls.unpacked(data)
-
-
-def build_table(rows: list[tuple[str, Key, Any]], old: Table | None) -> Table:
-    """A table of (name, key, source) rows, sorted by name; a source is a dict or a row index of ``old``."""
-    fields = list(old.fields) if old is not None else []
-    known = set(fields)
-    for _, _, source in rows:
-        if isinstance(source, dict):
-            for field in source:
-                if field not in known:
-                    known.add(field)
-                    fields.append(field)
-    columns = {}
-    for field in fields:
-        col = old.column(field) if old is not None else None
-        columns[field] = tuple(
-            [
-                source.get(field, ABSENT)
-                if isinstance(source, dict)
-                else (ABSENT if col is None else col[source])
-                for _, _, source in rows
-            ]
-        )
-    keys = b"".join(key for _, key, _ in rows)
-    return Table([name for name, _, _ in rows], keys, fields, columns=columns)
-
-
-class Row(Mapping[str, Any]):
-    """One document of a table, read in place (read-only)."""
-
-    __slots__ = ("_i", "_table")
-
-    def __init__(self, table: Table, i: int) -> None:
-        self._table = table
-        self._i = i
-
-    def get(self, key: str, default: Any = None) -> Any:
-        col = self._table._columns.get(key)
-        if col is None:
-            col = self._table.column(key)  # first use of this field: decode it
-            if col is None:
-                return default
-        value = col[self._i]
-        return default if value is ABSENT else value
-
-    def __getitem__(self, key: str) -> Any:
-        value = self.get(key, ABSENT)
-        if value is ABSENT:
-            raise KeyError(key)
-        return value
-
-    def __contains__(self, key: object) -> bool:
-        return isinstance(key, str) and self.get(key, ABSENT) is not ABSENT
-
-    def __iter__(self) -> Iterator[str]:
-        return (field for field in self._table.fields if self.get(field, ABSENT) is not ABSENT)
-
-    def __len__(self) -> int:
-        return sum(1 for _ in self)
-
-    def __repr__(self) -> str:
-        return repr(self._table.doc(self._i))
-
-    def to_dict(self) -> Doc:
-        """The document as a new plain dict (its values are shared: copy before changing them)."""
-        return self._table.doc(self._i)
-
-    def __copy__(self) -> Doc:
-        return self._table.doc(self._i)
-
-    def __deepcopy__(self, memo: dict[int, Any]) -> Doc:
-        return copy.deepcopy(self._table.doc(self._i), memo)
 
 
 class DirCache:
@@ -357,7 +173,7 @@ class DirCache:
             batch, self._unwritten = self._unwritten, []
         if not batch or self.memo is None:
             return
-        record = _dumps(batch)
+        record = dumps(batch)
         try:
             _append_private(self.memo, _FRAME.pack(len(record), zlib.crc32(record)) + record)
         except OSError as exc:
@@ -365,16 +181,20 @@ class DirCache:
 
     # ------------------------------------------------------------ reading
     def _refresh(self, views: bool) -> list[Any]:
-        with _gc_paused():
-            scanned = self._scan()
-            table = self._table_for(len(scanned))
-            if table is not None and not views and len(table.names) > 64:
-                table.decode_all()  # many dicts to build: columns beat rows
-            if table is not None and _holds(table, scanned):
-                out, used = self._with_table(table, scanned, views)
+        with gc_paused():
+            regular, others = self._names()
+            table = self._table_for(len(regular) + len(others))
+            if table is None and self._cold_ok(len(regular)):
+                out = self._cold(sorted(regular), others, views)
             else:
-                out, used = self._each(sorted(scanned), scanned, table, views)
-            self._maybe_store(table, scanned, used)
+                scanned = self._stat_all(regular + others)
+                if table is not None and not views and len(table.names) > 64:
+                    table.decode_all()  # many dicts to build: columns beat rows
+                if table is not None and _holds(table, scanned):
+                    out, used = self._with_table(table, scanned, views)
+                else:
+                    out, used = self._each(sorted(scanned), scanned, table, views)
+                self._maybe_store(table, scanned, used)
         return [item for item in out if item[1] is not None]
 
     def _with_table(self, table: Table, scanned: dict[str, Key], views: bool) -> tuple[list[Any], int]:
@@ -430,7 +250,7 @@ class DirCache:
             out[i] = (name, doc)
             if settled_before is None:
                 settled_before = self._settled_before(len(scanned))
-            if _KEY.unpack(key)[3] < settled_before:
+            if KEY.unpack(key)[3] < settled_before:
                 self._extra[name] = (key, _interned(doc))
         return left
 
@@ -438,30 +258,49 @@ class DirCache:
         """Files changed before this time (ns, the filesystem's clock) may be remembered."""
         return self._fs_now() - self.racy_ns if size >= self.store_min else -(2**62)
 
-    def _scan(self) -> dict[str, Key]:
-        """Name -> stat key of every task file, from one pass over the directory."""
+    def _names(self) -> tuple[list[str], list[str]]:
+        """The names of the task files in the directory, from one listing: those listed as
+        regular files, and the others (a directory, a link, or a type the listing does not give)."""
+        regular: list[str] = []
+        others: list[str] = []
+        try:
+            with os.scandir(self.directory) as listing:
+                for entry in listing:
+                    if layout.is_task_file(entry.name):
+                        (regular if entries.is_regular(entry) else others).append(entry.name)
+        except FileNotFoundError:
+            pass
+        return regular, others
+
+    def _stat_all(self, names: list[str]) -> dict[str, Key]:
+        """Name -> stat key of each task file still there (the others warned of or quarantined)."""
         out: dict[str, Key] = {}
         try:
             fd = os.open(self.directory, os.O_RDONLY)
         except FileNotFoundError:
             return out
         try:
-            for name in os.listdir(fd):
-                if layout.is_task_file(name):
-                    try:
-                        st = os.lstat(name, dir_fd=fd)  # relative to the fd: no path walk
-                    except FileNotFoundError:
-                        continue
-                    why = entries.problem(st)
-                    if why is None:
-                        out[name] = _key(st)
-                    elif stat.S_ISREG(st.st_mode) and self.reject is not None:
-                        self.reject(name, why)  # a huge file: never read
-                    else:  # a directory, FIFO, link or device: never opened
-                        entries.warn(self.directory / name, why)
+            for name in names:
+                key = self._stat_one(fd, name)
+                if key is not None:
+                    out[name] = key
         finally:
             os.close(fd)
         return out
+
+    def _stat_one(self, fd: int, name: str) -> Key | None:
+        try:
+            st = os.lstat(name, dir_fd=fd)  # relative to the fd: no path walk
+        except FileNotFoundError:
+            return None
+        why = entries.problem(st)
+        if why is None:
+            return _key(st)
+        if stat.S_ISREG(st.st_mode) and self.reject is not None:
+            self.reject(name, why)  # a huge file: never read
+        else:  # a directory, FIFO, link or device: never opened
+            entries.warn(self.directory / name, why)
+        return None
 
     def _read_misses(self, out: list[tuple[str, Any]], misses: list[int], scanned: dict[str, Key]) -> None:
         """Read and parse the files the cache cannot vouch for; remember the settled ones.
@@ -518,7 +357,7 @@ class DirCache:
         assert load is not None
         for name in names:
             try:
-                read = entries.read_at(dir_fd, self.directory / name, quiet=True)
+                read = entries.read_at(dir_fd, name, quiet=True, listed_regular=True)
             except entries.BadEntry:
                 out.append(None)
                 continue
@@ -535,6 +374,89 @@ class DirCache:
                     continue
             out.append((_key(st), st.st_ctime_ns, doc))
         return out
+
+    # ------------------------------------------------------------ a cold listing
+    def _cold_ok(self, size: int) -> bool:
+        """Nothing is remembered of this big directory: ``_cold`` reads it."""
+        return self.load is not None and size >= PARALLEL_MIN
+
+    def _cold(self, names: list[str], others: list[str], views: bool) -> list[tuple[str, Any]]:
+        """(name, document) of every file of a directory nothing is remembered of.
+
+        The names are split among this process and forked children; each reads
+        and parses its part and packs the settled documents into rows of a
+        table (``table.pack``), so the pickling a cache file needs is shared
+        out too, and this process joins the parts without decoding them: a
+        listing then decodes only the columns it reads. That table is the
+        directory's from now on, and is written to the cache file as it is.
+        ``names``: those listed as regular files, sorted; ``others`` are looked at here.
+        """
+        settled_before = self._settled_before(len(names))
+        memo = self._load_memo()
+        try:
+            dir_fd = os.open(self.directory, os.O_RDONLY)
+        except FileNotFoundError:
+            return []
+        try:
+            results = []
+            for chunk, got in _chunks_in_children(
+                lambda chunk: self._pack_quietly(dir_fd, chunk, memo, settled_before), names
+            ):
+                if not (isinstance(got, tuple) and len(got) == 2 and isinstance(got[0], Part)):
+                    got = self._pack_quietly(dir_fd, chunk, memo, settled_before)  # its child failed
+                results.append((chunk, got))
+            table = Table.from_parts([part for _, (part, _) in results])
+            if not views and len(table.names) > 64:
+                table.decode_all()  # many dicts to build: columns beat rows
+            self._extra = {}
+            scanned = self._stat_all(others)
+            odd = self._each(sorted(scanned), scanned, None, views)[0] if scanned else []
+            out: list[tuple[str, Any]] = []
+            row = 0
+            for chunk, (_, aside) in results:
+                for j, name in enumerate(chunk):
+                    if j not in aside:  # the next row of the table
+                        scanned[name] = table.key(row)
+                        out.append((name, Row(table, row) if views else table.doc(row)))
+                        row += 1
+                        continue
+                    item = aside[j]
+                    if item is None:  # read here: warnings and quarantine are this process's
+                        found = self._stat_one(dir_fd, name)
+                        item = (b"", 0, None) if found is None else self._read_one(dir_fd, name, memo)
+                    key, ctime_ns, doc = item
+                    if doc is not None:
+                        doc = _interned(doc)
+                        scanned[name] = key
+                        if ctime_ns < settled_before:
+                            self._extra[name] = (key, doc)
+                    out.append((name, doc))
+            if odd:  # not listed as regular files: the usual look, then a read if they are
+                out += odd
+                out.sort(key=_name)
+        finally:
+            os.close(dir_fd)
+        self._table = table
+        self._save(scanned)
+        return out
+
+    def _pack_quietly(
+        self, dir_fd: int, names: list[str], memo: dict[tuple[str, bytes], Doc], settled_before: int
+    ) -> tuple[Part, dict[int, _Read | None]]:
+        """``_read_quietly`` of the names, the settled documents packed into a part of a table;
+        the others (changed moments ago, gone, or None: left to the parent) by their place in ``names``."""
+        kept: list[str] = []
+        keys: list[Key] = []
+        docs: list[Doc] = []
+        aside: dict[int, _Read | None] = {}
+        for j, (name, item) in enumerate(zip(names, self._read_quietly(dir_fd, names, memo), strict=True)):
+            if item is None or item[2] is None or item[1] >= settled_before:
+                aside[j] = item
+            else:
+                kept.append(name)
+                keys.append(item[0])
+                docs.append(item[2])
+        return pack(kept, keys, docs), aside
 
     def _fs_now(self) -> int:
         """The filesystem's clock, in ns (touch a marker file); far past if it cannot be written."""
@@ -630,7 +552,11 @@ class DirCache:
                 kept.append((name, scanned[name], i))
         self._table = build_table(kept, table)
         self._extra = {}
-        if self.store is None or len(kept) < self.store_min or self.read_only:
+        self._save(scanned)
+
+    def _save(self, scanned: dict[str, Key]) -> None:
+        """Write the table to the cache file; the memo keeps only what the table does not hold."""
+        if self.store is None or len(self._table.names) < self.store_min or self.read_only:  # type: ignore[union-attr]
             return
         store, header = self.store, self._header()
 
@@ -641,12 +567,12 @@ class DirCache:
             if self._delta:
                 _unlink_quietly(_delta_path(store))
 
-        if len(kept) >= DETACH_MIN and _detached(save):
+        if len(self._table.names) >= DETACH_MIN and _detached(save):  # type: ignore[union-attr]
             # Pickling 10^5 rows is a third of a cold listing: a forked process writes the file
             # while this one goes on with the table it has; what it rewrites is read again here.
             self._memo, self._memo_names, self._delta = None, {}, frozenset()
             return
-        packed = self._table.packed(header)
+        packed = self._table.packed(header)  # type: ignore[union-attr]
         self._write(store, packed)
         self._table = Table.unpacked(packed)  # as a new process has it: only the columns in use get decoded
         if self.memo is not None and self._memo:
@@ -676,7 +602,7 @@ class DirCache:
         if not left:
             _unlink_quietly(self.memo)
             return
-        record = _dumps(left)
+        record = dumps(left)
         try:
             _write_private(self.memo, _FRAME.pack(len(record), zlib.crc32(record)) + record)
         except OSError as exc:
@@ -685,7 +611,7 @@ class DirCache:
 
     def _write(self, path: Path, what: Any, *, quiet: bool = False) -> None:
         try:
-            _write_private(path, _dumps(what))
+            _write_private(path, dumps(what))
         except OSError as exc:  # a read-only or full disk only costs speed
             if not quiet:
                 log.debug("could not write cache %s: %s", path, exc)
@@ -702,17 +628,26 @@ def _cpus() -> int:
 
 
 def _in_children(work: Callable[[list[str]], list[Any]], names: list[str]) -> list[Any]:
-    """``work(names)``, the names split among this process and forked children, in order.
+    """``work(names)``, the names split among this process and forked children, in order; the
+    part of a child that failed comes back as Nones, which the caller reads itself."""
+    out: list[Any] = []
+    for chunk, part in _chunks_in_children(work, names):
+        out.extend(part if isinstance(part, list) and len(part) == len(chunk) else [None] * len(chunk))
+    return out
+
+
+def _chunks_in_children(work: Callable[[list[str]], Any], names: list[str]) -> list[tuple[list[str], Any]]:
+    """(chunk, ``work(chunk)``) for contiguous chunks of the names, worked on by this process and
+    forked children at once; None for the chunk of a child that failed.
 
     A cold listing of 10^5 files is CPU-bound parsing: each child reads and
     parses a contiguous part and hands back plain data through a pipe. A child
     only reads files and computes (no locks, no logging, no writes but its
-    pipe) and leaves with ``os._exit``; a part whose child failed comes back
-    as Nones, which the caller reads itself.
+    pipe) and leaves with ``os._exit``.
     """
     parts = max(1, min(_cpus(), len(names) // _PER_CHILD_MIN))
     if parts == 1 or not hasattr(os, "fork"):
-        return work(names)
+        return [(names, work(names))]
     import pickle
     import signal
 
@@ -737,7 +672,7 @@ def _in_children(work: Callable[[list[str]], list[Any]], names: list[str]) -> li
                 os._exit(code)
             os.close(w)
             children.append((pid, r))
-        out = work(chunks[0])
+        out = [(chunks[0], work(chunks[0]))]
         for (pid, r), chunk in zip(children, chunks[1:], strict=True):
             blocks = []
             while block := os.read(r, 1 << 20):
@@ -750,7 +685,7 @@ def _in_children(work: Callable[[list[str]], list[Any]], names: list[str]) -> li
                     part = pickle.loads(b"".join(blocks))
                 except Exception:
                     part = None
-            out.extend(part if isinstance(part, list) and len(part) == len(chunk) else [None] * len(chunk))
+            out.append((chunk, part))
         return out
     finally:
         for pid, r in children:
@@ -835,7 +770,7 @@ def _memo_records(data: bytes) -> tuple[dict[tuple[str, bytes], Doc], dict[str, 
         if end > len(data) or zlib.crc32(record) != crc:
             break  # a writer died mid-append: what follows cannot be trusted
         try:
-            batch = _loads(record)
+            batch = loads(record)
         except Exception:
             break
         for entry in batch if isinstance(batch, list) else [batch]:
@@ -852,7 +787,7 @@ def _is_record(entry: Any) -> bool:
         and isinstance(entry[0], str)
         and isinstance(entry[1], bytes)
         and isinstance(entry[2], dict)
-        and (entry[3] is None or (isinstance(entry[3], bytes) and len(entry[3]) == _KEY.size))
+        and (entry[3] is None or (isinstance(entry[3], bytes) and len(entry[3]) == KEY.size))
     )
 
 
@@ -949,19 +884,6 @@ def store_path(cache_dir: Path, dirname: str) -> Path:
     return cache_dir / f"{dirname}.{uid}.pickle"
 
 
-def _dumps(value: Any) -> bytes:
-    import pickle  # here, not at the top: most commands never touch a cache file
-
-    return pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
-
-
-def _loads(data: bytes | memoryview) -> Any:
-    """Unpickle bytes of our own cache file (the caller checked who wrote it)."""
-    import pickle
-
-    return pickle.loads(data)
-
-
 def _load_file(f: Any) -> Any:
     import pickle
 
@@ -969,7 +891,7 @@ def _load_file(f: Any) -> Any:
 
 
 def _key(st: os.stat_result) -> Key:
-    return _KEY.pack(st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+    return KEY.pack(st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
 
 
 def _unlink_quietly(path: Path) -> None:
@@ -1010,15 +932,3 @@ def _write_private(dest: Path, data: bytes) -> None:
     except BaseException:
         os.unlink(tmp)
         raise
-
-
-@contextmanager
-def _gc_paused() -> Iterator[None]:
-    """Building 10^5 objects would set off full collections that find nothing to free."""
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()

@@ -64,18 +64,26 @@ def read(path: Path) -> tuple[os.stat_result, bytes] | None:
     return read_at(None, path)
 
 
-def read_at(dir_fd: int | None, path: Path, *, quiet: bool = False) -> tuple[os.stat_result, bytes] | None:
+def read_at(
+    dir_fd: int | None, path: Path | str, *, quiet: bool = False, listed_regular: bool = False
+) -> tuple[os.stat_result, bytes] | None:
     """``read``, through the open directory ``dir_fd`` (of ``path``) if one is given.
 
     A listing of 10^5 files reads them through one directory descriptor: no
-    path walk per file. ``quiet``: raise ``BadEntry`` without the warning.
+    path walk per file, and ``path`` may be the bare name (no Path to make).
+    ``quiet``: raise ``BadEntry`` without the warning. ``listed_regular``: the
+    directory listing gave the entry's type as a regular file, which stands in
+    for the ``lstat`` (the flags and the ``fstat`` after opening still catch an
+    entry replaced meanwhile).
     """
-    name: str | Path = path if dir_fd is None else path.name
-    try:
-        st = os.lstat(name, dir_fd=dir_fd)
-    except FileNotFoundError:
-        return None
-    why = problem(st)
+    name: str | Path = path if dir_fd is None or isinstance(path, str) else path.name
+    why = None
+    if not listed_regular:
+        try:
+            st = os.lstat(name, dir_fd=dir_fd)
+        except FileNotFoundError:
+            return None
+        why = problem(st)
     if why is None:
         try:
             fd = os.open(name, _FLAGS, dir_fd=dir_fd)
@@ -94,24 +102,28 @@ def read_at(dir_fd: int | None, path: Path, *, quiet: bool = False) -> tuple[os.
                     why = f"larger than {MAX_BYTES // 1024} KiB"
             finally:
                 os.close(fd)
+    why = why or "not a regular file"
     if not quiet:
-        warn(path, why)
+        warn(Path(path), why)
     raise BadEntry(f"{path} is {why}")
 
 
 def _read_fd(fd: int, size: int) -> bytes:
     """At most ``MAX_BYTES + 1`` bytes; asks for the size ``fstat`` gave (plus one, to see the end)
-    rather than for a whole MiB, which would cost a MiB's allocation per small file."""
+    rather than for a whole MiB, which would cost a MiB's allocation per small file. A read of a
+    regular file that gives less than asked has met its end: no second read to see it."""
     chunks, total = [], 0
     want = min(size, MAX_BYTES) + 1
     while total <= MAX_BYTES:
         chunk = os.read(fd, want)
-        want = MAX_BYTES + 1 - total - len(chunk)  # it grew meanwhile: read on, up to the limit
         if not chunk:
             break
         chunks.append(chunk)
         total += len(chunk)
-    return b"".join(chunks)
+        if len(chunk) < want:
+            break
+        want = MAX_BYTES + 1 - total  # it grew meanwhile: read on, up to the limit
+    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
 def warn(path: Path, why: str) -> None:

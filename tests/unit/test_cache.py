@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from labtasker.fsqueue import cache
+from labtasker.fsqueue import cache, table
 from labtasker.fsqueue.cache import DirCache
 from tests.conftest import wait_for
 
@@ -74,7 +74,7 @@ def test_a_file_changed_in_place_within_one_clock_tick_is_seen(
     """On a filesystem with whole-second timestamps, only the racy rule tells the two versions apart."""
 
     def coarse_key(st: os.stat_result) -> cache.Key:
-        return cache._KEY.pack(
+        return table.KEY.pack(
             st.st_ino, st.st_size, st.st_mtime_ns // 10**9 * 10**9, st.st_ctime_ns // 10**9 * 10**9
         )
 
@@ -188,7 +188,7 @@ def test_views_read_like_the_documents_they_show(folder: Path) -> None:
     make(folder, Parser()).docs()  # writes the cache file
     dc = make(folder, Parser())
     (_, a), (_, b) = dc.views()
-    assert isinstance(a, cache.Row)  # served from the cache file's columns
+    assert isinstance(a, table.Row)  # served from the cache file's columns
     assert a["id"] == "a" and a.get("lr") == "0.1" and b.get("lr", "none") == "none"
     assert "lr" in a and "lr" not in b and len(b) == 1 and list(a) == ["id", "lr"]
     assert dict(a) == a.to_dict() == {"id": "a", "lr": "0.1"} == a
