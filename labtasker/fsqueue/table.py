@@ -1,11 +1,12 @@
-"""Parsed documents as a table: one column per field, and each row pickled on its own.
+"""Parsed documents as a table: one column per field, pickled in groups of rows.
 
 What the listing cache keeps of a directory (``cache.py`` decides when a
-table may be trusted; this module only holds one). A table is made of
-segments: a cold listing parses the files of a directory in several
-processes, each of which packs its own part (``pack``), and the parts are
-joined (``Table.from_parts``) without decoding a single value, so the
-process that lists only decodes the columns it reads.
+table may be trusted; this module only holds one). Each column is pickled in
+groups of ``GROUP`` rows, so a filter decodes the columns it reads and
+nothing else, and showing 100 of 10^5 tasks decodes only their groups. A
+table is made of segments: a cold listing parses the files of a directory in
+several processes, each of which packs its own part (``pack``), and the
+parts are joined (``Table.from_parts``) without decoding a single value.
 """
 
 from __future__ import annotations
@@ -22,7 +23,8 @@ from typing import Any, NamedTuple
 Doc = dict[str, Any]
 Key = bytes  # inode, size, mtime_ns and ctime_ns of a file, packed: cheap to make and compare
 KEY = struct.Struct("<QQqq")
-BATCH = 32  # rows pickled together: a pickle of one row costs three times as much per row
+GROUP = 32  # rows a pickle of a column holds: fewer cost more per row, more cost more per document shown
+Blob = Any  # bytes: a pickled tuple of a group's values; int: that many rows without the field
 
 
 class _Absent:
@@ -46,8 +48,7 @@ class Part(NamedTuple):
     names: list[str]
     keys: bytes
     fields: list[str]
-    blobs: dict[str, bytes]  # one pickled tuple per field, ABSENT where a row lacks it
-    rows: list[bytes]  # the rows' values in ``fields`` order, ``BATCH`` rows to a pickled list
+    groups: dict[str, list[bytes]]  # per field, a pickled tuple of each ``GROUP`` rows' values
 
 
 def pack(names: list[str], keys: list[Key], docs: list[Doc]) -> Part:
@@ -67,23 +68,15 @@ def pack(names: list[str], keys: list[Key], docs: list[Doc]) -> Part:
         for doc in docs
     ]
     columns = list(zip(*values, strict=True)) if fields else []
-    blobs = {field: dumps(col) for field, col in zip(fields, columns, strict=True)}
-    return Part(names, b"".join(keys), fields, blobs, _batches(values))
-
-
-def _batches(values: list[tuple[Any, ...]]) -> list[bytes]:
-    return [dumps(values[at : at + BATCH]) for at in range(0, len(values), BATCH)]
+    groups = {field: _grouped(col, 0, len(col)) for field, col in zip(fields, columns, strict=True)}
+    return Part(names, b"".join(keys), fields, groups)
 
 
 class Table:
-    """Documents as columns, one list per field, decoded when first used; and row by row.
+    """Documents as columns, one per field, decoded when first used; and row by row.
 
-    Columns serve scans (a filter reads one field of every document); the rows,
-    each pickled on its own, serve the few documents a listing shows, so
-    showing 100 of 10^5 tasks does not decode every column. A column is held
-    as blobs, one per segment (an int stands for that many rows without the
-    field); rows are pickled ``BATCH`` to a blob, and each segment of rows
-    has its own field order and its own blobs (``_segments``).
+    ``_groups`` holds the columns not decoded yet, as blobs of ``GROUP`` rows;
+    the rows of each segment (a part, or the whole table) start a new group.
     """
 
     def __init__(
@@ -92,10 +85,9 @@ class Table:
         keys: bytes,
         fields: list[str],
         *,
-        blobs: dict[str, list[Any]] | None = None,
+        groups: dict[str, list[Blob]] | None = None,
         columns: dict[str, tuple[Any, ...]] | None = None,
-        rows: Sequence[bytes] | None = None,
-        segments: list[tuple[int, list[str], int]] | None = None,
+        segments: list[tuple[int, int]] | None = None,
     ) -> None:
         # Tuples, not lists: a tuple of plain values drops out of the garbage collector's
         # sight, so a process holding 10^5 documents does not pay for them at every collection.
@@ -103,29 +95,34 @@ class Table:
         self.keys = keys  # KEY records, one per name
         self.fields = fields
         self.index = {name: i for i, name in enumerate(names)}
-        self._blobs = blobs or {}
+        self._groups = groups or {}
         self._columns = columns or {}
-        self._rows = None if rows is None else tuple(rows)
-        # (first row, the order of its rows' values, its first blob of rows)
-        self._segments = segments or [(0, fields, 0)]
-        self._starts = [start for start, _, _ in self._segments]
-        self._batch: tuple[int, list[tuple[Any, ...]]] = (-1, [])  # the blob of rows last decoded
+        self._segments = segments or [(0, 0)]  # (first row, its group)
+        self._starts = [start for start, _ in self._segments]
+        self._last: tuple[int, dict[str, tuple[Any, ...]]] = (-1, {})  # a group's values last decoded
 
     @classmethod
     def from_parts(cls, parts: list[Part]) -> Table:
         """The parts one after the other, nothing decoded."""
         names: list[str] = []
         fields: list[str] = []
-        segments: list[tuple[int, list[str], int]] = []
-        rows: list[bytes] = []
+        segments: list[tuple[int, int]] = []
+        counts: list[int] = []  # the rows of each group
         for part in parts:
-            segments.append((len(names), part.fields, len(rows)))
+            segments.append((len(names), len(counts)))
+            counts += [min(GROUP, len(part.names) - at) for at in range(0, len(part.names), GROUP)]
             names += part.names
-            rows += part.rows
             fields += [field for field in part.fields if field not in fields]
-        blobs = {field: [part.blobs.get(field, len(part.names)) for part in parts] for field in fields}
+        firsts = [first for _, first in segments]
+        spans = list(zip(firsts, [*firsts[1:], len(counts)], strict=True))  # each part's groups
+        groups: dict[str, list[Blob]] = {}
+        for field in fields:
+            blobs: list[Blob] = []
+            for part, (first, end) in zip(parts, spans, strict=True):
+                blobs += part.groups.get(field) or counts[first:end]  # a part without the field: counts
+            groups[field] = blobs
         keys = b"".join(part.keys for part in parts)
-        return cls(names, keys, fields, blobs=blobs, rows=rows, segments=segments)
+        return cls(names, keys, fields, groups=groups, segments=segments)
 
     def key(self, i: int) -> Key:
         return self.keys[i * KEY.size : (i + 1) * KEY.size]
@@ -133,14 +130,13 @@ class Table:
     def column(self, field: str) -> tuple[Any, ...] | None:
         """The values of ``field`` (ABSENT where a document lacks it), or None for an unknown field."""
         col = self._columns.get(field)
-        if col is None and field in self._blobs:
+        if col is None and field in self._groups:
             with gc_paused():
-                parts = [
-                    (ABSENT,) * blob if type(blob) is int else loads(blob) for blob in self._blobs[field]
-                ]
-                col = parts[0] if len(parts) == 1 else tuple(value for part in parts for value in part)
-                self._columns[field] = col
-                del self._blobs[field]
+                values: list[Any] = []
+                for blob in self._groups[field]:
+                    values += (ABSENT,) * blob if type(blob) is int else loads(blob)
+                col = self._columns[field] = tuple(values)
+                del self._groups[field]
         return col
 
     def decode_all(self) -> None:
@@ -148,51 +144,53 @@ class Table:
             self.column(field)
 
     def doc(self, i: int) -> Doc:
-        """Row ``i`` as a new dict."""
-        if self._rows is not None and len(self._columns) < len(self.fields):
-            start, fields, first = self._segments[bisect.bisect_right(self._starts, i) - 1]
-            at, within = divmod(i - start, BATCH)
-            if self._batch[0] != first + at:
-                self._batch = (first + at, loads(self._rows[first + at]))
-            values = self._batch[1][within]
-            return {field: value for field, value in zip(fields, values, strict=False) if value is not ABSENT}
-        columns = [(field, self.column(field)) for field in self.fields]
-        return {field: col[i] for field, col in columns if col[i] is not ABSENT}  # type: ignore[index]
+        """Row ``i`` as a new dict (its values shared with the table: copy before changing them)."""
+        start, first = self._segments[bisect.bisect_right(self._starts, i) - 1]
+        group, at = divmod(i - start, GROUP)
+        group += first
+        if self._last[0] != group:
+            self._last = (group, {})
+        decoded = self._last[1]
+        out = {}
+        for field in self.fields:
+            col = self._columns.get(field)
+            if col is not None:
+                value = col[i]
+            else:
+                values = decoded.get(field)
+                if values is None:
+                    blob = self._groups[field][group]
+                    values = decoded[field] = (ABSENT,) * blob if type(blob) is int else loads(blob)
+                value = values[at]
+            if value is not ABSENT:
+                out[field] = value
+        return out
 
     def packed(self, header: tuple[Any, ...]) -> dict[str, Any]:
-        """What the cache file holds: every column and every row pickled, with checksums."""
-        blobs = {field: list(parts) for field, parts in self._blobs.items()}
+        """What the cache file holds: every column pickled in groups, with checksums."""
+        groups = {field: list(blobs) for field, blobs in self._groups.items()}
+        ends = [*self._starts[1:], len(self.names)]
         for field, col in self._columns.items():
-            blobs[field] = [dumps(col)]
-        if self._rows is not None:  # rows never change: decoding a column leaves them as they were
-            rows, segments = list(self._rows), self._segments
-        else:  # a table built of documents: its rows made from the columns, in one field order
-            columns = [self.column(field) for field in self.fields]
-            rows = _batches(list(zip(*columns, strict=True)))
-            segments = [(0, self.fields, 0)]
-        sums = {field: _crc(parts) for field, parts in blobs.items()}
-        sums[""] = zlib.crc32(b"".join(rows))
+            groups[field] = [
+                blob
+                for start, end in zip(self._starts, ends, strict=True)
+                for blob in _grouped(col, start, end)
+            ]
         return {
             "header": header,
             "names": list(self.names),
             "keys": self.keys,
             "fields": self.fields,
-            "blobs": blobs,
-            "rows": rows,
-            "segments": segments,
-            "sums": sums,
+            "groups": groups,
+            "segments": self._segments,
+            "sums": {field: _crc(blobs) for field, blobs in groups.items()},
         }
 
     @classmethod
     def unpacked(cls, data: dict[str, Any]) -> Table:
         """A table of packed data, its columns still to decode."""
         return cls(
-            data["names"],
-            data["keys"],
-            data["fields"],
-            blobs=data["blobs"],
-            rows=data["rows"],
-            segments=data["segments"],
+            data["names"], data["keys"], data["fields"], groups=data["groups"], segments=data["segments"]
         )
 
     @classmethod
@@ -201,26 +199,22 @@ class Table:
         if not isinstance(data, dict) or data.get("header") != header:
             return None
         names, keys, fields = data.get("names"), data.get("keys"), data.get("fields")
-        blobs, rows, sums = data.get("blobs"), data.get("rows"), data.get("sums")
-        segments = data.get("segments")
+        groups, segments, sums = data.get("groups"), data.get("segments"), data.get("sums")
         if not (
             isinstance(names, list)
             and isinstance(keys, bytes)
             and isinstance(fields, list)
-            and isinstance(blobs, dict)
-            and isinstance(rows, list)
+            and isinstance(groups, dict)
             and isinstance(sums, dict)
-            and isinstance(segments, list)
-            and segments
-            and all(isinstance(parts, list) for parts in blobs.values())
-            and _batches_fit(segments, len(names), len(rows))
+            and len(keys) == len(names) * KEY.size
+            and set(groups) == set(fields)
         ):
             return None
-        if len(keys) != len(names) * KEY.size or set(blobs) != set(fields):
-            return None
-        if any(sums.get(field) != _crc(parts) for field, parts in blobs.items()):
-            return None
-        if sums.get("") != zlib.crc32(b"".join(rows)):
+        count = _group_count(segments, len(names))
+        if count is None or any(
+            not isinstance(blobs, list) or len(blobs) != count or sums.get(field) != _crc(blobs)
+            for field, blobs in groups.items()
+        ):
             return None
         return cls.unpacked(data)
 
@@ -297,21 +291,25 @@ class Row(Mapping[str, Any]):
         return copy.deepcopy(self._table.doc(self._i), memo)
 
 
-def _batches_fit(segments: list[Any], size: int, blobs: int) -> bool:
-    """Segments that split ``size`` rows in order, each with its own run of the ``blobs`` of rows."""
-    ends = [s[0] for s in segments[1:]] + [size]
-    first = 0
+def _grouped(col: Sequence[Any], start: int, end: int) -> list[bytes]:
+    """Rows ``start`` to ``end`` of a column, pickled ``GROUP`` to a blob."""
+    return [dumps(tuple(col[at : min(at + GROUP, end)])) for at in range(start, end, GROUP)]
+
+
+def _group_count(segments: Any, size: int) -> int | None:
+    """How many groups segments of ``size`` rows hold, or None if they do not split the rows in order."""
+    if not isinstance(segments, list) or not segments:
+        return None
+    ends = [*(s[0] if isinstance(s, tuple) else -1 for s in segments[1:]), size]
+    count = 0
     for segment, end in zip(segments, ends, strict=True):
-        if not (
-            isinstance(segment, tuple)
-            and len(segment) == 3
-            and isinstance(segment[1], list)
-            and segment[2] == first
-            and 0 <= segment[0] <= end
-        ):
-            return False
-        first += -(-(end - segment[0]) // BATCH)
-    return bool(segments) and segments[0][0] == 0 and first == blobs
+        if not (isinstance(segment, tuple) and len(segment) == 2 and segment[1] == count):
+            return None
+        start = segment[0]
+        if not (isinstance(start, int) and 0 <= start <= end):
+            return None
+        count += -(-(end - start) // GROUP)
+    return count if segments[0][0] == 0 else None
 
 
 def _crc(parts: list[Any]) -> int:
