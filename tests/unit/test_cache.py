@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import pickle
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -301,3 +302,57 @@ def test_a_big_cache_file_is_written_by_a_process_of_its_own(
     parser = Parser()
     assert make(folder, parser).docs() == expected
     assert parser.calls == []
+
+
+def cold(folder: Path, parser: Parser, monkeypatch: pytest.MonkeyPatch, **kw: Any) -> DirCache:
+    """A cache that reads a big directory it knows nothing of in parts, in forked children."""
+    monkeypatch.setattr(cache, "PARALLEL_MIN", 10)
+    monkeypatch.setattr(cache, "_PER_CHILD_MIN", 5)
+    monkeypatch.setattr(cache, "_cpus", lambda: 3)
+
+    def load(name: str, data: bytes) -> dict[str, str]:
+        doc = parser(name, data)
+        if doc is None:
+            raise ValueError("unreadable")
+        return doc
+
+    kw.setdefault("racy_ns", SETTLED)
+    return DirCache(folder / "pending", parser, folder / "tmp" / "cache", store_min=0, load=load, **kw)
+
+
+def test_a_cold_listing_keeps_only_settled_files_in_the_cache_file(
+    folder: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Files changed moments ago are listed, but a new process reads them again, not the cache file."""
+    for i in range(30):
+        write(folder, f"{i:02}.yaml", f"id: {i}")
+    first = cold(folder, Parser(), monkeypatch, racy_ns=cache.RACY_NS)
+    expected = [(f"{i:02}.yaml", {"id": str(i)}) for i in range(30)]
+    assert first.docs() == expected
+    parser = Parser()
+    assert make(folder, parser, racy_ns=cache.RACY_NS).docs() == expected
+    assert len(parser.calls) == 30  # nothing settled was remembered
+
+
+def test_a_cold_listing_whose_child_dies_reads_that_part_itself(
+    folder: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for i in range(30):
+        write(folder, f"{i:02}.yaml", f"id: {i}")
+    parent = os.getpid()
+    parser = Parser()
+    dc = cold(folder, parser, monkeypatch)
+    real_load = dc.load
+    assert real_load is not None
+
+    def dies_in_a_child(name: str, data: bytes) -> dict[str, Any]:
+        if os.getpid() != parent:
+            os._exit(3)  # killed mid-part: no result reaches the pipe
+        return real_load(name, data)
+
+    dc.load = dies_in_a_child
+    assert dc.docs() == [(f"{i:02}.yaml", {"id": str(i)}) for i in range(30)]
+    assert len(parser.calls) == 30  # every file parsed here, once
+    again = Parser()
+    assert make(folder, again).docs() == dc.docs()
+    assert again.calls == []  # and all in the cache file
