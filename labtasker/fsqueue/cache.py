@@ -28,9 +28,11 @@ times are coarser than a millisecond, no key is recorded and the bytes are
 always read. This is what makes every listing after our own writes (submit,
 claim, finish, update) as fast as a warm one.
 
-The file holds one column per field (a pickled list each, decoded only when a
-field is first asked for), so a filter on ``args`` over 10^5 tasks decodes
-``args`` and nothing else. It is a pickle of plain data (lists, dicts,
+The file holds a table (``table.py``): one column per field, decoded only
+when a field is first asked for, so a filter on ``args`` over 10^5 tasks
+decodes ``args`` and nothing else. A directory nothing is remembered of is
+read in parts by forked children, each packing its own part of the table
+(``_cold``). The file is a pickle of plain data (lists, dicts,
 strings, numbers, dates) written by this user into the queue's local ``tmp/``
 and loaded only when it is owned by the same user and writable by no one else.
 """
