@@ -18,6 +18,7 @@ from labtasker.errors import LeaseLost, QueueExists, QueueNotFound, WorkerCrashe
 from labtasker.fsqueue import layout  # the rest where used: `task ls -q` needs none of it
 from labtasker.fsqueue.layout import STATE_DIRS, TaskStatus
 from labtasker.fsqueue.store import FsQueue
+from labtasker.fsqueue.table import gc_paused
 from labtasker.run_context import Context as Context  # the queue in use, for the CLI too
 from labtasker.run_context import context as context
 from labtasker.run_context import current_run, own_job, task_info
@@ -203,22 +204,23 @@ def _ls_docs(
     if queue is None:
         return None
     docs: list[Mapping[str, Any]] = []
-    for _, _, doc in queue.iter_views(dirnames):  # read-only views: only filtered fields are decoded
-        if task_id is not None and doc["task_id"] != task_id:
-            continue
-        if task_name is not None and doc.get("task_name") != task_name:
-            continue
-        if predicate is not None and not predicate(doc):
-            continue
-        docs.append(doc)
-    if spec is not None:
-        docs = sorting.sort_docs(docs, spec)
-    elif (
-        limit is not None and offset + limit < len(docs) // 8
-    ):  # the head of 10^5 tasks: no need to sort them all
-        docs = heapq.nsmallest(offset + limit, docs, key=_claim_order)
-    else:
-        docs.sort(key=_claim_order)
+    with gc_paused():  # 10^5 views and their keys make no cycles: full collections would find nothing
+        for _, _, doc in queue.iter_views(dirnames):  # read-only views: only filtered fields are decoded
+            if task_id is not None and doc["task_id"] != task_id:
+                continue
+            if task_name is not None and doc.get("task_name") != task_name:
+                continue
+            if predicate is not None and not predicate(doc):
+                continue
+            docs.append(doc)
+        if spec is not None:
+            docs = sorting.sort_docs(docs, spec)
+        elif (
+            limit is not None and offset + limit < len(docs) // 8
+        ):  # the head of 10^5 tasks: no need to sort them all
+            docs = heapq.nsmallest(offset + limit, docs, key=_claim_order)
+        else:
+            docs.sort(key=_claim_order)
     window = docs[offset : offset + limit] if limit is not None else docs[offset:]
     return queue, window
 

@@ -639,33 +639,41 @@ def _in_children(work: Callable[[list[str]], list[Any]], names: list[str]) -> li
 
 
 def _chunks_in_children(work: Callable[[list[str]], Any], names: list[str]) -> list[tuple[list[str], Any]]:
-    """(chunk, ``work(chunk)``) for contiguous chunks of the names, worked on by this process and
-    forked children at once; None for the chunk of a child that failed.
+    """(chunk, ``work(chunk)``) for contiguous chunks of the names, in order, worked on by this
+    process and forked children at once; None for a chunk whose child failed.
 
-    A cold listing of 10^5 files is CPU-bound parsing: each child reads and
-    parses a contiguous part and hands back plain data through a pipe. A child
-    only reads files and computes (no locks, no logging, no writes but its
-    pipe) and leaves with ``os._exit``.
+    A cold listing of 10^5 files is CPU-bound parsing. The chunks are handed
+    out as tickets through a pipe (a read of a few bytes from a pipe is whole),
+    a few per process, so a process that gets less of the CPU or slower files
+    takes fewer of them. A child only reads files and computes (no locks, no
+    logging, no writes but its pipe), hands back its chunks' results as plain
+    data, and leaves with ``os._exit``.
     """
-    parts = max(1, min(_cpus(), len(names) // _PER_CHILD_MIN))
-    if parts == 1 or not hasattr(os, "fork"):
+    workers = max(1, min(_cpus(), len(names) // _PER_CHILD_MIN))
+    if workers == 1 or not hasattr(os, "fork"):
         return [(names, work(names))]
     import pickle
     import signal
 
-    size = -(-len(names) // parts)
+    size = -(-len(names) // (workers * _TICKETS_EACH))
     chunks = [names[at : at + size] for at in range(0, len(names), size)]
+    results: dict[int, Any] = {}
     children: list[tuple[int, int]] = []  # (pid, read end of its pipe)
     done: set[int] = set()  # the pids reaped
+    tickets_r, tickets_w = os.pipe()
     try:
-        for chunk in chunks[1:]:
+        os.write(tickets_w, b"".join(_TICKET.pack(i) for i in range(len(chunks))))  # fits a pipe's buffer
+        os.close(tickets_w)
+        tickets_w = -1
+        for _ in range(workers - 1):
             r, w = os.pipe()
             pid = os.fork()
             if pid == 0:  # the child: nothing here may return into the caller's code
                 try:
                     signal.pthread_sigmask(signal.SIG_BLOCK, signal.valid_signals())
                     os.close(r)
-                    data = memoryview(pickle.dumps(work(chunk), protocol=pickle.HIGHEST_PROTOCOL))
+                    mine = _work_tickets(tickets_r, chunks, work)
+                    data = memoryview(pickle.dumps(mine, protocol=pickle.HIGHEST_PROTOCOL))
                     while data:
                         data = data[os.write(w, data) :]
                     code = 0
@@ -674,22 +682,25 @@ def _chunks_in_children(work: Callable[[list[str]], Any], names: list[str]) -> l
                 os._exit(code)
             os.close(w)
             children.append((pid, r))
-        out = [(chunks[0], work(chunks[0]))]
-        for (pid, r), chunk in zip(children, chunks[1:], strict=True):
+        results.update(_work_tickets(tickets_r, chunks, work))
+        for pid, r in children:
             blocks = []
             while block := os.read(r, 1 << 20):
                 blocks.append(block)
             _, status = os.waitpid(pid, 0)
             done.add(pid)
-            part = None
             if os.waitstatus_to_exitcode(status) == 0:
                 try:
-                    part = pickle.loads(b"".join(blocks))
+                    got = pickle.loads(b"".join(blocks))
                 except Exception:
-                    part = None
-            out.append((chunk, part))
-        return out
+                    got = None
+                if isinstance(got, dict):
+                    results.update((i, part) for i, part in got.items() if isinstance(i, int))
+        return [(chunk, results.get(i)) for i, chunk in enumerate(chunks)]
     finally:
+        os.close(tickets_r)
+        if tickets_w >= 0:
+            os.close(tickets_w)
         for pid, r in children:
             os.close(r)
             if pid not in done:  # interrupted: the child's work is not wanted any more
@@ -698,6 +709,19 @@ def _chunks_in_children(work: Callable[[list[str]], Any], names: list[str]) -> l
                     os.waitpid(pid, 0)
                 except ChildProcessError:
                     pass
+
+
+_TICKET = struct.Struct("<I")
+_TICKETS_EACH = 4  # chunks per process
+
+
+def _work_tickets(tickets: int, chunks: list[list[str]], work: Callable[[list[str]], Any]) -> dict[int, Any]:
+    """Take chunk numbers from the pipe until it is empty; each chunk's result by its number."""
+    out: dict[int, Any] = {}
+    while len(ticket := os.read(tickets, _TICKET.size)) == _TICKET.size:
+        i = _TICKET.unpack(ticket)[0]
+        out[i] = work(chunks[i])
+    return out
 
 
 def _detached(work: Callable[[], None]) -> bool:
