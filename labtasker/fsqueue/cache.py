@@ -407,9 +407,9 @@ class DirCache:
                 if not (isinstance(got, tuple) and len(got) == 2 and isinstance(got[0], Part)):
                     got = self._pack_quietly(dir_fd, chunk, memo, settled_before)  # its child failed
                 results.append((chunk, got))
-            table = Table.from_parts([part for _, (part, _) in results])
-            if not views and len(table.names) > 64:
-                table.decode_all()  # many dicts to build: columns beat rows
+            table = Table.from_parts(
+                [part for _, (part, _) in results]
+            )  # rows in order: each group decoded once
             self._extra = {}
             scanned = self._stat_all(others)
             odd = self._each(sorted(scanned), scanned, None, views)[0] if scanned else []
@@ -558,25 +558,28 @@ class DirCache:
 
     def _save(self, scanned: dict[str, Key]) -> None:
         """Write the table to the cache file; the memo keeps only what the table does not hold."""
-        if self.store is None or len(self._table.names) < self.store_min or self.read_only:  # type: ignore[union-attr]
+        table = self._table
+        assert table is not None
+        if self.store is None or len(table.names) < self.store_min or self.read_only:
             return
         store, header = self.store, self._header()
 
         def save() -> None:  # in a process of its own: it may not log (logging's locks) nor raise
-            self._write(store, self._table.packed(header), quiet=True)  # type: ignore[union-attr]
+            self._write(store, table.packed(header), quiet=True)
             if self.memo is not None and self._memo:
                 self._fold_memo(scanned, quiet=True)
             if self._delta:
                 _unlink_quietly(_delta_path(store))
 
-        if len(self._table.names) >= DETACH_MIN and _detached(save):  # type: ignore[union-attr]
-            # Pickling 10^5 rows is a third of a cold listing: a forked process writes the file
-            # while this one goes on with the table it has; what it rewrites is read again here.
+        if len(table.names) >= DETACH_MIN and not table.pickled and _detached(save):
+            # Pickling the columns of 10^5 rows is slow: a forked process writes the file while
+            # this one goes on with the table it has; what it rewrites is read again here.
             self._memo, self._memo_names, self._delta = None, {}, frozenset()
             return
-        packed = self._table.packed(header)  # type: ignore[union-attr]
+        packed = table.packed(header)
         self._write(store, packed)
-        self._table = Table.unpacked(packed)  # as a new process has it: only the columns in use get decoded
+        if not table.pickled:
+            self._table = Table.unpacked(packed)  # as a new process has it: columns decoded when used
         if self.memo is not None and self._memo:
             self._fold_memo(scanned)
         if self._delta:

@@ -124,6 +124,11 @@ class Table:
         keys = b"".join(part.keys for part in parts)
         return cls(names, keys, fields, groups=groups, segments=segments)
 
+    @property
+    def pickled(self) -> bool:
+        """No column decoded yet: writing the table out is copying bytes."""
+        return not self._columns
+
     def key(self, i: int) -> Key:
         return self.keys[i * KEY.size : (i + 1) * KEY.size]
 
