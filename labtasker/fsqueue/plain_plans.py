@@ -1,0 +1,95 @@
+"""Plans: how the rows of one shape of file make its document, recorded from the careful reader.
+
+Most files of a queue share their shape, the heads of their lines (see ``plain_lines``), and differ
+only in a few scalars: an id, the times, a seed. A plan is made once per shape by reading one file
+the careful way (``plain_yaml``) with each scalar replaced by a ``Slot`` naming its line; it keeps
+the containers of that document as data (their keys, and which line or inner container fills each
+place). Since the careful reader's path through a file depends on the heads of its lines and never
+on their scalars, another file of that shape reads as the plan says, with its own scalars in the
+slots. Scalars folded over several lines are read again from the file's own lines (a "span"), and
+if one ends on another line than it did when the plan was made, the file is read the careful way.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from operator import itemgetter
+from typing import Any
+
+from labtasker.fsqueue.plain_lines import Row, plain_on, quoted_on
+from labtasker.fsqueue.plain_scalars import Unsure
+
+
+class Slot:
+    """The place of a line's scalar in the document of a plan."""
+
+    __slots__ = ("line",)
+
+    def __init__(self, line: int) -> None:
+        self.line = line
+
+
+# (line, where a quoted scalar starts or -1 for a plain one, the indent of its key, an item?, the
+# line after it)
+Span = tuple[int, int, int, bool, int]
+Step = tuple[Any, Any]  # (the keys of a mapping, or _SLICE or _GATHER for a sequence; its pick)
+_SLICE = object()  # a sequence of consecutive places: its pick is a slice, a fresh list
+_GATHER = object()  # a sequence of other places: a list of what its pick takes
+_VALUE = itemgetter(2)
+
+
+class Plan:
+    __slots__ = ("spans", "steps")
+
+    def __init__(self, spans: tuple[Span, ...], steps: tuple[Step, ...]) -> None:
+        # The values of a file are its rows' scalars, then None (a "key:" with nothing below it),
+        # then one container per step, made of its keys and of the values its pick takes.
+        self.spans = spans
+        self.steps = steps
+
+
+def plan_of(doc: dict[Any, Any], spans: dict[int, Span], rows: int) -> Plan:
+    """The plan of a document read with slots; ``Unsure`` if it holds a value no slot gave."""
+    steps: list[Step] = []
+
+    def place(value: Any) -> int:
+        kind = type(value)
+        if kind is Slot:
+            return int(value.line)
+        if value is None:
+            return rows
+        if kind is not dict and kind is not list:
+            raise Unsure  # no plan for a value read from the plan's own file
+        places = [place(item) for item in (value.values() if kind is dict else value)]
+        if places == list(range(places[0], places[0] + len(places))) if places else True:
+            pick = itemgetter(slice(places[0], places[-1] + 1) if places else slice(0, 0))
+            steps.append((tuple(value) if kind is dict else _SLICE, pick))
+        else:
+            steps.append((tuple(value) if kind is dict else _GATHER, itemgetter(*places)))
+        return rows + len(steps)
+
+    place(doc)
+    return Plan(tuple(spans.values()), tuple(steps))
+
+
+def build(plan: Plan, rows: list[Row], lines: list[str]) -> Any:
+    """The document of a file of the plan's shape: fresh containers, the file's own scalars."""
+    values = list(map(_VALUE, rows))
+    for i, at, indent, item, end in plan.spans:
+        if at >= 0:
+            value, after = quoted_on(lines, i, at, indent)
+        else:
+            _, (value, after) = plain_on(lines, i, indent, item)
+        if after != end:
+            raise Unsure  # it goes on over other lines than in the plan's file
+        values[i] = value
+    add = values.append
+    add(None)
+    for keys, pick in plan.steps:
+        if keys is _SLICE:
+            add(pick(values))
+        elif keys is _GATHER:
+            add(list(pick(values)))
+        else:
+            add(dict(zip(keys, pick(values))))
+    return values[-1]
