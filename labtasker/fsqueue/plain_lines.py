@@ -18,6 +18,8 @@ from labtasker.fsqueue.plain_scalars import (
     EMPTY_SEQ,
     ENTRY,
     OPEN,
+    _COMMON,
+    _READ,
     NOT_COMMON,
     SPECIAL_START,
     Mark,
@@ -40,17 +42,57 @@ _items: dict[str, tuple[int, Any, str]] = {}  # "  " (the line up to its "- ") -
 _values: dict[str, Any] = {}  # the text of a scalar value -> its value
 _VALUE_MAX = 100  # longer values are not kept (nor lines over 80 characters)
 _MISSING = object()
+_once: dict[str, None] = {}  # lines seen once, not yet remembered
+
+
+# The lines seen that may well repeat, as two dicts that ``map`` reads at C speed: line -> value and
+# line -> head. A full pair is replaced, never cleared: a parse keeps the pair it started with, and a
+# line is put in the heads only once it is in the values, so whatever holds a line's head has its value.
+remembered: tuple[dict[str, Any], dict[str, Any]] = ({}, {})
+
+
+def remember(line: str, value: Any, head: Any) -> None:
+    global remembered
+    values, heads = remembered
+    if len(heads) >= CACHE_MAX:
+        values, heads = remembered = {}, {}
+    values[line] = value
+    heads[line] = head
 
 
 class _Rows(dict[str, Row]):
-    """Line -> row, a cache that reads the lines it misses (``map(ROWS.__getitem__, lines)``
-    runs at C speed while every line is known)."""
+    """Line -> row, for the careful reading (and the making of a plan): a cache that reads the lines
+    it misses."""
 
     def __missing__(self, line: str) -> Row:
         return row(line)
 
 
 ROWS = _Rows()
+
+
+def unseen_value(line: str, head: Any, cut: int) -> Any:
+    """The value of a line not remembered whose head should be ``head`` (a scalar's head if ``cut``,
+    its length, is not -1); ``Unsure`` if its head is another."""
+    if cut >= 0 and len(line) > cut and line.startswith(head):
+        text = line[cut:]  # as in ``row``, the line's head is ``head`` if this reads as a scalar
+        shape = _COMMON.fullmatch(text)
+        if shape is not None:
+            value = _READ[shape.lastindex](text)  # type: ignore[index]
+        else:
+            value = value_text(line, cut)
+            if type(value) is Mark:
+                raise Unsure
+        if len(line) <= 80:  # kept once seen twice: ids and times never repeat
+            if line in _once:
+                remember(line, value, head)
+            else:
+                _keep(_once, line, None)
+        return value
+    hit = ROWS[line]
+    if hit[3] != head:
+        raise Unsure
+    return hit[2]
 
 
 def row(line: str) -> Row:
@@ -67,6 +109,7 @@ def row(line: str) -> Row:
             hit = (seen[0], seen[1], value, seen[2])
             if len(line) <= 80:
                 _keep(ROWS, line, hit)
+                remember(line, value, seen[2])
             return hit
         value = common(rest)
         if value is NOT_COMMON:
@@ -85,6 +128,7 @@ def row(line: str) -> Row:
         hit = (indent, BAD, None, line[:indent] + "\n")
     if len(line) <= 80:
         _keep(ROWS, line, hit)
+        remember(line, hit[2], hit[3])
     return hit
 
 

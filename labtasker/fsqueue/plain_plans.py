@@ -16,7 +16,7 @@ from datetime import datetime
 from operator import itemgetter
 from typing import Any
 
-from labtasker.fsqueue.plain_lines import Row, plain_on, quoted_on
+from labtasker.fsqueue.plain_lines import plain_on, quoted_on, unseen_value
 from labtasker.fsqueue.plain_scalars import Unsure
 
 
@@ -32,49 +32,65 @@ class Slot:
 # (line, where a quoted scalar starts or -1 for a plain one, the indent of its key, an item?, the
 # line after it)
 Span = tuple[int, int, int, bool, int]
+Unseen = tuple[int, Any, int]  # (line, its head, the length of the head if a scalar follows, else -1)
 Step = tuple[Any, Any]  # (the keys of a mapping, or _SLICE or _GATHER for a sequence; its pick)
 _SLICE = object()  # a sequence of consecutive places: its pick is a slice, a fresh list
 _GATHER = object()  # a sequence of other places: a list of what its pick takes
-_VALUE = itemgetter(2)
 
 
 class Plan:
-    __slots__ = ("spans", "steps")
+    __slots__ = ("spans", "steps", "unseen")
 
-    def __init__(self, spans: tuple[Span, ...], steps: tuple[Step, ...]) -> None:
-        # The values of a file are its rows' scalars, then None (a "key:" with nothing below it),
-        # then one container per step, made of its keys and of the values its pick takes.
+    def __init__(self, spans: tuple[Span, ...], steps: tuple[Step, ...], unseen: tuple[Unseen, ...] = ()) -> None:
+        # The values of a file are its lines' scalars, then None (a "key:" with nothing below it),
+        # then one container per step, made of its keys and of the values its pick takes: an
+        # index, or a slice for a list of scalars on consecutive lines (a fresh list).
         self.spans = spans
         self.steps = steps
+        # The lines of this plan's shape that were not remembered (``None`` in the heads the plan
+        # was found by), each to be read and checked against the head it should have.
+        self.unseen = unseen
 
 
-def plan_of(doc: dict[Any, Any], spans: dict[int, Span], rows: int) -> Plan:
+def plan_of(doc: dict[Any, Any], spans: dict[int, Span], lines: int) -> Plan:
     """The plan of a document read with slots; ``Unsure`` if it holds a value no slot gave."""
     steps: list[Step] = []
 
-    def place(value: Any) -> int:
+    def place(value: Any, in_mapping: bool) -> Any:
         kind = type(value)
         if kind is Slot:
             return int(value.line)
         if value is None:
-            return rows
-        if kind is not dict and kind is not list:
-            raise Unsure  # no plan for a value read from the plan's own file
-        places = [place(item) for item in (value.values() if kind is dict else value)]
-        if places == list(range(places[0], places[0] + len(places))) if places else True:
-            pick = itemgetter(slice(places[0], places[-1] + 1) if places else slice(0, 0))
-            steps.append((tuple(value) if kind is dict else _SLICE, pick))
+            return lines
+        if kind is dict:
+            places = [place(item, True) for item in value.values()]
+            if len(places) > 1:
+                pick = itemgetter(*places)
+            else:  # a tuple all the same (zip stops at the keys' end)
+                pick = itemgetter(places[0], places[0]) if places else itemgetter(slice(0, 0))
+            steps.append((tuple(value), pick))
+        elif kind is list:
+            places = [place(item, False) for item in value]  # indexes: no slice in a list
+            first = places[0] if places else 0
+            if places == list(range(first, first + len(places))):
+                if in_mapping:
+                    return slice(first, first + len(places))  # made by the mapping's pick
+                steps.append((_SLICE, itemgetter(slice(first, first + len(places)))))
+            else:
+                steps.append((_GATHER, itemgetter(*places)))  # two or more
         else:
-            steps.append((tuple(value) if kind is dict else _GATHER, itemgetter(*places)))
-        return rows + len(steps)
+            raise Unsure  # no plan for a value read from the plan's own file
+        return lines + len(steps)
 
-    place(doc)
+    place(doc, False)
     return Plan(tuple(spans.values()), tuple(steps))
 
 
-def build(plan: Plan, rows: list[Row], lines: list[str]) -> Any:
+def build(plan: Plan, lines: list[str], values_of: dict[str, Any]) -> Any:
     """The document of a file of the plan's shape: fresh containers, the file's own scalars."""
-    values = list(map(_VALUE, rows))
+    values = list(map(values_of.get, lines))
+    for i, head, cut in plan.unseen:
+        values[i] = unseen_value(lines[i], head, cut)
     for i, at, indent, item, end in plan.spans:
         if at >= 0:
             value, after = quoted_on(lines, i, at, indent)

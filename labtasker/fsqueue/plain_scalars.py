@@ -43,13 +43,16 @@ _BUILD = {
 _CONSTRUCTOR = SafeConstructor()
 # A decimal int without a leading zero (YAML 1.1 reads 012 as octal), and the time our writer emits
 # (``isoformat(" ")`` of an aware datetime): both resolve as the safe loader would resolve them.
-# A float as Python writes it (digits on both sides of the point: no ".5", "1.", "1_0.0", ".inf"),
-# and a word of letters, digits and ``_./-`` (no white space, no ":" or "#"): the implicit resolvers
-# alone say what a word is (an id, a path, or "yes", "0x1F", "1e3"...). One match finds the shape.
+# A float as Python writes it (digits on both sides of the point: no ".5", "1.", "1_0.0", ".inf");
+# an id: a digit, then a letter before any "." (a float needs a "." or a ":", an int no letter but
+# after "0b" or "0x", a time a ":" or no letter); and a word of letters, digits and ``_./-`` (no
+# white space, no ":" or "#"), which only the implicit resolvers tell from "yes", "0x1F" or "1e3".
+# One match finds the shape.
 _COMMON = re.compile(
     r"(-?(?:0|[1-9][0-9]{0,17}))"
     r"|([0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]{6})?[+-][0-9]{2}:[0-9]{2})"
     r"|(-?[0-9]+\.[0-9]+(?:e[-+][0-9]+)?)"
+    r"|((?!0[bx])[0-9][0-9_/-]*[A-Za-z][A-Za-z0-9_/-]*)"
     r"|([A-Za-z0-9_./][A-Za-z0-9_./-]*)"
 )
 SPECIAL_START = frozenset("'\"&*!|>%@`#{[]},")  # a plain scalar never starts with these ("?x" may)
@@ -157,7 +160,7 @@ def _word(text: str) -> Any:
 
 
 NOT_COMMON = object()
-_READ = (None, int, datetime.fromisoformat, float, _word)  # by the group of _COMMON that matched
+_READ = (None, int, datetime.fromisoformat, float, str, _word)  # by the group of _COMMON that matched
 
 
 def _resolve(first: str, text: str) -> str | None:

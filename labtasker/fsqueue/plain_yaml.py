@@ -24,6 +24,7 @@ from __future__ import annotations
 from operator import itemgetter
 from typing import Any
 
+from labtasker.fsqueue import plain_lines
 from labtasker.fsqueue.plain_lines import BAD, ITEM, ROWS, Row, plain_on, quoted_on, read_line
 from labtasker.fsqueue.plain_plans import Plan, Slot, Span, build, plan_of
 from labtasker.fsqueue.plain_scalars import EMPTY_MAP, EMPTY_SEQ, ENTRY, OPEN, Mark, Short, Unsure
@@ -34,10 +35,11 @@ _ODD = ("\t", "\r", "\x85", "\u2028", "\u2029", "\ufeff")
 MAX_DEPTH = 32  # deeper documents go libyaml's way (and meet its limits); see codec.MAX_DEPTH
 _FAILED = (Unsure, Short, ValueError, TypeError, OverflowError)
 _HEAD = itemgetter(3)
-_ROW = ROWS.__getitem__  # reads the lines it has not seen
+_ROW = ROWS.__getitem__
 _NO_PLAN = Plan((), ())  # a shape the careful reader reads without a plan (or not at all)
-_PLANS_MAX = 512
-_plans: dict[tuple[Any, ...], Plan] = {}  # the heads of a file's lines -> its plan
+_PLANS_MAX = 1024
+# The heads of a file's lines (None for a line not remembered) -> its plan. Plans never change.
+_plans: dict[tuple[Any, ...], Plan] = {}
 
 
 def parse(data: bytes) -> dict[str, Any] | None:
@@ -50,20 +52,42 @@ def parse(data: bytes) -> dict[str, Any] | None:
         return None
     lines = text.split("\n")
     lines.pop()
-    rows = list(map(_ROW, lines))
-    heads = tuple(map(_HEAD, rows))
+    values_of, heads_of = plain_lines.remembered  # this parse's pair (see plain_lines)
+    heads = tuple(map(heads_of.get, lines))
     plan = _plans.get(heads)
     if plan is None:
-        plan = _plan(rows, lines)
-        if len(_plans) >= _PLANS_MAX:
-            _plans.clear()
-        _plans[heads] = plan
+        plan = _plan_for(heads, lines)
     if plan is not _NO_PLAN:
         try:
-            return build(plan, rows, lines)  # type: ignore[no-any-return]  # a plan's last step is its root
+            return build(plan, lines, values_of)  # type: ignore[no-any-return]  # a plan's root is a dict
         except _FAILED:
-            pass  # a scalar of this file folds over other lines than the plan's did
-    return _careful(_Reading(rows, lines))
+            pass  # a line of another head than the plan's, or a scalar folded over other lines
+    return _careful(_Reading(list(map(_ROW, lines)), lines))
+
+
+def _plan_for(heads: tuple[Any, ...], lines: list[str]) -> Plan:
+    """The plan for files whose lines have these heads (None: not remembered), made from this one."""
+    rows = list(map(_ROW, lines))
+    full = tuple(map(_HEAD, rows))
+    plan = _plans.get(full)
+    if plan is None:
+        plan = _plan(rows, lines)
+        _keep(full, plan)
+    if full != heads and plan is not _NO_PLAN:
+        unseen = tuple(
+            (i, full[i], -1 if type(rows[i][2]) is Mark or rows[i][1] is BAD else len(full[i]))
+            for i, head in enumerate(heads)
+            if head is None
+        )
+        plan = Plan(plan.spans, plan.steps, unseen)
+    _keep(heads, plan)
+    return plan
+
+
+def _keep(heads: tuple[Any, ...], plan: Plan) -> None:
+    if len(_plans) >= _PLANS_MAX:
+        _plans.clear()  # bounded; a plan is made again from the next file of its shape
+    _plans[heads] = plan
 
 
 def _plan(rows: list[Row], lines: list[str]) -> Plan:
