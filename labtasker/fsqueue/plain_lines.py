@@ -71,28 +71,34 @@ class _Rows(dict[str, Row]):
 ROWS = _Rows()
 
 
-def unseen_value(line: str, head: Any, cut: int) -> Any:
-    """The value of a line not remembered whose head should be ``head`` (a scalar's head if ``cut``,
-    its length, is not -1); ``Unsure`` if its head is another."""
-    if cut >= 0 and len(line) > cut and line.startswith(head):
-        text = line[cut:]  # as in ``row``, the line's head is ``head`` if this reads as a scalar
-        shape = _COMMON.fullmatch(text)
-        if shape is not None:
-            value = _READ[shape.lastindex](text)  # type: ignore[index]
-        else:
-            value = value_text(line, cut)
-            if type(value) is Mark:
-                raise Unsure
-        if len(line) <= 80:  # kept once seen twice: ids and times never repeat
-            if line in _once:
-                remember(line, value, head)
+def read_unseen(unseen: tuple[tuple[int, Any, int], ...], lines: list[str], values: list[Any]) -> None:
+    """Put in ``values`` the value of each line not remembered, (index, head, cut), if its head is
+    the one given (a scalar's head if ``cut``, its length, is not -1); ``Unsure`` if it is another."""
+    fullmatch, once = _COMMON.fullmatch, _once
+    for i, head, cut in unseen:
+        line = lines[i]
+        if cut >= 0 and len(line) > cut and line.startswith(head):
+            text = line[cut:]  # as in ``row``, the line's head is ``head`` if this reads as a scalar
+            shape = fullmatch(text)
+            if shape is not None:
+                value = _READ[shape.lastindex](text)  # type: ignore[index]
             else:
-                _keep(_once, line, None)
-        return value
-    hit = ROWS[line]
-    if hit[3] != head:
-        raise Unsure
-    return hit[2]
+                value = value_text(line, cut)
+                if type(value) is Mark:
+                    raise Unsure
+            if len(line) <= 80:  # kept once seen twice: ids and times never repeat
+                if line in once:
+                    remember(line, value, head)
+                elif len(once) < CACHE_MAX:
+                    once[line] = None
+                else:
+                    once.clear()
+        else:
+            hit = ROWS[line]
+            if hit[3] != head:
+                raise Unsure
+            value = hit[2]
+        values[i] = value
 
 
 def row(line: str) -> Row:

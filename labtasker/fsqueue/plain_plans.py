@@ -16,7 +16,7 @@ from datetime import datetime
 from operator import itemgetter
 from typing import Any
 
-from labtasker.fsqueue.plain_lines import plain_on, quoted_on, unseen_value
+from labtasker.fsqueue.plain_lines import plain_on, quoted_on, read_unseen
 from labtasker.fsqueue.plain_scalars import Unsure
 
 
@@ -89,8 +89,8 @@ def plan_of(doc: dict[Any, Any], spans: dict[int, Span], lines: int) -> Plan:
 def build(plan: Plan, lines: list[str], values_of: dict[str, Any]) -> Any:
     """The document of a file of the plan's shape: fresh containers, the file's own scalars."""
     values = list(map(values_of.get, lines))
-    for i, head, cut in plan.unseen:
-        values[i] = unseen_value(lines[i], head, cut)
+    if plan.unseen:
+        read_unseen(plan.unseen, lines, values)
     for i, at, indent, item, end in plan.spans:
         if at >= 0:
             value, after = quoted_on(lines, i, at, indent)
@@ -106,6 +106,8 @@ def build(plan: Plan, lines: list[str], values_of: dict[str, Any]) -> Any:
             add(pick(values))
         elif keys is _GATHER:
             add(list(pick(values)))
-        else:
+        elif keys:
             add(dict(zip(keys, pick(values))))
+        else:
+            add({})
     return values[-1]

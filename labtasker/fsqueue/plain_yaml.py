@@ -29,9 +29,6 @@ from labtasker.fsqueue.plain_lines import BAD, ITEM, ROWS, Row, plain_on, quoted
 from labtasker.fsqueue.plain_plans import Plan, Slot, Span, build, plan_of
 from labtasker.fsqueue.plain_scalars import EMPTY_MAP, EMPTY_SEQ, ENTRY, OPEN, Mark, Short, Unsure
 
-# Line breaks of YAML that are not "\n", a byte order mark: our writer escapes them in double
-# quotes but may write them raw in single quotes, where they fold; libyaml reads those files.
-_ODD = ("\t", "\r", "\x85", "\u2028", "\u2029", "\ufeff")
 MAX_DEPTH = 32  # deeper documents go libyaml's way (and meet its limits); see codec.MAX_DEPTH
 _FAILED = (Unsure, Short, ValueError, TypeError, OverflowError)
 _HEAD = itemgetter(3)
@@ -48,7 +45,9 @@ def parse(data: bytes) -> dict[str, Any] | None:
         text = data.decode("utf-8")
     except UnicodeDecodeError:
         return None
-    if not text.endswith("\n") or any(odd in text for odd in _ODD):
+    # Tabs; line breaks of YAML that are not "\n", a byte order mark: our writer escapes them in
+    # double quotes but may write them raw in single quotes, where they fold; libyaml reads those.
+    if not text.endswith("\n") or "\t" in text or "\r" in text or not text.isascii() and _odd(text):
         return None
     lines = text.split("\n")
     lines.pop()
@@ -63,6 +62,10 @@ def parse(data: bytes) -> dict[str, Any] | None:
         except _FAILED:
             pass  # a line of another head than the plan's, or a scalar folded over other lines
     return _careful(_Reading(list(map(_ROW, lines)), lines))
+
+
+def _odd(text: str) -> bool:
+    return "\x85" in text or "\u2028" in text or "\u2029" in text or "\ufeff" in text
 
 
 def _plan_for(heads: tuple[Any, ...], lines: list[str]) -> Plan:
@@ -155,7 +158,7 @@ def _mapping(r: _Reading, i: int, indent: int, depth: int) -> tuple[dict[Any, An
             raise Unsure  # a line not understood, or a duplicate key (libyaml keeps the last)
         i += 1
         if type(value) is Mark:
-            value, i = _special(r, i, indent, depth, value)
+            value, i = _special(r, i, indent, depth, value, False)
         out[key] = value
     return out, i
 
@@ -180,7 +183,7 @@ def _sequence(r: _Reading, i: int, indent: int, depth: int) -> tuple[list[Any], 
             break
         i += 1
         if type(value) is Mark:
-            value, i = _special(r, i, indent, depth, value)
+            value, i = _special(r, i, indent, depth, value, True)
         out.append(value)
     return out, i
 
@@ -194,11 +197,11 @@ def _plain(r: _Reading, i: int, indent: int, item: bool) -> tuple[Any, Any, int]
     return key, value, end
 
 
-def _special(r: _Reading, i: int, indent: int, depth: int, mark: Mark) -> tuple[Any, int]:
-    """The value of a row whose value is a ``Mark``; ``i`` is the row after it."""
+def _special(r: _Reading, i: int, indent: int, depth: int, mark: Mark, item: bool) -> tuple[Any, int]:
+    """The value of a row (an ``item`` or not) whose value is a ``Mark``; ``i`` is the row after it."""
     rows = r.rows
-    if mark is OPEN:
-        if i < len(rows) and (rows[i][0] > indent or (rows[i][0] == indent and rows[i][1] is ITEM)):
+    if mark is OPEN:  # a key's sequence may start at the key's indentation, an item's may not
+        if i < len(rows) and (rows[i][0] > indent or (not item and rows[i][0] == indent and rows[i][1] is ITEM)):
             return _block(r, i, rows[i][0], depth + 1)
         return None, i
     if mark is EMPTY_MAP:
