@@ -14,13 +14,11 @@ from __future__ import annotations
 from typing import Any
 
 from labtasker.fsqueue.plain_scalars import (
-    EMPTY_MAP,
-    EMPTY_SEQ,
-    ENTRY,
-    OPEN,
     _COMMON,
     _READ,
+    ENTRY,
     NOT_COMMON,
+    OPEN,
     SPECIAL_START,
     Mark,
     Short,

@@ -12,7 +12,6 @@ if one ends on another line than it did when the plan was made, the file is read
 
 from __future__ import annotations
 
-from datetime import datetime
 from operator import itemgetter
 from typing import Any
 
@@ -41,7 +40,9 @@ _GATHER = object()  # a sequence of other places: a list of what its pick takes
 class Plan:
     __slots__ = ("spans", "steps", "unseen")
 
-    def __init__(self, spans: tuple[Span, ...], steps: tuple[Step, ...], unseen: tuple[Unseen, ...] = ()) -> None:
+    def __init__(
+        self, spans: tuple[Span, ...], steps: tuple[Step, ...], unseen: tuple[Unseen, ...] = ()
+    ) -> None:
         # The values of a file are its lines' scalars, then None (a "key:" with nothing below it),
         # then one container per step, made of its keys and of the values its pick takes: an
         # index, or a slice for a list of scalars on consecutive lines (a fresh list).
@@ -65,10 +66,11 @@ def plan_of(doc: dict[Any, Any], spans: dict[int, Span], lines: int) -> Plan:
         if kind is dict:
             places = [place(item, True) for item in value.values()]
             if len(places) > 1:
-                pick = itemgetter(*places)
-            else:  # a tuple all the same (zip stops at the keys' end)
-                pick = itemgetter(places[0], places[0]) if places else itemgetter(slice(0, 0))
-            steps.append((tuple(value), pick))
+                steps.append((tuple(value), itemgetter(*places)))
+            elif places:  # a tuple all the same: zip stops at the keys' end
+                steps.append((tuple(value), itemgetter(places[0], places[0])))
+            else:
+                steps.append(((), None))
         elif kind is list:
             places = [place(item, False) for item in value]  # indexes: no slice in a list
             first = places[0] if places else 0
@@ -107,7 +109,7 @@ def build(plan: Plan, lines: list[str], values_of: dict[str, Any]) -> Any:
         elif keys is _GATHER:
             add(list(pick(values)))
         elif keys:
-            add(dict(zip(keys, pick(values))))
+            add(dict(zip(keys, pick(values), strict=False)))  # a pick of one place takes it twice
         else:
             add({})
     return values[-1]

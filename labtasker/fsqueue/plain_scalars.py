@@ -160,7 +160,14 @@ def _word(text: str) -> Any:
 
 
 NOT_COMMON = object()
-_READ = (None, int, datetime.fromisoformat, float, str, _word)  # by the group of _COMMON that matched
+_READ: tuple[Any, ...] = (
+    None,
+    int,
+    datetime.fromisoformat,
+    float,
+    str,
+    _word,
+)  # by the group of _COMMON that matched
 
 
 def _resolve(first: str, text: str) -> str | None:

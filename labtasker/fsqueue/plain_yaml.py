@@ -47,7 +47,7 @@ def parse(data: bytes) -> dict[str, Any] | None:
         return None
     # Tabs; line breaks of YAML that are not "\n", a byte order mark: our writer escapes them in
     # double quotes but may write them raw in single quotes, where they fold; libyaml reads those.
-    if not text.endswith("\n") or "\t" in text or "\r" in text or not text.isascii() and _odd(text):
+    if not text.endswith("\n") or "\t" in text or "\r" in text or (not text.isascii() and _odd(text)):
         return None
     lines = text.split("\n")
     lines.pop()
@@ -201,7 +201,9 @@ def _special(r: _Reading, i: int, indent: int, depth: int, mark: Mark, item: boo
     """The value of a row (an ``item`` or not) whose value is a ``Mark``; ``i`` is the row after it."""
     rows = r.rows
     if mark is OPEN:  # a key's sequence may start at the key's indentation, an item's may not
-        if i < len(rows) and (rows[i][0] > indent or (not item and rows[i][0] == indent and rows[i][1] is ITEM)):
+        if i < len(rows) and (
+            rows[i][0] > indent or (not item and rows[i][0] == indent and rows[i][1] is ITEM)
+        ):
             return _block(r, i, rows[i][0], depth + 1)
         return None, i
     if mark is EMPTY_MAP:
