@@ -35,6 +35,7 @@ _HEAD = itemgetter(3)
 _ROW = ROWS.__getitem__
 _NO_PLAN = Plan((), ())  # a shape the careful reader reads without a plan (or not at all)
 _PLANS_MAX = 1024
+_PLAN_LINES = 1000  # a longer file is read the careful way: plans stay small
 # The heads of a file's lines (None for a line not remembered) -> its plan. Plans never change.
 _plans: dict[tuple[Any, ...], Plan] = {}
 
@@ -51,6 +52,8 @@ def parse(data: bytes) -> dict[str, Any] | None:
         return None
     lines = text.split("\n")
     lines.pop()
+    if len(lines) > _PLAN_LINES:
+        return _careful(_Reading(list(map(_ROW, lines)), lines))
     values_of, heads_of = plain_lines.remembered  # this parse's pair (see plain_lines)
     heads = tuple(map(heads_of.get, lines))
     plan = _plans.get(heads)

@@ -329,3 +329,9 @@ def test_what_the_reader_remembers_stays_bounded(monkeypatch: pytest.MonkeyPatch
         assert same(plain_yaml.parse(codec.dump(doc)), doc)
     assert len(plain_yaml._plans) <= 20
     assert all(len(cache) <= 50 for cache in (*plain_lines.remembered, plain_lines.ROWS, plain_lines._once))
+
+
+def test_a_long_file_is_read_as_libyaml_reads_it() -> None:
+    doc = {f"k{i}": {"v": i, "l": [i, str(i)]} for i in range(600)}  # over a thousand lines
+    data = codec.dump(doc)
+    assert same(plain_yaml.parse(data), safe_load(data))
