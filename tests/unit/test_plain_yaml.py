@@ -244,3 +244,94 @@ def _keys_of(value: Any) -> list[str]:
 def test_hand_edited_files_are_read_as_libyaml_reads_them(text: str) -> None:
     data = text.encode()
     assert same(codec.load(data), safe_load(data)), text
+
+
+# Files of one shape (the same keys, lists and nesting) that differ in their scalars, read one after
+# the other: the first makes the plan of its shape, the others are read by it, with their own values
+# on lines the reader has not seen (ids, times), scalars folded over other lines, look-alikes of
+# numbers, dates and ids.
+ids = st.sampled_from(
+    ["8e439ba8-ff92-8cb9-a217-1fc000539000", "15e653e2d44c9ea6", "0b1a", "0x1g", "0b101", "0x1F", "1e3",
+     "2026-12-05", "1_000", "0o17", "12:30", "1.5e-3", "7e", "3.", "-1", "0", "007", "9" * 25, "vm-a1.b2"]
+)  # fmt: skip
+shape_scalars = our_scalars | ids
+
+
+def _refill(template: Any, draw: Any) -> Any:
+    """The template with each scalar drawn anew (the same keys, lists and nesting)."""
+    if isinstance(template, dict):
+        return {key: _refill(value, draw) for key, value in template.items()}
+    if isinstance(template, list):
+        return [_refill(value, draw) for value in template]
+    return draw(shape_scalars)
+
+
+@st.composite
+def one_shape(draw: Any) -> list[dict[str, Any]]:
+    template = draw(st.dictionaries(tame_text.filter(bool), our_values, min_size=1, max_size=6))
+    return [_refill(template, draw) for _ in range(draw(st.integers(2, 6)))]
+
+
+@settings(max_examples=300, deadline=None)
+@given(docs=one_shape())
+def test_files_of_one_shape_read_as_libyaml_reads_each(docs: list[dict[str, Any]]) -> None:
+    for doc in docs + docs:  # and again, once every line has been seen
+        data = codec.dump(doc)
+        quick = plain_yaml.parse(data)
+        reference = safe_load(data)
+        if quick is None:
+            assert _has_odd(doc), data.decode()
+        else:
+            assert same(quick, reference), data.decode()
+
+
+@pytest.mark.parametrize(
+    "texts",
+    [
+        # a quoted scalar that ends a line sooner or later, the heads of the lines the same
+        ["a: 'p\n  q\n  r'\nb: 1\n", "a: 'p\n  q'\n  r\nb: 1\n", "a: 'p\n\n  r'\nb: 1\n"],
+        ["a: 'p\n  q\n  r'\nb: 1\n", "a: 'p'\n  q\n  r'\nb: 1\n"],
+        # a plain scalar folded over more or fewer lines
+        ["a: p\n  q\n  r\nb: 1\n", "a: p\n  q\nb: 1\n", "a: p\n  q\n r\nb: 1\n"],
+        # a line that was a scalar's becomes an opening, an empty collection, an item, a comment
+        ["a: 1\nb:\n  c: 2\n", "a: 1\nb: 3\n  c: 2\n", "a: 1\nb: {}\n  c: 2\n", "a: 1\nb:\n  c:\n"],
+        ["l:\n- 1\n- 2\n", "l:\n- - 1\n- 2\n", "l:\n- a: 1\n- 2\n", "l:\n- \n- 2\n", "l:\n-\n- 2\n"],
+        ["a: 1\nb: 2\n", "a: 1\nb: 2 # c\n", "a: 1\nb: '2'\n", "a: 1\nb: 'x\n", "a: 1\nb: ~\n"],
+        ["k: 1\n", "k: \n", "k: x: y\n", "k: - 1\n", "k: [1]\n", "k: !!str 1\n", "k: &a 1\n"],
+    ],
+)
+def test_a_file_like_one_read_before_is_read_as_libyaml_reads_it(texts: list[str]) -> None:
+    for text in texts + texts:
+        quick = plain_yaml.parse(text.encode())
+        if quick is not None:
+            assert same(quick, safe_load(text.encode())), text
+
+
+def test_each_document_read_is_a_fresh_one() -> None:
+    data = codec.dump({"a": {"b": [1, 2], "c": {}}, "d": [[1], {"e": []}], "f": None, "g": "x"})
+    first = plain_yaml.parse(data)
+    second = plain_yaml.parse(data)
+    assert first is not None and first == second
+    first["a"]["b"].append(3)
+    first["a"]["c"]["new"] = 1
+    first["d"][0].clear()
+    first["d"][1]["e"].append(0)
+    assert plain_yaml.parse(data) == second == safe_load(data)
+
+
+def test_what_the_reader_remembers_stays_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    from labtasker.fsqueue import plain_lines
+
+    monkeypatch.setattr(plain_lines, "CACHE_MAX", 50)
+    monkeypatch.setattr(plain_yaml, "_PLANS_MAX", 20)
+    for i in range(400):  # every file of its own shape, every line of its own
+        doc = {f"k{i}": i, "id": f"{i:x}-{i}", f"n{i % 7}": {"x": [i] * (i % 5)}}
+        assert same(plain_yaml.parse(codec.dump(doc)), doc)
+    assert len(plain_yaml._plans) <= 20
+    assert all(len(cache) <= 50 for cache in (*plain_lines.remembered, plain_lines.ROWS, plain_lines._once))
+
+
+def test_a_long_file_is_read_as_libyaml_reads_it() -> None:
+    doc = {f"k{i}": {"v": i, "l": [i, str(i)]} for i in range(600)}  # over a thousand lines
+    data = codec.dump(doc)
+    assert same(plain_yaml.parse(data), safe_load(data))
