@@ -123,6 +123,7 @@ class DirCache:
         # (name, digest) and (name, stat key) -> document, once loaded
         self._memo: dict[tuple[str, bytes], Doc] | None = None
         self._memo_names: dict[str, list[Record]] = {}  # name -> its memo records, once loaded
+        self._cold_started: _Cold | None = None  # a cold read ``prefetch`` began
         self._unwritten: list[Record] = []  # memo records of this process not yet appended
         self._unwritten_since = 0.0
         self._lock = threading.Lock()  # a loop's lease thread writes too
@@ -140,6 +141,7 @@ class DirCache:
 
     def forget(self) -> None:
         """Drop what this process remembers (the cache files stay)."""
+        self.cancel()
         self._table, self._loaded, self._extra, self._delta = None, False, {}, frozenset()
         self._memo, self._memo_names = None, {}
 
@@ -182,12 +184,32 @@ class DirCache:
             log.debug("could not append to %s: %s", self.memo, exc)
 
     # ------------------------------------------------------------ reading
+    def prefetch(self) -> None:
+        """Start reading now if this is a big directory nothing is remembered of: its files are
+        parsed by forked children while this process goes on (with another directory, say);
+        the next ``docs`` or ``views`` takes what they made. ``cancel`` if no listing follows."""
+        if self._cold_started is None:
+            with gc_paused():
+                regular, others = self._names()
+                if self._table_for(len(regular) + len(others)) is None and self._cold_ok(len(regular)):
+                    self._cold_started = self._cold_start(sorted(regular), others)
+
+    def cancel(self) -> None:
+        """Stop the children ``prefetch`` started, if their work was not taken."""
+        started, self._cold_started = self._cold_started, None
+        if started is not None:
+            started.close()
+
     def _refresh(self, views: bool) -> list[Any]:
         with gc_paused():
+            started, self._cold_started = self._cold_started, None
+            if started is not None:
+                out = self._cold_finish(started, views)
+                return [item for item in out if item[1] is not None]
             regular, others = self._names()
             table = self._table_for(len(regular) + len(others))
             if table is None and self._cold_ok(len(regular)):
-                out = self._cold(sorted(regular), others, views)
+                out = self._cold_finish(self._cold_start(sorted(regular), others), views)
             else:
                 scanned = self._stat_all(regular + others)
                 if table is not None and not views and len(table.names) > 64:
@@ -382,36 +404,50 @@ class DirCache:
         """Nothing is remembered of this big directory: ``_cold`` reads it."""
         return self.load is not None and size >= PARALLEL_MIN
 
-    def _cold(self, names: list[str], others: list[str], views: bool) -> list[tuple[str, Any]]:
-        """(name, document) of every file of a directory nothing is remembered of.
+    def _cold_start(self, names: list[str], others: list[str]) -> _Cold:
+        """Start reading every file of a directory nothing is remembered of.
 
         The names are split among this process and forked children; each reads
         and parses its part and packs the settled documents into rows of a
         table (``table.pack``), so the pickling a cache file needs is shared
-        out too, and this process joins the parts without decoding them: a
+        out too, and ``_cold_finish`` joins the parts without decoding them: a
         listing then decodes only the columns it reads. That table is the
         directory's from now on, and is written to the cache file as it is.
-        ``names``: those listed as regular files, sorted; ``others`` are looked at here.
+        ``names``: those listed as regular files, sorted; ``others`` are looked at at the finish.
         """
         settled_before = self._settled_before(len(names))
         memo = self._load_memo()
         try:
             dir_fd = os.open(self.directory, os.O_RDONLY)
         except FileNotFoundError:
+            return _Cold(names, others, settled_before, memo, None, None)
+
+        def work(chunk: list[str]) -> tuple[Part, dict[int, _Read | None]]:
+            return self._pack_quietly(dir_fd, chunk, memo, settled_before)
+
+        try:
+            fanout = _Fanout(work, names)
+        except BaseException:
+            os.close(dir_fd)
+            raise
+        return _Cold(names, others, settled_before, memo, dir_fd, fanout)
+
+    def _cold_finish(self, cold: _Cold, views: bool) -> list[tuple[str, Any]]:
+        """(name, document) of every file ``_cold_start`` began to read."""
+        if cold.dir_fd is None or cold.fanout is None:
             return []
+        dir_fd, memo, settled_before = cold.dir_fd, cold.memo, cold.settled_before
         try:
             results = []
-            for chunk, got in _chunks_in_children(
-                lambda chunk: self._pack_quietly(dir_fd, chunk, memo, settled_before), names
-            ):
+            for chunk, got in cold.fanout.results():
                 if not (isinstance(got, tuple) and len(got) == 2 and isinstance(got[0], Part)):
                     got = self._pack_quietly(dir_fd, chunk, memo, settled_before)  # its child failed
                 results.append((chunk, got))
             table = Table.from_parts(
                 [part for _, (part, _) in results]
-            )  # rows in order: each group decoded once
+            )  # rows in order: a group decoded once
             self._extra = {}
-            scanned = self._stat_all(others)
+            scanned = self._stat_all(cold.others)
             odd = self._each(sorted(scanned), scanned, None, views)[0] if scanned else []
             out: list[tuple[str, Any]] = []
             row = 0
@@ -437,7 +473,7 @@ class DirCache:
                 out += odd
                 out.sort(key=_name)
         finally:
-            os.close(dir_fd)
+            cold.close()
         self._table = table
         self._save(scanned)
         return out
@@ -636,95 +672,146 @@ def _in_children(work: Callable[[list[str]], list[Any]], names: list[str]) -> li
     """``work(names)``, the names split among this process and forked children, in order; the
     part of a child that failed comes back as Nones, which the caller reads itself."""
     out: list[Any] = []
-    for chunk, part in _chunks_in_children(work, names):
+    for chunk, part in _Fanout(work, names).results():
         out.extend(part if isinstance(part, list) and len(part) == len(chunk) else [None] * len(chunk))
     return out
 
 
-def _chunks_in_children(work: Callable[[list[str]], Any], names: list[str]) -> list[tuple[list[str], Any]]:
-    """(chunk, ``work(chunk)``) for contiguous chunks of the names, in order, worked on by this
-    process and forked children at once; None for a chunk whose child failed.
+class _Fanout:
+    """Contiguous chunks of names worked on by forked children, started at once, and by this
+    process when it asks for the ``results``.
 
     A cold listing of 10^5 files is CPU-bound parsing. The chunks are handed
     out as tickets through a pipe (a read of a few bytes from a pipe is whole),
     a few per process, so a process that gets less of the CPU or slower files
-    takes fewer of them. A child only reads files and computes (no locks, no
-    logging, no writes but its pipe), hands back its chunks' results as plain
-    data, and leaves with ``os._exit``.
+    takes fewer of them, and children started for one directory take all its
+    chunks while this process is still busy with another. A child only reads
+    files and computes (no locks, no logging, no writes but its pipe), hands
+    back its chunks' results as plain data, and leaves with ``os._exit``.
     """
-    workers = max(1, min(_cpus(), len(names) // _PER_CHILD_MIN))
-    if workers == 1 or not hasattr(os, "fork"):
-        return [(names, work(names))]
-    import pickle
-    import signal
 
-    size = -(-len(names) // (workers * _TICKETS_EACH))
-    chunks = [names[at : at + size] for at in range(0, len(names), size)]
-    results: dict[int, Any] = {}
-    children: list[tuple[int, int]] = []  # (pid, read end of its pipe)
-    done: set[int] = set()  # the pids reaped
-    tickets_r, tickets_w = os.pipe()
-    try:
-        os.write(tickets_w, b"".join(_TICKET.pack(i) for i in range(len(chunks))))  # fits a pipe's buffer
-        os.close(tickets_w)
-        tickets_w = -1
-        for _ in range(workers - 1):
-            r, w = os.pipe()
-            pid = os.fork()
-            if pid == 0:  # the child: nothing here may return into the caller's code
-                try:
-                    signal.pthread_sigmask(signal.SIG_BLOCK, signal.valid_signals())
-                    os.close(r)
-                    mine = _work_tickets(tickets_r, chunks, work)
-                    data = memoryview(pickle.dumps(mine, protocol=pickle.HIGHEST_PROTOCOL))
-                    while data:
-                        data = data[os.write(w, data) :]
-                    code = 0
-                except BaseException:
-                    code = 1
-                os._exit(code)
-            os.close(w)
-            children.append((pid, r))
-        results.update(_work_tickets(tickets_r, chunks, work))
-        for pid, r in children:
-            blocks = []
-            while block := os.read(r, 1 << 20):
-                blocks.append(block)
-            _, status = os.waitpid(pid, 0)
-            done.add(pid)
-            if os.waitstatus_to_exitcode(status) == 0:
-                try:
-                    got = pickle.loads(b"".join(blocks))
-                except Exception:
-                    got = None
-                if isinstance(got, dict):
-                    results.update((i, part) for i, part in got.items() if isinstance(i, int))
-        return [(chunk, results.get(i)) for i, chunk in enumerate(chunks)]
-    finally:
-        os.close(tickets_r)
-        if tickets_w >= 0:
+    def __init__(self, work: Callable[[list[str]], Any], names: list[str]) -> None:
+        self.work = work
+        workers = max(1, min(_cpus(), len(names) // _PER_CHILD_MIN))
+        if not hasattr(os, "fork"):
+            workers = 1
+        size = max(1, -(-len(names) // (workers * _TICKETS_EACH)))
+        self.chunks = [names[at : at + size] for at in range(0, len(names), size)]
+        self.children: list[tuple[int, int]] = []  # (pid, read end of its pipe)
+        self.tickets, tickets_w = os.pipe()
+        try:
+            os.write(tickets_w, b"".join(_TICKET.pack(i) for i in range(len(self.chunks))))  # fits a pipe
+        finally:
             os.close(tickets_w)
-        for pid, r in children:
+        try:
+            for _ in range(workers - 1):
+                self._fork()
+        except BaseException:
+            self.close()
+            raise
+
+    def _fork(self) -> None:
+        import pickle
+        import signal
+
+        r, w = os.pipe()
+        try:
+            pid = os.fork()
+        except OSError:
             os.close(r)
-            if pid not in done:  # interrupted: the child's work is not wanted any more
-                try:
-                    os.kill(pid, signal.SIGKILL)
-                    os.waitpid(pid, 0)
-                except ChildProcessError:
-                    pass
+            os.close(w)
+            return  # fewer hands: this process takes the chunks left
+        if pid == 0:  # the child: nothing here may return into the caller's code
+            code = 1
+            try:
+                signal.pthread_sigmask(signal.SIG_BLOCK, signal.valid_signals())
+                os.close(r)
+                data = memoryview(pickle.dumps(self._take_tickets(), protocol=pickle.HIGHEST_PROTOCOL))
+                while data:
+                    data = data[os.write(w, data) :]
+                code = 0
+            finally:
+                os._exit(code)
+        os.close(w)
+        self.children.append((pid, r))
+
+    def _take_tickets(self) -> dict[int, Any]:
+        """Take chunk numbers from the pipe until it is empty; each chunk's result by its number."""
+        out: dict[int, Any] = {}
+        while len(ticket := os.read(self.tickets, _TICKET.size)) == _TICKET.size:
+            i = _TICKET.unpack(ticket)[0]
+            out[i] = self.work(self.chunks[i])
+        return out
+
+    def results(self) -> list[tuple[list[str], Any]]:
+        """(chunk, its result) for every chunk, in order; None for a chunk whose child failed."""
+        import pickle
+
+        try:
+            results = self._take_tickets()
+            for pid, r in self.children:
+                blocks = []
+                while block := os.read(r, 1 << 20):
+                    blocks.append(block)
+                _, status = os.waitpid(pid, 0)
+                if os.waitstatus_to_exitcode(status) == 0:
+                    try:
+                        got = pickle.loads(b"".join(blocks))
+                    except Exception:
+                        got = None
+                    if isinstance(got, dict):
+                        results.update((i, part) for i, part in got.items() if isinstance(i, int))
+                os.close(r)
+            self.children = []
+            return [(chunk, results.get(i)) for i, chunk in enumerate(self.chunks)]
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        """Stop the children whose work was not taken; idempotent."""
+        import signal
+
+        for pid, r in self.children:
+            os.close(r)
+            try:
+                os.kill(pid, signal.SIGKILL)
+                os.waitpid(pid, 0)
+            except (ProcessLookupError, ChildProcessError):
+                pass
+        self.children = []
+        if self.tickets >= 0:
+            os.close(self.tickets)
+            self.tickets = -1
+
+
+class _Cold:
+    """A cold read begun by ``_cold_start``: what its finish needs, and what to close."""
+
+    __slots__ = ("dir_fd", "fanout", "memo", "names", "others", "settled_before")
+
+    def __init__(
+        self,
+        names: list[str],
+        others: list[str],
+        settled_before: int,
+        memo: dict[tuple[str, bytes], Doc],
+        dir_fd: int | None,
+        fanout: _Fanout | None,
+    ) -> None:
+        self.names, self.others, self.settled_before, self.memo = names, others, settled_before, memo
+        self.dir_fd, self.fanout = dir_fd, fanout
+
+    def close(self) -> None:
+        """Stop its children and close its directory; idempotent."""
+        if self.fanout is not None:
+            self.fanout.close()
+        if self.dir_fd is not None:
+            os.close(self.dir_fd)
+            self.dir_fd = None
 
 
 _TICKET = struct.Struct("<I")
 _TICKETS_EACH = 4  # chunks per process
-
-
-def _work_tickets(tickets: int, chunks: list[list[str]], work: Callable[[list[str]], Any]) -> dict[int, Any]:
-    """Take chunk numbers from the pipe until it is empty; each chunk's result by its number."""
-    out: dict[int, Any] = {}
-    while len(ticket := os.read(tickets, _TICKET.size)) == _TICKET.size:
-        i = _TICKET.unpack(ticket)[0]
-        out[i] = work(chunks[i])
-    return out
 
 
 def _detached(work: Callable[[], None]) -> bool:

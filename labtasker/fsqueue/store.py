@@ -192,12 +192,19 @@ class FsQueue:
         if any(d in _STATE_DIRNAMES for d in dirnames):
             self.settle_held()
         listed: list[tuple[str, str]] = []  # their ids are worked out only if some file is held
-        for dirname in dirnames:
-            state = dirname in _STATE_DIRNAMES
-            for name, view in self._dir_cache(dirname).views():
-                if state:
-                    listed.append((dirname, name))
-                yield dirname, name, view
+        caches = [self._dir_cache(dirname) for dirname in dirnames]
+        try:
+            for dir_cache in caches:  # in order: a directory's names are still listed before the next's
+                dir_cache.prefetch()  # a big cold directory is parsed meanwhile, by children
+            for dirname, dir_cache in zip(dirnames, caches, strict=True):
+                state = dirname in _STATE_DIRNAMES
+                for name, view in dir_cache.views():
+                    if state:
+                        listed.append((dirname, name))
+                    yield dirname, name, view
+        finally:
+            for dir_cache in caches:
+                dir_cache.cancel()  # a listing left half-way: its prefetched children are not wanted
         for located in self._held_docs(dirnames, listed):
             yield located.dirname, located.name, located.doc
 
