@@ -41,7 +41,6 @@ import atexit
 import copy
 import gc
 import heapq
-import logging
 import os
 import stat
 import struct
@@ -57,8 +56,7 @@ from pathlib import Path
 from typing import Any
 
 from labtasker.fsqueue import clock, entries, ids, layout
-
-log = logging.getLogger("labtasker")
+from labtasker.log import log
 
 FORMAT = 3
 RACY_NS = 2_000_000_000  # coarser than any filesystem's timestamp tick we know of (FAT: 2 s)

@@ -9,7 +9,6 @@ holding a file leaves it in ``tmp/``; ``recover_held`` puts it back.
 from __future__ import annotations
 
 import contextlib
-import logging
 import os
 import stat
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -22,8 +21,7 @@ from labtasker.fsqueue import atomic, cache, clock, codec, entries, faults, held
 from labtasker.fsqueue.cache import DirCache
 from labtasker.fsqueue.documents import normalise, ordered, owned_copy
 from labtasker.fsqueue.layout import STATE_DIRS, TaskStatus
-
-log = logging.getLogger("labtasker")
+from labtasker.log import log
 
 FORMAT_VERSION = 1
 READ_CACHE_MAX = 4096  # documents remembered by ``read``: a loop over 10^5 tasks stays small

@@ -5,11 +5,15 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
+import labtasker
 from labtasker import __version__
+from labtasker.fsqueue.store import FsQueue
 from tests.cli.conftest import Lt
+from tests.conftest import queue_env
 
 
 def test_version_and_help(lt: Lt) -> None:
@@ -100,11 +104,25 @@ def test_colour_only_on_a_terminal_and_never_with_no_color(monkeypatch: pytest.M
     assert output.paint("x", "red", sys.stdout) == "x"  # captured, not a terminal
 
 
+def test_the_cores_warnings_are_labtasker_lines_on_stderr(queue: FsQueue, project: Path) -> None:
+    """``logging`` loads only when something is logged, and with the command's handler then:
+    one ``labtasker: ...`` line per warning, with or without LABTASKER_DEBUG."""
+    task_id = labtasker.submit_task(args={"a": 1}).task_id
+    (queue.path / "pending" / "stray.yaml").mkdir()  # a reader skips it, and says so once
+    argv = [sys.executable, "-m", "labtasker", "task", "ls", "-q"]
+    for debug in ("0", "1"):
+        env = {**queue_env(project), "LABTASKER_DEBUG": debug}
+        ran = subprocess.run(argv, capture_output=True, text=True, env=env, cwd=project, check=True)
+        assert ran.stdout.split() == [task_id]
+        (line,) = ran.stderr.splitlines()
+        assert line.startswith("labtasker: skipping ") and "stray.yaml: it is a directory" in line
+
+
 # What `task submit` and `task ls -q` must not import: each is a few to tens of ms of every
 # command's start-up (docs/performance.md), and none is needed to write or list plain tasks.
 NOT_AT_START = (
     "textual", "rich", "watchdog", "simpleeval", "pendulum", "dateutil", "pandas", "regex",
-    "yaml", "tomllib", "ssl", "email", "http.client", "socket", "subprocess", "secrets", "uuid", "platform",
+    "yaml", "tomllib", "logging", "ssl", "email", "http.client", "socket", "subprocess", "secrets", "uuid", "platform",
     "plumbum.machines", "plumbum.path", "plumbum.commands", "labtasker.api_models",
 )  # fmt: skip
 
