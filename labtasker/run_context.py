@@ -15,7 +15,6 @@ import json
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
@@ -23,6 +22,7 @@ from typing import TYPE_CHECKING, Protocol
 from labtasker import config
 from labtasker.errors import QueueNotFound, UsageError
 from labtasker.fsqueue.store import FsQueue
+from labtasker.record import Record
 
 if TYPE_CHECKING:
     from labtasker.api_models import Task
@@ -39,13 +39,16 @@ _NO_RUN = "no current run: call this inside @labtasker.loop() or a job of `labta
 
 
 # ------------------------------------------------------------- the queue in use
-@dataclass(frozen=True)
-class Context:
+class Context(Record):
     """The root, config and queue a call works on."""
 
+    _fields = ("root", "cfg", "queue")
     root: Path | None
     cfg: config.Config | None
     queue: FsQueue
+
+    def __init__(self, root: Path | None, cfg: config.Config | None, queue: FsQueue) -> None:
+        self._init(root=root, cfg=cfg, queue=queue)
 
     @property
     def logs_dir(self) -> Path:
@@ -177,13 +180,16 @@ def current_run() -> CurrentRun | None:
 
 
 # ----------------------------------------------- a job started by `labtasker loop`
-@dataclass(frozen=True)
-class OwnJob:
+class OwnJob(Record):
     """The run a loop handed to this process through the environment."""
 
+    _fields = ("task_id", "worker_id", "queue_dir")
     task_id: str
     worker_id: str
     queue_dir: Path
+
+    def __init__(self, task_id: str, worker_id: str, queue_dir: Path) -> None:
+        self._init(task_id=task_id, worker_id=worker_id, queue_dir=queue_dir)
 
 
 def job_env(task_id: str, worker_id: str, log_dir: Path, queue_dir: Path) -> dict[str, str]:
