@@ -124,7 +124,8 @@ def test_the_cores_warnings_are_labtasker_lines_on_stderr(queue: FsQueue, projec
 NOT_AT_START = (
     "textual", "rich", "watchdog", "simpleeval", "pendulum", "dateutil", "pandas", "regex",
     "yaml", "tomllib", "logging", "ssl", "email", "http.client", "socket", "subprocess", "secrets", "uuid", "platform",
-    "plumbum.machines", "plumbum.path", "plumbum.commands", "labtasker.api_models",
+    "plumbum.machines", "plumbum.path", "plumbum.commands", "plumbum.colors", "plumbum.colorlib.factories",
+    "labtasker.api_models",
 )  # fmt: skip
 
 
@@ -170,6 +171,21 @@ def test_python_m_labtasker_and_startup_imports(
     loaded, dataclasses = json.loads(out.stdout.strip().splitlines()[-1])
     assert [m for m in loaded if m.startswith((*NOT_AT_START, *also_not))] == [], out.stderr
     assert dataclasses == []
+
+
+def test_colorlib_left_out_at_start_loads_whole_when_asked() -> None:
+    """plumbum's colours load on first use, then are the real ones (``from plumbum import colors``)."""
+    code = (
+        "import sys\n"
+        "from labtasker.cli.main import main\n"
+        "assert main(['labtasker', '--version']) == 0\n"
+        "assert 'plumbum.colors' not in sys.modules\n"
+        "from plumbum import colors\n"
+        "from labtasker.cli.main import Labtasker\n"
+        "print(colors.filter('\\x1b[31mred\\x1b[0m'), Labtasker('labtasker').COLOR_USAGE is colors.do_nothing)\n"
+    )
+    ran = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert ran.stdout.splitlines()[-1] == "red True", ran.stderr
 
 
 def test_python_m_labtasker_version() -> None:
