@@ -11,7 +11,6 @@ table of every variable and its owner is in docs/architecture.md.
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -212,6 +211,8 @@ def write_task_info(log_dir: Path, task: Task, worker_id: str) -> None:
     every command of ``labtasker loop``) or a Python job asks for its run's
     folder: a run that does neither costs no file.
     """
+    import json
+
     path = log_dir / TASK_INFO
     if path.exists():
         return
@@ -222,6 +223,8 @@ def write_task_info(log_dir: Path, task: Task, worker_id: str) -> None:
 
 def read_task_info(log_dir: str | os.PathLike[str]) -> Task:
     """The Task a loop handed to a subprocess (via ``LABTASKER_LOG_DIR``)."""
+    import json
+
     from labtasker.api_models import Task
 
     data = json.loads((Path(log_dir) / TASK_INFO).read_text(encoding="utf-8"))
