@@ -114,6 +114,12 @@ class _Package(types.ModuleType):
                 return _LocalMachine()
             if attr == "colors":
                 return _Colors()
+        for sub in self.__dict__.get("_exports_of", ()):  # ``cli.Application``, ``cli.switch``, ...
+            module = sys.modules.get(f"{self.__name__}.{sub}")
+            value = getattr(module, attr, None)
+            if value is not None and getattr(value, "__module__", None) == f"{self.__name__}.{sub}":
+                setattr(self, attr, value)
+                return value
         if importlib.util.find_spec(f"{self.__name__}.{attr}") is not None:  # ``from plumbum import colors``
             return importlib.import_module(f"{self.__name__}.{attr}")
         self.__class__ = types.ModuleType  # type: ignore[assignment]  # any other name: the real __init__ runs here, once
@@ -122,7 +128,11 @@ class _Package(types.ModuleType):
 
 
 def import_cli() -> None:
-    """Import ``plumbum.cli`` without the rest of plumbum (no-op if plumbum is loaded already)."""
+    """Import ``plumbum.cli`` without the rest of plumbum (no-op if plumbum is loaded already).
+
+    What the command modules ask of ``plumbum.cli`` (the application class, the
+    switches) comes from its two modules; any other name runs its ``__init__``.
+    """
     if "plumbum" in sys.modules:
         import plumbum.cli
 
@@ -132,8 +142,12 @@ def import_cli() -> None:
         return  # not installed: the import that follows says so
     package._importing_cli = True  # type: ignore[attr-defined]
     _stand_in("plumbum.colorlib")  # ``plumbum.colorlib.styles`` without colorlib's colour tables
+    cli = _stand_in("plumbum.cli")  # its classes and switches without ``plumbum.cli.config`` (configparser)
+    assert cli is not None
+    cli._exports_of = ("application", "switches")  # type: ignore[attr-defined]
     try:
-        import plumbum.cli  # noqa: F401
+        import plumbum.cli.application
+        import plumbum.cli.switches  # noqa: F401
     except BaseException:
         for name in [n for n in sys.modules if n == "plumbum" or n.startswith("plumbum.")]:
             del sys.modules[name]

@@ -125,7 +125,7 @@ NOT_AT_START = (
     "textual", "rich", "watchdog", "simpleeval", "pendulum", "dateutil", "pandas", "regex",
     "yaml", "tomllib", "logging", "ssl", "email", "http.client", "socket", "subprocess", "secrets", "uuid", "platform",
     "plumbum.machines", "plumbum.path", "plumbum.commands", "plumbum.colors", "plumbum.colorlib.factories",
-    "traceback", "signal",
+    "plumbum.cli.config", "configparser", "traceback", "signal",
     "labtasker.api_models",
 )  # fmt: skip
 
@@ -175,14 +175,16 @@ def test_python_m_labtasker_and_startup_imports(
     assert dataclasses == []
 
 
-def test_colorlib_left_out_at_start_loads_whole_when_asked() -> None:
-    """plumbum's colours load on first use, then are the real ones (``from plumbum import colors``)."""
+def test_plumbum_parts_left_out_at_start_load_when_asked() -> None:
+    """plumbum's colours and ``plumbum.cli``'s other names load on first use, and are the real ones."""
     code = (
         "import sys\n"
         "from labtasker.cli.main import main\n"
         "assert main(['labtasker', '--version']) == 0\n"
         "assert 'plumbum.colors' not in sys.modules\n"
-        "from plumbum import colors\n"
+        "from plumbum import cli, colors\n"
+        "from plumbum.cli.config import ConfigINI\n"
+        "assert cli.ConfigINI is ConfigINI and cli.Application.__name__ == 'Application'\n"
         "from labtasker.cli.main import Labtasker\n"
         "print(colors.filter('\\x1b[31mred\\x1b[0m'), Labtasker('labtasker').COLOR_USAGE is colors.do_nothing)\n"
     )
