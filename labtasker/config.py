@@ -10,13 +10,13 @@ from __future__ import annotations
 import os
 import re
 import sys
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from labtasker import config_toml
 from labtasker.errors import ConfigError, UsageError
 from labtasker.fsqueue import ids
+from labtasker.record import Record
 
 ROOT_NAME = ".labtasker"
 DEFAULT_QUEUE = "default"
@@ -37,15 +37,31 @@ LOOP_DEFAULTS: dict[str, Any] = {
 }
 
 
-@dataclass(frozen=True)
-class Config:
+class Config(Record):
     """A root's settings, validated once."""
 
+    _fields = ("root", "queue_name", "queue_dir", "loop", "raw")
     root: Path
-    queue_name: str = DEFAULT_QUEUE
-    queue_dir: Path | None = None
-    loop: dict[str, Any] = field(default_factory=dict)
-    raw: dict[str, Any] = field(default_factory=dict)
+    queue_name: str
+    queue_dir: Path | None
+    loop: dict[str, Any]
+    raw: dict[str, Any]
+
+    def __init__(
+        self,
+        root: Path,
+        queue_name: str = DEFAULT_QUEUE,
+        queue_dir: Path | None = None,
+        loop: dict[str, Any] | None = None,
+        raw: dict[str, Any] | None = None,
+    ) -> None:
+        self._init(
+            root=root,
+            queue_name=queue_name,
+            queue_dir=queue_dir,
+            loop={} if loop is None else loop,
+            raw={} if raw is None else raw,
+        )
 
     @property
     def project_dir(self) -> Path:

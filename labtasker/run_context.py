@@ -11,11 +11,9 @@ table of every variable and its owner is in docs/architecture.md.
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
@@ -23,6 +21,7 @@ from typing import TYPE_CHECKING, Protocol
 from labtasker import config
 from labtasker.errors import QueueNotFound, UsageError
 from labtasker.fsqueue.store import FsQueue
+from labtasker.record import Record
 
 if TYPE_CHECKING:
     from labtasker.api_models import Task
@@ -39,13 +38,16 @@ _NO_RUN = "no current run: call this inside @labtasker.loop() or a job of `labta
 
 
 # ------------------------------------------------------------- the queue in use
-@dataclass(frozen=True)
-class Context:
+class Context(Record):
     """The root, config and queue a call works on."""
 
+    _fields = ("root", "cfg", "queue")
     root: Path | None
     cfg: config.Config | None
     queue: FsQueue
+
+    def __init__(self, root: Path | None, cfg: config.Config | None, queue: FsQueue) -> None:
+        self._init(root=root, cfg=cfg, queue=queue)
 
     @property
     def logs_dir(self) -> Path:
@@ -177,13 +179,16 @@ def current_run() -> CurrentRun | None:
 
 
 # ----------------------------------------------- a job started by `labtasker loop`
-@dataclass(frozen=True)
-class OwnJob:
+class OwnJob(Record):
     """The run a loop handed to this process through the environment."""
 
+    _fields = ("task_id", "worker_id", "queue_dir")
     task_id: str
     worker_id: str
     queue_dir: Path
+
+    def __init__(self, task_id: str, worker_id: str, queue_dir: Path) -> None:
+        self._init(task_id=task_id, worker_id=worker_id, queue_dir=queue_dir)
 
 
 def job_env(task_id: str, worker_id: str, log_dir: Path, queue_dir: Path) -> dict[str, str]:
@@ -206,6 +211,8 @@ def write_task_info(log_dir: Path, task: Task, worker_id: str) -> None:
     every command of ``labtasker loop``) or a Python job asks for its run's
     folder: a run that does neither costs no file.
     """
+    import json
+
     path = log_dir / TASK_INFO
     if path.exists():
         return
@@ -216,6 +223,8 @@ def write_task_info(log_dir: Path, task: Task, worker_id: str) -> None:
 
 def read_task_info(log_dir: str | os.PathLike[str]) -> Task:
     """The Task a loop handed to a subprocess (via ``LABTASKER_LOG_DIR``)."""
+    import json
+
     from labtasker.api_models import Task
 
     data = json.loads((Path(log_dir) / TASK_INFO).read_text(encoding="utf-8"))

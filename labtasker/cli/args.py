@@ -9,7 +9,6 @@ float, ``True``/``true`` a bool, ``None``/``null`` nothing, ``[1, 2]`` a list,
 from __future__ import annotations
 
 import ast
-import json
 import math
 import re
 from typing import Any
@@ -25,6 +24,8 @@ def parse_value(text: str) -> Any:
     """The typed value of a string: JSON, then a Python literal, else the string itself."""
     if text == "" or text != text.strip():
         return text  # keep empty and space-padded values exactly as typed
+    import json  # here: `task ls` and most commands parse no value
+
     try:
         value = json.loads(text)
     except ValueError:
@@ -106,6 +107,8 @@ def check_path(path: str, what: str) -> str:
 
 def parse_dict(text: str, option: str) -> dict[str, Any]:
     """A ``--metadata``/``--args`` value: a JSON object or a Python dict literal."""
+    import json
+
     try:
         value = json.loads(text)
     except ValueError:

@@ -14,9 +14,25 @@ from labtasker.cli import error_report as errors
 from labtasker.errors import UsageError
 
 
+class _PlainStyle:
+    """plumbum's default usage colour (none), looked up when plumbum prints a usage line.
+
+    plumbum sets ``COLOR_USAGE`` on every command it starts when the class leaves
+    it unset, and looking the colour up loads colorlib (about 3 ms of start-up).
+    """
+
+    def __get__(self, obj: object, owner: type | None = None) -> Any:
+        if obj is None:
+            return self
+        from plumbum import colors
+
+        return colors.do_nothing
+
+
 class Command(cli.Application):
     """Base of every labtasker command."""
 
+    COLOR_USAGE = _PlainStyle()
     SUBCOMMAND_HELPMSG = False
     ALLOW_ABBREV = False
     SWITCH_HINT = ""  # added to "unknown switch" errors, e.g. where a command's own args go

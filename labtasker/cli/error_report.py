@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import sys
-import traceback
 from typing import TextIO
 
 from labtasker.errors import (
@@ -79,6 +78,8 @@ def report(exc: BaseException, stream: TextIO | None = None) -> int:
     """Print ``exc`` for the user and return the exit code to end with."""
     out = stream or sys.stderr
     if debug_enabled() and not isinstance(exc, KeyboardInterrupt):
+        import traceback  # here: a command that succeeds prints none
+
         traceback.print_exception(type(exc), exc, exc.__traceback__, file=out)
     try:
         print(f"labtasker: error: {message(exc)}", file=out)

@@ -78,8 +78,30 @@ def _real_local() -> Any:
     return local
 
 
+class _Colors:
+    """``plumbum.colors`` as ``plumbum.cli`` holds it: colorlib loads on first use.
+
+    A run asks it only to filter the colour codes out of the program's and the
+    subcommands' names, and a name without an escape character is its own
+    filtered self (colorlib removes escape sequences and nothing else); help,
+    usage and anything else load the real one.
+    """
+
+    def filter(self, text: Any) -> Any:
+        if type(text) is str and "\x1b" not in text:
+            return text
+        return _real_colors().filter(text)
+
+    def __getattr__(self, attr: str) -> Any:
+        return getattr(_real_colors(), attr)
+
+
+def _real_colors() -> Any:
+    return importlib.import_module("plumbum.colors")  # the module puts colorlib's ANSI factory in its place
+
+
 class _Package(types.ModuleType):
-    """The ``plumbum`` package before its ``__init__`` ran: submodules import as usual."""
+    """A plumbum package before its ``__init__`` ran: submodules import as usual."""
 
     def __getattr__(self, attr: str) -> Any:
         if attr.startswith("__"):
@@ -87,37 +109,66 @@ class _Package(types.ModuleType):
         spec = self.__spec__
         assert spec is not None
         assert spec.loader is not None
+        if self.__dict__.get("_importing_cli"):
+            if attr == "local":
+                return _LocalMachine()
+            if attr == "colors":
+                return _Colors()
+        for sub in self.__dict__.get("_exports_of", ()):  # ``cli.Application``, ``cli.switch``, ...
+            module = sys.modules.get(f"{self.__name__}.{sub}")
+            value = getattr(module, attr, None)
+            if value is not None and getattr(value, "__module__", None) == f"{self.__name__}.{sub}":
+                setattr(self, attr, value)
+                return value
         if importlib.util.find_spec(f"{self.__name__}.{attr}") is not None:  # ``from plumbum import colors``
             return importlib.import_module(f"{self.__name__}.{attr}")
-        if attr == "local" and self.__dict__.get("_importing_cli"):
-            return _LocalMachine()
         self.__class__ = types.ModuleType  # type: ignore[assignment]  # any other name: the real __init__ runs here, once
         spec.loader.exec_module(self)
         return getattr(self, attr)
 
 
 def import_cli() -> None:
-    """Import ``plumbum.cli`` without the rest of plumbum (no-op if plumbum is loaded already)."""
+    """Import ``plumbum.cli`` without the rest of plumbum (no-op if plumbum is loaded already).
+
+    What the command modules ask of ``plumbum.cli`` (the application class, the
+    switches) comes from its two modules; any other name runs its ``__init__``.
+    """
     if "plumbum" in sys.modules:
         import plumbum.cli
 
         return
-    spec = importlib.util.find_spec("plumbum")
-    if spec is None or spec.submodule_search_locations is None:
+    package = _stand_in("plumbum")
+    if package is None:
         return  # not installed: the import that follows says so
-    package = _Package("plumbum")
-    package.__spec__ = spec
-    package.__path__ = list(spec.submodule_search_locations)
-    package.__file__ = spec.origin
-    package.__loader__ = spec.loader
-    package.__package__ = "plumbum"
     package._importing_cli = True  # type: ignore[attr-defined]
-    sys.modules["plumbum"] = package
+    _stand_in("plumbum.colorlib")  # ``plumbum.colorlib.styles`` without colorlib's colour tables
+    cli = _stand_in("plumbum.cli")  # its classes and switches without ``plumbum.cli.config`` (configparser)
+    assert cli is not None
+    cli._exports_of = ("application", "switches")  # type: ignore[attr-defined]
     try:
-        import plumbum.cli  # noqa: F401
+        import plumbum.cli.application
+        import plumbum.cli.switches  # noqa: F401
     except BaseException:
         for name in [n for n in sys.modules if n == "plumbum" or n.startswith("plumbum.")]:
             del sys.modules[name]
         raise
     finally:
         package.__dict__.pop("_importing_cli", None)
+
+
+def _stand_in(name: str) -> _Package | None:
+    """Register a package that runs its ``__init__`` only when a name other than a submodule is asked."""
+    spec = importlib.util.find_spec(name)
+    if spec is None or spec.submodule_search_locations is None:
+        return None
+    package = _Package(name)
+    package.__spec__ = spec
+    package.__path__ = list(spec.submodule_search_locations)
+    package.__file__ = spec.origin
+    package.__loader__ = spec.loader
+    package.__package__ = name
+    sys.modules[name] = package
+    parent, _, child = name.rpartition(".")
+    if parent:
+        setattr(sys.modules[parent], child, package)
+    return package

@@ -8,7 +8,6 @@ of records for ``-c/--columns`` and for csv.
 from __future__ import annotations
 
 import io
-import json
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -40,6 +39,8 @@ def lines(fmt: str, records: Sequence[dict[str, Any]], columns: Sequence[str] = 
     if fmt == "jsonl":
         return output.jsonl(records)
     if fmt == "json":
+        import json
+
         text = json.dumps([output.plain(r) for r in records], ensure_ascii=False, indent=2, default=str)
         return iter(text.splitlines())
     if fmt == "csv":
@@ -71,6 +72,8 @@ def _csv_cell(value: Any) -> Any:
     if value is MISSING or value is None:
         return ""
     if isinstance(value, (dict, list)):
+        import json
+
         return json.dumps(output.plain(value), ensure_ascii=False)
     return output.plain(value)
 

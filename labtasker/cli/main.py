@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import sys
+from types import ModuleType
 from typing import NoReturn
 
 from labtasker import __version__
 from labtasker.cli import error_report as errors
 from labtasker.cli.base import Group
+from labtasker.log import on_import
 
 
 class Labtasker(Group):
@@ -75,9 +77,11 @@ def _exit_now(code: int) -> None:
     """
     import contextlib
     import os
-    import threading
 
-    if threading.active_count() > 1 or sys.gettrace() is not None or sys.getprofile() is not None:
+    threading = sys.modules.get("threading")  # not imported: no other thread was started through it
+    if threading is not None and threading.active_count() > 1:
+        return
+    if sys.gettrace() is not None or sys.getprofile() is not None:
         return
     try:
         sys.stdout.flush()
@@ -94,16 +98,22 @@ def _exit_now(code: int) -> None:
 
 
 def _log_to_stderr() -> None:
-    """The core's warnings (a quarantined file, a lost task) as ``labtasker: ...`` lines."""
-    import logging
+    """The core's warnings (a quarantined file, a lost task) as ``labtasker: ...`` lines.
 
-    log = logging.getLogger("labtasker")
-    if not log.handlers:
-        handler = logging.StreamHandler(sys.stderr)
-        handler.setFormatter(logging.Formatter("labtasker: %(message)s"))
-        log.addHandler(handler)
-        log.setLevel(logging.DEBUG if errors.debug_enabled() else logging.WARNING)
-        log.propagate = False
+    Set up when ``logging`` is first imported (most commands never import it), with the
+    level decided now, at start, as when it was set up here."""
+    level_debug = errors.debug_enabled()
+
+    def setup(logging: ModuleType) -> None:
+        log = logging.getLogger("labtasker")
+        if not log.handlers:
+            handler = logging.StreamHandler(sys.stderr)
+            handler.setFormatter(logging.Formatter("labtasker: %(message)s"))
+            log.addHandler(handler)
+            log.setLevel(logging.DEBUG if level_debug else logging.WARNING)
+            log.propagate = False
+
+    on_import(setup)
 
 
 def _code_of(exc: SystemExit) -> int:

@@ -7,7 +7,6 @@ terminal when the output would not fit; prompts only when stdin is a terminal
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 from collections.abc import Iterable, Sequence
@@ -82,6 +81,8 @@ def compact(value: Any) -> str:
     if value is None or value == {} or value == []:
         return "-"
     if isinstance(value, (dict, list)):
+        import json
+
         return json.dumps(plain(value), ensure_ascii=False, separators=(", ", ": "))
     if isinstance(value, datetime):
         return value.astimezone().strftime("%Y-%m-%d %H:%M:%S")
@@ -90,6 +91,8 @@ def compact(value: Any) -> str:
 
 def jsonl(records: Iterable[dict[str, Any]]) -> Iterable[str]:
     """One JSON object per line."""
+    import json
+
     for record in records:
         yield json.dumps(plain(record), ensure_ascii=False, default=str)
 

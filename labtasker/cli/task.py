@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 from typing import Any, cast
@@ -241,6 +240,8 @@ def _read_lines(source: str) -> list[tuple[int, str]]:
 
 def _task_from_line(number: int, text: str, defaults: dict[str, Any]) -> dict[str, Any]:
     """One line of a sweep file: ``{"args": {...}, "task_name": ..., ...}``."""
+    import json
+
     where = f"line {number} of --from-file"
     try:
         record = json.loads(text)
@@ -497,6 +498,8 @@ class Count(Selection):
             counts = queue.count() if queue.exists() else {s.value: 0 for s in layout.TaskStatus}
         total = sum(counts.values())
         if self.fmt == "json":  # one object, as scripts have always read it
+            import json
+
             print(json.dumps({**counts, "total": total}))
         elif self.fmt == "yaml":
             output.emit(listing.yaml_mapping({**counts, "total": total}), pager=False)

@@ -32,7 +32,7 @@ The file holds a table (``table.py``): one column per field, decoded only
 when a field is first asked for, so a filter on ``args`` over 10^5 tasks
 decodes ``args`` and nothing else. A directory nothing is remembered of is
 read in parts by forked children, each packing its own part of the table
-(``_cold``). The file is a pickle of plain data (lists, dicts,
+(``_cold_start``). The file is a pickle of plain data (lists, dicts,
 strings, numbers, dates) written by this user into the queue's local ``tmp/``
 and loaded only when it is owned by the same user and writable by no one else.
 """
@@ -41,7 +41,6 @@ from __future__ import annotations
 
 import atexit
 import heapq
-import logging
 import os
 import stat
 import struct
@@ -69,8 +68,7 @@ from labtasker.fsqueue.table import (
     loads,
     pack,
 )
-
-log = logging.getLogger("labtasker")
+from labtasker.log import log
 
 FORMAT = 4  # 4: tables in segments
 RACY_NS = 2_000_000_000  # coarser than any filesystem's timestamp tick we know of (FAT: 2 s)
@@ -711,7 +709,6 @@ class _Fanout:
             raise
 
     def _fork(self) -> None:
-        import pickle
         import signal
 
         r, w = os.pipe()
@@ -726,7 +723,7 @@ class _Fanout:
             try:
                 signal.pthread_sigmask(signal.SIG_BLOCK, signal.valid_signals())
                 os.close(r)
-                data = memoryview(pickle.dumps(self._take_tickets(), protocol=pickle.HIGHEST_PROTOCOL))
+                data = memoryview(dumps(self._take_tickets()))
                 while data:
                     data = data[os.write(w, data) :]
                 code = 0
@@ -745,8 +742,6 @@ class _Fanout:
 
     def results(self) -> list[tuple[list[str], Any]]:
         """(chunk, its result) for every chunk, in order; None for a chunk whose child failed."""
-        import pickle
-
         try:
             results = self._take_tickets()
             for pid, r in self.children:
@@ -756,7 +751,7 @@ class _Fanout:
                 _, status = os.waitpid(pid, 0)
                 if os.waitstatus_to_exitcode(status) == 0:
                     try:
-                        got = pickle.loads(b"".join(blocks))
+                        got = loads(b"".join(blocks))
                     except Exception:
                         got = None
                     if isinstance(got, dict):
@@ -1001,7 +996,7 @@ def store_path(cache_dir: Path, dirname: str) -> Path:
 
 
 def _load_file(f: Any) -> Any:
-    import pickle
+    import _pickle as pickle
 
     return pickle.load(f)
 

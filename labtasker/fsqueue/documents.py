@@ -9,7 +9,6 @@ which the merge rules of replicated queues need.
 from __future__ import annotations
 
 import copy
-import json
 import math
 import re
 from datetime import date, datetime
@@ -42,6 +41,8 @@ def check_key(key: Any, where: str) -> str:
 def _json_key(key: Any, where: str) -> str:
     """A non-string key as JSON writes it (``0`` -> ``"0"``, True -> ``"true"``); others refused."""
     if key is None or isinstance(key, (bool, int)):
+        import json
+
         return json.dumps(key)
     return check_key(key, where)  # a float's '.' would nest, a tuple has no text form: refused
 

@@ -12,12 +12,11 @@ process; ``labtasker fsck`` lists them and ``fsck --repair`` moves them to
 
 from __future__ import annotations
 
-import logging
 import os
 import stat
 from pathlib import Path
 
-log = logging.getLogger("labtasker")
+from labtasker.log import log
 
 MAX_BYTES = 1 << 20  # no task file we write comes near 1 MiB; a bigger one is not ours
 _FLAGS = (

@@ -10,7 +10,6 @@ whole traceback in ``last_error`` and again in ``summary.labtasker_exception``);
 
 from __future__ import annotations
 
-import traceback as tb
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +34,8 @@ def from_exception(exc: BaseException) -> Record:
 
 def user_traceback(exc: BaseException) -> str:
     """The formatted traceback of ``exc`` (and what it chains) without labtasker's frames."""
+    import traceback as tb  # here: only a failed task's record needs it
+
     summary = tb.TracebackException.from_exception(exc)
     seen: set[int] = set()
     stack = [summary]

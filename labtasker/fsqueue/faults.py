@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import errno
 import os
-import signal
 
 _SPEC = os.environ.get("LABTASKER_FAULT", "")
 _seen: dict[str, int] = {}
@@ -47,6 +46,8 @@ def at(step: str, dirname: str = "") -> None:
     if _FAULT[3] and count != _FAULT[3]:
         return
     action = _FAULT[1]
+    import signal  # here: only a test's fault needs it
+
     if action == "kill":
         os.kill(os.getpid(), signal.SIGKILL)
     if action == "stop":

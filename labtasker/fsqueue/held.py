@@ -16,9 +16,9 @@ from __future__ import annotations
 import os
 import re
 import zlib
-from dataclasses import dataclass
 
 from labtasker.fsqueue import ids
+from labtasker.record import Record
 
 _TOKEN = re.compile(r"^(\d+)-(\d+)-([0-9a-f]+)$")
 _HOST = re.compile(r"^h[0-9a-f]{8}$")
@@ -69,10 +69,15 @@ def me() -> tuple[str, str]:
     return _me[0]
 
 
-@dataclass(frozen=True)
-class Holder:
+class Holder(Record):
+    """The process a held or temp file's name says holds it."""
+
+    _fields = ("host", "token")
     host: str
     token: str
+
+    def __init__(self, host: str, token: str) -> None:
+        self._init(host=host, token=token)
 
     def alive(self) -> bool | None:
         """True or False on this host; None when the holder is on another host (or unknown)."""

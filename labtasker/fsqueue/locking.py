@@ -12,7 +12,6 @@ reliably.
 from __future__ import annotations
 
 import contextlib
-import logging
 import os
 import threading
 from pathlib import Path
@@ -20,11 +19,11 @@ from typing import TYPE_CHECKING, Any
 
 from labtasker.fsqueue import ids, layout
 from labtasker.fsqueue.store import FsQueue
+from labtasker.log import log
 
 if TYPE_CHECKING:
     import fasteners
 
-log = logging.getLogger("labtasker")
 
 SUFFIX = ".lock"
 _held: set[Path] = set()  # locks this process holds: probing them would drop them (POSIX)

@@ -9,7 +9,6 @@ more retry, or ``failed/`` once out of retries) and as a failure of its worker.
 
 from __future__ import annotations
 
-import logging
 import os
 import random
 import time
@@ -22,8 +21,7 @@ from labtasker.errors import WorkerNotFound
 from labtasker.fsqueue import clock, held, layout, lease, locking, replica_mark, workers
 from labtasker.fsqueue.lease import Signature, Terms, Verdict
 from labtasker.fsqueue.store import Doc, FsQueue
-
-log = logging.getLogger("labtasker")
+from labtasker.log import log
 
 
 @dataclass(frozen=True)

@@ -9,11 +9,9 @@ holding a file leaves it in ``tmp/``; ``recover_held`` puts it back.
 from __future__ import annotations
 
 import contextlib
-import logging
 import os
 import stat
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -22,8 +20,8 @@ from labtasker.fsqueue import atomic, cache, clock, codec, entries, faults, held
 from labtasker.fsqueue.cache import DirCache
 from labtasker.fsqueue.documents import normalise, ordered, owned_copy
 from labtasker.fsqueue.layout import STATE_DIRS, TaskStatus
-
-log = logging.getLogger("labtasker")
+from labtasker.log import log
+from labtasker.record import Record
 
 FORMAT_VERSION = 1
 READ_CACHE_MAX = 4096  # documents remembered by ``read``: a loop over 10^5 tasks stays small
@@ -34,24 +32,30 @@ Change = Callable[[Doc], "tuple[str, Doc] | None"]
 """Given the held document, return (new directory, new document), or None to delete."""
 
 
-@dataclass(frozen=True)
-class Located:
+class Located(Record):
     """Where a document sits: its directory and file name."""
 
+    _fields = ("dirname", "name", "doc", "busy")
     dirname: str
     name: str
     doc: Doc
-    busy: bool = False  # in another process's hand (in ``tmp/``) at the moment of looking
+    busy: bool  # in another process's hand (in ``tmp/``) at the moment of looking
+
+    def __init__(self, dirname: str, name: str, doc: Doc, busy: bool = False) -> None:
+        self._init(dirname=dirname, name=name, doc=doc, busy=busy)
 
 
-@dataclass(frozen=True)
-class Held:
+class Held(Record):
     """A file some process took into ``tmp/``: where it came from and who holds it."""
 
+    _fields = ("path", "origin", "name", "holder")
     path: Path
     origin: str
     name: str
     holder: held.Holder | None
+
+    def __init__(self, path: Path, origin: str, name: str, holder: held.Holder | None) -> None:
+        self._init(path=path, origin=origin, name=name, holder=holder)
 
     @property
     def task_id(self) -> str | None:

@@ -11,7 +11,6 @@ import json
 import os
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -21,6 +20,7 @@ from labtasker.fsqueue.backoff import Backoff
 from labtasker.fsqueue.documents import new_task
 from labtasker.fsqueue.layout import STATE_DIRS, TaskStatus
 from labtasker.fsqueue.store import Doc, FsQueue, Located
+from labtasker.record import Record
 
 BUSY_WAIT = 10.0  # seconds a change waits for a task in someone else's hand before saying "busy"
 FINISH_WAIT = 60.0  # a worker waits longer: its result must not be lost to an editor
@@ -45,12 +45,15 @@ def submit_many(queue: FsQueue, tasks: Iterable[dict[str, Any]], *, now: datetim
     return [doc["task_id"] for doc in docs]
 
 
-@dataclass(frozen=True)
-class Batch:
+class Batch(Record):
     """What a bulk submit did: every id of the batch, and how many were in the queue already."""
 
+    _fields = ("ids", "already")
     ids: list[str]
     already: int
+
+    def __init__(self, ids: list[str], already: int) -> None:
+        self._init(ids=ids, already=already)
 
 
 def submit_batch(

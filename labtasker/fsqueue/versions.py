@@ -15,7 +15,6 @@ The storage core writes these stamps on every change; it never merges.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
@@ -40,6 +39,8 @@ _STATE_RANK = {"running": 2, "pending": 1}
 # ------------------------------------------------------------ fingerprints
 def canonical(value: Any) -> str:
     """A stable text form of a YAML value, for hashing and tie-breaks."""
+    import json
+
     return json.dumps(value, sort_keys=True, separators=(",", ":"), default=_plain_text)
 
 

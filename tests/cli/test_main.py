@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
+import labtasker
 from labtasker import __version__
+from labtasker.fsqueue.store import FsQueue
 from tests.cli.conftest import Lt
+from tests.conftest import queue_env
 
 
 def test_version_and_help(lt: Lt) -> None:
@@ -100,40 +105,91 @@ def test_colour_only_on_a_terminal_and_never_with_no_color(monkeypatch: pytest.M
     assert output.paint("x", "red", sys.stdout) == "x"  # captured, not a terminal
 
 
+def test_the_cores_warnings_are_labtasker_lines_on_stderr(queue: FsQueue, project: Path) -> None:
+    """``logging`` loads only when something is logged, and with the command's handler then:
+    one ``labtasker: ...`` line per warning, with or without LABTASKER_DEBUG."""
+    task_id = labtasker.submit_task(args={"a": 1}).task_id
+    (queue.path / "pending" / "stray.yaml").mkdir()  # a reader skips it, and says so once
+    argv = [sys.executable, "-m", "labtasker", "task", "ls", "-q"]
+    for debug in ("0", "1"):
+        env = {**queue_env(project), "LABTASKER_DEBUG": debug}
+        ran = subprocess.run(argv, capture_output=True, text=True, env=env, cwd=project, check=True)
+        assert ran.stdout.split() == [task_id]
+        (line,) = ran.stderr.splitlines()
+        assert line.startswith("labtasker: skipping ") and "stray.yaml: it is a directory" in line
+
+
 # What `task submit` and `task ls -q` must not import: each is a few to tens of ms of every
 # command's start-up (docs/performance.md), and none is needed to write or list plain tasks.
 NOT_AT_START = (
     "textual", "rich", "watchdog", "simpleeval", "pendulum", "dateutil", "pandas", "regex",
-    "yaml", "tomllib", "ssl", "email", "http.client", "socket", "subprocess", "secrets", "uuid", "platform",
-    "plumbum.machines", "plumbum.path", "plumbum.commands", "labtasker.api_models",
+    "yaml", "tomllib", "logging", "ssl", "email", "http.client", "socket", "subprocess", "secrets", "uuid", "platform",
+    "plumbum.machines", "plumbum.path", "plumbum.commands", "plumbum.colors", "plumbum.colorlib.factories",
+    "plumbum.cli.config", "configparser", "traceback", "signal",
+    "labtasker.api_models",
 )  # fmt: skip
 
 
+# A dataclass costs a module about 0.5 ms to define: the records a command always loads are
+# labtasker.record's (config, the queue in use, the store's), which cost next to nothing.
+_SCAN = (
+    "import sys\n"
+    "from labtasker.cli.main import main\n"
+    "assert main(['labtasker', *sys.argv[1:]]) == 0\n"
+    "loaded = {m for m, mod in sys.modules.items() if type(mod).__name__ == 'module'}\n"
+    "made = [f'{n}.{k}' for n in sorted(loaded) if n.startswith('labtasker')\n"
+    "        for k, v in vars(sys.modules[n]).items()\n"
+    "        if isinstance(v, type) and v.__module__ == n and '__dataclass_fields__' in v.__dict__]\n"
+    "import json\n"  # after the look: json is one of the modules a listing must not import
+    "print(json.dumps([sorted(loaded), made]))\n"
+)
+
+
 @pytest.mark.parametrize(
-    "argv",
+    ("argv", "also_not"),
     [
-        ["task", "submit", "-q", "--", "--lr=0.1", "--model=vit"],
-        ["task", "submit", "--", "--optimizer.lr=0.01", "--seed=3"],
-        ["task", "ls", "-q"],
+        (["task", "submit", "-q", "--", "--lr=0.1", "--model=vit"], ()),
+        (["task", "submit", "--", "--optimizer.lr=0.01", "--seed=3"], ()),
+        (["task", "ls", "-q"], ("pickle", "json")),  # the cache files are read by the C module alone
     ],
 )
-def test_python_m_labtasker_and_startup_imports(project: object, argv: list[str]) -> None:
-    """A submit and a listing of ids load none of the heavy modules (a regression test without timing)."""
-    code = (
-        "import sys\n"
-        "from labtasker.cli.main import main\n"
-        f"assert main(['labtasker', *{argv!r}]) == 0\n"
-        "loaded = {m for m, mod in sys.modules.items() if type(mod).__name__ == 'module'}\n"
-        f"print(sorted(m for m in loaded if m.startswith({NOT_AT_START!r})))\n"
-    )
+def test_python_m_labtasker_and_startup_imports(
+    project: object, argv: list[str], also_not: tuple[str, ...]
+) -> None:
+    """A submit and a listing of ids load none of the heavy modules and define no dataclass
+    (a regression test without timing)."""
     env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
-    seed = [sys.executable, "-m", "labtasker", "task", "submit", "-q", "--", "--lr=0.2"]
-    subprocess.run(seed, capture_output=True, text=True, env=env, check=True)  # a queue with a task
+    Path("seed.jsonl").write_text(
+        "".join(f'{{"args": {{"lr": {i}}}}}\n' for i in range(150)), encoding="utf-8"
+    )
+    seed = [sys.executable, "-m", "labtasker", "task", "submit", "--from-file", "seed.jsonl", "-q"]
+    subprocess.run(seed, capture_output=True, text=True, env=env, check=True)  # enough tasks for a cache file
     subprocess.run(
         [sys.executable, "-m", "labtasker", "task", "ls"], capture_output=True, env=env, check=True
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
-    assert out.stdout.strip().splitlines()[-1] == "[]", out.stderr
+    out = subprocess.run(
+        [sys.executable, "-c", _SCAN, *argv], capture_output=True, text=True, env=env, check=True
+    )
+    loaded, dataclasses = json.loads(out.stdout.strip().splitlines()[-1])
+    assert [m for m in loaded if m.startswith((*NOT_AT_START, *also_not))] == [], out.stderr
+    assert dataclasses == []
+
+
+def test_plumbum_parts_left_out_at_start_load_when_asked() -> None:
+    """plumbum's colours and ``plumbum.cli``'s other names load on first use, and are the real ones."""
+    code = (
+        "import sys\n"
+        "from labtasker.cli.main import main\n"
+        "assert main(['labtasker', '--version']) == 0\n"
+        "assert 'plumbum.colors' not in sys.modules\n"
+        "from plumbum import cli, colors\n"
+        "from plumbum.cli.config import ConfigINI\n"
+        "assert cli.ConfigINI is ConfigINI and cli.Application.__name__ == 'Application'\n"
+        "from labtasker.cli.main import Labtasker\n"
+        "print(colors.filter('\\x1b[31mred\\x1b[0m'), Labtasker('labtasker').COLOR_USAGE is colors.do_nothing)\n"
+    )
+    ran = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert ran.stdout.splitlines()[-1] == "red True", ran.stderr
 
 
 def test_python_m_labtasker_version() -> None:
