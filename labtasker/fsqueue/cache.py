@@ -81,6 +81,7 @@ Load = Callable[[str, bytes], "Doc"]
 PARALLEL_MIN = 2000  # misses; fewer are parsed in this process (a fork and the hand-back cost more)
 _PER_CHILD_MIN = 1000
 _FRAME = struct.Struct("<II")  # a memo record's length and crc32
+_SUM = struct.Struct("<I")  # the crc32 that ends a cache file: a damaged one is never loaded
 MEMO_MAX = 32 << 20  # bytes; a memo that no reader has folded into a table stops growing here
 DETACH_MIN = 20_000  # rows from which a forked process writes the cache file (pickling them is slow)
 MEMO_BATCH = 64  # records a writer keeps before appending them as one (one pickle loads faster than many)
@@ -122,6 +123,7 @@ class DirCache:
         self._memo: dict[tuple[str, bytes], Doc] | None = None
         self._memo_names: dict[str, list[Record]] = {}  # name -> its memo records, once loaded
         self._cold_started: _Cold | None = None  # a cold read ``prefetch`` began
+        self._listed: tuple[list[str], list[str]] | None = None  # names ``prefetch`` listed for the next call
         self._unwritten: list[Record] = []  # memo records of this process not yet appended
         self._unwritten_since = 0.0
         self._lock = threading.Lock()  # a loop's lease thread writes too
@@ -186,15 +188,19 @@ class DirCache:
         """Start reading now if this is a big directory nothing is remembered of: its files are
         parsed by forked children while this process goes on (with another directory, say);
         the next ``docs`` or ``views`` takes what they made. ``cancel`` if no listing follows."""
-        if self._cold_started is None:
-            with gc_paused():
-                regular, others = self._names()
-                if self._table_for(len(regular) + len(others)) is None and self._cold_ok(len(regular)):
-                    self._cold_started = self._cold_start(sorted(regular), others)
+        if self._cold_started is not None or self._loaded:
+            return  # started already, or the cache file was looked at: a warm listing needs nothing early
+        with gc_paused():
+            regular, others = self._names()
+            if self._table_for(len(regular) + len(others)) is None and self._cold_ok(len(regular)):
+                self._cold_started = self._cold_start(sorted(regular), others)
+            else:
+                self._listed = (regular, others)  # the listing that follows takes these names
 
     def cancel(self) -> None:
         """Stop the children ``prefetch`` started, if their work was not taken."""
         started, self._cold_started = self._cold_started, None
+        self._listed = None
         if started is not None:
             started.close()
 
@@ -204,7 +210,8 @@ class DirCache:
             if started is not None:
                 out = self._cold_finish(started, views)
                 return [item for item in out if item[1] is not None]
-            regular, others = self._names()
+            listed, self._listed = self._listed, None
+            regular, others = listed or self._names()
             table = self._table_for(len(regular) + len(others))
             if table is None and self._cold_ok(len(regular)):
                 out = self._cold_finish(self._cold_start(sorted(regular), others), views)
@@ -545,7 +552,13 @@ class DirCache:
             with open(path, "rb") as f:
                 if not _ours(os.fstat(f.fileno())):
                     return None
-                return f.read() if raw else _load_file(f)  # our own file, checked above
+                data = f.read()
+            if raw:
+                return data
+            body = memoryview(data)[: -_SUM.size]
+            if len(data) < _SUM.size or _SUM.unpack_from(data, len(body))[0] != zlib.crc32(body):
+                return None  # damaged (or written by code before the checksum)
+            return loads(body)  # our own file, checked above
         except FileNotFoundError:
             return None
         except Exception as exc:
@@ -650,7 +663,8 @@ class DirCache:
 
     def _write(self, path: Path, what: Any, *, quiet: bool = False) -> None:
         try:
-            _write_private(path, dumps(what))
+            data = dumps(what)
+            _write_private(path, data, _SUM.pack(zlib.crc32(data)))
         except OSError as exc:  # a read-only or full disk only costs speed
             if not quiet:
                 log.debug("could not write cache %s: %s", path, exc)
@@ -995,12 +1009,6 @@ def store_path(cache_dir: Path, dirname: str) -> Path:
     return cache_dir / f"{dirname}.{uid}.pickle"
 
 
-def _load_file(f: Any) -> Any:
-    import _pickle as pickle
-
-    return pickle.load(f)
-
-
 def _key(st: os.stat_result) -> Key:
     return KEY.pack(st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
 
@@ -1024,15 +1032,17 @@ def _ours(st: os.stat_result) -> bool:
     return st.st_uid == os.geteuid() and not st.st_mode & 0o022
 
 
-def _write_private(dest: Path, data: bytes) -> None:
-    """Write a file readable by this user only, whole (temp file, rename); no fsync: it is a cache."""
+def _write_private(dest: Path, data: bytes, trailer: bytes = b"") -> None:
+    """Write ``data`` and ``trailer`` to a file readable by this user only, whole (temp file,
+    rename); no fsync: it is a cache."""
     dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = dest.parent / f"{dest.name}.{ids.nonce(4)}.tmp"
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     try:
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view) :]
+        for part in (data, trailer):
+            view = memoryview(part)
+            while view:
+                view = view[os.write(fd, view) :]
     except BaseException:
         os.close(fd)
         os.unlink(tmp)

@@ -136,6 +136,22 @@ def test_a_damaged_cache_file_is_ignored_and_rebuilt(folder: Path, damage: bytes
     assert again.calls == []  # rebuilt
 
 
+@pytest.mark.parametrize("at", [0, 40, -5, -1])
+def test_a_cache_file_with_one_byte_changed_is_not_loaded(folder: Path, at: int) -> None:
+    """Its checksum no longer matches: the documents come from the files, never from damaged bytes."""
+    for i in range(5):
+        write(folder, f"{i}.yaml", f"id: {i}")
+    dc = make(folder, Parser())
+    expected = dc.docs()
+    assert dc.store is not None
+    data = bytearray(dc.store.read_bytes())
+    data[at] ^= 0x01
+    dc.store.write_bytes(bytes(data))
+    parser = Parser()
+    assert make(folder, parser).docs() == expected
+    assert len(parser.calls) == 5
+
+
 def test_a_cache_file_written_by_other_parsing_code_is_not_loaded(folder: Path) -> None:
     write(folder, "a.yaml", "id: a")
     DirCache(folder / "pending", Parser(), folder / "cache", tag="v1", racy_ns=SETTLED, store_min=0).docs()
