@@ -17,9 +17,8 @@ from typing import Any
 from labtasker.fsqueue import simple_yaml
 from labtasker.fsqueue.unreadable import MAX_DEPTH, Unreadable
 
-__all__ = ["CONFLICT_MARKERS", "MAX_DEPTH", "Unreadable", "dump", "load", "parse", "yaml_safe"]
+__all__ = ["MAX_DEPTH", "Unreadable", "conflicted", "dump", "load", "parse", "yaml_safe"]
 
-CONFLICT_MARKERS = (b"<<<<<<< ", b"\n=======\n", b">>>>>>> ")
 assert simple_yaml.MAX_DEPTH + 2 <= MAX_DEPTH  # what the direct reader returns needs no depth check
 # simple_yaml reads a file about 40 us slower than plain_yaml, whose import costs about 10 ms:
 # the first documents of a process are read the direct way, and plain_yaml loads for a listing.
@@ -39,23 +38,42 @@ def dump(doc: dict[str, Any]) -> bytes:
 
 def load(data: bytes, *, required_key: str | None = None) -> dict[str, Any]:
     """Parse a document; raise ``Unreadable`` for anything that is not a mapping."""
-    if not data.strip():
+    if not data or data.isspace():
         raise Unreadable("empty file")
-    if data.startswith(b"<<<<<<< ") or any(m in data for m in CONFLICT_MARKERS[1:]):
-        raise Unreadable("git conflict markers")
-    try:
-        doc = parse(data, plain=True)
-    except RecursionError:
-        raise Unreadable(f"nested deeper than {MAX_DEPTH} levels") from None
-    except Exception as exc:
-        if not _is_yaml_error(exc):
-            raise
-        raise Unreadable(f"invalid YAML: {str(exc).splitlines()[0]}") from None
+    doc = _quick(data)  # a file our fast readers take has no line a merge could have put there
+    if doc is None:
+        if conflicted(data):
+            raise Unreadable("git conflict markers")
+        try:
+            doc = _slow(data, plain=True)
+        except RecursionError:
+            raise Unreadable(f"nested deeper than {MAX_DEPTH} levels") from None
+        except Exception as exc:
+            if not _is_yaml_error(exc):
+                raise
+            raise Unreadable(f"invalid YAML: {str(exc).splitlines()[0]}") from None
     if not isinstance(doc, dict):
         raise Unreadable("not a mapping")
     if required_key is not None and not isinstance(doc.get(required_key), str):
         raise Unreadable(f"no {required_key}")
     return doc
+
+
+def conflicted(data: bytes) -> bool:
+    """True if a line of ``data`` is one of the markers git leaves in a file it could not merge.
+
+    Only whole lines count: a value may hold ``>>>>>>> `` (our writer puts it
+    on an indented line or inside quotes), a marker never starts a line of ours.
+    """
+    global _MARKERS
+    if _MARKERS is None:
+        import re
+
+        _MARKERS = re.compile(rb"^(?:<<<<<<< |=======\r?$|>>>>>>> )", re.MULTILINE)
+    return _MARKERS.search(data) is not None
+
+
+_MARKERS: Any = None
 
 
 def _is_yaml_error(exc: Exception) -> bool:
@@ -72,17 +90,25 @@ def parse(data: bytes | str, *, plain: bool = False) -> Any:
     expand to gigabytes; our writer never emits one), for nesting deeper than
     ``MAX_DEPTH`` and for values that are not plain data.
     """
-    if isinstance(data, bytes):
-        if _direct_reads[0] < DIRECT_READS and "labtasker.fsqueue.plain_yaml" not in sys.modules:
-            _direct_reads[0] += 1
-            simple = simple_yaml.read(data)
-            if simple is not None:
-                return simple
-        from labtasker.fsqueue import plain_yaml
+    quick = _quick(data) if isinstance(data, bytes) else None
+    return quick if quick is not None else _slow(data, plain=plain)
 
-        quick = plain_yaml.parse(data)
-        if quick is not None:  # nested at most plain_yaml.MAX_DEPTH + 2 deep (a test checks): no depth check
-            return quick
+
+def _quick(data: bytes) -> dict[str, Any] | None:
+    """The document of a file in our writer's own style, or None to ask libyaml."""
+    if _direct_reads[0] < DIRECT_READS and "labtasker.fsqueue.plain_yaml" not in sys.modules:
+        _direct_reads[0] += 1
+        simple = simple_yaml.read(data)
+        if simple is not None:
+            return simple
+    from labtasker.fsqueue import plain_yaml
+
+    return plain_yaml.parse(
+        data
+    )  # nested at most plain_yaml.MAX_DEPTH + 2 deep (a test checks): no depth check
+
+
+def _slow(data: bytes | str, *, plain: bool) -> Any:
     from labtasker.fsqueue import yaml_io
 
     return yaml_io.parse(data, plain=plain)

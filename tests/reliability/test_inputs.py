@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import datetime
+import json
 import os
+import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -14,6 +17,7 @@ import labtasker
 from labtasker import api, config
 from labtasker.errors import FilterError, UsageError
 from labtasker.fsqueue.store import FsQueue
+from tests.conftest import queue_env
 from tests.reliability.conftest import Lt
 
 
@@ -72,6 +76,28 @@ def test_nan_and_infinities_are_kept(queue: FsQueue) -> None:
         and args["hi"] == float("inf")
         and args["day"] == datetime.date(2026, 1, 2)
     )
+
+
+@pytest.mark.parametrize(
+    "text", ["diff >>>>>>> theirs", "<<<<<<< HEAD", "a\n=======\nb", ">>>>>>> x\n<<<<<<< y\n=======\n"]
+)
+def test_values_that_look_like_merge_markers_are_values(text: str, queue: FsQueue, project: Path) -> None:
+    """Only whole lines of a file count as git's markers: a task whose value holds one stays listed
+    by every reader (a fresh process reads the file), and is never quarantined."""
+    tid = labtasker.submit_task(
+        task_name=text.splitlines()[0], args={"note": text, "nested": {"n": text}}
+    ).task_id
+    listed = subprocess.run(
+        [sys.executable, "-m", "labtasker", "task", "ls", "--fmt", "jsonl"],
+        cwd=project,
+        env=queue_env(project),
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    (row,) = [json.loads(line) for line in listed.stdout.splitlines()]
+    assert row["task_id"] == tid and row["args"] == {"note": text, "nested": {"n": text}}
+    assert "quarantine" not in listed.stderr and os.listdir(queue.path / "quarantine") == []
 
 
 @pytest.mark.parametrize(
