@@ -487,18 +487,38 @@ class DirCache:
         self, dir_fd: int, names: list[str], memo: dict[tuple[str, bytes], Doc], settled_before: int
     ) -> tuple[Part, dict[int, _Read | None]]:
         """``_read_quietly`` of the names, the settled documents packed into a part of a table;
-        the others (changed moments ago, gone, or None: left to the parent) by their place in ``names``."""
+        the others (changed moments ago, gone, or None: left to the parent) by their place in ``names``.
+        One pass, the hot loop of a cold listing (in a child process)."""
         kept: list[str] = []
         keys: list[Key] = []
         docs: list[Doc] = []
         aside: dict[int, _Read | None] = {}
-        for j, (name, item) in enumerate(zip(names, self._read_quietly(dir_fd, names, memo), strict=True)):
-            if item is None or item[2] is None or item[1] >= settled_before:
-                aside[j] = item
-            else:
-                kept.append(name)
-                keys.append(item[0])
-                docs.append(item[2])
+        load = self.load
+        assert load is not None
+        read = entries.read_at
+        for j, name in enumerate(names):
+            try:
+                got = read(dir_fd, name, quiet=True, listed_regular=True)
+            except entries.BadEntry:
+                aside[j] = None
+                continue
+            if got is None:
+                aside[j] = (b"", 0, None)  # gone since the listing
+                continue
+            st, data = got
+            doc = memo.get((name, content_digest(data))) if memo else None
+            if doc is None:
+                try:
+                    doc = load(name, data)
+                except Exception:
+                    aside[j] = None
+                    continue
+            if st.st_ctime_ns >= settled_before:
+                aside[j] = (_key(st), st.st_ctime_ns, doc)
+                continue
+            kept.append(name)
+            keys.append(_key(st))
+            docs.append(doc)
         return pack(kept, keys, docs), aside
 
     def _fs_now(self) -> int:
