@@ -644,7 +644,10 @@ class DirCache:
             self._memo, self._memo_names, self._delta = None, {}, frozenset()
             return
         packed = table.packed(header)
-        self._write(store, packed)
+        if len(table.names) >= DETACH_MIN:  # megabytes to copy into the file: a thread writes them
+            _in_thread(lambda: self._write(store, packed, quiet=True))
+        else:
+            self._write(store, packed)
         if not table.pickled:
             self._table = Table.unpacked(packed)  # as a new process has it: columns decoded when used
         if self.memo is not None and self._memo:
@@ -875,6 +878,19 @@ def _detached(work: Callable[[], None]) -> bool:
             os._exit(code)
     _, status = os.waitpid(pid, 0)
     return os.waitstatus_to_exitcode(status) == 0
+
+
+def _in_thread(work: Callable[[], None]) -> None:
+    """Run ``work`` in a thread of its own, which the interpreter waits for at exit (copying into
+    a file and its checksum let go of the GIL, so the listing goes on meanwhile)."""
+    threading.Thread(target=_quietly, args=(work,), name="labtasker-cache-write").start()
+
+
+def _quietly(work: Callable[[], None]) -> None:
+    try:
+        work()
+    except BaseException:  # a cache that could not be written only costs speed
+        pass
 
 
 def _holds(table: Table, scanned: dict[str, Key]) -> bool:
