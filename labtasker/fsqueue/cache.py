@@ -379,30 +379,27 @@ class DirCache:
     def _read_quietly(
         self, dir_fd: int, names: list[str], memo: dict[tuple[str, bytes], Doc]
     ) -> list[_Read | None]:
-        """``_read_one`` for each name with no side effect (no warning, no quarantine; in a child
-        process): None for a file the parent process should read again itself."""
-        out: list[_Read | None] = []
-        load = self.load
-        assert load is not None
-        for name in names:
+        """``_read_quiet`` of each name."""
+        return [self._read_quiet(dir_fd, name, memo) for name in names]
+
+    def _read_quiet(self, dir_fd: int, name: str, memo: dict[tuple[str, bytes], Doc]) -> _Read | None:
+        """``_read_one`` with no side effect (no warning, no quarantine; in a child process): None
+        for a file the parent process should read again itself."""
+        assert self.load is not None
+        try:
+            got = entries.read_at(dir_fd, name, quiet=True, listed_regular=True)
+        except entries.BadEntry:
+            return None
+        if got is None:
+            return b"", 0, None  # gone since the listing
+        st, data = got
+        doc = memo.get((name, content_digest(data))) if memo else None
+        if doc is None:
             try:
-                read = entries.read_at(dir_fd, name, quiet=True, listed_regular=True)
-            except entries.BadEntry:
-                out.append(None)
-                continue
-            if read is None:
-                out.append((b"", 0, None))
-                continue
-            st, data = read
-            doc = memo.get((name, content_digest(data))) if memo else None
-            if doc is None:
-                try:
-                    doc = load(name, data)
-                except Exception:
-                    out.append(None)
-                    continue
-            out.append((_key(st), st.st_ctime_ns, doc))
-        return out
+                doc = self.load(name, data)
+            except Exception:
+                return None
+        return _key(st), st.st_ctime_ns, doc
 
     # ------------------------------------------------------------ a cold listing
     def _cold_ok(self, size: int) -> bool:
@@ -486,39 +483,20 @@ class DirCache:
     def _pack_quietly(
         self, dir_fd: int, names: list[str], memo: dict[tuple[str, bytes], Doc], settled_before: int
     ) -> tuple[Part, dict[int, _Read | None]]:
-        """``_read_quietly`` of the names, the settled documents packed into a part of a table;
-        the others (changed moments ago, gone, or None: left to the parent) by their place in ``names``.
-        One pass, the hot loop of a cold listing (in a child process)."""
+        """``_read_quiet`` of the names, the settled documents packed into a part of a table;
+        the others (changed moments ago, gone, or None: left to the parent) by their place in ``names``."""
         kept: list[str] = []
         keys: list[Key] = []
         docs: list[Doc] = []
         aside: dict[int, _Read | None] = {}
-        load = self.load
-        assert load is not None
-        read = entries.read_at
         for j, name in enumerate(names):
-            try:
-                got = read(dir_fd, name, quiet=True, listed_regular=True)
-            except entries.BadEntry:
-                aside[j] = None
-                continue
-            if got is None:
-                aside[j] = (b"", 0, None)  # gone since the listing
-                continue
-            st, data = got
-            doc = memo.get((name, content_digest(data))) if memo else None
-            if doc is None:
-                try:
-                    doc = load(name, data)
-                except Exception:
-                    aside[j] = None
-                    continue
-            if st.st_ctime_ns >= settled_before:
-                aside[j] = (_key(st), st.st_ctime_ns, doc)
-                continue
-            kept.append(name)
-            keys.append(_key(st))
-            docs.append(doc)
+            item = self._read_quiet(dir_fd, name, memo)
+            if item is None or item[2] is None or item[1] >= settled_before:
+                aside[j] = item
+            else:
+                kept.append(name)
+                keys.append(item[0])
+                docs.append(item[2])
         return pack(kept, keys, docs), aside
 
     def _fs_now(self) -> int:
