@@ -403,7 +403,7 @@ class DirCache:
 
     # ------------------------------------------------------------ a cold listing
     def _cold_ok(self, size: int) -> bool:
-        """Nothing is remembered of this big directory: ``_cold`` reads it."""
+        """A big directory nothing is remembered of: ``_cold_start`` reads it in parts."""
         return self.load is not None and size >= PARALLEL_MIN
 
     def _cold_start(self, names: list[str], others: list[str]) -> _Cold:
@@ -445,9 +445,8 @@ class DirCache:
                 if not (isinstance(got, tuple) and len(got) == 2 and isinstance(got[0], Part)):
                     got = self._pack_quietly(dir_fd, chunk, memo, settled_before)  # its child failed
                 results.append((chunk, got))
-            table = Table.from_parts(
-                [part for _, (part, _) in results]
-            )  # rows in order: a group decoded once
+            # Documents (not views) are made row by row, in order: each group is decoded once.
+            table = Table.from_parts([part for _, (part, _) in results])
             self._extra = {}
             scanned = self._stat_all(cold.others)
             odd = self._each(sorted(scanned), scanned, None, views)[0] if scanned else []

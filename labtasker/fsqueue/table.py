@@ -151,17 +151,18 @@ class Table:
     def column(self, field: str) -> tuple[Any, ...] | None:
         """The values of ``field`` (ABSENT where a document lacks it), or None for an unknown field."""
         col = self._columns.get(field)
-        if col is None and field in self._groups:
+        packed = self._groups.get(field) if col is None else None
+        if packed is not None:  # taken once: another thread may decode the same column meanwhile
             with gc_paused():
                 values: list[Any] = []
                 for group in range(len(self._sizes)):
-                    values += self._group(field, group)
+                    values += self._group(packed, group)
                 col = self._columns[field] = tuple(values)
-                del self._groups[field]
+                self._groups.pop(field, None)
         return col
 
-    def _group(self, field: str, group: int) -> tuple[Any, ...]:
-        data, ends = self._groups[field]
+    def _group(self, packed: Column, group: int) -> tuple[Any, ...]:
+        data, ends = packed
         start = ends[group - 1] if group else 0
         if start == ends[group]:
             return (ABSENT,) * self._sizes[group]
@@ -181,14 +182,16 @@ class Table:
         decoded = self._last[1]
         out = {}
         for field in self.fields:
-            col = self._columns.get(field)
-            if col is not None:
-                value = col[i]
-            else:
-                values = decoded.get(field)
-                if values is None:
-                    values = decoded[field] = self._group(field, group)
-                value = values[at]
+            values = decoded.get(field)
+            if values is None:
+                packed = self._groups.get(field)
+                if packed is None:  # decoded as a column
+                    value = self._columns[field][i]
+                    if value is not ABSENT:
+                        out[field] = value
+                    continue
+                values = decoded[field] = self._group(packed, group)
+            value = values[at]
             if value is not ABSENT:
                 out[field] = value
         return out
