@@ -758,11 +758,14 @@ class _Fanout:
         """(chunk, its result) for every chunk, in order; None for a chunk whose child failed."""
         try:
             results = self._take_tickets()
-            for pid, r in self.children:
+            while self.children:
+                pid, r = self.children[0]
                 blocks = []
                 while block := os.read(r, 1 << 20):
                     blocks.append(block)
                 _, status = os.waitpid(pid, 0)
+                del self.children[0]  # reaped: nothing left to stop, only its pipe to close
+                os.close(r)
                 if os.waitstatus_to_exitcode(status) == 0:
                     try:
                         got = loads(b"".join(blocks))
@@ -770,27 +773,25 @@ class _Fanout:
                         got = None
                     if isinstance(got, dict):
                         results.update((i, part) for i, part in got.items() if isinstance(i, int))
-                os.close(r)
-            self.children = []
             return [(chunk, results.get(i)) for i, chunk in enumerate(self.chunks)]
         finally:
             self.close()
 
     def close(self) -> None:
-        """Stop the children whose work was not taken; idempotent."""
+        """Stop the children whose work was not taken; idempotent, even when interrupted midway."""
         import signal
 
-        for pid, r in self.children:
+        while self.children:
+            pid, r = self.children.pop()
             os.close(r)
             try:
                 os.kill(pid, signal.SIGKILL)
                 os.waitpid(pid, 0)
             except (ProcessLookupError, ChildProcessError):
                 pass
-        self.children = []
-        if self.tickets >= 0:
-            os.close(self.tickets)
-            self.tickets = -1
+        tickets, self.tickets = self.tickets, -1
+        if tickets >= 0:
+            os.close(tickets)
 
 
 class _Cold:

@@ -372,3 +372,44 @@ def test_a_cold_listing_whose_child_dies_reads_that_part_itself(
     again = Parser()
     assert make(folder, again).docs() == dc.docs()
     assert again.calls == []  # and all in the cache file
+
+
+def _open_fds() -> set[str]:
+    return set(os.listdir("/proc/self/fd"))
+
+
+@pytest.mark.parametrize("where", ["parsing", "taking the children's parts"])
+def test_an_interrupted_cold_read_leaves_no_child_and_no_open_file(
+    monkeypatch: pytest.MonkeyPatch, where: str
+) -> None:
+    """Ctrl-C during a cold listing: the interrupt goes on up, every child is stopped and reaped,
+    and each pipe is closed once (closing one twice had turned the interrupt into EBADF)."""
+    monkeypatch.setattr(cache, "_PER_CHILD_MIN", 1)
+    monkeypatch.setattr(cache, "_cpus", lambda: 3)
+    parent = os.getpid()
+    never_r, never_w = os.pipe()  # children parsing in vain wait on it: the parent stops them first
+
+    def work(chunk: list[str]) -> list[str]:
+        if where == "parsing":
+            if os.getpid() == parent:
+                raise KeyboardInterrupt
+            os.read(never_r, 1)
+        return chunk
+
+    real_loads, parts_taken = cache.loads, []
+
+    def interrupted_at_the_second(data: bytes) -> Any:
+        parts_taken.append(data)
+        if len(parts_taken) == 2:  # the first child is reaped and its pipe closed
+            raise KeyboardInterrupt
+        return real_loads(data)
+
+    monkeypatch.setattr(cache, "loads", interrupted_at_the_second)
+    before = _open_fds()
+    with pytest.raises(KeyboardInterrupt):
+        cache._Fanout(work, [f"{i}" for i in range(12)]).results()
+    with pytest.raises(ChildProcessError):
+        os.waitpid(-1, os.WNOHANG)  # every child reaped
+    assert _open_fds() == before
+    os.close(never_r)
+    os.close(never_w)
