@@ -24,6 +24,7 @@ _WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_./\-]{0,99}")  # a lease's host key is 
 _HEX_ID = re.compile(
     r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|[0-9a-f]*[a-f][0-9a-f]*"
 )  # a UUID, or hex digits with a letter among them (a number or 0b... never matches both)
+_BINARY = re.compile(r"0b[01]*")  # YAML 1.1's binary int: hex digits with a letter, b, but a number
 _RESERVED = frozenset({"yes", "no", "true", "false", "on", "off", "null", "y", "n"})  # any case
 _INT = re.compile(r"-?(?:0|[1-9][0-9]*)")
 _FLOAT = re.compile(r"-?[0-9]+\.[0-9]*(?:e[-+][0-9]+)?|-?\.inf|\.nan")
@@ -100,7 +101,7 @@ def _string(text: str) -> str:
         if text.lower() in _RESERVED:
             raise _Declined
         return text
-    if _HEX_ID.fullmatch(text) is not None and not text.startswith("0b") and len(text) <= 100:
+    if _HEX_ID.fullmatch(text) is not None and _BINARY.fullmatch(text) is None and len(text) <= 100:
         return text
     raise _Declined
 
