@@ -215,12 +215,14 @@ def _ls_docs(
             docs.append(doc)
         if spec is not None:
             docs = sorting.sort_docs(docs, spec)
-        elif (
-            limit is not None and offset + limit < len(docs) // 8
-        ):  # the head of 10^5 tasks: no need to sort them all
-            docs = heapq.nsmallest(offset + limit, docs, key=_claim_order)
         else:
-            docs.sort(key=_claim_order)
+            keys = _claim_keys(docs)
+            keyed = zip(keys, range(len(keys)), strict=True)  # the place breaks ties, as a stable sort
+            if limit is not None and offset + limit < len(docs) // 8:  # the head of 10^5: no full sort
+                order = heapq.nsmallest(offset + limit, keyed)
+            else:
+                order = sorted(keyed)
+            docs = [docs[place] for _, place in order]
     window = docs[offset : offset + limit] if limit is not None else docs[offset:]
     return queue, window
 
@@ -229,13 +231,17 @@ def _plain(doc: Any) -> dict[str, Any]:
     return doc if isinstance(doc, dict) else doc.to_dict()
 
 
-def _claim_order(doc: Mapping[str, Any]) -> tuple[Any, ...]:
-    return (
-        -int(doc.get("priority") or 0),
-        _ts(doc.get("last_modified")),
-        _ts(doc.get("created_at")),
-        doc["task_id"],
+def _claim_keys(docs: list[Mapping[str, Any]]) -> list[tuple[Any, ...]]:
+    """Each document's place in claim order: priority first, then the oldest change, then age."""
+    from labtasker.fsqueue.table import fields_of
+
+    priority, changed, created, task_id = fields_of(
+        docs, ("priority", "last_modified", "created_at", "task_id")
     )
+    return [
+        (-int(p or 0), _ts(c), _ts(a), i)
+        for p, c, a, i in zip(priority, changed, created, task_id, strict=True)
+    ]
 
 
 def _ts(value: Any) -> float:

@@ -89,3 +89,22 @@ def test_a_cache_file_of_another_shape_is_refused() -> None:
     assert Table.loads(shifted, HEADER) is None  # segments that do not split the rows
     fewer = dict(good, names=good["names"].rsplit("\0", 1)[0])
     assert Table.loads(fewer, HEADER) is None  # names and keys that do not match
+
+
+@settings(max_examples=40, deadline=None)
+@given(parts_of_docs, parts_of_docs, st.lists(documents, max_size=5), st.randoms(use_true_random=False))
+def test_fields_of_views_of_several_tables_and_plain_documents_read_as_get(
+    first: list[list[dict[str, Any]]],
+    second: list[list[dict[str, Any]]],
+    plain: list[dict[str, Any]],
+    rnd: Any,
+) -> None:
+    """What a listing sorts by: read by columns, it is what each document's ``get`` gives."""
+    a, a_docs = made_of(first)
+    b, b_docs = made_of(second)
+    mixed: list[Any] = (
+        [Row(a, i) for i in range(len(a_docs))] + [Row(b, i) for i in range(len(b_docs))] + plain
+    )
+    rnd.shuffle(mixed)
+    fields = ("task_id", "args", "created_at", "missing")
+    assert table.fields_of(mixed, fields) == [[doc.get(field) for doc in mixed] for field in fields]
