@@ -123,6 +123,7 @@ class DirCache:
         self._memo: dict[tuple[str, bytes], Doc] | None = None
         self._memo_names: dict[str, list[Record]] = {}  # name -> its memo records, once loaded
         self._cold_started: _Cold | None = None  # a cold read ``prefetch`` began
+        self.gone: list[str] = []  # names the last listing gave whose file was gone when looked at
         self._listed: tuple[list[str], list[str]] | None = None  # names ``prefetch`` listed for the next call
         self._unwritten: list[Record] = []  # memo records of this process not yet appended
         self._unwritten_since = 0.0
@@ -185,11 +186,12 @@ class DirCache:
 
     # ------------------------------------------------------------ reading
     def prefetch(self) -> None:
-        """Start reading now if this is a big directory nothing is remembered of: its files are
-        parsed by forked children while this process goes on (with another directory, say);
-        the next ``docs`` or ``views`` takes what they made. ``cancel`` if no listing follows."""
-        if self._cold_started is not None or self._loaded:
-            return  # started already, or the cache file was looked at: a warm listing needs nothing early
+        """List the directory's names now, for the next ``docs`` or ``views``; and if it is a big
+        directory nothing is remembered of, start reading it: its files are parsed by forked
+        children while this process goes on (with another directory, say). ``cancel`` if no
+        listing follows."""
+        if self._cold_started is not None:
+            return
         with gc_paused():
             regular, others = self._names()
             if self._table_for(len(regular) + len(others)) is None and self._cold_ok(len(regular)):
@@ -205,6 +207,7 @@ class DirCache:
             started.close()
 
     def _refresh(self, views: bool) -> list[Any]:
+        self.gone = []
         with gc_paused():
             started, self._cold_started = self._cold_started, None
             if started is not None:
@@ -321,6 +324,7 @@ class DirCache:
         try:
             st = os.lstat(name, dir_fd=fd)  # relative to the fd: no path walk
         except FileNotFoundError:
+            self.gone.append(name)  # moved since the listing: the caller may look for it
             return None
         why = entries.problem(st)
         if why is None:
@@ -369,6 +373,7 @@ class DirCache:
         except entries.BadEntry:
             read = None
         if read is None:
+            self.gone.append(name)
             return b"", 0, None
         st, data = read
         doc = memo.get((name, content_digest(data))) if memo else None
@@ -463,6 +468,8 @@ class DirCache:
                     if item is None:  # read here: warnings and quarantine are this process's
                         found = self._stat_one(dir_fd, name)
                         item = (b"", 0, None) if found is None else self._read_one(dir_fd, name, memo)
+                    elif item[2] is None:  # the child found it gone
+                        self.gone.append(name)
                     key, ctime_ns, doc = item
                     if doc is not None:
                         doc = _interned(doc)

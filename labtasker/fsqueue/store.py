@@ -174,17 +174,8 @@ class FsQueue:
         A task in another process's hand is listed in the state it was taken
         from (``busy``), after the others.
         """
-        dirnames = list(dirnames)
-        if any(d in _STATE_DIRNAMES for d in dirnames):
-            self.settle_held()
-        listed: list[tuple[str, str]] = []
-        for dirname in dirnames:
-            state = dirname in _STATE_DIRNAMES
-            for name, doc in self._dir_cache(dirname).docs():
-                if state:
-                    listed.append((dirname, name))
-                yield Located(dirname, name, doc)
-        yield from self._held_docs(dirnames, listed)
+        for dirname, name, doc, busy in self._walk(list(dirnames), views=False):
+            yield Located(dirname, name, doc, busy=busy)
 
     def iter_views(self, dirnames: Iterable[str]) -> Iterator[tuple[str, str, Mapping[str, Any]]]:
         """(directory, name, document) like ``iter_docs``, each document a read-only Mapping.
@@ -192,41 +183,84 @@ class FsQueue:
         A view reads only the fields asked for, so filtering 10^5 tasks on
         ``args`` decodes ``args`` alone; ``dict(view)`` gives a plain dict.
         """
-        dirnames = list(dirnames)
+        for dirname, name, doc, _ in self._walk(list(dirnames), views=True):
+            yield dirname, name, doc
+
+    def _walk(self, dirnames: list[str], *, views: bool) -> Iterator[tuple[str, str, Any, bool]]:
+        """(directory, name, document, in hand?) of every task file of ``dirnames``, then of the
+        tasks that were in hand while they were listed.
+
+        A task moves forward: pending/, tmp/, running/, tmp/, done/. The names of
+        each directory are listed in that order, with a look at tmp/ after each,
+        so a task moving meanwhile is in one of the places looked at, listed or
+        in hand; one whose move ended before the end is shown where it is now.
+        """
         if any(d in _STATE_DIRNAMES for d in dirnames):
             self.settle_held()
-        listed: list[tuple[str, str]] = []  # their ids are worked out only if some file is held
         caches = [self._dir_cache(dirname) for dirname in dirnames]
+        in_hand: dict[Path, Held] = {}
+        listed: list[tuple[str, str]] = []  # their ids are worked out only if some file is held
         try:
-            for dir_cache in caches:  # in order: a directory's names are still listed before the next's
-                dir_cache.prefetch()  # a big cold directory is parsed meanwhile, by children
+            for dir_cache in caches:
+                dir_cache.prefetch()  # its names now; a big cold directory is parsed meanwhile, by children
+                in_hand.update((item.path, item) for item in self.held_files())
+            gone: list[str] = []  # the ids of tasks listed whose file had moved when it was read
             for dirname, dir_cache in zip(dirnames, caches, strict=True):
                 state = dirname in _STATE_DIRNAMES
-                for name, view in dir_cache.views():
+                for name, doc in dir_cache.views() if views else dir_cache.docs():
                     if state:
                         listed.append((dirname, name))
-                    yield dirname, name, view
+                    yield dirname, name, doc, False
+                if state:
+                    gone += [layout.task_id_of(dirname, name) for name in dir_cache.gone]
         finally:
             for dir_cache in caches:
                 dir_cache.cancel()  # a listing left half-way: its prefetched children are not wanted
-        for located in self._held_docs(dirnames, listed):
-            yield located.dirname, located.name, located.doc
+        in_hand.update((item.path, item) for item in self.held_files())
+        for located in self._held_docs(dirnames, listed, list(in_hand.values()), gone):
+            yield located.dirname, located.name, located.doc, located.busy
 
-    def _held_docs(self, dirnames: list[str], listed: list[tuple[str, str]]) -> Iterator[Located]:
-        """The held tasks taken from ``dirnames``, except those listed already (published meanwhile)."""
-        seen: set[str] | None = None
-        for item in self.held_files():
-            if item.origin not in dirnames:
-                continue
-            if seen is None:
-                seen = {layout.task_id_of(d, n) for d, n in listed}
-            if item.task_id in seen:
-                continue
-            if item.task_id is not None and self._real_find(item.task_id) is not None:
-                continue  # its holder published it (or died just after): the real file speaks
+    def _held_docs(
+        self, dirnames: list[str], listed: list[tuple[str, str]], items: list[Held], gone: list[str]
+    ) -> Iterator[Located]:
+        """The tasks no directory listed that were in hand at one of the looks at ``tmp/``, or
+        whose file had moved by the time it was read: where they are now if they are in one of
+        ``dirnames`` (their move ended), else as they were taken (``busy``)."""
+        items = [item for item in items if item.origin in dirnames]
+        if not items and not gone:
+            return
+        seen = {layout.task_id_of(d, n) for d, n in listed}
+        now: dict[str, tuple[str, str]] = {}  # task id -> its real file, once needed
+
+        def where(task_id: str) -> tuple[str, str] | None:
+            if not now:
+                now.update(
+                    (layout.task_id_of(d, n), (d, n)) for d in _STATE_DIRNAMES for n in self._listing(d)
+                )
+            return now.get(task_id)
+
+        for item in items:
+            task_id = item.task_id
+            if task_id is not None:
+                if task_id in seen:
+                    continue
+                seen.add(task_id)
+                place = where(task_id)
+                if place is not None:  # its holder published it (or died just after): the real file speaks
+                    doc = self.read(*place) if place[0] in dirnames else None
+                    if doc is not None:
+                        yield Located(place[0], place[1], doc)
+                    continue
             doc = self._read_held(item)
             if doc is not None:
                 yield Located(item.origin, item.name, doc, busy=True)
+        for task_id in gone:
+            if task_id in seen:
+                continue
+            seen.add(task_id)
+            place = where(task_id)
+            if place is not None and place[0] in dirnames and (doc := self.read(*place)) is not None:
+                yield Located(place[0], place[1], doc)  # moved after its directory was listed
 
     def _read_held(self, item: Held) -> Doc | None:
         try:
