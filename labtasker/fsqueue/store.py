@@ -329,18 +329,28 @@ class FsQueue:
         return out
 
     def count(self) -> dict[str, int]:
-        """Number of tasks per status, from directory listings alone (held tasks in their origin state)."""
-        self.settle_held()
-        out = {status.value: self._count(status.dirname) for status in TaskStatus}
-        for item in self.held_files():
-            if item.origin in _STATUS_OF_DIR and item.task_id is not None:
-                real = self._real_find(item.task_id)
-                if real is None:
-                    out[_STATUS_OF_DIR[item.origin].value] += 1
-        return out
+        """Number of tasks per status, from directory listings alone (held tasks in their origin state).
 
-    def _count(self, dirname: str) -> int:
-        return len(self._listing(dirname))
+        Each task counts once while workers move tasks: the folders are listed in
+        the order tasks move through them, with a look at ``tmp/`` after each, and
+        a task seen in two of them (it moved meanwhile) counts where it was seen last.
+        """
+        self.settle_held()
+        where: dict[str, str] = {}  # task id -> the status it was last seen in
+        in_hand: dict[str, str] = {}  # task id -> the status of the folder it was taken from
+        for status in TaskStatus:
+            dirname = status.dirname
+            for name in self._listing(dirname):
+                where[layout.task_id_of(dirname, name)] = status.value
+            for item in self.held_files():
+                if item.origin in _STATUS_OF_DIR and item.task_id is not None:
+                    in_hand.setdefault(item.task_id, _STATUS_OF_DIR[item.origin].value)
+        for task_id, status_value in in_hand.items():
+            where.setdefault(task_id, status_value)
+        out = dict.fromkeys((status.value for status in TaskStatus), 0)
+        for status_value in where.values():
+            out[status_value] += 1
+        return out
 
     def quarantine(self, dirname: str, name: str, why: str) -> None:
         """Move an unreadable file aside, never delete it, and say so."""
