@@ -83,7 +83,7 @@ _PER_CHILD_MIN = 1000
 _FRAME = struct.Struct("<II")  # a memo record's length and crc32
 _SUM = struct.Struct("<I")  # the crc32 that ends a cache file: a damaged one is never loaded
 MEMO_MAX = 32 << 20  # bytes; a memo that no reader has folded into a table stops growing here
-DETACH_MIN = 20_000  # rows from which a forked process writes the cache file (pickling them is slow)
+DETACH_MIN = 20_000  # rows from which the cache file is written beside the listing (a process or a thread)
 MEMO_BATCH = 64  # records a writer keeps before appending them as one (one pickle loads faster than many)
 MEMO_DELAY = 0.5  # seconds a record may wait for more; the rest are appended when the process exits
 Record = tuple[str, bytes, "Doc", "Key | None"]  # name, digest of the bytes, document, stat key
@@ -190,14 +190,9 @@ class DirCache:
         directory nothing is remembered of, start reading it: its files are parsed by forked
         children while this process goes on (with another directory, say). ``cancel`` if no
         listing follows."""
-        if self._cold_started is not None:
-            return
-        with gc_paused():
-            regular, others = self._names()
-            if self._table_for(len(regular) + len(others)) is None and self._cold_ok(len(regular)):
-                self._cold_started = self._cold_start(sorted(regular), others)
-            else:
-                self._listed = (regular, others)  # the listing that follows takes these names
+        if self._cold_started is None and self._listed is None:
+            with gc_paused():
+                self._begin()
 
     def cancel(self) -> None:
         """Stop the children ``prefetch`` started, if their work was not taken."""
@@ -206,19 +201,27 @@ class DirCache:
         if started is not None:
             started.close()
 
+    def _begin(self) -> None:
+        """List the names, and start a cold read of them or keep them for the warm one."""
+        regular, others = self._names()
+        if self._table_for(len(regular) + len(others)) is None and self._cold_ok(len(regular)):
+            self._cold_started = self._cold_start(sorted(regular), others)
+        else:
+            self._listed = (regular, others)
+
     def _refresh(self, views: bool) -> list[Any]:
         self.gone = []
         with gc_paused():
+            if self._cold_started is None and self._listed is None:
+                self._begin()
             started, self._cold_started = self._cold_started, None
+            listed, self._listed = self._listed, None
             if started is not None:
                 out = self._cold_finish(started, views)
-                return [item for item in out if item[1] is not None]
-            listed, self._listed = self._listed, None
-            regular, others = listed or self._names()
-            table = self._table_for(len(regular) + len(others))
-            if table is None and self._cold_ok(len(regular)):
-                out = self._cold_finish(self._cold_start(sorted(regular), others), views)
             else:
+                assert listed is not None
+                regular, others = listed
+                table = self._table
                 scanned = self._stat_all(regular + others)
                 if table is not None and not views and len(table.names) > 64:
                     table.decode_all()  # many dicts to build: columns beat rows
@@ -371,9 +374,9 @@ class DirCache:
         try:
             read = entries.read_at(dir_fd, self.directory / name)
         except entries.BadEntry:
-            read = None
+            return b"", 0, None  # warned of: not a task file
         if read is None:
-            self.gone.append(name)
+            self.gone.append(name)  # moved since the listing: the caller may look for it
             return b"", 0, None
         st, data = read
         doc = memo.get((name, content_digest(data))) if memo else None
@@ -427,7 +430,7 @@ class DirCache:
         try:
             dir_fd = os.open(self.directory, os.O_RDONLY)
         except FileNotFoundError:
-            return _Cold(names, others, settled_before, memo, None, None)
+            return _Cold(others, settled_before, memo, None, None)
 
         def work(chunk: list[str]) -> tuple[Part, dict[int, _Read | None]]:
             return self._pack_quietly(dir_fd, chunk, memo, settled_before)
@@ -437,7 +440,7 @@ class DirCache:
         except BaseException:
             os.close(dir_fd)
             raise
-        return _Cold(names, others, settled_before, memo, dir_fd, fanout)
+        return _Cold(others, settled_before, memo, dir_fd, fanout)
 
     def _cold_finish(self, cold: _Cold, views: bool) -> list[tuple[str, Any]]:
         """(name, document) of every file ``_cold_start`` began to read."""
@@ -804,18 +807,17 @@ class _Fanout:
 class _Cold:
     """A cold read begun by ``_cold_start``: what its finish needs, and what to close."""
 
-    __slots__ = ("dir_fd", "fanout", "memo", "names", "others", "settled_before")
+    __slots__ = ("dir_fd", "fanout", "memo", "others", "settled_before")
 
     def __init__(
         self,
-        names: list[str],
         others: list[str],
         settled_before: int,
         memo: dict[tuple[str, bytes], Doc],
         dir_fd: int | None,
         fanout: _Fanout | None,
     ) -> None:
-        self.names, self.others, self.settled_before, self.memo = names, others, settled_before, memo
+        self.others, self.settled_before, self.memo = others, settled_before, memo
         self.dir_fd, self.fanout = dir_fd, fanout
 
     def close(self) -> None:
