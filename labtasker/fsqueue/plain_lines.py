@@ -14,8 +14,6 @@ from __future__ import annotations
 from typing import Any
 
 from labtasker.fsqueue.plain_scalars import (
-    _COMMON,
-    _READ,
     ENTRY,
     NOT_COMMON,
     OPEN,
@@ -72,15 +70,13 @@ ROWS = _Rows()
 def read_unseen(unseen: tuple[tuple[int, Any, int], ...], lines: list[str], values: list[Any]) -> None:
     """Put in ``values`` the value of each line not remembered, (index, head, cut), if its head is
     the one given (a scalar's head if ``cut``, its length, is not -1); ``Unsure`` if it is another."""
-    fullmatch, once = _COMMON.fullmatch, _once
+    once = _once
     for i, head, cut in unseen:
         line = lines[i]
         if cut >= 0 and len(line) > cut and line.startswith(head):
-            text = line[cut:]  # as in ``row``, the line's head is ``head`` if this reads as a scalar
-            shape = fullmatch(text)
-            if shape is not None:
-                value = _READ[shape.lastindex](text)  # type: ignore[index]
-            else:
+            # as in ``row``, the line's head is ``head`` if this reads as a scalar
+            value = common(line[cut:])
+            if value is NOT_COMMON:
                 value = value_text(line, cut)
                 if type(value) is Mark:
                     raise Unsure
