@@ -216,6 +216,7 @@ def write_task_info(log_dir: Path, task: Task, worker_id: str) -> None:
     path = log_dir / TASK_INFO
     if path.exists():
         return
+    log_dir.mkdir(parents=True, exist_ok=True)  # a run's folder is made at its first file
     info = dict(vars(task))  # json.dumps copies nothing: no deep copy of the task needed
     info["worker_id"] = worker_id
     path.write_text(json.dumps(info, default=str, indent=2), encoding="utf-8")

@@ -20,7 +20,7 @@ from labtasker.cli.task import positive
 from labtasker.cli.template import Template
 from labtasker.errors import LabtaskerError, LeaseLost, UsageError
 from labtasker.fsqueue import durations, error_record
-from labtasker.worker import loop_report, runner
+from labtasker.worker import loop_report, run_logs, runner
 from labtasker.worker import required as req
 from labtasker.worker.attempt import SIGNAL
 from labtasker.worker.interrupts import forwarded
@@ -278,9 +278,9 @@ class _Job:
         # Reading lease_lost tells the engine this job stops itself (it polls it
         # below), so it never interrupts us mid-way with an exception.
         run.lease_lost  # noqa: B018
-        argv = self.spec.argv(run.task.args, run.log_dir)
+        argv = self.spec.argv(run.task.args, run_logs.made(run.log_dir))
         env = {**os.environ, **run.env()}  # with task_info.json: the command may ask for it
-        log_path = run.log_dir / "run.log"
+        log_path = run.log_dir / run_logs.LOG
         with open(log_path, "ab") as log:
             log.write(f"# labtasker: task {run.task_id}: {_shown(argv)}\n".encode())
         if errors.debug_enabled():

@@ -10,6 +10,7 @@ from plumbum import cli
 
 from labtasker import api
 from labtasker.api_models import Task
+from labtasker.cli import output
 from labtasker.cli.base import Command
 from labtasker.cli.task import positive
 from labtasker.errors import LabtaskerError, TaskNotFound, UsageError
@@ -65,6 +66,11 @@ def _task(task_id: str) -> Task | None:
 
 def _never_ran(task_id: str, task: Task | None) -> str:
     status = task.status if task is not None else "gone"
+    if task is not None and task.start_time is not None and status != "running":
+        return (
+            f"task {task_id} has no run log: it ran and printed nothing (it is {status}); "
+            "a Python job's run that is done without printing keeps no log"
+        )
     return (
         f"task {task_id} has no run log: it has not run yet (it is {status}); "
         f"`labtasker task log -f {task_id}` waits for it to start"
@@ -96,6 +102,9 @@ def _follow(task_id: str, dirs: list[Path], known: list[Path]) -> int:
     else:
         log = known[-1]  # a finished task: its last log, whole
     if log is None:
+        ended = _status(task_id)
+        if ended is not None:
+            output.info(f"task {task_id} is {ended}: its run printed nothing, so it has no log")
         return 0
     offset = _copy(log)
     tail = b""
@@ -111,13 +120,15 @@ def _follow(task_id: str, dirs: list[Path], known: list[Path]) -> int:
 
 
 def _wait_for_run(task_id: str, dirs: list[Path], before: list[Path]) -> Path | None:
-    """A run log that is not among ``before`` (a run that started); None if the task went away."""
+    """A run log that is not among ``before`` (a run that started); None if the task went away
+    or ended without one (a Python job's run that printed nothing)."""
     while True:
         found = [p for p in run_logs.runs(dirs, task_id) if p not in before]
         if found:
             return found[-1]
-        if _status(task_id) is None:
-            return None
+        if _status(task_id) not in ("pending", "running"):  # gone, or ended: a last look, then stop
+            found = [p for p in run_logs.runs(dirs, task_id) if p not in before]
+            return found[-1] if found else None
         time.sleep(POLL)
 
 

@@ -201,7 +201,7 @@ def _call(
     kw: dict[str, Any],
 ) -> None:
     call_args, call_kw = _arguments(fn, params, run.task.args, pass_args_dict, a, kw)
-    with run_context.running(run), _Tee(run.log_dir / "run.log"):
+    with run_context.running(run), _Tee(run.log_dir):
         fn(*call_args, **call_kw)
 
 
@@ -276,11 +276,11 @@ def _arguments(
 class _Tee:
     """Copy what the function prints to the run's ``run.log`` while still showing it.
 
-    The log file is opened at the first write: a run that prints nothing costs no open here.
+    The log (and its folder) is made at the first write: a run that prints nothing costs no file.
     """
 
-    def __init__(self, path: Path) -> None:
-        self.path = path
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
         self.file: Any = None
 
     def __enter__(self) -> _Tee:
@@ -296,7 +296,9 @@ class _Tee:
 
     def write(self, text: str) -> None:
         if self.file is None:
-            self.file = open(self.path, "a", encoding="utf-8")  # noqa: SIM115 - closed in __exit__
+            from labtasker.worker import run_logs
+
+            self.file = run_logs.open_log(self.folder)  # closed in __exit__
         self.file.write(text)
 
     def flush(self) -> None:

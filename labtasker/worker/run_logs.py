@@ -1,19 +1,43 @@
 """Where a task's run logs are: one folder per run, ``<logs>/run/<stamp>--<task_id>/run.log``.
 
 A loop writes each run's output there and ends the log with a footer line
-(``# labtasker: exit status 0, done, 1.2s on host``). ``labtasker task log``
-and the TUI's log tab both find runs here, oldest first. Only listings: no
-parsing of the logs themselves.
+(``# labtasker: exit status 0, done, 1.2s on host``). The folder is made at a
+run's first write: a Python job that prints nothing and is done leaves no log
+(its outcome is in the task file). ``labtasker task log`` and the TUI's log
+tab both find runs here, oldest first. Only listings: no parsing of the logs
+themselves.
 """
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import TextIO
 
 from labtasker.fsqueue import layout
 
 FOOTER = "# labtasker: "  # the first words of the line a loop ends each run log with
+LOG = "run.log"
+
+
+def made(folder: Path) -> Path:
+    """A run's log folder, made now (a job that is handed the folder may write there)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def open_log(folder: Path, *, create: bool = True) -> TextIO:
+    """A run's ``run.log`` opened to append, its folder made if need be.
+
+    ``create=False``: only in a folder that exists (FileNotFoundError otherwise).
+    """
+    path = folder / LOG
+    try:
+        return open(path, "a", encoding="utf-8")
+    except FileNotFoundError:
+        if not create:
+            raise
+        return open(made(folder) / LOG, "a", encoding="utf-8")
 
 
 def log_dirs(queue_path: Path, root: Path | None = None, extra: list[Path] | None = None) -> list[Path]:

@@ -31,7 +31,7 @@ from labtasker.errors import LeaseLost
 from labtasker.fsqueue import claim, clock, error_record, layout, lease, locking, transitions, workers
 from labtasker.fsqueue.reaper import Reaper
 from labtasker.fsqueue.store import FsQueue, Located
-from labtasker.worker import loop_report, loop_worker, outcomes
+from labtasker.worker import loop_report, loop_worker, outcomes, run_logs
 from labtasker.worker.attempt import DEFAULT_GRACE, SIGNAL, Interrupted, JobStopped, Run
 from labtasker.worker.interrupts import Interrupts
 from labtasker.worker.lease_keeper import ETA, KeeperThread, LeaseKeeper
@@ -457,23 +457,34 @@ class _Idle:
 
 def _append_log(run: Run, text: str) -> None:
     if text:
-        with open(run.log_dir / "run.log", "a", encoding="utf-8") as log_file:
+        with run_logs.open_log(run.log_dir) as log_file:
             log_file.write(text if text.endswith("\n") else text + "\n")
 
 
 def _log_footer(run: Run, outcome: str, took: float) -> None:
-    """The run log's last line: how the job ended, the outcome, how long it took, on which host."""
+    """The run log's last line: how the job ended, the outcome, how long it took, on which host.
+
+    A run that is done without a file in its folder (nothing printed, the folder
+    never asked for) gets no log at all: its outcome is in the task file, and two
+    fewer files a task is what lets a loop of short jobs keep up with the disk.
+    """
     if run.exit_status is not None:
         status = f"exit status {run.exit_status}"
     elif outcome == "interrupted":
         status = f"stopped by {signal.Signals(run.signum or signal.SIGINT).name}"
     else:
         status = "exit status 0" if outcome == "done" else "exit status 1"
-    _append_log(run, f"# labtasker: {status}, {outcome}, {took:.1f}s on {locking.host_key().split('/')[0]}")
+    line = f"# labtasker: {status}, {outcome}, {took:.1f}s on {locking.host_key().split('/')[0]}\n"
+    if outcome != "done":
+        _append_log(run, line)
+        return
+    try:
+        with run_logs.open_log(run.log_dir, create=False) as log_file:
+            log_file.write(line)
+    except FileNotFoundError:
+        pass  # a silent run: no folder to end
 
 
 def _log_dir(logs_dir: Path | None, task_id: str) -> Path:
     base = logs_dir or (Path.cwd() / ".labtasker" / "logs")
-    path = base / "run" / f"{layout.stamp(clock.now())}{layout.SEP}{task_id}"
-    path.mkdir(parents=True, exist_ok=True)
-    return path
+    return base / "run" / f"{layout.stamp(clock.now())}{layout.SEP}{task_id}"  # made at the first write

@@ -206,6 +206,26 @@ def test_task_log_says_in_one_line_what_is_wrong(shell: Shell) -> None:
 
 
 @pytest.mark.usefixtures("project")
+def test_task_log_of_a_run_that_printed_nothing_says_so(shell: Shell) -> None:
+    Path("job.py").write_text(
+        "import labtasker\n\n@labtasker.loop()\ndef main(x: int = labtasker.Required()):\n    pass\n\nmain()\n"
+    )
+    task_id = shell("labtasker task submit -- --x=1").stdout.strip()
+    shell(f"{sys.executable} job.py")
+    ran = shell(f"labtasker task log {task_id}", check=False)
+    assert ran.returncode == 1 and ran.stderr == (
+        f"labtasker: error: task {task_id} has no run log: it ran and printed nothing (it is success); "
+        "a Python job's run that is done without printing keeps no log\n"
+    )
+    followed = shell(f"labtasker task log -f {task_id}", check=False, timeout=20)
+    assert (followed.returncode, followed.stdout) == (0, "")
+    assert (
+        followed.stderr
+        == f"labtasker: task {task_id} is success: its run printed nothing, so it has no log\n"
+    )
+
+
+@pytest.mark.usefixtures("project")
 def test_task_log_follows_a_running_task_to_its_end(shell: Shell, project: Path) -> None:
     Path("tick.sh").write_text('for i in 1 2 3; do echo "tick $i"; sleep 0.4; done\n')
     task_id = shell("labtasker task submit -- --x=1").stdout.strip()

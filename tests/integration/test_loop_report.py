@@ -45,12 +45,12 @@ def test_the_python_loop_reports_each_task_its_traceback_and_a_tally(
     # the user's traceback, on stderr and in the run's log, without labtasker's own frames
     assert "Traceback (most recent call last):" in err and 'raise ValueError(f"lr {lr} diverged")' in err
     assert "labtasker/" not in err.split("Traceback", 1)[1].split("labtasker: ", 1)[0]
-    logs = sorted((project / ".labtasker" / "logs" / "run").glob(f"*{tid}/run.log"))
-    assert len(logs) == 2
-    first = logs[0].read_text()
+    # the failed run's log holds its traceback; the silent run that was done left none
+    runs = sorted((project / ".labtasker" / "logs" / "run").iterdir())
+    assert [run.name.endswith(tid) for run in runs] == [True]
+    first = (runs[0] / "run.log").read_text()
     assert "ValueError: lr 0.1 diverged" in first and "/labtasker/" not in first
     assert first.splitlines()[-1].startswith("# labtasker: exit status 1, failed, ")
-    assert logs[1].read_text().splitlines()[-1].startswith("# labtasker: exit status 0, done, ")
     # stored once, in one shape; cleared when a later attempt succeeded, kept in the history
     task = labtasker.get_task(tid)
     assert (task.status, task.last_error, task.error) == ("success", None, None)
@@ -60,6 +60,26 @@ def test_the_python_loop_reports_each_task_its_traceback_and_a_tally(
     assert (failed.error["type"], failed.error["message"]) == ("ValueError", "lr 0.1 diverged")
     assert failed.error["traceback"].startswith("Traceback") and "runner.py" not in failed.error["traceback"]
     assert labtasker.ls_workers().content[0].status == "exited"
+
+
+def test_a_run_keeps_a_log_only_when_it_left_something_to_read(project: Path) -> None:
+    silent, chatty, asks = (labtasker.submit_task(args={"x": x}).task_id for x in (1, 2, 3))
+
+    @labtasker.loop()
+    def main(x: int = Required()) -> None:
+        if x == 2:
+            print("epoch 1: loss 0.5")
+        elif x == 3:
+            (labtasker.get_labtasker_log_dir() / "ckpt.txt").write_text("saved")
+
+    assert main().done == 3
+    runs = {run.name.split("--", 1)[1]: run for run in (project / ".labtasker" / "logs" / "run").iterdir()}
+    assert set(runs) == {chatty, asks}  # the silent run's outcome is in its task file only
+    said = (runs[chatty] / "run.log").read_text().splitlines()
+    assert said[0] == "epoch 1: loss 0.5" and said[-1].startswith("# labtasker: exit status 0, done, ")
+    assert (runs[asks] / "ckpt.txt").read_text() == "saved"
+    assert (runs[asks] / "run.log").read_text().startswith("# labtasker: exit status 0, done, ")
+    assert labtasker.get_task(silent).status == "success"
 
 
 def test_quiet_silences_the_loop(project: Path, capsys: pytest.CaptureFixture[str], monkeypatch) -> None:

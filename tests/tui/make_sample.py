@@ -31,7 +31,7 @@ from labtasker.errors import LeaseLost  # noqa: E402
 from labtasker.fsqueue import atomic, claim, clock, codec, ids, layout, tasks, workers  # noqa: E402
 from labtasker.fsqueue.layout import TaskStatus  # noqa: E402
 from labtasker.fsqueue.store import FsQueue  # noqa: E402
-from labtasker.worker import runner  # noqa: E402
+from labtasker.worker import run_logs, runner  # noqa: E402
 
 NODE = "lab-node1"
 START = datetime(2025, 3, 14, 9, 0, 0, tzinfo=timezone.utc)
@@ -192,7 +192,7 @@ def make_job(world: FixedWorld, code: dict[str, Any]) -> Any:
     """A job as a user's loop would run it: logs to run.log, metrics into the summary."""
 
     def job(run: runner.Run) -> None:
-        log_file = run.log_dir / "run.log"
+        log_file = run_logs.made(run.log_dir) / run_logs.LOG  # as `labtasker loop` hands a job its folder
 
         def log(line: str) -> None:
             world.tick(seconds=70)
