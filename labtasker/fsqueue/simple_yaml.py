@@ -33,6 +33,10 @@ _TIME = re.compile(
 )
 _WIDTH = 80  # PyYAML's line width: beyond it a timestamp's space could become a line break
 MAX_DEPTH = 32
+# Strings already found to be written bare: keys and common values (a few dozen in a queue)
+# are looked up instead of matched, the first few thousand of a process only.
+_PLAIN: dict[str, None] = {}
+_PLAIN_MAX = 4096
 
 
 class _Declined(Exception):
@@ -55,12 +59,15 @@ def _mapping(doc: dict[Any, Any], indent: int, out: list[str]) -> None:
     if indent > 2 * MAX_DEPTH:
         raise _Declined
     pad = " " * indent
+    plain = _PLAIN
     for key, value in doc.items():
         if type(key) is not str:
             raise _Declined
-        name = _string(key)
+        name = key if key in plain else _string(key)
         kind = type(value)
-        if kind is dict:
+        if kind is str:
+            out.append(f"{pad}{name}: {value if value in plain else _string(value)}\n")
+        elif kind is dict:
             if not value:
                 out.append(f"{pad}{name}: {{}}\n")
             else:
@@ -79,7 +86,7 @@ def _mapping(doc: dict[Any, Any], indent: int, out: list[str]) -> None:
 def _scalar(value: Any, column: int) -> str:
     kind = type(value)
     if kind is str:
-        return _string(value)
+        return value if value in _PLAIN else _string(value)
     if value is None:
         return "null"
     if kind is bool:
@@ -100,10 +107,11 @@ def _string(text: str) -> str:
     if _WORD.fullmatch(text) is not None:
         if text.lower() in _RESERVED:
             raise _Declined
-        return text
-    if _HEX_ID.fullmatch(text) is not None and _BINARY.fullmatch(text) is None and len(text) <= 100:
-        return text
-    raise _Declined
+    elif _HEX_ID.fullmatch(text) is None or _BINARY.fullmatch(text) is not None or len(text) > 100:
+        raise _Declined
+    if len(_PLAIN) < _PLAIN_MAX:
+        _PLAIN[text] = None
+    return text
 
 
 def _float(value: float) -> str:
