@@ -982,6 +982,8 @@ def plain_copy(value: Any) -> Any:
     if kind is list:
         return [plain_copy(v) for v in value]
     if kind is datetime:
+        if value.tzinfo is None or type(value.tzinfo) is timezone:
+            return value  # as a load gives it, and immutable
         offset = value.utcoffset()
         zone = None if offset is None else timezone(offset)
         return datetime(

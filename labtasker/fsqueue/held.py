@@ -23,6 +23,7 @@ from labtasker.record import Record
 _TOKEN = re.compile(r"^(\d+)-(\d+)-([0-9a-f]+)$")
 _HOST = re.compile(r"^h[0-9a-f]{8}$")
 _me: list[tuple[str, str]] = []  # (host, token) of this process, made once (a fork makes its own)
+os.register_at_fork(after_in_child=_me.clear)
 
 
 def _host_of_boot() -> str:
@@ -63,9 +64,9 @@ def _exists(pid: int) -> int | None:
 
 def me() -> tuple[str, str]:
     """(host, token) naming this process in held and temp file names."""
-    pid = os.getpid()
-    if not _me or not _me[0][1].startswith(f"{pid}-"):
-        _me[:] = [(_host_of_boot(), f"{pid}-{start_ticks(pid) or 0}-{ids.nonce(2)}")]
+    if not _me:
+        pid = os.getpid()
+        _me.append((_host_of_boot(), f"{pid}-{start_ticks(pid) or 0}-{ids.nonce(2)}"))
     return _me[0]
 
 

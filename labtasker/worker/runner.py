@@ -158,6 +158,7 @@ def run_loop(queue: FsQueue, job: Job, opts: LoopOptions, report: Reporter | Non
     terms = lease.make_terms(opts.heartbeat_interval, opts.heartbeat_timeout, opts.eta_max)
     worker_id = loop_worker.register(queue, opts.worker_id, opts.create_worker_kwargs)
     report = report or Reporter(quiet=True)
+    runs_folder = _runs_folder(opts.logs_dir)  # where the loop started, whatever a job's chdir
     tally = Tally()
     every = opts.sweep_every or min(5.0, terms.interval)
     current: list[Run] = []
@@ -209,7 +210,7 @@ def run_loop(queue: FsQueue, job: Job, opts: LoopOptions, report: Reporter | Non
                     got.name,
                     Task.from_doc(got.doc),
                     worker_id,
-                    _log_dir(opts.logs_dir, got.doc["task_id"]),
+                    _log_dir(runs_folder, got.doc["task_id"]),
                     grace=opts.grace,
                     interrupts=ints,
                 )
@@ -468,23 +469,22 @@ def _log_footer(run: Run, outcome: str, took: float) -> None:
     never asked for) gets no log at all: its outcome is in the task file, and two
     fewer files a task is what lets a loop of short jobs keep up with the disk.
     """
+    if outcome == "done" and not os.path.isdir(run.log_dir):
+        return  # a silent run: no folder to end
     if run.exit_status is not None:
         status = f"exit status {run.exit_status}"
     elif outcome == "interrupted":
         status = f"stopped by {signal.Signals(run.signum or signal.SIGINT).name}"
     else:
         status = "exit status 0" if outcome == "done" else "exit status 1"
-    line = f"# labtasker: {status}, {outcome}, {took:.1f}s on {locking.host_key().split('/')[0]}\n"
-    if outcome != "done":
-        _append_log(run, line)
-        return
-    try:
-        with run_logs.open_log(run.log_dir, create=False) as log_file:
-            log_file.write(line)
-    except FileNotFoundError:
-        pass  # a silent run: no folder to end
+    _append_log(run, f"# labtasker: {status}, {outcome}, {took:.1f}s on {locking.host_key().split('/')[0]}")
 
 
-def _log_dir(logs_dir: Path | None, task_id: str) -> Path:
-    base = logs_dir or (Path.cwd() / ".labtasker" / "logs")
-    return base / "run" / f"{layout.stamp(clock.now())}{layout.SEP}{task_id}"  # made at the first write
+def _log_dir(runs: Path, task_id: str) -> Path:
+    """A run's log folder in ``runs`` (made at the run's first write)."""
+    return runs / f"{layout.stamp(clock.now())}{layout.SEP}{task_id}"
+
+
+def _runs_folder(logs_dir: Path | None) -> Path:
+    """Where this loop's runs keep their logs: ``<logs>/run``, ``logs`` being the project's by default."""
+    return (logs_dir or (Path.cwd() / ".labtasker" / "logs")) / "run"

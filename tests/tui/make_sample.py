@@ -235,7 +235,7 @@ def claim_and_start(
     got = claim.Claimer(queue, worker, accept).claim(world.now)
     assert got is not None
     run = runner.Run(
-        queue, got.name, Task.from_doc(got.doc), worker, runner._log_dir(logs, got.doc["task_id"])
+        queue, got.name, Task.from_doc(got.doc), worker, runner._log_dir(logs / "run", got.doc["task_id"])
     )  # the loop's own log layout
     run_context.write_task_info(run.log_dir, run.task, run.worker_id)
     for line in lines:
