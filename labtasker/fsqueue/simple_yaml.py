@@ -36,6 +36,7 @@ MAX_DEPTH = 32
 # Strings already found to be written bare: keys and common values (a few dozen in a queue)
 # are looked up instead of matched, the first few thousand of a process only.
 _PLAIN: dict[str, None] = {}
+_FLOATS: dict[float, str] = {}  # a lease's terms, learning rates...
 _PLAIN_MAX = 4096
 
 
@@ -116,6 +117,9 @@ def _string(text: str) -> str:
 
 def _float(value: float) -> str:
     """PyYAML's representation of a float."""
+    known = _FLOATS.get(value) if value else None  # -0.0 == 0.0: zeros are not remembered
+    if known is not None:
+        return known
     if value != value:
         return ".nan"
     if value in (float("inf"), float("-inf")):
@@ -125,6 +129,8 @@ def _float(value: float) -> str:
         text = text.replace("e", ".0e", 1)
     if _FLOAT.fullmatch(text) is None:
         raise _Declined
+    if value and len(_FLOATS) < _PLAIN_MAX:
+        _FLOATS[value] = text
     return text
 
 

@@ -39,9 +39,14 @@ _STATE_RANK = {"running": 2, "pending": 1}
 # ------------------------------------------------------------ fingerprints
 def canonical(value: Any) -> str:
     """A stable text form of a YAML value, for hashing and tie-breaks."""
-    import json
+    if not _ENCODER:
+        import json
 
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), default=_plain_text)
+        _ENCODER.append(json.JSONEncoder(sort_keys=True, separators=(",", ":"), default=_plain_text))
+    return _ENCODER[0].encode(value)  # what json.dumps with these options gives, without making one each call
+
+
+_ENCODER: list[Any] = []  # made at the first use: json is not imported with the queue
 
 
 def _plain_text(value: Any) -> str:
