@@ -43,7 +43,10 @@ def canonical(value: Any) -> str:
         import json
 
         _ENCODER.append(json.JSONEncoder(sort_keys=True, separators=(",", ":"), default=_plain_text))
-    return _ENCODER[0].encode(value)  # what json.dumps with these options gives, without making one each call
+    text: str = _ENCODER[0].encode(
+        value
+    )  # what json.dumps with these options gives, without making one a call
+    return text
 
 
 _ENCODER: list[Any] = []  # made at the first use: json is not imported with the queue
