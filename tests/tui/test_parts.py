@@ -156,3 +156,12 @@ def test_watcher_sees_files_come_and_go_but_not_tmp(tmp_path: Path) -> None:
     finally:
         w.stop()
     assert not (tmp_path / "running").exists()  # a folder the queue lacks is not made
+
+
+def test_the_log_tab_tells_a_silent_run_from_one_not_run_yet() -> None:
+    from labtasker.tui.widgets.detail import DetailPane
+
+    ran = detail.Detail("success", "a.yaml", doc={"start_time": SAMPLE_NOW})
+    waiting = detail.Detail("pending", "b.yaml", doc={"start_time": None})
+    assert DetailPane._log_of(None, ran).plain == "no run.log: this task's runs printed nothing"  # type: ignore[arg-type]
+    assert DetailPane._log_of(None, waiting).plain == "no run.log found for this task"  # type: ignore[arg-type]

@@ -100,6 +100,8 @@ class DetailPane(Vertical):
 
     def _log_of(self, detail: Detail) -> RenderableType:
         if detail.log_path is None:
+            if detail.doc.get("start_time") is not None and not detail.running:
+                return Text("no run.log: this task's runs printed nothing", style="dim")
             return Text("no run.log found for this task", style="dim")
         head = Text(detail.log_label, style="dim")
         return Group(head, Text(detail.log or "(empty)"))
