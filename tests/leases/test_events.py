@@ -18,11 +18,14 @@ from tests.leases.conftest import BIN, Procs, finished, wait_for
 
 # Another process: submits three tasks, cancels one, runs the others (one fails for good).
 ACTOR = """
-import time, labtasker
+import os, time, labtasker
 from labtasker import Required
 ok = labtasker.submit_task(task_name="ok", args={"x": 1}).task_id
 bad = labtasker.submit_task(task_name="bad", args={"x": 2}, max_retries=1).task_id
 gone = labtasker.submit_task(task_name="gone", args={"x": 3}).task_id
+deadline = time.monotonic() + 30
+while not os.path.exists("seen-pending") and time.monotonic() < deadline:  # the test saw it pending
+    time.sleep(0.01)
 labtasker.update_tasks([labtasker.TaskUpdateRequest(**{"_id": gone, "status": "cancelled"})])
 
 @labtasker.loop()
@@ -56,12 +59,21 @@ def test_event_listen_sees_what_another_process_did(fast: Path, queue: FsQueue, 
     assert listener.stderr is not None
     assert "listening to" in listener.stderr.readline().decode()
     actor = procs.start(fast, [sys.executable, "-c", ACTOR], name="actor")
-    assert finished(actor) == 0
-    ok, bad, gone = procs.text("actor", "out").split()
-    names = {"ok": ok, "bad": bad, "gone": gone}
 
     def seen() -> list[dict]:
         return [json.loads(line) for line in procs.text("listen", "out").splitlines()]
+
+    # "gone" is cancelled right after its submit: the actor waits until the listener showed it
+    # pending (a state briefer than the listener's read may be skipped, as documented)
+    wait_for(
+        lambda: any(e["new"] == "pending" and e["doc"].get("task_name") == "gone" for e in seen()),
+        "the pending task to be printed",
+        timeout=20,
+    )
+    (fast / "seen-pending").touch()
+    assert finished(actor) == 0
+    ok, bad, gone = procs.text("actor", "out").split()
+    names = {"ok": ok, "bad": bad, "gone": gone}
 
     wait_for(lambda: _transitions(seen(), names) == EXPECTED, "every transition to be printed", timeout=10)
     lines = seen()
