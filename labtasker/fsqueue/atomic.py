@@ -13,7 +13,9 @@ from pathlib import Path
 from labtasker.fsqueue import faults, held
 
 
-def write_atomic(dest: Path, data: bytes, tmp_dir: Path, *, durable: bool = True) -> os.stat_result | None:
+def write_atomic(
+    dest: str | Path, data: bytes, tmp_dir: str | Path, *, durable: bool = True
+) -> os.stat_result | None:
     """Write ``data`` to ``dest`` whole: temp file, fsync, rename over ``dest``.
 
     The temp file's name says who writes it (``fsqueue/held.py``), so the
@@ -21,7 +23,7 @@ def write_atomic(dest: Path, data: bytes, tmp_dir: Path, *, durable: bool = True
     Returns ``dest``'s stat just after the rename if it is still the file
     written here (the listing cache keys what it remembers by it), else None.
     """
-    tmp = tmp_dir / held.temp_name("w")
+    tmp = os.path.join(tmp_dir, held.temp_name("w"))
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
     try:
         view = memoryview(data)
@@ -37,7 +39,7 @@ def write_atomic(dest: Path, data: bytes, tmp_dir: Path, *, durable: bool = True
         raise
     try:
         os.close(fd)  # NFS reports deferred write errors here, so let it raise
-        faults.at("write", dest.parent.name)
+        faults.at("write", os.path.basename(os.path.dirname(dest)))
         os.replace(tmp, dest)
     except BaseException:
         _unlink_quietly(tmp)
@@ -63,6 +65,6 @@ def fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def _unlink_quietly(path: Path) -> None:
+def _unlink_quietly(path: str | Path) -> None:
     with contextlib.suppress(FileNotFoundError):
         os.unlink(path)

@@ -55,7 +55,7 @@ def is_regular(entry: os.DirEntry[str]) -> bool:
         return False
 
 
-def read(path: Path) -> tuple[os.stat_result, bytes] | None:
+def read(path: Path | str) -> tuple[os.stat_result, bytes] | None:
     """A regular file's stat and bytes, read without following links or blocking; None if it vanished.
 
     Raises ``BadEntry`` (and warns once) for anything else.
@@ -125,7 +125,7 @@ def _read_fd(fd: int, size: int) -> bytes:
     return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
-def warn(path: Path, why: str) -> None:
+def warn(path: Path | str, why: str) -> None:
     """Say once per process that an entry is skipped, and how to clear it."""
     key = (str(path), why)
     if key not in _warned:

@@ -69,6 +69,10 @@ class FsQueue:
         self.path = Path(path)
         self.node = ids.check_id(node, "node id")
         self.tmp = self.path / "tmp"
+        self._root, self._tmp = (
+            f"{self.path}{os.sep}",
+            f"{self.tmp}{os.sep}",
+        )  # a loop's paths: no Path a call
         self._cache: dict[tuple[str, str], tuple[tuple[int, int, int], Doc, bytes]] = {}
         self._dirs: dict[str, DirCache] = {}
 
@@ -128,7 +132,7 @@ class FsQueue:
 
     def read(self, dirname: str, name: str) -> Doc | None:
         """A document, from the cache when the file is unchanged; None if it vanished or is not a task file."""
-        path = self.path / dirname / name
+        path = f"{self._root}{dirname}{os.sep}{name}"
         try:
             st = os.lstat(path)
         except FileNotFoundError:
@@ -144,7 +148,7 @@ class FsQueue:
                 entries.warn(path, entries.problem(st) or "")
             return None
         try:
-            got = entries.read(path)
+            got = entries.read_at(None, path, listed_regular=True)  # our lstat stood in for read's own
         except entries.BadEntry:
             return None
         if got is None:
@@ -379,11 +383,11 @@ class FsQueue:
         was and the error raised; nothing is lost or left half-made.
         """
         known = self._cache.pop((dirname, name), None)  # the file is leaving: memory stays flat in a loop
-        held_path = self.take(dirname, name)
+        held_path = self._take(dirname, name)
         try:
             faults.at("held", dirname)
             if on_take is not None:
-                on_take(held_path)
+                on_take(Path(held_path))
             doc = self._load_held(held_path, dirname, name, known)
             result = change(doc)
             faults.at("change", dirname)
@@ -393,7 +397,7 @@ class FsQueue:
                 new_dirname, new_doc = result
                 new = Located(new_dirname, self.put(new_dirname, new_doc), new_doc)
         except BaseException:
-            _rename_quietly(held_path, self.path / dirname / name)
+            _rename_quietly(held_path, f"{self._root}{dirname}{os.sep}{name}")
             raise
         try:
             faults.at("put", dirname)
@@ -405,18 +409,21 @@ class FsQueue:
 
     def take(self, dirname: str, name: str) -> Path:
         """Move ``dirname/name`` into ``tmp/`` under a name that says it is ours; FileNotFoundError if gone."""
+        return Path(self._take(dirname, name))
+
+    def _take(self, dirname: str, name: str) -> str:
         faults.at("take", dirname)
-        held_path = self.tmp / layout.held_name(dirname, name, *held.me())
-        os.rename(self.path / dirname / name, held_path)
+        held_path = f"{self._tmp}{layout.held_name(dirname, name, *held.me())}"
+        os.rename(f"{self._root}{dirname}{os.sep}{name}", held_path)
         return held_path
 
     def _load_held(
-        self, held_path: Path, dirname: str, name: str, known: tuple[Any, Doc, bytes] | None = None
+        self, held_path: str, dirname: str, name: str, known: tuple[Any, Doc, bytes] | None = None
     ) -> Doc:
         try:
             got = entries.read(held_path)
         except entries.BadEntry as exc:
-            _rename_quietly(held_path, self.path / dirname / name)
+            _rename_quietly(held_path, f"{self._root}{dirname}{os.sep}{name}")
             raise FileNotFoundError(f"{dirname}/{name} is not a task file: {exc}") from None
         if got is None:
             raise FileNotFoundError(f"{held_path} vanished while held")
@@ -427,7 +434,7 @@ class FsQueue:
         try:
             doc = _load(data, dirname, name)
         except codec.Unreadable as exc:
-            _rename_quietly(held_path, self.path / dirname / name)
+            _rename_quietly(held_path, f"{self._root}{dirname}{os.sep}{name}")
             self.quarantine(dirname, name, str(exc))
             raise FileNotFoundError(f"{dirname}/{name} was unreadable and is quarantined") from None
         return normalise(doc) if dirname in _STATE_DIRNAMES else doc
@@ -442,7 +449,7 @@ class FsQueue:
             doc = ordered(doc)
         name = self.name_for(dirname, doc)
         data = codec.dump(doc)
-        st = atomic.write_atomic(self.path / dirname / name, data, self.tmp)
+        st = atomic.write_atomic(f"{self._root}{dirname}{os.sep}{name}", data, self._tmp)
         if durable_dir:
             atomic.fsync_dir(self.path / dirname)
         if dirname in _STATE_DIRNAMES:
@@ -639,7 +646,7 @@ def _id_key(dirname: str) -> str | None:
     return None
 
 
-def _rename_quietly(src: Path, dest: Path) -> None:
+def _rename_quietly(src: str | Path, dest: str | Path) -> None:
     with contextlib.suppress(FileNotFoundError):
         os.rename(src, dest)
 
