@@ -69,10 +69,8 @@ class FsQueue:
         self.path = Path(path)
         self.node = ids.check_id(node, "node id")
         self.tmp = self.path / "tmp"
-        self._root, self._tmp = (
-            f"{self.path}{os.sep}",
-            f"{self.tmp}{os.sep}",
-        )  # a loop's paths: no Path a call
+        # a loop's hot paths are joined as strings: no Path made a call
+        self._root, self._tmp = f"{self.path}{os.sep}", f"{self.tmp}{os.sep}"
         self._cache: dict[tuple[str, str], tuple[tuple[int, int, int], Doc, bytes]] = {}
         self._dirs: dict[str, DirCache] = {}
 

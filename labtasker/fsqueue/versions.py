@@ -43,9 +43,8 @@ def canonical(value: Any) -> str:
         import json
 
         _ENCODER.append(json.JSONEncoder(sort_keys=True, separators=(",", ":"), default=_plain_text))
-    text: str = _ENCODER[0].encode(
-        value
-    )  # what json.dumps with these options gives, without making one a call
+    # what json.dumps with these options gives, without making an encoder a call
+    text: str = _ENCODER[0].encode(value)
     return text
 
 

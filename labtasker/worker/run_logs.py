@@ -26,17 +26,12 @@ def made(folder: Path) -> Path:
     return folder
 
 
-def open_log(folder: Path, *, create: bool = True) -> TextIO:
-    """A run's ``run.log`` opened to append, its folder made if need be.
-
-    ``create=False``: only in a folder that exists (FileNotFoundError otherwise).
-    """
+def open_log(folder: Path) -> TextIO:
+    """A run's ``run.log`` opened to append, its folder made if need be."""
     path = folder / LOG
     try:
         return open(path, "a", encoding="utf-8")
     except FileNotFoundError:
-        if not create:
-            raise
         return open(made(folder) / LOG, "a", encoding="utf-8")
 
 

@@ -82,6 +82,24 @@ def test_a_run_keeps_a_log_only_when_it_left_something_to_read(project: Path) ->
     assert labtasker.get_task(silent).status == "success"
 
 
+def test_a_job_that_changes_directory_logs_where_the_loop_started(
+    project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(project)
+    (project / "elsewhere").mkdir()
+    tids = [labtasker.submit_task(args={"x": x}).task_id for x in (1, 2)]
+
+    @labtasker.loop()
+    def main(x: int = Required()) -> None:
+        os.chdir(project / "elsewhere")
+        print(f"run {x}")
+
+    assert main().done == 2
+    logs = sorted((project / ".labtasker" / "logs" / "run").glob("*/run.log"))
+    assert [log.parent.name.split("--", 1)[1] for log in logs] == tids
+    assert not (project / "elsewhere" / ".labtasker").exists()
+
+
 def test_quiet_silences_the_loop(project: Path, capsys: pytest.CaptureFixture[str], monkeypatch) -> None:
     labtasker.submit_task(args={"x": 1})
 
