@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import os
 import stat
+import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import datetime
 from pathlib import Path
@@ -63,7 +64,8 @@ class Held(Record):
 
 
 class FsQueue:
-    """One queue directory. Safe to use from many processes at once."""
+    """One queue directory. Safe to use from many processes at once, and from a loop's threads (its
+    lease keeper, its finish) at once."""
 
     def __init__(self, path: str | os.PathLike[str], *, node: str = "local") -> None:
         self.path = Path(path)
@@ -73,6 +75,7 @@ class FsQueue:
         self._root, self._tmp = f"{self.path}{os.sep}", f"{self.tmp}{os.sep}"
         self._cache: dict[tuple[str, str], tuple[tuple[int, int, int], Doc, bytes]] = {}
         self._dirs: dict[str, DirCache] = {}
+        self._cache_lock = threading.Lock()  # a loop's threads write the read cache at once
 
     # ------------------------------------------------------------------ set-up
     @classmethod
@@ -154,10 +157,14 @@ class FsQueue:
         data = got[1]
         doc = self._parse(dirname, name, data)
         if doc is not None:
+            self._cache_put((dirname, name), (key, doc, data))
+        return doc
+
+    def _cache_put(self, where: tuple[str, str], entry: tuple[tuple[int, int, int], Doc, bytes]) -> None:
+        with self._cache_lock:
             if len(self._cache) >= READ_CACHE_MAX:
                 del self._cache[next(iter(self._cache))]  # the oldest entry
-            self._cache[(dirname, name)] = (key, doc, data)
-        return doc
+            self._cache[where] = entry
 
     def _parse(self, dirname: str, name: str, data: bytes) -> Doc | None:
         """A file's document, or None after quarantining it if it is unreadable."""
@@ -279,15 +286,18 @@ class FsQueue:
 
     def _dir_cache(self, dirname: str) -> DirCache:
         found = self._dirs.get(dirname)
-        if found is None:
-            found = self._dirs[dirname] = DirCache(
-                self.path / dirname,
-                lambda name, data: self._parse(dirname, name, data),
-                self.tmp / "cache",
-                persist=dirname in _STATE_DIRNAMES,
-                tag=_PARSE_TAG,
-                reject=lambda name, why: self.quarantine(dirname, name, why),
-                load=lambda name, data: _load_normalised(dirname, name, data),
+        if found is None:  # setdefault: made by two threads at once, one is kept
+            found = self._dirs.setdefault(
+                dirname,
+                DirCache(
+                    self.path / dirname,
+                    lambda name, data: self._parse(dirname, name, data),
+                    self.tmp / "cache",
+                    persist=dirname in _STATE_DIRNAMES,
+                    tag=_PARSE_TAG,
+                    reject=lambda name, why: self.quarantine(dirname, name, why),
+                    load=lambda name, data: _load_normalised(dirname, name, data),
+                ),
             )
         return found
 
@@ -462,13 +472,9 @@ class FsQueue:
             return  # a value the memo could not hand back exactly: readers parse this file
         self._dir_cache(dirname).remember_written(name, data, parsed, st)
         if st is not None and dirname == "running":  # the finish of a claimed task parses nothing
-            if len(self._cache) >= READ_CACHE_MAX:
-                del self._cache[next(iter(self._cache))]
             key = (st.st_ino, st.st_size, st.st_mtime_ns)
-            self._cache[(dirname, name)] = (
-                key,
-                owned_copy(parsed),
-                data,
+            self._cache_put(
+                (dirname, name), (key, owned_copy(parsed), data)
             )  # read() hands it out: not the memo's
 
     def name_for(self, dirname: str, doc: Doc) -> str:

@@ -23,6 +23,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +34,7 @@ from labtasker.fsqueue.reaper import Reaper
 from labtasker.fsqueue.store import FsQueue, Located
 from labtasker.worker import loop_report, loop_worker, outcomes, run_logs
 from labtasker.worker.attempt import DEFAULT_GRACE, SIGNAL, Interrupted, JobStopped, Run
+from labtasker.worker.finish_behind import FinishBehind
 from labtasker.worker.interrupts import Interrupts
 from labtasker.worker.lease_keeper import ETA, KeeperThread, LeaseKeeper
 from labtasker.worker.loop_report import Reporter
@@ -51,6 +53,8 @@ __all__ = [
 ]
 
 OUTCOMES = ("done", "failed", "cancelled", "lost", "interrupted")
+# _run_one's answer for a job that returned: the loop finishes it while it claims the next task
+FINISH_BEHIND = "finish behind"
 # A look for other workers on this terminal reads every worker file: it may take at most 1% of the
 # loop's time (before each task of real length, every few dozen no-op tasks), and waits at most 2 s.
 PREFIX_SHARE, PREFIX_WAIT_MAX = 100, 2.0
@@ -162,6 +166,7 @@ def run_loop(queue: FsQueue, job: Job, opts: LoopOptions, report: Reporter | Non
     tally = Tally()
     every = opts.sweep_every or min(5.0, terms.interval)
     current: list[Run] = []
+    behind = FinishBehind()
 
     def on_signal(signum: int, count: int) -> None:
         idle.wake()
@@ -184,8 +189,19 @@ def run_loop(queue: FsQueue, job: Job, opts: LoopOptions, report: Reporter | Non
         claimer = claim.Claimer(queue, worker_id, opts.accept)
         host = locking.host_key()
         prefix_due = 0.0
+
+        def settle() -> None:  # the last task's finish: counted and reported before anything else
+            finished = behind.settle()
+            if finished is not None:
+                last, outcome = finished
+                if outcome == "lost":
+                    outcomes.tell_lost(last.run)
+                _ended(last.run, outcome, last.took, last.left, tally, report)
+
         try:
-            while (opts.max_tasks is None or tally.total < opts.max_tasks) and not ints.requested.is_set():
+            while (
+                opts.max_tasks is None or tally.total + behind.busy < opts.max_tasks
+            ) and not ints.requested.is_set():
                 held = loop_worker.held_back(queue, worker_id)
                 if held:  # suspended since the loop began: it takes no more tasks
                     tally.crashed, tally.suspended = held, True
@@ -201,7 +217,14 @@ def run_loop(queue: FsQueue, job: Job, opts: LoopOptions, report: Reporter | Non
                         )
                     },
                     ints,
+                    settle,
                 )
+                try:
+                    settle()
+                except BaseException:
+                    if found is not None:
+                        _hand_back(queue, found[0])
+                    raise
                 if found is None:
                     break
                 got, claimed_at = found
@@ -238,16 +261,16 @@ def run_loop(queue: FsQueue, job: Job, opts: LoopOptions, report: Reporter | Non
                 finally:
                     current.clear()
                 took = max(0.0, (clock.now() - began).total_seconds())
-                tally.history.append((run.task_id, outcome))
-                _log_footer(run, outcome, took)
-                report.ended(
-                    outcome,
-                    run,
-                    tally,
-                    took,
-                    # a done task left the listing when claimed; any other outcome may put one back
-                    (0, 0) if report.quiet else claimer.runnable(relist=outcome != "done"),
+                # a done task left the listing when claimed; any other outcome may put one back
+                left = (
+                    (0, 0)
+                    if report.quiet
+                    else claimer.runnable(relist=outcome not in ("done", FINISH_BEHIND))
                 )
+                if outcome == FINISH_BEHIND:
+                    behind.start(partial(outcomes.end, run, "success", opts.retry_backoff), run, took, left)
+                    continue
+                _ended(run, outcome, took, left, tally, report)
                 if outcome == "interrupted":
                     tally.interrupted_task = run.task_id
                     tally.stopped_by = tally.stopped_by or signal.Signals(run.signum or signal.SIGINT).name
@@ -259,7 +282,9 @@ def run_loop(queue: FsQueue, job: Job, opts: LoopOptions, report: Reporter | Non
                         worker_id, tally.history, loop_worker.failures_in_a_row(queue, worker_id)
                     )
                     break
+            settle()
         finally:
+            behind.close()  # a finish still under way when the loop is left by an error
             loop_worker.settle(queue, worker_id, crashed=bool(tally.crashed))
     if ints.signum:
         tally.stopped_by = ints.name
@@ -275,13 +300,15 @@ def _next_task(
     wait: bool,
     fields: Callable[[], dict[str, Any]],
     ints: Interrupts,
+    settle: Callable[[], None],
 ) -> tuple[Located, float] | None:
     """The next task to run and when it was claimed (monotonic); None when there is none.
 
     Stale leases are swept on the way, at most once per ``sweeper.every``. With
     nothing pending but a lease that looks stale, the loop watches it for up to
     one timeout before it gives up (a renewing owner keeps it forever); a task
-    waiting for its retry is waited for.
+    waiting for its retry is waited for. The last task's finish is settled
+    before any wait.
     """
     patience = sweeper.defaults.timeout + sweeper.cache + 2 * sweeper.every
     idle_since = None
@@ -292,6 +319,7 @@ def _next_task(
         got = claimer.claim()
         if got is not None:
             return got, claimed_at
+        settle()
         now = time.monotonic()
         idle_since = idle_since or now
         pause = max(0.0, sweeper.next_due() - now)
@@ -365,12 +393,33 @@ def _run_one(
             report.traceback(record.get("traceback", ""))
         outcome = outcomes.end(run, "failed", opts.retry_backoff, error=record)
     else:
-        outcome = outcomes.end(
-            run, "success", opts.retry_backoff
-        )  # if the lease was lost, this keeps the result in attempts/
+        # outcomes.end on the loop's finishing thread: if the lease was lost, it keeps the result in attempts/
+        return FINISH_BEHIND
     if outcome == "lost":
         outcomes.tell_lost(run)
     return outcome
+
+
+def _ended(
+    run: Run, outcome: str, took: float, left: tuple[int, int], tally: Tally, report: Reporter
+) -> None:
+    """An attempt's end: counted, closed in its log, reported."""
+    tally.history.append((run.task_id, outcome))
+    _log_footer(run, outcome, took)
+    report.ended(outcome, run, tally, took, left)
+
+
+def _hand_back(queue: FsQueue, got: Located) -> None:
+    """A task claimed while the last one's finish failed goes back to pending as it was (else its lease
+    running out would bring it back)."""
+
+    def change(doc: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+        return "pending", transitions.release(doc, clock.now())
+
+    try:
+        queue.transact("running", got.name, change)
+    except OSError as exc:
+        log.warning("task %s stays in running until its lease runs out: %s", got.name, exc)
 
 
 def _call(run: Run, job: Job) -> tuple[str, BaseException | None]:
