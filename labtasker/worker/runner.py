@@ -268,8 +268,14 @@ def run_loop(queue: FsQueue, job: Job, opts: LoopOptions, report: Reporter | Non
                     else claimer.runnable(relist=outcome not in ("done", FINISH_BEHIND))
                 )
                 if outcome == FINISH_BEHIND:
-                    behind.start(partial(outcomes.end, run, "success", opts.retry_backoff), run, took, left)
-                    continue
+                    finished = behind.start(
+                        partial(outcomes.end, run, "success", opts.retry_backoff), run, took, left
+                    )
+                    if finished is None:  # on its way: settled before the next job starts
+                        continue
+                    outcome = finished
+                    if outcome == "lost":
+                        outcomes.tell_lost(run)
                 _ended(run, outcome, took, left, tally, report)
                 if outcome == "interrupted":
                     tally.interrupted_task = run.task_id
