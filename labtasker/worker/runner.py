@@ -53,7 +53,8 @@ __all__ = [
 ]
 
 OUTCOMES = ("done", "failed", "cancelled", "lost", "interrupted")
-# _run_one's answer for a job that returned: the loop finishes it while it claims the next task
+# _run_one's answer for a job that returned: the loop finishes it, in line or while it claims the
+# next task (worker/finish_behind.py)
 FINISH_BEHIND = "finish behind"
 # A look for other workers on this terminal reads every worker file: it may take at most 1% of the
 # loop's time (before each task of real length, every few dozen no-op tasks), and waits at most 2 s.
@@ -190,12 +191,10 @@ def run_loop(queue: FsQueue, job: Job, opts: LoopOptions, report: Reporter | Non
         host = locking.host_key()
         prefix_due = 0.0
 
-        def settle() -> None:  # the last task's finish: counted and reported before anything else
+        def settle_finish() -> None:  # the last task's finish: counted and reported before anything else
             finished = behind.settle()
             if finished is not None:
                 last, outcome = finished
-                if outcome == "lost":
-                    outcomes.tell_lost(last.run)
                 _ended(last.run, outcome, last.took, last.left, tally, report)
 
         try:
@@ -217,10 +216,10 @@ def run_loop(queue: FsQueue, job: Job, opts: LoopOptions, report: Reporter | Non
                         )
                     },
                     ints,
-                    settle,
+                    settle_finish,
                 )
                 try:
-                    settle()
+                    settle_finish()
                 except BaseException:
                     if found is not None:
                         _hand_back(queue, found[0])
@@ -269,13 +268,11 @@ def run_loop(queue: FsQueue, job: Job, opts: LoopOptions, report: Reporter | Non
                 )
                 if outcome == FINISH_BEHIND:
                     finished = behind.start(
-                        partial(outcomes.end, run, "success", opts.retry_backoff), run, took, left
+                        partial(_finish_success, run, opts.retry_backoff), run, took, left
                     )
                     if finished is None:  # on its way: settled before the next job starts
                         continue
                     outcome = finished
-                    if outcome == "lost":
-                        outcomes.tell_lost(run)
                 _ended(run, outcome, took, left, tally, report)
                 if outcome == "interrupted":
                     tally.interrupted_task = run.task_id
@@ -288,7 +285,7 @@ def run_loop(queue: FsQueue, job: Job, opts: LoopOptions, report: Reporter | Non
                         worker_id, tally.history, loop_worker.failures_in_a_row(queue, worker_id)
                     )
                     break
-            settle()
+            settle_finish()
         finally:
             behind.close()  # a finish still under way when the loop is left by an error
             loop_worker.settle(queue, worker_id, crashed=bool(tally.crashed))
@@ -306,7 +303,7 @@ def _next_task(
     wait: bool,
     fields: Callable[[], dict[str, Any]],
     ints: Interrupts,
-    settle: Callable[[], None],
+    settle_finish: Callable[[], None],
 ) -> tuple[Located, float] | None:
     """The next task to run and when it was claimed (monotonic); None when there is none.
 
@@ -325,7 +322,7 @@ def _next_task(
         got = claimer.claim()
         if got is not None:
             return got, claimed_at
-        settle()
+        settle_finish()
         now = time.monotonic()
         idle_since = idle_since or now
         pause = max(0.0, sweeper.next_due() - now)
@@ -399,8 +396,15 @@ def _run_one(
             report.traceback(record.get("traceback", ""))
         outcome = outcomes.end(run, "failed", opts.retry_backoff, error=record)
     else:
-        # outcomes.end on the loop's finishing thread: if the lease was lost, it keeps the result in attempts/
-        return FINISH_BEHIND
+        return FINISH_BEHIND  # _finish_success, in line or behind the next claim
+    if outcome == "lost":
+        outcomes.tell_lost(run)
+    return outcome
+
+
+def _finish_success(run: Run, backoff: float) -> str:
+    """A job that returned: its task to done ("lost" if the lease was lost: the result is kept in attempts/)."""
+    outcome = outcomes.end(run, "success", backoff)
     if outcome == "lost":
         outcomes.tell_lost(run)
     return outcome
