@@ -23,6 +23,23 @@ from labtasker.replicas.fsck import fsck
 from labtasker.worker import finish_behind
 from labtasker.worker.finish_behind import BEHIND, IN_LINE, Chooser, FinishBehind
 from tests.leases.conftest import BIN, Procs, finished, state, wait_for
+from tests.reliability.test_faults import _listed_elsewhere, _stopped
+
+# A Python loop whose every finish goes behind the next claim.
+BEHIND_LOOP = """
+import labtasker
+from labtasker.worker.finish_behind import BEHIND, Chooser
+
+Chooser.way = lambda self: BEHIND
+
+
+@labtasker.loop()
+def main(i: int = labtasker.Required()):
+    pass
+
+
+main()
+"""
 
 
 def _on_disk(queue: FsQueue, dirname: str) -> list[str]:
@@ -100,6 +117,35 @@ def test_a_waiting_loop_reports_its_last_task_before_it_waits(
     assert state(queue, tid) == "done" and loop.poll() is None  # reported, and still waiting
     loop.send_signal(signal.SIGINT)
     assert finished(loop, timeout=10) == 130
+
+
+@pytest.mark.slow
+def test_killed_while_a_finish_is_behind_no_task_is_lost(
+    project: Path, fast: Path, queue: FsQueue, procs: Procs
+) -> None:
+    ids = [labtasker.submit_task(args={"i": i}).task_id for i in range(3)]
+    env = {"LABTASKER_FAULT": "held:stop:running:1"}  # the first finish, its file just taken
+    loop = procs.start(project, [sys.executable, "-c", BEHIND_LOOP], name="loop", env=env)
+    wait_for(lambda: _stopped(loop.pid) or loop.poll() is not None, "the loop to stop in its first finish")
+    assert loop.poll() is None, procs.text("loop")
+    held = queue.find(ids[0])
+    assert held is not None and held.busy  # its finish is half-way: the file in hand
+    listed = _listed_elsewhere(project)  # mid-finish, the next claim perhaps half-way: all listed
+    assert sorted(line.split()[0] for line in listed) == sorted(ids)
+    loop.kill()
+    loop.wait(timeout=10)
+    for tid in ids:  # each one back in place, none in hand
+        found = queue.find(tid)
+        assert found is not None and not found.busy, tid
+
+    @labtasker.loop()
+    def again(i: int = labtasker.Required()) -> None:
+        pass
+
+    again()  # the dead loop's tasks come back to the next one
+    assert [labtasker.get_task(t).status for t in ids] == ["success"] * 3
+    assert not [n for n in os.listdir(queue.tmp) if n.startswith(("held.", "w."))]
+    assert fsck(queue).clean
 
 
 def test_the_loop_keeps_the_faster_way_and_looks_at_the_other_now_and_then() -> None:
