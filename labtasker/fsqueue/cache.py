@@ -110,6 +110,7 @@ class DirCache:
         self.load = load  # parse without side effects: lets many misses be parsed in child processes
         self.reject = reject  # told of a regular file too big to be ours (the queue quarantines it)
         self.cache_dir = cache_dir  # the queue's tmp/cache/: local, never synced
+        self._cache_dir_seen = False  # once it exists, writers stop looking (an append makes it again)
         self.store = store_path(cache_dir, directory.name) if persist else None
         self.tag = tag  # names the parsing code: a file written by other code is ignored
         self.racy_ns = racy_ns
@@ -165,12 +166,16 @@ class DirCache:
             self._unwritten.append(entry)
             if self._memo is not None:
                 _note(self._memo, self._memo_names, entry)
-            if len(self._unwritten) < self.store_min and not self.cache_dir.is_dir():
+            if len(self._unwritten) < self.store_min and not self._cache_dir_exists():
                 return
             if len(self._unwritten) < MEMO_BATCH and time.monotonic() - self._unwritten_since < MEMO_DELAY:
                 _WAITING.add(self)
                 return
         self.flush()
+
+    def _cache_dir_exists(self) -> bool:
+        self._cache_dir_seen = self._cache_dir_seen or self.cache_dir.is_dir()
+        return self._cache_dir_seen
 
     def flush(self) -> None:
         """Append the records still waiting, as one (also done when the process exits)."""
