@@ -10,7 +10,7 @@ import time
 
 import labtasker
 from bench.raw import Limits
-from bench.table import Row, fmt_fraction, fmt_rate, rate
+from bench.table import Row, fmt_fraction, fmt_rate, judged, rate
 from bench.workdir import Project, Workdir, task_spec
 from labtasker.filters import language as flt
 from labtasker.fsqueue import claim, layout, tasks
@@ -38,7 +38,7 @@ def submit(work: Workdir, limits: Limits, n: int) -> tuple[Row, Project]:
         fmt_rate(per_s),
         fmt_fraction(per_s, limit, "raw durable write"),
         ">= 0.33 of raw durable write",
-        per_s / limit >= 1 / 3,
+        judged(n, per_s / limit >= 1 / 3),
         per_s,
     )
     return row, project
@@ -56,7 +56,7 @@ def submit_bulk(work: Workdir, limits: Limits, n: int, one_by_one: float | None)
         return rate(n, time.perf_counter() - start)
 
     limit, per_s = limits.around(limits.batch, measure)
-    met = None if one_by_one is None else per_s > one_by_one
+    met = judged(n, None if one_by_one is None else per_s > one_by_one)
     row = Row(
         "Python `submit_tasks` (bulk)",
         n,

@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 from bench.raw import Limits
-from bench.table import Row, fmt_fraction, fmt_rate, rate
+from bench.table import Row, fmt_fraction, fmt_rate, judged, rate
 from bench.workdir import Project, Workdir, task_spec
 
 
@@ -86,7 +86,7 @@ def bulk_row(
     argv = [*cmd, "task", "submit", "--from-file", str(sweep), "-q"]
     limit, seconds = limits.around(limits.batch, lambda: timed_call(argv, project))
     per_s = rate(n, seconds)
-    met = None if one_by_one is None else per_s > one_by_one
+    met = judged(n, None if one_by_one is None else per_s > one_by_one)
     return Row(
         "`labtasker task submit --from-file` (bulk)",
         n,

@@ -7,7 +7,7 @@ import subprocess
 import sys
 
 from bench.raw import Limits
-from bench.table import Row, fmt_fraction, fmt_rate, rate
+from bench.table import Row, fmt_fraction, fmt_rate, judged, rate
 from bench.workdir import Project
 
 
@@ -53,7 +53,7 @@ def loop_rows(one: Project, four: Project, n: int, limits: Limits) -> list[Row]:
             fmt_rate(one_rate),
             fmt_fraction(one_rate, limit, "raw durable write"),
             ">= 0.3 of raw durable write",
-            one_rate / limit >= 0.3,
+            judged(n, one_rate / limit >= 0.3),
             one_rate,
         ),
         Row(
@@ -62,7 +62,7 @@ def loop_rows(one: Project, four: Project, n: int, limits: Limits) -> list[Row]:
             fmt_rate(four_rate),
             f"{four_rate / one_rate:.2f}x one worker",
             "faster than one worker",
-            four_rate > one_rate,
+            judged(n, four_rate > one_rate),
             four_rate,
         ),
     ]

@@ -21,6 +21,16 @@ class Row:
     value: float | None = None  # the number behind ``result``, for --json
 
 
+# A rate's target is judged from this many tasks: on fewer, a process's start, a loop's first
+# listing and its worker's registration weigh in, and ``--quick`` is a smoke test.
+JUDGED_FROM = 1000
+
+
+def judged(n: int, met: bool | None) -> bool | None:
+    """``met`` for a target on a rate, or None (not judged) below ``JUDGED_FROM`` tasks."""
+    return met if n >= JUDGED_FROM else None
+
+
 def rate(n: float, seconds: float) -> float:
     return n / seconds if seconds > 0 else float("inf")
 
@@ -47,7 +57,9 @@ def render(rows: list[Row]) -> str:
     head = ["figure", "tasks", "result", "vs. the limit", "target", "met"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in rows:
-        met = "" if r.met is None else ("yes" if r.met else "**no**")
+        met = "yes" if r.met else "**no**"
+        if r.met is None:
+            met = f"not below {size_label(JUDGED_FROM)} tasks" if r.target and r.tasks else ""
         cells = [r.figure, size_label(r.tasks), r.result, r.versus, r.target, met]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)

@@ -58,6 +58,10 @@ def test_the_quick_benchmark_prints_every_figure_and_leaves_nothing_behind(tmp_p
         assert any(r["figure"].startswith(figure) for r in rows), f"no row for {figure}"
     assert all(r["value"] is None or r["value"] > 0 for r in rows)
     assert sorted(p.name for p in own.rglob("*")) == ["config.toml"]
+    # a rate's target is not judged on a quick run's few tasks (start-up weighs in), and says so
+    loops = [r for r in rows if r["figure"].startswith("no-op `@labtasker.loop()`, 1 worker")]
+    assert loops and all(r["met"] is None for r in loops)
+    assert "not below 10^3 tasks" in done.stdout
     assert list(scratch.iterdir()) == []  # the scratch queues are removed
 
 
@@ -71,3 +75,12 @@ def test_a_bad_size_list_is_one_clear_line() -> None:
     )
     assert done.returncode == 2
     assert "--sizes" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_a_rate_target_is_judged_from_a_thousand_tasks() -> None:
+    from bench.table import Row, judged, render
+
+    assert (judged(999, False), judged(1000, False), judged(10**4, True)) == (None, False, True)
+    rows = [Row("loop", 200, "1 /s", "", ">= 0.3", judged(200, False)), Row("raw", 200, "2 /s")]
+    table = render(rows).splitlines()
+    assert table[2].endswith("| >= 0.3 | not below 10^3 tasks |") and table[3].endswith("|  |  |  |")
