@@ -22,7 +22,7 @@ from labtasker.fsqueue.store import FsQueue
 from labtasker.replicas.fsck import fsck
 from labtasker.worker import finish_behind
 from labtasker.worker.finish_behind import BEHIND, IN_LINE, Chooser, FinishBehind
-from tests.leases.conftest import BIN, Procs, finished, state, wait_for
+from tests.leases.conftest import Procs, finished, state, wait_for
 from tests.reliability.test_faults import _listed_elsewhere, _stopped
 
 # A Python loop whose every finish goes behind the next claim.
@@ -107,10 +107,9 @@ def test_a_finish_that_fails_hands_back_the_task_claimed_meanwhile(
 def test_a_waiting_loop_reports_its_last_task_before_it_waits(
     project: Path, queue: FsQueue, procs: Procs
 ) -> None:
-    tid = labtasker.submit_task(args={"x": 7}).task_id
-    loop = procs.start(
-        project, [str(BIN / "labtasker"), "loop", "--wait", "--no-pty", "--", sys.executable, "-c", "pass"], name="loop"
-    )  # fmt: skip
+    tid = labtasker.submit_task(args={"i": 7}).task_id
+    waiting = BEHIND_LOOP.replace("@labtasker.loop()", "@labtasker.loop(wait=True)")
+    loop = procs.start(project, [sys.executable, "-c", waiting], name="loop")
     wait_for(
         lambda: f"task {tid} done" in procs.text("loop", "err"), "the loop to report the task", timeout=30
     )
