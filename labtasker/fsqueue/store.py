@@ -473,9 +473,8 @@ class FsQueue:
         self._dir_cache(dirname).remember_written(name, data, parsed, st)
         if st is not None and dirname == "running":  # the finish of a claimed task parses nothing
             key = (st.st_ino, st.st_size, st.st_mtime_ns)
-            self._cache_put(
-                (dirname, name), (key, owned_copy(parsed), data)
-            )  # read() hands it out: not the memo's
+            # read() hands this copy out: not the memo's
+            self._cache_put((dirname, name), (key, owned_copy(parsed), data))
 
     def name_for(self, dirname: str, doc: Doc) -> str:
         """The file name a document gets in a directory."""
