@@ -18,6 +18,7 @@ from typing import Any
 
 from labtasker.errors import LeaseLost
 from labtasker.fsqueue import attempts, clock, error_record, layout, tasks, transitions, workers
+from labtasker.fsqueue.store import FsQueue
 from labtasker.worker.attempt import Run
 from labtasker.worker.lease_keeper import ETA, FENCED, LOST
 
@@ -112,6 +113,14 @@ def release(run: Run, when: str, *, count: bool, backoff: float) -> str:
     if count:
         end(run, "failed", backoff, error=record)
         return "interrupted"
+    if not put_back(run.queue, run.running_name):
+        return "lost"
+    record_attempt(run, "interrupted", record, f"stopped by {name}; back to pending, no retry counted")
+    return "interrupted"
+
+
+def put_back(queue: FsQueue, running_name: str) -> bool:
+    """A running task back to pending at once, no retry counted; False if its file is gone."""
     stamp = clock.now()
 
     def change(doc: dict[str, Any]) -> tuple[str, dict[str, Any]]:
@@ -120,14 +129,11 @@ def release(run: Run, when: str, *, count: bool, backoff: float) -> str:
     for wait in (0.0, 0.05, 0.2, 0.5):  # an edit may hold the running file for a moment
         time.sleep(wait)
         try:
-            run.queue.transact("running", run.running_name, change)
-            break
+            queue.transact("running", running_name, change)
+            return True
         except FileNotFoundError:
             continue
-    else:
-        return "lost"
-    record_attempt(run, "interrupted", record, f"stopped by {name}; back to pending, no retry counted")
-    return "interrupted"
+    return False
 
 
 def record_attempt(run: Run, status: str, error: Any, reason: str, worker_id: str | None = "") -> None:

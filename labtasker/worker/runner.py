@@ -268,7 +268,7 @@ def run_loop(queue: FsQueue, job: Job, opts: LoopOptions, report: Reporter | Non
                 )
                 if outcome == FINISH_BEHIND:
                     finished = behind.start(
-                        partial(_finish_success, run, opts.retry_backoff), run, took, left
+                        partial(_end, run, "success", opts.retry_backoff), run, took, left
                     )
                     if finished is None:  # on its way: settled before the next job starts
                         continue
@@ -383,28 +383,24 @@ def _run_one(
             workers.record_success(run.queue, run.worker_id)
         return ended
     if how == "stopped":
-        outcome = outcomes.end(run, "failed", opts.retry_backoff, error=outcomes.stop_record(run))
+        error = outcomes.stop_record(run)
     elif how == "lost":
-        outcome = outcomes.end(
-            run, "failed", opts.retry_backoff, error=error_record.make("LeaseLost", str(exc))
-        )
+        error = error_record.make("LeaseLost", str(exc))
     elif how == "error":
         assert exc is not None
-        record = getattr(exc, "record", None) or error_record.from_exception(exc)
+        error = getattr(exc, "record", None) or error_record.from_exception(exc)
         if "record" not in vars(exc):  # a Python job's traceback: shown, and kept with its log
-            _append_log(run, record.get("traceback", ""))
-            report.traceback(record.get("traceback", ""))
-        outcome = outcomes.end(run, "failed", opts.retry_backoff, error=record)
+            _append_log(run, error.get("traceback", ""))
+            report.traceback(error.get("traceback", ""))
     else:
-        return FINISH_BEHIND  # _finish_success, in line or behind the next claim
-    if outcome == "lost":
-        outcomes.tell_lost(run)
-    return outcome
+        return FINISH_BEHIND  # _end(run, "success", ...), in line or behind the next claim
+    return _end(run, "failed", opts.retry_backoff, error)
 
 
-def _finish_success(run: Run, backoff: float) -> str:
-    """A job that returned: its task to done ("lost" if the lease was lost: the result is kept in attempts/)."""
-    outcome = outcomes.end(run, "success", backoff)
+def _end(run: Run, status: str, backoff: float, error: dict[str, Any] | None = None) -> str:
+    """``outcomes.end``, saying where the task went if it was taken from this run (its result is
+    kept in attempts/)."""
+    outcome = outcomes.end(run, status, backoff, error=error)
     if outcome == "lost":
         outcomes.tell_lost(run)
     return outcome
@@ -422,12 +418,8 @@ def _ended(
 def _hand_back(queue: FsQueue, got: Located) -> None:
     """A task claimed while the last one's finish failed goes back to pending as it was (else its lease
     running out would bring it back)."""
-
-    def change(doc: dict[str, Any]) -> tuple[str, dict[str, Any]]:
-        return "pending", transitions.release(doc, clock.now())
-
     try:
-        queue.transact("running", got.name, change)
+        outcomes.put_back(queue, got.name)
     except OSError as exc:
         log.warning("task %s stays in running until its lease runs out: %s", got.name, exc)
 
