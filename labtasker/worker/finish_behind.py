@@ -26,7 +26,8 @@ import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+
+from labtasker.worker.attempt import Run
 
 log = logging.getLogger("labtasker")
 
@@ -64,7 +65,7 @@ class Finishing:
     """A finish under way, and what the loop needs to report it once settled."""
 
     future: Future[str]
-    run: Any  # the Run whose task is being finished
+    run: Run  # whose task is being finished
     took: float  # seconds its job took
     left: tuple[int, int]  # the claimer's count of tasks left, taken before the next claim
 
@@ -72,8 +73,8 @@ class Finishing:
 class FinishBehind:
     """At most one finish at a time, on one thread kept for the loop's life, or in line."""
 
-    def __init__(self, chooser: Chooser | None = None) -> None:
-        self.chooser = chooser or Chooser()
+    def __init__(self) -> None:
+        self.chooser = Chooser()
         self._pool: ThreadPoolExecutor | None = None
         self._current: Finishing | None = None
         self._timing: tuple[str, float] | None = None  # the way the last finish went, and when it began
@@ -82,7 +83,7 @@ class FinishBehind:
     def busy(self) -> bool:
         return self._current is not None
 
-    def start(self, finish: Callable[[], str], run: Any, took: float, left: tuple[int, int]) -> str | None:
+    def start(self, finish: Callable[[], str], run: Run, took: float, left: tuple[int, int]) -> str | None:
         """Begin ``finish`` on the thread (None), or run it now and return its outcome.
 
         The previous finish must have been settled.
