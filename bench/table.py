@@ -57,9 +57,12 @@ def render(rows: list[Row]) -> str:
     head = ["figure", "tasks", "result", "vs. the limit", "target", "met"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in rows:
-        met = "yes" if r.met else "**no**"
-        if r.met is None:
-            met = f"not below {size_label(JUDGED_FROM)} tasks" if r.target and r.tasks else ""
+        if r.met is not None:
+            met = "yes" if r.met else "**no**"
+        elif r.target and r.tasks is not None and r.tasks < JUDGED_FROM:
+            met = f"not below {size_label(JUDGED_FROM)} tasks"
+        else:
+            met = ""
         cells = [r.figure, size_label(r.tasks), r.result, r.versus, r.target, met]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
